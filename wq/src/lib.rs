@@ -1,0 +1,1 @@
+//! See the crate description; filled by the issues that own this layer.
