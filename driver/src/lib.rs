@@ -1,1 +1,3 @@
 //! See the crate description; filled by the issues that own this layer.
+
+pub mod sysfs;
