@@ -1,3 +1,4 @@
 //! See the crate description; filled by the issues that own this layer.
 
+pub mod choice;
 pub mod sysfs;
