@@ -324,6 +324,7 @@ fn assign_roles(c: &[WqCandidate]) -> Vec<[bool; 2]> {
             }
         }
         // Never take an operation away from a device that could do it.
+        #[allow(clippy::needless_range_loop)] // `op` indexes the inner role arrays
         for op in 0..2 {
             let allowed = |i: usize| {
                 if op == 0 {
@@ -411,9 +412,9 @@ mod tests {
             .map(|cpu| ch.device_for_cpu(cpu, Op::Decompress).unwrap())
             .collect();
         assert_eq!(mapped, [1, 1, 3, 3, 5, 5, 7, 7]);
-        for cpu in 0..8 {
+        for (cpu, &dev) in mapped.iter().enumerate() {
             for s in 0..5 {
-                assert_eq!(dev_of(&ch, ch.pick(cpu, Op::Decompress, s)), mapped[cpu]);
+                assert_eq!(dev_of(&ch, ch.pick(cpu, Op::Decompress, s)), dev);
             }
         }
     }
