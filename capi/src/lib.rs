@@ -1,1 +1,51 @@
-//! See the crate description; filled by the issues that own this layer.
+//! The C ABI of the `iaa` batched compression library.
+//!
+//! Built as `libiaa_capi.a` (static) and `libiaa_capi.so` (shared) with the header
+//! `capi/include/iaa.h`, which `tests/header.rs` regenerates from this crate with cbindgen and
+//! compares with the committed copy (`IAA_CAPI_BLESS=1` rewrites it). `build.rs` writes the
+//! pkg-config files `iaa.pc` and `iaa-static.pc` into `<target-dir>/<profile>/pkgconfig/`.
+//!
+//! Rules every entry point keeps:
+//! - no panic crosses the boundary: each body runs under `catch_unwind`, and a caught panic
+//!   returns `IAA_EINTERNAL`;
+//! - null pointers, zero or impossible sizes and short arrays return `-EINVAL` before anything
+//!   is written;
+//! - a pool may be used by any number of threads at once (`iaa::Pool` is `Sync`); only
+//!   `iaa_pool_destroy` needs the caller to ensure no other call on that pool is running.
+
+#![warn(missing_docs)]
+
+mod codes;
+mod types;
+
+pub use codes::*;
+pub use types::*;
+
+use std::ffi::{c_char, c_int};
+use std::panic::{catch_unwind, UnwindSafe};
+
+/// Runs one entry point's body, turning a panic into `IAA_EINTERNAL`.
+#[allow(dead_code)] // TEMP: used by the entry points (next commit)
+pub(crate) fn guard<F: FnOnce() -> c_int + UnwindSafe>(body: F) -> c_int {
+    catch_unwind(body).unwrap_or(IAA_EINTERNAL)
+}
+
+/// The library version as `"MAJOR.MINOR.PATCH"` (Cargo's package version), a static string.
+/// Compare with the header's `IAA_VERSION_STRING` to detect a header/library mismatch.
+#[no_mangle]
+pub extern "C" fn iaa_version_string() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// Fills `*cfg` with the defaults (every field 0) and `cfg->size = sizeof(iaa_config)`. Does
+/// nothing when `cfg` is NULL.
+///
+/// # Safety
+/// `cfg` is NULL or points to a writable `iaa_config`.
+#[no_mangle]
+pub unsafe extern "C" fn iaa_config_init(cfg: *mut iaa_config) {
+    if !cfg.is_null() {
+        // SAFETY: non-null, and the caller promises a writable iaa_config.
+        unsafe { cfg.write(iaa_config::defaults()) };
+    }
+}
