@@ -1,0 +1,413 @@
+//! The benchmark engine: every codec over the same units of the same corpus, one core,
+//! median of several runs, round trip verified once.
+
+use crate::corpus::Corpus;
+use crate::peers::{Compressed, PeerError, UnitCodec};
+use serde::Serialize;
+use std::time::Instant;
+
+/// Errors of a benchmark run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// A codec failed on a unit.
+    #[error("unit {unit} of {unit_size} bytes: {source}")]
+    Codec {
+        /// Index of the unit.
+        unit: usize,
+        /// Unit size of the pass.
+        unit_size: usize,
+        /// The codec's error.
+        source: PeerError,
+    },
+    /// A codec returned a different length than the unit's.
+    #[error("{codec}: unit {unit} decompressed to {got} bytes, expected {expected}")]
+    WrongLength {
+        /// Codec name.
+        codec: String,
+        /// Index of the unit.
+        unit: usize,
+        /// Bytes returned.
+        got: usize,
+        /// Unit length.
+        expected: usize,
+    },
+    /// The round trip did not give back the input.
+    #[error("{codec}: round trip at unit size {unit_size} does not match the input")]
+    Mismatch {
+        /// Codec name.
+        codec: String,
+        /// Unit size of the pass.
+        unit_size: usize,
+    },
+    /// Bad configuration.
+    #[error("invalid benchmark configuration: {0}")]
+    Config(String),
+    /// Codec setup failed.
+    #[error(transparent)]
+    Init(#[from] PeerError),
+}
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// Unit sizes in bytes.
+    pub unit_sizes: Vec<usize>,
+    /// Timed runs per measurement; the median is reported.
+    pub runs: usize,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        BenchConfig {
+            unit_sizes: vec![4096, 16384, 65536],
+            runs: 5,
+        }
+    }
+}
+
+/// One codec at one unit size.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// Unit size in bytes.
+    pub unit_size: usize,
+    /// Codec name.
+    pub codec: String,
+    /// Whether this is this project's software path.
+    pub ours: bool,
+    /// Median compression speed, MB/s of input (MB = 10^6 bytes).
+    pub compress_mb_s: f64,
+    /// Median decompression speed, MB/s of output.
+    pub decompress_mb_s: f64,
+    /// Input bytes / stored bytes (incompressible units counted at their raw size).
+    pub ratio: f64,
+    /// Units that did not shrink and are stored raw.
+    pub raw_units: usize,
+    /// Units in the pass.
+    pub units: usize,
+    /// For our rows: compress speed / the compress reference's (see [`Report`]).
+    pub compress_vs_ref: Option<f64>,
+    /// For our rows: decompress speed / the decompress reference's.
+    pub decompress_vs_ref: Option<f64>,
+    /// Every individual compress time, seconds.
+    pub compress_secs: Vec<f64>,
+    /// Every individual decompress time, seconds.
+    pub decompress_secs: Vec<f64>,
+}
+
+/// The result of a whole benchmark.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Corpus description.
+    pub corpus: String,
+    /// Whether the corpus was generated rather than Silesia.
+    pub generated_corpus: bool,
+    /// Bytes per pass.
+    pub input_bytes: usize,
+    /// Runs per measurement.
+    pub runs: usize,
+    /// CPU model and core count.
+    pub machine: String,
+    /// UTC date of the run (YYYY-MM-DD).
+    pub date: String,
+    /// Compress reference codec name per unit size (ISA-L when built in, else the fastest peer).
+    pub compress_reference: Vec<(usize, String)>,
+    /// Decompress reference codec name (libdeflate).
+    pub decompress_reference: String,
+    /// The rows, grouped by unit size, ours first.
+    pub rows: Vec<Row>,
+}
+
+/// Median of a non-empty list.
+pub fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// All units of a corpus at one unit size: the files concatenated, units never crossing a file
+/// boundary (the last unit of each file may be short).
+struct Units {
+    all: Vec<u8>,
+    spans: Vec<(usize, usize)>,
+}
+
+impl Units {
+    fn new(corpus: &Corpus, unit_size: usize) -> Units {
+        let mut all = Vec::with_capacity(corpus.total_len());
+        let mut spans = Vec::new();
+        for f in &corpus.files {
+            let base = all.len();
+            all.extend_from_slice(&f.data);
+            let mut off = 0;
+            while off < f.data.len() {
+                let len = unit_size.min(f.data.len() - off);
+                spans.push((base + off, len));
+                off += len;
+            }
+        }
+        Units { all, spans }
+    }
+}
+
+struct Measured {
+    compress_secs: Vec<f64>,
+    decompress_secs: Vec<f64>,
+    stored: usize,
+    raw_units: usize,
+}
+
+fn measure(
+    codec: &mut dyn UnitCodec,
+    units: &Units,
+    unit_size: usize,
+    runs: usize,
+) -> Result<Measured, BenchError> {
+    let slot = codec.max_compressed_len(unit_size);
+    let n = units.spans.len();
+    let mut comp = vec![0u8; n * slot];
+    // Stored length per unit; None = stored raw.
+    let mut lens: Vec<Option<usize>> = vec![None; n];
+    let mut out = vec![0u8; units.all.len()];
+    let mut m = Measured {
+        compress_secs: Vec::with_capacity(runs),
+        decompress_secs: Vec::with_capacity(runs),
+        stored: 0,
+        raw_units: 0,
+    };
+    let err = |unit, source| BenchError::Codec {
+        unit,
+        unit_size,
+        source,
+    };
+    for run in 0..runs {
+        let t = Instant::now();
+        for (i, (&(off, len), dst)) in units.spans.iter().zip(comp.chunks_mut(slot)).enumerate() {
+            let src = &units.all[off..off + len];
+            lens[i] = match codec.compress(src, dst).map_err(|e| err(i, e))? {
+                Compressed::Bytes(c) if c < len => Some(c),
+                _ => None,
+            };
+        }
+        m.compress_secs.push(t.elapsed().as_secs_f64());
+
+        let t = Instant::now();
+        for (i, &(off, len)) in units.spans.iter().enumerate() {
+            let dst = &mut out[off..off + len];
+            match lens[i] {
+                Some(c) => {
+                    let src = &comp[i * slot..i * slot + c];
+                    let got = codec.decompress(src, dst).map_err(|e| err(i, e))?;
+                    if got != len {
+                        return Err(BenchError::WrongLength {
+                            codec: codec.name().to_string(),
+                            unit: i,
+                            got,
+                            expected: len,
+                        });
+                    }
+                }
+                None => dst.copy_from_slice(&units.all[off..off + len]),
+            }
+        }
+        m.decompress_secs.push(t.elapsed().as_secs_f64());
+
+        if run == 0 {
+            if out != units.all {
+                return Err(BenchError::Mismatch {
+                    codec: codec.name().to_string(),
+                    unit_size,
+                });
+            }
+            m.raw_units = lens.iter().filter(|l| l.is_none()).count();
+            m.stored = lens
+                .iter()
+                .zip(&units.spans)
+                .map(|(l, &(_, len))| l.unwrap_or(len))
+                .sum();
+        }
+    }
+    Ok(m)
+}
+
+/// CPU model name and logical core count, from /proc/cpuinfo.
+pub fn machine_description() -> String {
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_string());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    format!("{model}, {cores} logical cores (benchmark uses one)")
+}
+
+/// Today's UTC date as YYYY-MM-DD.
+pub fn utc_date() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    // Days since 1970-01-01 to a civil date (proleptic Gregorian).
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Runs every codec of `codecs` over `corpus` at every unit size of `cfg`.
+/// `progress` is called with a short line before each measurement.
+pub fn run(
+    corpus: &Corpus,
+    codecs: &mut [Box<dyn UnitCodec>],
+    cfg: &BenchConfig,
+    mut progress: impl FnMut(&str),
+) -> Result<Report, BenchError> {
+    if cfg.runs == 0 {
+        return Err(BenchError::Config("runs must be at least 1".into()));
+    }
+    if cfg.unit_sizes.contains(&0) {
+        return Err(BenchError::Config("unit sizes must be positive".into()));
+    }
+    if corpus.total_len() == 0 {
+        return Err(BenchError::Config("the corpus is empty".into()));
+    }
+    let input_bytes = corpus.total_len();
+    let mb = input_bytes as f64 / 1e6;
+    let mut rows = Vec::new();
+    let mut compress_reference = Vec::new();
+    let mut decompress_reference = String::from("libdeflate-1");
+    for &unit_size in &cfg.unit_sizes {
+        let units = Units::new(corpus, unit_size);
+        let first = rows.len();
+        for codec in codecs.iter_mut() {
+            progress(&format!("{} @ {} bytes", codec.name(), unit_size));
+            let m = measure(codec.as_mut(), &units, unit_size, cfg.runs)?;
+            rows.push(Row {
+                unit_size,
+                codec: codec.name().to_string(),
+                ours: codec.is_ours(),
+                compress_mb_s: mb / median(&m.compress_secs),
+                decompress_mb_s: mb / median(&m.decompress_secs),
+                ratio: input_bytes as f64 / m.stored as f64,
+                raw_units: m.raw_units,
+                units: units.spans.len(),
+                compress_vs_ref: None,
+                decompress_vs_ref: None,
+                compress_secs: m.compress_secs,
+                decompress_secs: m.decompress_secs,
+            });
+        }
+        let group = &mut rows[first..];
+        let peers = || group.iter().filter(|r| !r.ours);
+        let cref = peers()
+            .find(|r| r.codec.starts_with("isa-l"))
+            .or_else(|| peers().max_by(|a, b| a.compress_mb_s.total_cmp(&b.compress_mb_s)))
+            .map(|r| (r.codec.clone(), r.compress_mb_s));
+        let dref = peers()
+            .find(|r| r.codec.starts_with("libdeflate"))
+            .or_else(|| peers().max_by(|a, b| a.decompress_mb_s.total_cmp(&b.decompress_mb_s)))
+            .map(|r| (r.codec.clone(), r.decompress_mb_s));
+        for r in group.iter_mut().filter(|r| r.ours) {
+            r.compress_vs_ref = cref.as_ref().map(|(_, s)| r.compress_mb_s / s);
+            r.decompress_vs_ref = dref.as_ref().map(|(_, s)| r.decompress_mb_s / s);
+        }
+        if let Some((name, _)) = cref {
+            compress_reference.push((unit_size, name));
+        }
+        if let Some((name, _)) = dref {
+            decompress_reference = name;
+        }
+    }
+    Ok(Report {
+        corpus: corpus.describe(),
+        generated_corpus: corpus.source == crate::corpus::CorpusSource::Generated,
+        input_bytes,
+        runs: cfg.runs,
+        machine: machine_description(),
+        date: utc_date(),
+        compress_reference,
+        decompress_reference,
+        rows,
+    })
+}
+
+fn unit_label(u: usize) -> String {
+    if u % 1024 == 0 {
+        format!("{} KiB", u / 1024)
+    } else {
+        format!("{u} B")
+    }
+}
+
+impl Report {
+    /// The report as a plain-text table (Markdown-compatible).
+    pub fn to_table(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(s, "corpus:  {}", self.corpus);
+        let _ = writeln!(s, "machine: {}", self.machine);
+        let _ = writeln!(
+            s,
+            "date:    {}; median of {} runs; MB = 10^6 bytes of uncompressed data",
+            self.date, self.runs
+        );
+        let crefs: Vec<String> = {
+            let mut v: Vec<String> = self
+                .compress_reference
+                .iter()
+                .map(|(_, n)| n.clone())
+                .collect();
+            v.dedup();
+            v
+        };
+        let _ = writeln!(
+            s,
+            "x ref:   ours / {} (compress), ours / {} (decompress)\n",
+            crefs.join(" | "),
+            self.decompress_reference
+        );
+        let _ = writeln!(
+            s,
+            "| unit   | codec                    | compress MB/s | decompress MB/s | ratio | raw units | compress x ref | decompress x ref |"
+        );
+        let _ = writeln!(
+            s,
+            "|--------|--------------------------|--------------:|----------------:|------:|----------:|---------------:|-----------------:|"
+        );
+        let fmt_x = |x: Option<f64>| x.map(|v| format!("{v:.2}x")).unwrap_or_default();
+        for r in &self.rows {
+            let _ = writeln!(
+                s,
+                "| {:<6} | {:<24} | {:>13.1} | {:>15.1} | {:>5.3} | {:>9} | {:>14} | {:>16} |",
+                unit_label(r.unit_size),
+                r.codec,
+                r.compress_mb_s,
+                r.decompress_mb_s,
+                r.ratio,
+                format!("{}/{}", r.raw_units, r.units),
+                fmt_x(r.compress_vs_ref),
+                fmt_x(r.decompress_vs_ref),
+            );
+        }
+        s
+    }
+}

@@ -1,0 +1,81 @@
+//! Unit codecs measured by the benchmark: this project's software path and its peers.
+//!
+//! Every codec compresses one unit into one independent stream and decompresses it again,
+//! with all state allocated once in `new()`, as a storage engine would use it.
+
+pub mod isal;
+pub mod libdeflate;
+pub mod zlib;
+pub mod zstd;
+
+/// Errors of the peer wrappers.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    /// A codec could not allocate or initialise its state.
+    #[error("{codec}: initialisation failed: {detail}")]
+    Init {
+        /// Codec name.
+        codec: &'static str,
+        /// What the library said.
+        detail: String,
+    },
+    /// Compression failed (for example the output buffer was too small).
+    #[error("{codec}: compression failed: {detail}")]
+    Compress {
+        /// Codec name.
+        codec: &'static str,
+        /// What the library said.
+        detail: String,
+    },
+    /// Decompression failed (corrupt input or output buffer too small).
+    #[error("{codec}: decompression failed: {detail}")]
+    Decompress {
+        /// Codec name.
+        codec: &'static str,
+        /// What the library said.
+        detail: String,
+    },
+}
+
+/// What one compression call produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compressed {
+    /// `n` bytes of compressed stream were written to `dst`.
+    Bytes(usize),
+    /// The codec reports that the unit does not shrink; the caller stores it raw.
+    Incompressible,
+}
+
+/// One codec at one setting, used unit by unit.
+pub trait UnitCodec {
+    /// Short display name, e.g. `libdeflate-1`.
+    fn name(&self) -> &str;
+    /// Whether this row is this project's own software path (the others are peers).
+    fn is_ours(&self) -> bool {
+        false
+    }
+    /// A `dst` length for which `compress` never fails for lack of space.
+    fn max_compressed_len(&mut self, src_len: usize) -> usize;
+    /// Compresses `src` into `dst` as one independent stream.
+    fn compress(&mut self, src: &[u8], dst: &mut [u8]) -> Result<Compressed, PeerError>;
+    /// Decompresses one stream into `dst`, returning the number of bytes written.
+    fn decompress(&mut self, src: &[u8], dst: &mut [u8]) -> Result<usize, PeerError>;
+}
+
+/// Whether this build contains the ISA-L peer (feature `isal`).
+pub fn isal_available() -> bool {
+    cfg!(feature = "isal")
+}
+
+/// All codecs of one benchmark run: ours first (fast, better), then the peers.
+pub fn all_codecs() -> Result<Vec<Box<dyn UnitCodec>>, PeerError> {
+    #[allow(unused_mut)]
+    let mut v: Vec<Box<dyn UnitCodec>> = vec![
+        Box::new(libdeflate::Libdeflate::new(1)?),
+        Box::new(zlib::Zlib::new(1)?),
+        Box::new(zstd::Zstd::new(1)?),
+    ];
+    #[cfg(feature = "isal")]
+    v.push(Box::new(isal::Isal::new(1, 12)?));
+    Ok(v)
+}
