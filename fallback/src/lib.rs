@@ -1,1 +1,39 @@
-//! See the crate description; filled by the issues that own this layer.
+//! Software path of the IAA driver: raw DEFLATE that IAA hardware can read (every
+//! back-reference within 4 KiB), a checked inflater, the CRCs the hardware reports, and zstd
+//! as a software-only codec. See `fallback/README.md` for the design and measured figures.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod crc;
+mod decompress;
+mod deflate;
+mod huffman;
+pub mod inflate;
+pub mod lz77;
+pub mod zstd_codec;
+
+pub use decompress::{DecompressError, Decompressor};
+pub use deflate::{max_compressed_len, CompressOutcome, Compressor};
+
+/// Compression level of [`Compressor`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Level {
+    /// Greedy parsing with a one-slot hash table: the speed level.
+    #[default]
+    Fast,
+    /// Short hash chains within the 4 KiB window and lazy matching: better ratio.
+    Better,
+}
+
+/// Errors of [`Compressor::compress`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FallbackError {
+    /// The compressed output (smaller than the input) does not fit `dst`.
+    #[error("compressed output needs {needed} bytes, dst has {available}")]
+    OutputTooSmall {
+        /// Bytes the output needs.
+        needed: usize,
+        /// Size of `dst`.
+        available: usize,
+    },
+}

@@ -1,0 +1,463 @@
+//! Raw-DEFLATE encoder whose back-references stay within IAA's 4 KiB window.
+
+use crate::huffman::{assign_codes, build_lengths};
+use crate::lz77::{
+    dist_sym, Freqs, Matcher, Seq, BLOCK, DIST_BASE, DIST_EXTRA, LEN_BASE, LEN_EXTRA, LEN_SYM,
+    MAX_SEQS,
+};
+use crate::{FallbackError, Level};
+
+/// Result of [`Compressor::compress`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompressOutcome {
+    /// Compressed into this many bytes of `dst` (always fewer than the input).
+    Compressed(usize),
+    /// The output would not be smaller than the input: store the unit raw.
+    Incompressible,
+}
+
+/// A `dst` of this size never makes [`Compressor::compress`] fail.
+pub fn max_compressed_len(src_len: usize) -> usize {
+    // Stored blocks: 5 bytes per 65535 plus one final empty marker, plus slack for the
+    // fast bit writer.
+    src_len + 5 * (src_len / 65535 + 2) + 16
+}
+
+/// LSB-first bit writer with a 64-bit accumulator. Counts the would-be length past the end
+/// of `buf` instead of failing.
+struct BitWriter<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+    acc: u64,
+    cnt: u32,
+}
+
+impl<'a> BitWriter<'a> {
+    fn new(buf: &'a mut [u8]) -> Self {
+        BitWriter {
+            buf,
+            pos: 0,
+            acc: 0,
+            cnt: 0,
+        }
+    }
+
+    /// Append `n` bits (`bits` has nothing above bit n). Keep `cnt + n <= 64` between flushes.
+    #[inline(always)]
+    fn put(&mut self, bits: u64, n: u32) {
+        self.acc |= bits << self.cnt;
+        self.cnt += n;
+    }
+
+    /// Write out whole bytes; afterwards at most 7 bits are pending.
+    #[inline(always)]
+    fn flush(&mut self) {
+        let nb = (self.cnt >> 3) as usize;
+        if let Some(d) = self.buf.get_mut(self.pos..self.pos + 8) {
+            d.copy_from_slice(&self.acc.to_le_bytes());
+            self.pos += nb;
+            self.acc = if nb == 8 { 0 } else { self.acc >> (nb * 8) };
+            self.cnt &= 7;
+        } else {
+            self.flush_slow();
+        }
+    }
+
+    #[cold]
+    fn flush_slow(&mut self) {
+        while self.cnt >= 8 {
+            if let Some(b) = self.buf.get_mut(self.pos) {
+                *b = self.acc as u8;
+            }
+            self.pos += 1;
+            self.acc >>= 8;
+            self.cnt -= 8;
+        }
+    }
+
+    /// Pad to a byte boundary with zero bits and flush.
+    fn align(&mut self) {
+        if self.cnt & 7 != 0 {
+            self.cnt += 8 - (self.cnt & 7);
+        }
+        self.flush_slow();
+    }
+
+    /// Bits written so far (including pending ones).
+    fn bits(&self) -> u64 {
+        self.pos as u64 * 8 + self.cnt as u64
+    }
+
+    /// Copy raw bytes (writer must be aligned).
+    fn copy(&mut self, data: &[u8]) {
+        debug_assert_eq!(self.cnt, 0);
+        if let Some(d) = self.buf.get_mut(self.pos..self.pos + data.len()) {
+            d.copy_from_slice(data);
+        }
+        self.pos += data.len();
+    }
+}
+
+/// Order in which code-length code lengths are sent.
+const CL_ORDER: [usize; 19] = [
+    16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
+];
+
+/// Huffman tables of one block.
+struct Codes {
+    ll_lens: [u8; 288],
+    ll_codes: [u16; 288],
+    d_lens: [u8; 32],
+    d_codes: [u16; 32],
+}
+
+impl Codes {
+    fn fixed() -> Self {
+        let mut c = Codes {
+            ll_lens: [0; 288],
+            ll_codes: [0; 288],
+            d_lens: [5; 32],
+            d_codes: [0; 32],
+        };
+        for (s, l) in c.ll_lens.iter_mut().enumerate() {
+            *l = match s {
+                0..=143 => 8,
+                144..=255 => 9,
+                256..=279 => 7,
+                _ => 8,
+            };
+        }
+        assign_codes(&c.ll_lens, &mut c.ll_codes);
+        assign_codes(&c.d_lens, &mut c.d_codes);
+        c
+    }
+}
+
+/// Reusable DEFLATE compressor (4 KiB window). All memory is allocated in [`Compressor::new`].
+pub struct Compressor {
+    matcher: Matcher,
+    seqs: Box<[Seq]>,
+    freqs: Box<Freqs>,
+    dynamic: Box<Codes>,
+    fixed: Box<Codes>,
+    scratch: [u32; 320],
+    /// Code-length RLE items: symbol | extra << 8.
+    rle: Box<[u16; 320]>,
+    cl_freq: [u32; 19],
+    cl_lens: [u8; 19],
+    cl_codes: [u16; 19],
+    /// Per-block match-length table: code | extra << codelen, and total bit count.
+    len_bits: Box<[(u32, u32); 259]>,
+}
+
+impl Default for Compressor {
+    fn default() -> Self {
+        Self::new(Level::Fast)
+    }
+}
+
+impl Compressor {
+    /// A compressor for `level`.
+    pub fn new(level: Level) -> Self {
+        Compressor {
+            matcher: Matcher::with_level(level),
+            seqs: vec![Seq::default(); MAX_SEQS].into_boxed_slice(),
+            freqs: Box::new(Freqs::new()),
+            dynamic: Box::new(Codes {
+                ll_lens: [0; 288],
+                ll_codes: [0; 288],
+                d_lens: [0; 32],
+                d_codes: [0; 32],
+            }),
+            fixed: Box::new(Codes::fixed()),
+            scratch: [0; 320],
+            rle: Box::new([0; 320]),
+            cl_freq: [0; 19],
+            cl_lens: [0; 19],
+            cl_codes: [0; 19],
+            len_bits: Box::new([(0, 0); 259]),
+        }
+    }
+
+    /// Compress `src` as one raw-DEFLATE stream (final block flagged, byte padded) into `dst`.
+    /// Every back-reference distance is <= 4096, so IAA hardware can decompress the result.
+    ///
+    /// Returns [`CompressOutcome::Incompressible`] when the output would not be smaller than
+    /// `src` (then `dst` holds garbage), and [`FallbackError::OutputTooSmall`] when a smaller
+    /// output does not fit `dst` (never for `dst.len() >= src.len()`). Does not allocate.
+    pub fn compress(
+        &mut self,
+        src: &[u8],
+        dst: &mut [u8],
+    ) -> Result<CompressOutcome, FallbackError> {
+        let limit_bits = (src.len() as u64) * 8;
+        let mut w = BitWriter::new(dst);
+        self.matcher.begin(src.len());
+        let mut start = 0;
+        loop {
+            let end = (start + BLOCK).min(src.len());
+            let last = end == src.len();
+            self.freqs.clear();
+            let nseq = self
+                .matcher
+                .parse(src, start, end, &mut self.seqs, &mut self.freqs);
+            self.freqs.lit[256] = 1;
+            self.write_block(&mut w, src, start, end, nseq, last, limit_bits);
+            if w.bits() + 7 >= limit_bits {
+                return Ok(CompressOutcome::Incompressible);
+            }
+            if last {
+                break;
+            }
+            start = end;
+        }
+        w.align();
+        let n = w.pos;
+        if n >= src.len() {
+            Ok(CompressOutcome::Incompressible)
+        } else if n > w.buf.len() {
+            Err(FallbackError::OutputTooSmall {
+                needed: n,
+                available: w.buf.len(),
+            })
+        } else {
+            Ok(CompressOutcome::Compressed(n))
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_block(
+        &mut self,
+        w: &mut BitWriter<'_>,
+        src: &[u8],
+        start: usize,
+        end: usize,
+        nseq: usize,
+        last: bool,
+        limit_bits: u64,
+    ) {
+        let f = &*self.freqs;
+        // Extra bits are the same for the fixed and the dynamic code.
+        let mut extra: u64 = 0;
+        for (&fr, &e) in f.lit[257..286].iter().zip(LEN_EXTRA.iter()) {
+            extra += fr as u64 * e as u64;
+        }
+        for (&fr, &e) in f.dist[..30].iter().zip(DIST_EXTRA.iter()) {
+            extra += fr as u64 * e as u64;
+        }
+        let d = &mut *self.dynamic;
+        build_lengths(&f.lit[..286], 15, &mut d.ll_lens[..286], &mut self.scratch);
+        build_lengths(&f.dist[..30], 15, &mut d.d_lens[..30], &mut self.scratch);
+        let mut dyn_bits: u64 = 3 + extra;
+        let mut fix_bits: u64 = 3 + extra;
+        for s in 0..286 {
+            let fr = f.lit[s] as u64;
+            dyn_bits += fr * d.ll_lens[s] as u64;
+            fix_bits += fr * self.fixed.ll_lens[s] as u64;
+        }
+        for s in 0..30 {
+            let fr = f.dist[s] as u64;
+            dyn_bits += fr * d.d_lens[s] as u64;
+            fix_bits += fr * 5;
+        }
+        // Header of the dynamic block.
+        let hlit = 257
+            + d.ll_lens[257..286]
+                .iter()
+                .rposition(|&l| l != 0)
+                .map_or(0, |p| p + 1);
+        let hdist = 1 + d.d_lens[..30].iter().rposition(|&l| l != 0).unwrap_or(0);
+        let nrle = rle_lengths(&d.ll_lens[..hlit], &d.d_lens[..hdist], &mut self.rle);
+        self.cl_freq = [0; 19];
+        for &it in &self.rle[..nrle] {
+            self.cl_freq[(it & 0xFF) as usize] += 1;
+        }
+        build_lengths(&self.cl_freq, 7, &mut self.cl_lens, &mut self.scratch);
+        let hclen = 4 + CL_ORDER[4..]
+            .iter()
+            .rposition(|&s| self.cl_lens[s] != 0)
+            .map_or(0, |p| p + 1);
+        dyn_bits += 14 + 3 * hclen as u64;
+        for &it in &self.rle[..nrle] {
+            let s = (it & 0xFF) as usize;
+            dyn_bits += self.cl_lens[s] as u64
+                + match s {
+                    16 => 2,
+                    17 => 3,
+                    18 => 7,
+                    _ => 0,
+                };
+        }
+        let n = end - start;
+        let stored_bits = {
+            let chunks = n.div_ceil(65535).max(1) as u64;
+            // Worst-case padding per chunk: 3 header bits + 7 padding.
+            chunks * (40 + 10) + n as u64 * 8
+        };
+        let best = dyn_bits.min(fix_bits);
+        if stored_bits <= best {
+            if w.bits() + stored_bits >= limit_bits {
+                // Cannot be smaller than the input: caller reports incompressible.
+                w.pos = w.pos.max(limit_bits.div_ceil(8) as usize);
+                return;
+            }
+            write_stored(w, &src[start..end], last);
+            return;
+        }
+        if w.bits() + best + 7 >= limit_bits {
+            w.pos = w.pos.max(limit_bits.div_ceil(8) as usize);
+            return;
+        }
+        let use_dyn = dyn_bits < fix_bits;
+        if use_dyn {
+            assign_codes(&d.ll_lens[..286], &mut d.ll_codes[..286]);
+            assign_codes(&d.d_lens[..30], &mut d.d_codes[..30]);
+            assign_codes(&self.cl_lens, &mut self.cl_codes);
+            w.put(last as u64 | (2 << 1), 3);
+            w.put(
+                (hlit - 257) as u64 | ((hdist - 1) as u64) << 5 | ((hclen - 4) as u64) << 10,
+                14,
+            );
+            w.flush();
+            for &s in &CL_ORDER[..hclen] {
+                w.put(self.cl_lens[s] as u64, 3);
+                w.flush();
+            }
+            for &it in &self.rle[..nrle] {
+                let s = (it & 0xFF) as usize;
+                let e = (it >> 8) as u64;
+                w.put(self.cl_codes[s] as u64, self.cl_lens[s] as u32);
+                match s {
+                    16 => w.put(e, 2),
+                    17 => w.put(e, 3),
+                    18 => w.put(e, 7),
+                    _ => {}
+                }
+                w.flush();
+            }
+        } else {
+            w.put(last as u64 | (1 << 1), 3);
+        }
+        let codes: &Codes = if use_dyn { &self.dynamic } else { &self.fixed };
+        write_seqs(w, codes, &mut self.len_bits, src, start, &self.seqs[..nseq]);
+    }
+}
+
+fn write_stored(w: &mut BitWriter<'_>, data: &[u8], last: bool) {
+    let mut chunks = data.chunks(65535).peekable();
+    if data.is_empty() {
+        w.put(last as u64, 3);
+        w.align();
+        w.copy(&[0, 0, 0xFF, 0xFF]);
+        return;
+    }
+    while let Some(c) = chunks.next() {
+        let fin = last && chunks.peek().is_none();
+        w.put(fin as u64, 3);
+        w.align();
+        let l = c.len() as u16;
+        let mut hdr = [0u8; 4];
+        hdr[..2].copy_from_slice(&l.to_le_bytes());
+        hdr[2..].copy_from_slice(&(!l).to_le_bytes());
+        w.copy(&hdr);
+        w.copy(c);
+    }
+}
+
+fn write_seqs(
+    w: &mut BitWriter<'_>,
+    c: &Codes,
+    len_bits: &mut [(u32, u32); 259],
+    src: &[u8],
+    start: usize,
+    seqs: &[Seq],
+) {
+    let mut lit = [0u32; 256];
+    for (b, e) in lit.iter_mut().enumerate() {
+        *e = c.ll_codes[b] as u32 | (c.ll_lens[b] as u32) << 16;
+    }
+    for (len, e) in len_bits.iter_mut().enumerate().skip(3) {
+        let s = LEN_SYM[len] as usize;
+        let cl = c.ll_lens[257 + s] as u32;
+        let ex = (len as u32 - LEN_BASE[s] as u32) << cl;
+        *e = (c.ll_codes[257 + s] as u32 | ex, cl + LEN_EXTRA[s] as u32);
+    }
+    let mut p = start;
+    for s in seqs {
+        let lits = &src[p..p + s.lits as usize];
+        let mut ch = lits.chunks_exact(3);
+        for t in &mut ch {
+            let a = lit[t[0] as usize];
+            let b = lit[t[1] as usize];
+            let d = lit[t[2] as usize];
+            w.put((a & 0xFFFF) as u64, a >> 16);
+            w.put((b & 0xFFFF) as u64, b >> 16);
+            w.put((d & 0xFFFF) as u64, d >> 16);
+            w.flush();
+        }
+        for &t in ch.remainder() {
+            let a = lit[t as usize];
+            w.put((a & 0xFFFF) as u64, a >> 16);
+        }
+        w.flush();
+        p += lits.len();
+        if s.len > 0 {
+            let (lb, ln) = len_bits[s.len as usize];
+            w.put(lb as u64, ln);
+            let dist = s.dist as u32;
+            let ds = dist_sym(dist);
+            let dl = c.d_lens[ds] as u32;
+            let dbits = c.d_codes[ds] as u64 | ((dist - DIST_BASE[ds] as u32) as u64) << dl;
+            w.put(dbits, dl + DIST_EXTRA[ds] as u32);
+            w.flush();
+            p += s.len as usize;
+        }
+    }
+    w.put(c.ll_codes[256] as u64, c.ll_lens[256] as u32);
+    w.flush();
+}
+
+/// Run-length code the concatenated code lengths; items are `symbol | extra << 8`.
+fn rle_lengths(ll: &[u8], d: &[u8], out: &mut [u16; 320]) -> usize {
+    let total = ll.len() + d.len();
+    let at = |i: usize| if i < ll.len() { ll[i] } else { d[i - ll.len()] };
+    let mut n = 0;
+    let mut i = 0;
+    while i < total {
+        let l = at(i);
+        let mut run = 1;
+        while i + run < total && at(i + run) == l {
+            run += 1;
+        }
+        i += run;
+        if l == 0 {
+            while run >= 11 {
+                let r = run.min(138);
+                out[n] = 18 | ((r - 11) as u16) << 8;
+                n += 1;
+                run -= r;
+            }
+            if run >= 3 {
+                out[n] = 17 | ((run - 3) as u16) << 8;
+                n += 1;
+                run = 0;
+            }
+        } else {
+            out[n] = l as u16;
+            n += 1;
+            run -= 1;
+            while run >= 3 {
+                let r = run.min(6);
+                out[n] = 16 | ((r - 3) as u16) << 8;
+                n += 1;
+                run -= r;
+            }
+        }
+        while run > 0 {
+            out[n] = l as u16;
+            n += 1;
+            run -= 1;
+        }
+    }
+    n
+}

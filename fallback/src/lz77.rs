@@ -1,0 +1,463 @@
+//! LZ77 match finding limited to IAA's 4 KiB window (every distance <= 4096).
+//!
+//! Shared with the software device model: [`Matcher::tokens`] turns one buffer into
+//! [`Token`]s with no history from earlier calls (as an IAA compress job).
+//!
+//! Design: no hash chains at [`Level::Fast`]: one table slot per 4-byte hash, greedy parsing,
+//! a skip that grows over long literal runs. [`Level::Better`] keeps a 4096-entry `prev` ring
+//! (exactly the window) for short hash chains and one-step lazy matching. Tables are never
+//! cleared between calls: slots hold `position + base`, and every call raises `base` past all
+//! values stored before, so old entries read as empty.
+
+use crate::Level;
+
+/// Largest back-reference distance (IAA history size).
+pub const WINDOW: usize = 4096;
+/// Shortest match emitted.
+pub const MIN_MATCH: usize = 4;
+/// Longest match DEFLATE can code.
+pub const MAX_MATCH: usize = 258;
+/// Input bytes parsed into one DEFLATE block.
+pub(crate) const BLOCK: usize = 64 * 1024;
+/// Sequences one block can need: every sequence but the last ends with a match of >= 4 bytes.
+pub(crate) const MAX_SEQS: usize = BLOCK / MIN_MATCH + 2;
+
+const HASH_BITS_MAX: u32 = 14;
+const HASH_SIZE: usize = 1 << HASH_BITS_MAX;
+
+/// One LZ77 token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Token {
+    /// A literal byte.
+    Literal(u8),
+    /// Copy `len` (3..=258) bytes from `dist` (1..=4096) bytes back.
+    Match {
+        /// Match length.
+        len: u16,
+        /// Distance back.
+        dist: u16,
+    },
+}
+
+/// `lits` literal bytes (taken from the source in order), then a match (`len == 0`: none).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Seq {
+    pub lits: u32,
+    pub len: u16,
+    pub dist: u16,
+}
+
+/// Symbol frequencies of one block, filled while parsing.
+pub(crate) struct Freqs {
+    pub lit: [u32; 288],
+    pub dist: [u32; 32],
+}
+
+impl Freqs {
+    pub fn new() -> Self {
+        Freqs {
+            lit: [0; 288],
+            dist: [0; 32],
+        }
+    }
+    pub fn clear(&mut self) {
+        self.lit = [0; 288];
+        self.dist = [0; 32];
+    }
+}
+
+/// Length symbol (257..=285) minus 257, for match lengths 0..=258 (entries below 3 unused).
+pub(crate) static LEN_SYM: [u8; 259] = make_len_sym();
+/// Base length of each length symbol (index = symbol - 257).
+pub(crate) const LEN_BASE: [u16; 29] = [
+    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
+    163, 195, 227, 258,
+];
+/// Extra bits of each length symbol.
+pub(crate) const LEN_EXTRA: [u8; 29] = [
+    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
+];
+/// Base distance of each distance symbol.
+pub(crate) const DIST_BASE: [u16; 30] = [
+    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
+    2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
+];
+/// Extra bits of each distance symbol.
+pub(crate) const DIST_EXTRA: [u8; 30] = [
+    0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13,
+    13,
+];
+
+const fn make_len_sym() -> [u8; 259] {
+    let mut t = [0u8; 259];
+    let mut s = 0;
+    while s < 29 {
+        let base = LEN_BASE[s] as usize;
+        let n = 1usize << LEN_EXTRA[s];
+        let mut l = base;
+        while l < base + n && l <= 258 {
+            t[l] = s as u8;
+            l += 1;
+        }
+        s += 1;
+    }
+    t[258] = 28;
+    t
+}
+
+/// Distance symbol for a distance 1..=32768.
+#[inline(always)]
+pub(crate) fn dist_sym(dist: u32) -> usize {
+    let d = dist - 1;
+    if d < 4 {
+        d as usize
+    } else {
+        let l = 31 - d.leading_zeros();
+        (2 * l + ((d >> (l - 1)) & 1)) as usize
+    }
+}
+
+#[inline(always)]
+fn rd32(s: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes(s[i..i + 4].try_into().unwrap_or([0; 4]))
+}
+
+#[inline(always)]
+fn rd64(s: &[u8], i: usize) -> u64 {
+    u64::from_le_bytes(s[i..i + 8].try_into().unwrap_or([0; 8]))
+}
+
+/// Length of the common prefix of `s[a..]` and `s[b..]` (a < b), not reaching past `lim`.
+#[inline(always)]
+fn extend(s: &[u8], mut a: usize, mut b: usize, lim: usize) -> usize {
+    let start = b;
+    while b + 8 <= lim {
+        let x = rd64(s, a) ^ rd64(s, b);
+        if x != 0 {
+            return b - start + (x.trailing_zeros() / 8) as usize;
+        }
+        a += 8;
+        b += 8;
+    }
+    while b < lim && s[a] == s[b] {
+        a += 1;
+        b += 1;
+    }
+    b - start
+}
+
+#[inline(always)]
+fn hash(v: u32, shift: u32) -> usize {
+    (v.wrapping_mul(0x9E37_79B1) >> shift) as usize
+}
+
+/// The LZ77 match finder. State is allocated in [`Matcher::new`]; calls do not allocate.
+pub struct Matcher {
+    level: Level,
+    head: Box<[u32]>,
+    prev: Box<[u32]>,
+    base: u32,
+    next_base: u32,
+    shift: u32,
+    seqs: Vec<Seq>,
+    freqs: Box<Freqs>,
+}
+
+impl Default for Matcher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Matcher {
+    /// A matcher for [`Level::Fast`].
+    pub fn new() -> Self {
+        Self::with_level(Level::Fast)
+    }
+
+    /// A matcher for the given level.
+    pub fn with_level(level: Level) -> Self {
+        Matcher {
+            level,
+            head: vec![0; HASH_SIZE].into_boxed_slice(),
+            prev: vec![0; WINDOW].into_boxed_slice(),
+            base: 1,
+            next_base: 1,
+            shift: 32 - 12,
+            seqs: Vec::new(),
+            freqs: Box::new(Freqs::new()),
+        }
+    }
+
+    /// Find the tokens of `src` (no history before it), in order. Every match has
+    /// `4 <= len <= 258` and `1 <= dist <= 4096`. Allocates only on the first call.
+    pub fn tokens(&mut self, src: &[u8], out: &mut impl FnMut(Token)) {
+        if self.seqs.len() < MAX_SEQS {
+            self.seqs = vec![Seq::default(); MAX_SEQS];
+        }
+        let mut seqs = std::mem::take(&mut self.seqs);
+        let mut freqs = std::mem::replace(&mut self.freqs, Box::new(Freqs::new()));
+        self.begin(src.len());
+        let mut start = 0;
+        while start < src.len() {
+            let end = (start + BLOCK).min(src.len());
+            let n = self.parse(src, start, end, &mut seqs, &mut freqs);
+            let mut p = start;
+            for s in &seqs[..n] {
+                for &b in &src[p..p + s.lits as usize] {
+                    out(Token::Literal(b));
+                }
+                p += s.lits as usize;
+                if s.len > 0 {
+                    out(Token::Match {
+                        len: s.len,
+                        dist: s.dist,
+                    });
+                    p += s.len as usize;
+                }
+            }
+            start = end;
+        }
+        self.seqs = seqs;
+        self.freqs = freqs;
+    }
+
+    /// Start a new independent buffer of `len` bytes: forget all history.
+    pub(crate) fn begin(&mut self, len: usize) {
+        // Every stored value is below `self.next_base`; make it the new base.
+        let need = self.next_base as u64 + len as u64 + 1;
+        if need >= u32::MAX as u64 {
+            self.head.fill(0);
+            self.prev.fill(0);
+            self.next_base = 1;
+        }
+        self.base = self.next_base;
+        self.next_base = self.base + len as u32 + 1;
+        let bits = if len <= 4096 {
+            12
+        } else if len <= 16384 {
+            13
+        } else {
+            HASH_BITS_MAX
+        };
+        self.shift = 32 - bits;
+    }
+
+    /// Parse `src[start..end]` (bytes before `start` are history) into `seqs`, counting the
+    /// symbols into `f`. Returns the number of sequences. Matches never pass `end`.
+    pub(crate) fn parse(
+        &mut self,
+        src: &[u8],
+        start: usize,
+        end: usize,
+        seqs: &mut [Seq],
+        f: &mut Freqs,
+    ) -> usize {
+        match self.level {
+            Level::Fast => self.parse_fast(src, start, end, seqs, f),
+            Level::Better => self.parse_better(src, start, end, seqs, f),
+        }
+    }
+
+    fn parse_fast(
+        &mut self,
+        src: &[u8],
+        start: usize,
+        end: usize,
+        seqs: &mut [Seq],
+        f: &mut Freqs,
+    ) -> usize {
+        let base = self.base;
+        let shift = self.shift;
+        let head = &mut self.head[..];
+        let mut n = 0;
+        let mut anchor = start;
+        let mut ip = start;
+        if end - start >= MIN_MATCH + 4 {
+            let ilimit = end - MIN_MATCH;
+            while ip < ilimit {
+                let cur = rd32(src, ip);
+                let h = hash(cur, shift);
+                let e = head[h];
+                head[h] = ip as u32 + base;
+                if e >= base {
+                    let c = (e - base) as usize;
+                    if ip - c <= WINDOW && rd32(src, c) == cur {
+                        let lim = end.min(ip + MAX_MATCH);
+                        let len = MIN_MATCH + extend(src, c + MIN_MATCH, ip + MIN_MATCH, lim);
+                        let lits = &src[anchor..ip];
+                        for &b in lits {
+                            f.lit[b as usize] += 1;
+                        }
+                        let dist = ip - c;
+                        f.lit[257 + LEN_SYM[len] as usize] += 1;
+                        f.dist[dist_sym(dist as u32)] += 1;
+                        seqs[n] = Seq {
+                            lits: lits.len() as u32,
+                            len: len as u16,
+                            dist: dist as u16,
+                        };
+                        n += 1;
+                        ip += len;
+                        anchor = ip;
+                        if ip < ilimit {
+                            let p = ip - 2;
+                            head[hash(rd32(src, p), shift)] = p as u32 + base;
+                        }
+                        continue;
+                    }
+                }
+                ip += 1 + ((ip - anchor) >> 6);
+            }
+        }
+        for &b in &src[anchor..end] {
+            f.lit[b as usize] += 1;
+        }
+        seqs[n] = Seq {
+            lits: (end - anchor) as u32,
+            len: 0,
+            dist: 0,
+        };
+        n + 1
+    }
+
+    /// Insert position `p` into the chains and return the previous head of its hash.
+    #[inline(always)]
+    fn insert(&mut self, src: &[u8], p: usize) -> u32 {
+        let h = hash(rd32(src, p), self.shift);
+        let old = self.head[h];
+        self.head[h] = p as u32 + self.base;
+        self.prev[p & (WINDOW - 1)] = old;
+        old
+    }
+
+    /// Longest match at `ip` among the chain starting with stored value `cand`.
+    #[inline(always)]
+    fn best_match(&self, src: &[u8], ip: usize, lim: usize, mut cand: u32) -> (usize, usize) {
+        const MAX_CHAIN: u32 = 24;
+        const NICE: usize = 128;
+        let base = self.base;
+        let mut best_len = MIN_MATCH - 1;
+        let mut best_dist = 0;
+        let mut chain = MAX_CHAIN;
+        let max_len = lim - ip;
+        if max_len < MIN_MATCH {
+            return (0, 0);
+        }
+        let cur = rd32(src, ip);
+        while cand >= base && chain > 0 {
+            let c = (cand - base) as usize;
+            if c >= ip || ip - c > WINDOW {
+                break;
+            }
+            if src[c + best_len.min(max_len - 1)] == src[ip + best_len.min(max_len - 1)]
+                && rd32(src, c) == cur
+            {
+                let len = MIN_MATCH + extend(src, c + MIN_MATCH, ip + MIN_MATCH, lim);
+                if len > best_len {
+                    best_len = len;
+                    best_dist = ip - c;
+                    if len >= NICE.min(max_len) {
+                        break;
+                    }
+                }
+            }
+            let next = self.prev[c & (WINDOW - 1)];
+            if next >= cand {
+                break;
+            }
+            cand = next;
+            chain -= 1;
+        }
+        if best_len >= MIN_MATCH {
+            (best_len, best_dist)
+        } else {
+            (0, 0)
+        }
+    }
+
+    fn parse_better(
+        &mut self,
+        src: &[u8],
+        start: usize,
+        end: usize,
+        seqs: &mut [Seq],
+        f: &mut Freqs,
+    ) -> usize {
+        let mut n = 0;
+        let mut anchor = start;
+        let mut ip = start;
+        if end - start >= MIN_MATCH + 4 {
+            let ilimit = end - MIN_MATCH;
+            let mut pending: Option<(usize, usize)> = None;
+            while ip < ilimit {
+                let (len, dist) = match pending.take() {
+                    Some(m) => m,
+                    None => {
+                        let cand = self.insert(src, ip);
+                        self.best_match(src, ip, end.min(ip + MAX_MATCH), cand)
+                    }
+                };
+                if len == 0 {
+                    ip += 1;
+                    continue;
+                }
+                // One-step lazy evaluation.
+                if len < 32 && ip + 1 < ilimit {
+                    let cand = self.insert(src, ip + 1);
+                    let next = self.best_match(src, ip + 1, end.min(ip + 1 + MAX_MATCH), cand);
+                    if next.0 > len {
+                        pending = Some(next);
+                        ip += 1;
+                        continue;
+                    }
+                    // ip + 1 is already inserted.
+                    let lits = &src[anchor..ip];
+                    for &b in lits {
+                        f.lit[b as usize] += 1;
+                    }
+                    f.lit[257 + LEN_SYM[len] as usize] += 1;
+                    f.dist[dist_sym(dist as u32)] += 1;
+                    seqs[n] = Seq {
+                        lits: lits.len() as u32,
+                        len: len as u16,
+                        dist: dist as u16,
+                    };
+                    n += 1;
+                    let stop = (ip + len).min(ilimit);
+                    for p in ip + 2..stop {
+                        self.insert(src, p);
+                    }
+                } else {
+                    let lits = &src[anchor..ip];
+                    for &b in lits {
+                        f.lit[b as usize] += 1;
+                    }
+                    f.lit[257 + LEN_SYM[len] as usize] += 1;
+                    f.dist[dist_sym(dist as u32)] += 1;
+                    seqs[n] = Seq {
+                        lits: lits.len() as u32,
+                        len: len as u16,
+                        dist: dist as u16,
+                    };
+                    n += 1;
+                    let stop = (ip + len).min(ilimit);
+                    for p in ip + 1..stop {
+                        self.insert(src, p);
+                    }
+                }
+                ip += len;
+                anchor = ip;
+            }
+        }
+        for &b in &src[anchor..end] {
+            f.lit[b as usize] += 1;
+        }
+        seqs[n] = Seq {
+            lits: (end - anchor) as u32,
+            len: 0,
+            dist: 0,
+        };
+        n + 1
+    }
+}
