@@ -1,0 +1,172 @@
+//! VFIO user mode: drive an IAA/DSA PCI function directly from user space, without the kernel's
+//! idxd driver (the way SPDK and DPDK do; spec §8.3).
+//!
+//! Layers, each usable on its own:
+//! - [`regs`]: BAR0 offsets, commands, CMDSTS error codes (decoded into [`CmdError`]).
+//! - [`Bar0`] / [`PciCommand`]: register access behind traits, implemented by the real mapped
+//!   BAR ([`MmioRegion`]) and by the register model ([`Bar0Model`]).
+//! - [`Controller`]: capabilities, group/WQ programming (read-modify-write), ENABLE_DEVICE /
+//!   ENABLE_WQ with bounded CMDSTS polling, orderly teardown. Tested over the model.
+//! - [`DmaArena`]: pinned memory mapped with VFIO_IOMMU_MAP_DMA; descriptors, completion records
+//!   and bounce buffers carry IOVAs. [`SoftIommu`] stands in for the IOMMU in tests.
+//! - [`VfioPci`] and [`VfioIdxd`]: the real thing (container, group, device, BAR0/BAR2 mapping,
+//!   bus master, reset), which needs `/dev/vfio` and a function bound to `vfio-pci`.
+//!
+//! Without PASID (VFIO mode) the device cannot take page faults or tell processes apart, so only
+//! **dedicated WQs** submitted with MOVDIR64B work, every address in a descriptor is an IOVA of
+//! mapped memory, and block-on-fault is useless.
+//!
+//! # The vfio-pci denylist (SPR/EMR parts)
+//!
+//! Since Linux 6.9 (and stable backports) vfio-pci refuses to bind the Sapphire Rapids / Emerald
+//! Rapids DSA (`8086:0b25`) and IAA (`8086:0cfe`): "Due to an erratum with the SPR_DSA and
+//! SPR_IAX devices, it is not secure to assign these devices to virtual machines" (kernel commit
+//! "VFIO: Add the SPR_DSA and SPR_IAX devices to the denylist"). On such kernels VFIO mode works
+//! on these parts only if the administrator loads vfio-pci with `disable_denylist=1`
+//! (`modprobe vfio-pci disable_denylist=1`, or `vfio-pci.disable_denylist=1` on the kernel
+//! command line), accepting the erratum. Newer device IDs (GNR-D DSA `11fb`, DMR DSA `1212`,
+//! DMR IAA `1216`) are not denylisted. [`VFIO_DENYLIST`] lists the IDs; [`VfioError`] says so
+//! when a denylisted function is not bound to vfio-pci. See `docs/SETUP.md`.
+
+pub mod bar;
+pub mod bar0_model;
+pub mod bringup;
+pub mod dma;
+pub mod pci;
+pub mod regs;
+
+pub use bar::{Bar0, MmioRegion, PciCommand};
+pub use bar0_model::{Bar0Model, Bar0ModelConfig, CommandRecord};
+pub use bringup::{BringUpError, Controller, DeviceCaps, Plan, PlanError, WqPlan, WqRegs};
+pub use dma::{DmaArena, DmaBuf, DmaError, IommuMapper, SoftIommu};
+pub use pci::{is_denylisted, PciFunction, VfioPci, VFIO_DENYLIST};
+pub use regs::{CmdError, Command, DeviceRegState};
+
+use std::path::Path;
+use std::sync::Arc;
+
+/// Errors of the VFIO path.
+#[derive(Debug, thiserror::Error)]
+pub enum VfioError {
+    /// No such PCI function in sysfs.
+    #[error("no PCI function {bdf} (check `lspci -D -d 8086:0cfe`)")]
+    NoSuchFunction {
+        /// The address given.
+        bdf: String,
+    },
+    /// The function is not bound to vfio-pci.
+    #[error("{bdf} is bound to {} instead of vfio-pci{}",
+        driver.as_deref().unwrap_or("no driver"),
+        if *denylisted {
+            "; its device ID is on the vfio-pci denylist since Linux 6.9 (SPR/EMR erratum), \
+             binding needs `modprobe vfio-pci disable_denylist=1` (see docs/SETUP.md)"
+        } else {
+            "; bind it with driver_override (see docs/SETUP.md)"
+        })]
+    NotBoundToVfio {
+        /// The address.
+        bdf: String,
+        /// Its current driver.
+        driver: Option<String>,
+        /// Whether its ID is on the vfio-pci denylist.
+        denylisted: bool,
+    },
+    /// No IOMMU group: the IOMMU is off.
+    #[error("{bdf} has no IOMMU group: boot with intel_iommu=on")]
+    NoIommuGroup {
+        /// The address.
+        bdf: String,
+    },
+    /// `/dev/vfio/vfio` does not exist.
+    #[error("/dev/vfio/vfio is absent: load the vfio-pci module")]
+    NoVfio,
+    /// A VFIO ioctl failed.
+    #[error("VFIO {step} failed: {message}")]
+    Vfio {
+        /// What was being done.
+        step: &'static str,
+        /// The error.
+        message: String,
+    },
+    /// A BAR cannot be memory-mapped.
+    #[error("{bar}: region not mappable")]
+    BarNotMappable {
+        /// Which BAR.
+        bar: &'static str,
+    },
+    /// Bring-up failed.
+    #[error(transparent)]
+    BringUp(#[from] BringUpError),
+    /// DMA setup failed.
+    #[error(transparent)]
+    Dma(#[from] DmaError),
+}
+
+/// A device brought up in VFIO mode: dedicated WQs enabled, a DMA arena mapped. Dropping it
+/// disables the WQs and the device, then unmaps the DMA memory and the BARs.
+#[derive(Debug)]
+pub struct VfioIdxd {
+    // Drop order matters (see Drop): arena and controller before the PCI function.
+    arena: DmaArena,
+    controller: Controller<Arc<MmioRegion>>,
+    pci: VfioPci,
+}
+
+impl VfioIdxd {
+    /// Open `bdf`, reset it, bring up `wqs` dedicated WQs (capped by the device) and map a DMA
+    /// arena of `dma_bytes`.
+    pub fn open(
+        sys_root: &Path,
+        bdf: &str,
+        wqs: usize,
+        dma_bytes: usize,
+    ) -> Result<Self, VfioError> {
+        let pci = VfioPci::open(sys_root, bdf)?;
+        pci.reset();
+        let mut controller = Controller::new(pci.bar0())?;
+        let plan = Plan::dedicated(controller.caps(), wqs);
+        controller.bring_up(&plan, &pci)?;
+        let arena = match DmaArena::new(pci.container(), dma_bytes, None) {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = controller.teardown();
+                return Err(e.into());
+            }
+        };
+        Ok(VfioIdxd {
+            arena,
+            controller,
+            pci,
+        })
+    }
+
+    /// The register controller (capabilities, WQ read-back).
+    pub fn controller(&self) -> &Controller<Arc<MmioRegion>> {
+        &self.controller
+    }
+
+    /// The DMA arena.
+    pub fn arena(&self) -> &DmaArena {
+        &self.arena
+    }
+
+    /// Portal of enabled WQ `wq` (for MOVDIR64B), `None` if not enabled.
+    pub fn portal(&self, wq: u32) -> Option<*mut u8> {
+        if !self.controller.enabled_wqs().contains(&wq) {
+            return None;
+        }
+        self.pci.portal(wq)
+    }
+
+    /// Size of enabled WQ `wq` (the in-flight bound for MOVDIR64B submission).
+    pub fn wq_size(&self, wq: u32) -> Option<u16> {
+        self.controller.wq_regs(wq).map(|r| r.size)
+    }
+}
+
+impl Drop for VfioIdxd {
+    fn drop(&mut self) {
+        // Quiesce the device before its DMA memory is unmapped (the arena field drops next).
+        let _ = self.controller.teardown();
+    }
+}
