@@ -1,1 +1,46 @@
-//! See the crate description; filled by the issues that own this layer.
+//! `iaa`: batched compression over Intel IAA, with per-unit software fallback.
+//!
+//! A [`Pool`] is built once; it holds one context per possible CPU (codec state, and on the
+//! hardware path the descriptors, completion records, AECS and bounce buffers), kept until the
+//! pool is dropped. A call takes the context of the CPU it runs on, holds it for the whole
+//! batch, and allocates nothing.
+//!
+//! A batch is N independent units: unit `i` of the input goes to output slot `i`, and
+//! `results[i]` says what happened to it ([`UnitResult`]). One failing unit never fails the
+//! others; an incompressible unit is a normal outcome (store it raw). Every unit is a
+//! self-contained raw-deflate stream with back-references of at most 4 KiB, readable by the
+//! hardware and by any inflater.
+//!
+//! ```
+//! use iaa::{Path, Pool, UnitResult};
+//! let pool = Pool::builder().path(Path::Software).contexts(2).build().unwrap();
+//! let src = b"hello hello hello hello hello hello hello hello ".repeat(200);
+//! let mut out = vec![0u8; 4 * 4096];
+//! let mut res = [UnitResult::Pending; 4];
+//! let units = src.len().div_ceil(4096);
+//! let sum = pool
+//!     .compress_batch(&src, 4096, iaa::Outputs::flat(&mut out, 4096), &mut res[..units])
+//!     .unwrap();
+//! assert!(sum.all_ok());
+//! ```
+
+#![warn(missing_docs)]
+
+mod config;
+mod cpu;
+mod engine;
+mod error;
+mod hw;
+mod hwengine;
+mod io;
+mod pool;
+mod result;
+mod soft;
+mod stats;
+
+pub use config::{Budgets, Codec, Level, Path, PoolBuilder, WqChoice};
+pub use error::{Error, UnitError};
+pub use io::{Inputs, Outputs};
+pub use pool::{ContextBytes, Handle, Pool};
+pub use result::{BatchSummary, ExecPath, UnitResult};
+pub use stats::{FallbackCause, PathCounts, Stats, FALLBACK_CAUSES};

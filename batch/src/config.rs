@@ -1,0 +1,194 @@
+//! Pool configuration: [`PoolBuilder`] and the choices it takes.
+
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::pool::Pool;
+
+/// Which execution path a pool uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Path {
+    /// Hardware (a real device, or the device model when `IAA_DEVICE=model`) if one is found,
+    /// otherwise software. Units the hardware cannot take go to software one by one.
+    #[default]
+    Auto,
+    /// Hardware required: building the pool fails without a device. Failed units still fall
+    /// back to software, one by one.
+    Hardware,
+    /// Software only; no device is looked for.
+    Software,
+}
+
+/// Compression format of the units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Codec {
+    /// Raw deflate with a 4 KiB window: decodable by IAA and by any inflater.
+    #[default]
+    Deflate,
+    /// zstd frames, software only.
+    Zstd,
+}
+
+impl Codec {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::Deflate => "deflate",
+            Codec::Zstd => "zstd",
+        }
+    }
+}
+
+/// Compression effort of the software path (the hardware path uses fixed Huffman codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Level {
+    /// Fastest.
+    #[default]
+    Fast,
+    /// Better ratio, slower.
+    Better,
+}
+
+/// Time budgets and retry budgets of the hardware path. Every wait is bounded: when a budget
+/// runs out the unit goes to software and the cause is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budgets {
+    /// How long one unit may stay on the device before it is declared timed out (its slot is
+    /// then quarantined until the device writes its completion record).
+    pub completion_timeout: Duration,
+    /// How many times a refused submission (WQ full, no credit) is retried before the unit goes
+    /// to software.
+    pub submit_retries: u32,
+}
+
+impl Default for Budgets {
+    fn default() -> Self {
+        Budgets {
+            completion_timeout: Duration::from_millis(20),
+            submit_retries: 64,
+        }
+    }
+}
+
+/// Which work queue of the device the pool submits to (hardware path).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum WqChoice {
+    /// Let discovery pick (the first enabled user WQ of the CPU's socket).
+    #[default]
+    Auto,
+    /// The WQ with this name, e.g. `wq1.0`.
+    Named(String),
+}
+
+/// Builder of a [`Pool`]. Every option has a default; `Pool::builder().build()` gives an
+/// `Auto`-path deflate pool.
+#[derive(Debug, Clone)]
+pub struct PoolBuilder {
+    pub(crate) path: Path,
+    pub(crate) codec: Codec,
+    pub(crate) level: Level,
+    pub(crate) verify: bool,
+    pub(crate) budgets: Budgets,
+    pub(crate) wq: WqChoice,
+    pub(crate) spread_over_cores: bool,
+    pub(crate) hw_batch_size: usize,
+    pub(crate) max_unit_size: usize,
+    pub(crate) hybrid: bool,
+    pub(crate) cpus: Option<usize>,
+}
+
+impl Default for PoolBuilder {
+    fn default() -> Self {
+        PoolBuilder {
+            path: Path::Auto,
+            codec: Codec::Deflate,
+            level: Level::Fast,
+            verify: false,
+            budgets: Budgets::default(),
+            wq: WqChoice::Auto,
+            spread_over_cores: false,
+            hw_batch_size: 8,
+            max_unit_size: 4096,
+            hybrid: true,
+            cpus: None,
+        }
+    }
+}
+
+impl PoolBuilder {
+    /// Execution path (default [`Path::Auto`]).
+    pub fn path(mut self, path: Path) -> Self {
+        self.path = path;
+        self
+    }
+    /// Codec (default [`Codec::Deflate`]).
+    pub fn codec(mut self, codec: Codec) -> Self {
+        self.codec = codec;
+        self
+    }
+    /// Software compression effort (default [`Level::Fast`]).
+    pub fn level(mut self, level: Level) -> Self {
+        self.level = level;
+        self
+    }
+    /// Decompress every compressed unit again and compare before reporting it (default off).
+    pub fn verify(mut self, on: bool) -> Self {
+        self.verify = on;
+        self
+    }
+    /// Timeouts and retry budgets of the hardware path.
+    pub fn budgets(mut self, budgets: Budgets) -> Self {
+        self.budgets = budgets;
+        self
+    }
+    /// Work-queue choice (hardware path).
+    pub fn wq(mut self, wq: WqChoice) -> Self {
+        self.wq = wq;
+        self
+    }
+    /// Spread large software batches over the machine's cores (default off).
+    pub fn spread_over_cores(mut self, on: bool) -> Self {
+        self.spread_over_cores = on;
+        self
+    }
+    /// Units one hardware submission keeps in flight per context (default 8, the kernel's).
+    pub fn hw_batch_size(mut self, n: usize) -> Self {
+        self.hw_batch_size = n;
+        self
+    }
+    /// Capacity of each per-context hardware output buffer, i.e. the largest unit (compress
+    /// input or decompress output) the hardware path takes (default 4096). Larger units go to
+    /// software. Software-only pools allocate no such buffers.
+    pub fn max_unit_size(mut self, n: usize) -> Self {
+        self.max_unit_size = n;
+        self
+    }
+    /// Let the calling thread compress pending units in software while the hardware is
+    /// saturated (default on).
+    pub fn hybrid(mut self, on: bool) -> Self {
+        self.hybrid = on;
+        self
+    }
+    /// Override the number of per-CPU contexts (default: the possible CPUs of the machine).
+    pub fn contexts(mut self, n: usize) -> Self {
+        self.cpus = Some(n);
+        self
+    }
+    /// Build the pool: discover the device (unless `Path::Software`) and allocate every
+    /// per-CPU context.
+    pub fn build(self) -> Result<Pool, Error> {
+        if self.hw_batch_size == 0 || self.hw_batch_size > 1024 {
+            return Err(Error::Config("hw_batch_size must be in 1..=1024"));
+        }
+        if self.max_unit_size == 0 || self.max_unit_size > u32::MAX as usize {
+            return Err(Error::Config("max_unit_size must be in 1..=u32::MAX"));
+        }
+        if self.cpus == Some(0) {
+            return Err(Error::Config("contexts must be at least 1"));
+        }
+        if self.codec == Codec::Zstd && self.path == Path::Hardware {
+            return Err(Error::CodecNotOnHardware(self.codec.name()));
+        }
+        Pool::from_builder(self)
+    }
+}

@@ -1,0 +1,285 @@
+//! The batch engine: one state machine per call, shared by the blocking and the asynchronous
+//! forms and by every path. Units advance from `front`; on the hardware path up to
+//! `hw_batch_size` are in flight in the context's slots, and a unit the device cannot finish goes
+//! to the software codec on the calling thread, alone.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::config::PoolBuilder;
+use crate::error::UnitError;
+use crate::io::{Inputs, Outputs};
+use crate::pool::{thread_token, Context, Held, Pool};
+use crate::result::{BatchSummary, ExecPath, UnitResult};
+use crate::soft::SoftOutcome;
+use crate::stats::{bump, CtxStats, Dir, FallbackCause};
+
+/// The operation of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    Compress,
+    Decompress,
+}
+
+impl Op {
+    pub(crate) fn dir(self) -> Dir {
+        match self {
+            Op::Compress => Dir::Compress,
+            Op::Decompress => Dir::Decompress,
+        }
+    }
+}
+
+/// The state of one call.
+pub(crate) struct Job<'a, 'b> {
+    pub(crate) op: Op,
+    pub(crate) inputs: Inputs<'a>,
+    pub(crate) outputs: Outputs<'a, 'b>,
+    pub(crate) results: &'a mut [UnitResult],
+    /// Next position to start (positions map to units, see `unit_at`).
+    pub(crate) front: usize,
+    /// Positions `[back, n)` were taken from the tail by the calling thread (hybrid).
+    pub(crate) back: usize,
+    /// Units on the device.
+    pub(crate) inflight: usize,
+    pub(crate) summary: BatchSummary,
+}
+
+impl<'a, 'b> Job<'a, 'b> {
+    pub(crate) fn new(
+        op: Op,
+        inputs: Inputs<'a>,
+        outputs: Outputs<'a, 'b>,
+        results: &'a mut [UnitResult],
+    ) -> Self {
+        let n = results.len();
+        Job {
+            op,
+            inputs,
+            outputs,
+            results,
+            front: 0,
+            back: n,
+            inflight: 0,
+            summary: BatchSummary {
+                units: n,
+                ..BatchSummary::default()
+            },
+        }
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.front >= self.back && self.inflight == 0
+    }
+
+    /// Record the final result of unit `u`.
+    pub(crate) fn finish(&mut self, u: usize, r: UnitResult) {
+        self.results[u] = r;
+        self.summary.record(&r);
+    }
+
+    /// Called once at submission.
+    pub(crate) fn start(&mut self, pool: &Pool, held: &mut Held<'_>) {
+        if held.guard.hw.is_some() {
+            self.hw_step(pool, held);
+        }
+    }
+
+    /// One step of progress.
+    pub(crate) fn step(&mut self, pool: &Pool, held: &mut Held<'_>) {
+        if self.is_done() {
+            return;
+        }
+        if held.guard.hw.is_some() {
+            self.hw_step(pool, held);
+            return;
+        }
+        let u = self.front;
+        self.front += 1;
+        if pool.cfg.no_device_reason.is_some() {
+            crate::pool::count_fallback(held.cell, FallbackCause::NoDevice);
+        }
+        self.soft(pool, held, u);
+    }
+
+    /// Run unit `u` in software on this context and record its result.
+    pub(crate) fn soft(&mut self, pool: &Pool, held: &mut Held<'_>, u: usize) {
+        let input = self.inputs.unit(u);
+        let out = self.outputs.slot(u);
+        let r = soft_unit(
+            &mut held.guard,
+            &held.cell.stats,
+            &pool.cfg.builder,
+            self.op,
+            input,
+            out,
+        );
+        self.finish(u, r);
+    }
+
+    /// Give up: unfinished units become `Abandoned`; in-flight hardware slots are quarantined.
+    pub(crate) fn abandon(&mut self, pool: &Pool, held: &mut Held<'_>) {
+        if held.guard.hw.is_some() {
+            self.hw_abandon(pool, held);
+        }
+        for u in 0..self.results.len() {
+            if self.results[u] == UnitResult::Pending {
+                self.finish(u, UnitResult::Failed(UnitError::Abandoned));
+                bump(&held.cell.stats.unit_errors);
+            }
+        }
+        self.front = self.back;
+        self.inflight = 0;
+    }
+
+    /// Software path with `spread_over_cores`: split the remaining units into one part per
+    /// thread; scoped helper threads take other contexts of the pool.
+    pub(crate) fn spread_rest(&mut self, pool: &Pool, held: &mut Held<'_>) {
+        let rem = self.back.saturating_sub(self.front);
+        let parts = pool.cfg.spread_threads.min(rem / 2);
+        if parts < 2 {
+            return;
+        }
+        let per = rem.div_ceil(parts);
+        let caller = thread_token();
+        let op = self.op;
+        let b = &pool.cfg.builder;
+        let no_device = pool.cfg.no_device_reason.is_some();
+        let ins = self.inputs.split_at(self.front).1.split_at(rem).0;
+        let outs = self.outputs.reborrow().into_split(self.front).1;
+        let res = &mut self.results[self.front..self.back];
+        let ncells = pool.cells.len();
+        let me_first = crate::cpu::current_cpu(ncells);
+        let total = std::thread::scope(|s| {
+            let (ins0, mut ins_rest) = ins.split_at(per);
+            let (mut outs0, mut outs_rest) = outs.into_split(per);
+            let (res0, mut res_rest) = res.split_at_mut(per);
+            let mut joins = Vec::with_capacity(parts - 1);
+            for p in 1..parts {
+                let (i_p, i_r) = ins_rest.split_at(per);
+                let (o_p, o_r) = outs_rest.into_split(per);
+                let (r_p, r_r) = res_rest.split_at_mut(per.min(res_rest.len()));
+                ins_rest = i_r;
+                outs_rest = o_r;
+                res_rest = r_r;
+                let first = (me_first + p) % ncells;
+                joins.push(s.spawn(move || {
+                    let mut o_p = o_p;
+                    match pool.lock_helper(first, caller) {
+                        Some(mut h) => {
+                            let sum =
+                                soft_range(&mut h, b, op, no_device, i_p, o_p.reborrow(), r_p);
+                            Ok(sum)
+                        }
+                        None => Err((i_p, o_p, r_p)),
+                    }
+                }));
+            }
+            let mut total = soft_range(held, b, op, no_device, ins0, outs0.reborrow(), res0);
+            for j in joins {
+                let part = match j.join() {
+                    Ok(Ok(sum)) => sum,
+                    Ok(Err((i_p, mut o_p, r_p))) => {
+                        soft_range(held, b, op, no_device, i_p, o_p.reborrow(), r_p)
+                    }
+                    Err(panic) => std::panic::resume_unwind(panic),
+                };
+                total.add(&part);
+            }
+            total
+        });
+        self.summary.add(&total);
+        self.front = self.back;
+    }
+}
+
+/// Compress or decompress every unit of `ins` in software on one context.
+fn soft_range(
+    held: &mut Held<'_>,
+    b: &PoolBuilder,
+    op: Op,
+    no_device: bool,
+    ins: Inputs<'_>,
+    mut outs: Outputs<'_, '_>,
+    res: &mut [UnitResult],
+) -> BatchSummary {
+    let mut sum = BatchSummary::default();
+    for (u, r) in res.iter_mut().enumerate().take(ins.count()) {
+        if no_device {
+            held.cell.stats.fallback(FallbackCause::NoDevice);
+        }
+        *r = soft_unit(
+            &mut held.guard,
+            &held.cell.stats,
+            b,
+            op,
+            ins.unit(u),
+            outs.slot(u),
+        );
+        sum.record(r);
+    }
+    sum
+}
+
+/// Compress or decompress one unit with the context's software codec, count it, and say what
+/// happened. Verify-after-compress (when on) decompresses the output and compares.
+pub(crate) fn soft_unit(
+    ctx: &mut Context,
+    st: &CtxStats,
+    b: &PoolBuilder,
+    op: Op,
+    input: &[u8],
+    out: &mut [u8],
+) -> UnitResult {
+    let r = match op {
+        Op::Compress => match ctx.soft.compress(input, out) {
+            Ok(SoftOutcome::Compressed(n)) => {
+                if b.verify && !soft_verify(ctx, st, input, &out[..n]) {
+                    UnitResult::Failed(UnitError::VerifyFailed)
+                } else {
+                    UnitResult::Done {
+                        len: n,
+                        path: ExecPath::Software,
+                    }
+                }
+            }
+            Ok(SoftOutcome::Incompressible) => UnitResult::Incompressible,
+            Err(e) => UnitResult::Failed(e),
+        },
+        Op::Decompress => match ctx.soft.decompress(input, out) {
+            Ok(n) => UnitResult::Done {
+                len: n,
+                path: ExecPath::Software,
+            },
+            Err(e) => UnitResult::Failed(e),
+        },
+    };
+    count_result(st, op, false, input.len(), &r);
+    r
+}
+
+/// Decompress `comp` into the verify scratch and compare with `orig`.
+fn soft_verify(ctx: &mut Context, st: &CtxStats, orig: &[u8], comp: &[u8]) -> bool {
+    bump(&st.verify_checks);
+    let ok = orig.len() <= ctx.verify_buf.len()
+        && matches!(ctx.soft.decompress(comp, &mut ctx.verify_buf[..orig.len()]),
+                    Ok(n) if n == orig.len())
+        && ctx.verify_buf[..orig.len()] == *orig;
+    if !ok {
+        bump(&st.verify_failures);
+    }
+    ok
+}
+
+/// Count a final unit result in the context statistics.
+pub(crate) fn count_result(st: &CtxStats, op: Op, hw: bool, bin: usize, r: &UnitResult) {
+    match r {
+        UnitResult::Done { len, .. } => st.done(op.dir(), hw, bin, *len),
+        UnitResult::Incompressible => {
+            st.incompressible.fetch_add(1, Relaxed);
+        }
+        UnitResult::Failed(_) => {
+            st.unit_errors.fetch_add(1, Relaxed);
+        }
+        UnitResult::Pending => {}
+    }
+}

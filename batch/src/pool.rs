@@ -1,0 +1,552 @@
+//! [`Pool`]: per-CPU contexts created once, and the calls that use them.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::config::{Codec, Level, Path, PoolBuilder};
+use crate::cpu;
+use crate::engine::{Job, Op};
+use crate::error::Error;
+use crate::hw;
+use crate::io::{Inputs, Outputs};
+use crate::result::{BatchSummary, UnitResult};
+use crate::soft::SoftCodec;
+use crate::stats::{CtxStats, FallbackCause, Stats, WqStats};
+
+/// One per-CPU context: codec state and, on the hardware path, the descriptors, completion
+/// records, AECS and bounce buffers. Created at pool build, dropped with the pool.
+#[allow(dead_code)] // order and timings: used by the hardware engine
+pub(crate) struct Context {
+    /// Software codec state (used by the software path and by per-unit fallback).
+    pub(crate) soft: SoftCodec,
+    /// Scratch for verify-after-compress in software (`max_unit_size` bytes when verify is on).
+    pub(crate) verify_buf: Box<[u8]>,
+    /// Hardware side, when the pool has a device.
+    pub(crate) hw: Option<hw::HwCtx>,
+    /// Largest-first submission order of the current decompress chunk (hardware batch size).
+    pub(crate) order: Box<[u32]>,
+    /// Moving average of one software unit's time, in ns (hybrid decisions).
+    pub(crate) sw_unit_ns: u64,
+    /// Moving average of one hardware unit's time from submit to completion, in ns.
+    pub(crate) hw_unit_ns: u64,
+}
+
+/// A context with its lock, its statistics and the token of the thread holding it.
+#[repr(align(128))]
+pub(crate) struct CtxCell {
+    /// Thread token of the holder (0 = nobody); lets a thread that already holds this context
+    /// (through a live handle) pick another one instead of deadlocking on itself.
+    owner: AtomicU64,
+    pub(crate) stats: CtxStats,
+    ctx: Mutex<Context>,
+}
+
+/// A locked context. Clears the owner token before the mutex is released.
+pub(crate) struct Held<'p> {
+    pub(crate) cell: &'p CtxCell,
+    pub(crate) guard: MutexGuard<'p, Context>,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.cell.owner.store(0, Relaxed);
+    }
+}
+
+static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static TOKEN: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A non-zero number unique to the calling thread (no allocation).
+pub(crate) fn thread_token() -> u64 {
+    TOKEN.with(|t| {
+        let v = t.get();
+        if v != 0 {
+            v
+        } else {
+            let v = NEXT_TOKEN.fetch_add(1, Relaxed);
+            t.set(v);
+            v
+        }
+    })
+}
+
+/// Configuration as resolved at build.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
+    pub(crate) builder: PoolBuilder,
+    /// Whether the hardware path is in use.
+    pub(crate) hardware: bool,
+    /// Why there is no hardware (Auto pools without a device), for `describe()`.
+    pub(crate) no_device_reason: Option<String>,
+    /// Threads a spread software batch may use (including the caller).
+    pub(crate) spread_threads: usize,
+}
+
+/// Memory held by one context, per path (see [`Pool::context_bytes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContextBytes {
+    /// Software part: codec state (compressor + decompressor), verify scratch, bookkeeping.
+    pub software: usize,
+    /// Of `software`, what the codec state reports for itself (zstd: its own count of its C
+    /// heap; deflate: the inline size only, until iaa-fallback reports its heap).
+    pub codec_state: usize,
+    /// Hardware part: descriptors, 64-byte-aligned completion records, AECS, input and output
+    /// bounce buffers, slot bookkeeping (0 for a software pool).
+    pub hardware: usize,
+}
+
+impl ContextBytes {
+    /// Both parts.
+    pub fn total(&self) -> usize {
+        self.software + self.hardware
+    }
+}
+
+/// A pool of per-CPU compression contexts. Build it once ([`Pool::builder`]), share it (it is
+/// `Send + Sync`), drop it when done. Every call takes the context of the CPU it runs on and
+/// holds it for the whole call; after the pool is built, calls allocate nothing (except
+/// `spread_over_cores`, which starts scoped threads).
+pub struct Pool {
+    // Field order matters: contexts (whose hardware memory the device may still write) drop
+    // before the backend (device model threads, portals).
+    pub(crate) cells: Box<[CtxCell]>,
+    pub(crate) wq_stats: Box<[WqStats]>,
+    pub(crate) cfg: Resolved,
+    pub(crate) bytes: ContextBytes,
+    pub(crate) backend: Option<hw::Backend>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("path", &self.describe())
+            .field("contexts", &self.cells.len())
+            .finish()
+    }
+}
+
+impl Pool {
+    /// A builder with every option at its default.
+    pub fn builder() -> PoolBuilder {
+        PoolBuilder::default()
+    }
+
+    pub(crate) fn from_builder(b: PoolBuilder) -> Result<Pool, Error> {
+        let ncpu = b.cpus.unwrap_or_else(cpu::possible_cpus);
+        let (backend, no_device_reason) = match b.path {
+            Path::Software => (None, None),
+            Path::Hardware | Path::Auto if b.codec == Codec::Zstd => {
+                (None, Some("zstd has no hardware path".to_string()))
+            }
+            Path::Hardware => match hw::Backend::open(&b) {
+                Ok(be) => (Some(be), None),
+                Err(reason) => return Err(Error::NoDevice(reason)),
+            },
+            Path::Auto => match hw::Backend::open(&b) {
+                Ok(be) => (Some(be), None),
+                Err(reason) => (None, Some(reason)),
+            },
+        };
+        let hardware = backend.is_some();
+        let spread_threads = if b.spread_over_cores {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(ncpu)
+        } else {
+            1
+        };
+        let cfg = Resolved {
+            builder: b,
+            hardware,
+            no_device_reason,
+            spread_threads,
+        };
+        // Every context is built before the pool exists; if one fails, the ones already built
+        // are dropped with `cells` (their Drop is the cleanup), and nothing was shared yet.
+        let mut cells = Vec::with_capacity(ncpu);
+        let mut bytes = ContextBytes {
+            software: 0,
+            codec_state: 0,
+            hardware: 0,
+        };
+        for c in 0..ncpu {
+            let (ctx, b) = Context::new(&cfg, backend.as_ref(), c)
+                .map_err(|reason| Error::ContextInit { cpu: c, reason })?;
+            bytes = b;
+            cells.push(CtxCell {
+                owner: AtomicU64::new(0),
+                stats: CtxStats::default(),
+                ctx: Mutex::new(ctx),
+            });
+        }
+        let wqs = backend.as_ref().map_or(0, |be| be.wq_count());
+        let wq_stats = (0..wqs).map(|_| WqStats::default()).collect();
+        Ok(Pool {
+            cells: cells.into_boxed_slice(),
+            wq_stats,
+            cfg,
+            bytes,
+            backend,
+        })
+    }
+
+    /// Number of per-CPU contexts (one per possible CPU unless overridden).
+    pub fn contexts(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// Whether calls go to the hardware (a device or the device model) first.
+    pub fn is_hardware(&self) -> bool {
+        self.cfg.hardware
+    }
+
+    /// The codec of the pool.
+    pub fn codec(&self) -> Codec {
+        self.cfg.builder.codec
+    }
+
+    /// The software compression level of the pool.
+    pub fn level(&self) -> Level {
+        self.cfg.builder.level
+    }
+
+    /// One line saying which path is in use and why.
+    pub fn describe(&self) -> String {
+        match (&self.backend, &self.cfg.no_device_reason) {
+            (Some(be), _) => format!("hardware: {}", be.name()),
+            (None, Some(r)) => format!("software ({r})"),
+            (None, None) => "software".to_string(),
+        }
+    }
+
+    /// How many units one call runs in parallel: the hardware batch size (default 8) on the
+    /// hardware path; on the software path 1, or the number of threads a batch is spread over
+    /// with `spread_over_cores`. A sizing hint: calls accept any number of units.
+    pub fn batch_size(&self) -> usize {
+        if self.cfg.hardware {
+            self.cfg.builder.hw_batch_size
+        } else {
+            self.cfg.spread_threads
+        }
+    }
+
+    /// Memory of one context, per path. Every context of the pool costs the same.
+    pub fn context_bytes(&self) -> ContextBytes {
+        self.bytes
+    }
+
+    /// A snapshot of the statistics (sum over every context).
+    pub fn stats(&self) -> Stats {
+        let mut s = Stats {
+            wq_submissions: vec![0; self.wq_stats.len()],
+            wq_bytes: vec![0; self.wq_stats.len()],
+            ..Stats::default()
+        };
+        for c in self.cells.iter() {
+            c.stats.read_into(&mut s);
+        }
+        for (i, w) in self.wq_stats.iter().enumerate() {
+            s.wq_submissions[i] = w.submissions.load(Relaxed);
+            s.wq_bytes[i] = w.bytes.load(Relaxed);
+        }
+        s
+    }
+
+    /// Lock the context of the CPU the caller runs on (or the next one this thread does not
+    /// already hold).
+    pub(crate) fn lock_current(&self) -> Result<Held<'_>, Error> {
+        let me = thread_token();
+        let n = self.cells.len();
+        let start = cpu::current_cpu(n);
+        for k in 0..n {
+            let cell = &self.cells[(start + k) % n];
+            if cell.owner.load(Relaxed) == me {
+                continue;
+            }
+            return Ok(self.lock_cell(cell, me));
+        }
+        Err(Error::AllContextsHeld(n))
+    }
+
+    /// Lock a context for a spread helper thread: any free one not held by `caller`, else
+    /// block on the first one not held by `caller`; `None` if `caller` holds them all.
+    pub(crate) fn lock_helper(&self, first: usize, caller: u64) -> Option<Held<'_>> {
+        let me = thread_token();
+        let n = self.cells.len();
+        let mut fallback = None;
+        for k in 0..n {
+            let cell = &self.cells[(first + k) % n];
+            if cell.owner.load(Relaxed) == caller {
+                continue;
+            }
+            if let Ok(guard) = cell.ctx.try_lock() {
+                cell.owner.store(me, Relaxed);
+                return Some(Held { cell, guard });
+            }
+            fallback.get_or_insert(cell);
+        }
+        fallback.map(|cell| self.lock_cell(cell, me))
+    }
+
+    fn lock_cell<'p>(&'p self, cell: &'p CtxCell, me: u64) -> Held<'p> {
+        // A panic while a context was held leaves it usable: every field is valid at any
+        // point, and hardware slots track their own state.
+        let guard = cell.ctx.lock().unwrap_or_else(|p| p.into_inner());
+        cell.owner.store(me, Relaxed);
+        Held { cell, guard }
+    }
+
+    /// Start compressing `inputs` into `outputs`: validates the shapes, takes this CPU's
+    /// context and submits the first units; the returned handle finishes the job
+    /// ([`Handle::poll`], [`Handle::wait`]). The handle borrows every buffer, so nothing can
+    /// touch them until it is done or dropped.
+    pub fn submit_compress<'a, 'b: 'a>(
+        &'a self,
+        inputs: impl Into<Inputs<'a>>,
+        outputs: impl Into<Outputs<'a, 'b>>,
+        results: &'a mut [UnitResult],
+    ) -> Result<Handle<'a, 'b>, Error> {
+        self.submit(Op::Compress, inputs.into(), outputs.into(), results)
+    }
+
+    /// Start decompressing `inputs` (one raw-deflate or zstd unit each) into `outputs`.
+    pub fn submit_decompress<'a, 'b: 'a>(
+        &'a self,
+        inputs: impl Into<Inputs<'a>>,
+        outputs: impl Into<Outputs<'a, 'b>>,
+        results: &'a mut [UnitResult],
+    ) -> Result<Handle<'a, 'b>, Error> {
+        self.submit(Op::Decompress, inputs.into(), outputs.into(), results)
+    }
+
+    fn submit<'a, 'b: 'a>(
+        &'a self,
+        op: Op,
+        inputs: Inputs<'a>,
+        outputs: Outputs<'a, 'b>,
+        results: &'a mut [UnitResult],
+    ) -> Result<Handle<'a, 'b>, Error> {
+        inputs.validate()?;
+        outputs.validate()?;
+        let n = inputs.count();
+        if outputs.count() < n {
+            return Err(Error::TooFewSlots {
+                units: n,
+                slots: outputs.count(),
+            });
+        }
+        if results.len() < n {
+            return Err(Error::TooFewResults {
+                units: n,
+                results: results.len(),
+            });
+        }
+        let b = &self.cfg.builder;
+        if op == Op::Compress && b.verify {
+            for i in 0..n {
+                let len = inputs.len_of(i);
+                if len > b.max_unit_size {
+                    return Err(Error::VerifyUnitTooLarge {
+                        len,
+                        max: b.max_unit_size,
+                    });
+                }
+            }
+        }
+        for r in results[..n].iter_mut() {
+            *r = UnitResult::Pending;
+        }
+        let held = self.lock_current()?;
+        held.cell.stats.batches.fetch_add(1, Relaxed);
+        let job = Job::new(op, inputs, outputs, &mut results[..n]);
+        let mut h = Handle {
+            pool: self,
+            held: Some(held),
+            job,
+        };
+        h.start();
+        Ok(h)
+    }
+
+    /// Compress `src` cut into units of `unit_size` bytes (the last may be shorter), unit `i`
+    /// into output slot `i`; `results[i]` says what happened to it. Blocks until every unit is
+    /// done. `Err` only for a malformed call (then no slot or result was touched).
+    pub fn compress_batch<'a, 'b: 'a>(
+        &'a self,
+        src: &'a [u8],
+        unit_size: usize,
+        dst: impl Into<Outputs<'a, 'b>>,
+        results: &'a mut [UnitResult],
+    ) -> Result<BatchSummary, Error> {
+        Ok(self
+            .submit_compress(Inputs::units(src, unit_size), dst, results)?
+            .wait())
+    }
+
+    /// Compress a list of units (slices, or a flat buffer with lengths), unit `i` into slot `i`.
+    pub fn compress_units<'a, 'b: 'a>(
+        &'a self,
+        inputs: impl Into<Inputs<'a>>,
+        dst: impl Into<Outputs<'a, 'b>>,
+        results: &'a mut [UnitResult],
+    ) -> Result<BatchSummary, Error> {
+        Ok(self.submit_compress(inputs, dst, results)?.wait())
+    }
+
+    /// Decompress N units, unit `i` into slot `i` (the hardware path submits the largest
+    /// inputs of each batch first). Blocks until every unit is done.
+    pub fn decompress_batch<'a, 'b: 'a>(
+        &'a self,
+        inputs: impl Into<Inputs<'a>>,
+        dst: impl Into<Outputs<'a, 'b>>,
+        results: &'a mut [UnitResult],
+    ) -> Result<BatchSummary, Error> {
+        Ok(self.submit_decompress(inputs, dst, results)?.wait())
+    }
+
+    /// Compress one buffer into `dst`: a batch of one unit. An empty `src` is `Incompressible`.
+    pub fn compress(&self, src: &[u8], dst: &mut [u8]) -> Result<UnitResult, Error> {
+        if src.is_empty() {
+            return Ok(UnitResult::Incompressible);
+        }
+        let mut r = [UnitResult::Pending];
+        let mut slots = [dst];
+        self.compress_batch(src, src.len(), &mut slots, &mut r)?;
+        Ok(r[0])
+    }
+
+    /// Decompress one unit into `dst`: a batch of one unit.
+    pub fn decompress(&self, src: &[u8], dst: &mut [u8]) -> Result<UnitResult, Error> {
+        let ins = [src];
+        let mut r = [UnitResult::Pending];
+        let mut slots = [dst];
+        self.decompress_batch(&ins, &mut slots, &mut r)?;
+        Ok(r[0])
+    }
+}
+
+/// An unfinished call. It holds the pool context and borrows the caller's buffers; drive it
+/// with [`Handle::poll`] or finish it with [`Handle::wait`]. Dropping it unfinished marks the
+/// unfinished units [`crate::UnitError::Abandoned`] and quarantines their hardware slots (the
+/// device only ever writes into the context's own buffers, never into the caller's).
+pub struct Handle<'a, 'b> {
+    pool: &'a Pool,
+    held: Option<Held<'a>>,
+    job: Job<'a, 'b>,
+}
+
+impl std::fmt::Debug for Handle<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("summary", &self.job.summary)
+            .field("done", &self.is_done())
+            .finish()
+    }
+}
+
+impl<'a, 'b> Handle<'a, 'b> {
+    fn start(&mut self) {
+        if let Some(held) = self.held.as_mut() {
+            self.job.start(self.pool, held);
+        }
+        self.release_if_done();
+    }
+
+    fn release_if_done(&mut self) {
+        if self.job.is_done() {
+            self.held = None;
+        }
+    }
+
+    /// Make progress without blocking for long (at most one software unit, or one pass over
+    /// the hardware completion records). Returns true once every unit has a result.
+    pub fn poll(&mut self) -> bool {
+        if let Some(held) = self.held.as_mut() {
+            self.job.step(self.pool, held);
+        }
+        self.release_if_done();
+        self.job.is_done()
+    }
+
+    /// Whether every unit has a result.
+    pub fn is_done(&self) -> bool {
+        self.job.is_done()
+    }
+
+    /// Units finished so far.
+    pub fn summary(&self) -> BatchSummary {
+        self.job.summary
+    }
+
+    /// Finish every unit and return the totals.
+    pub fn wait(mut self) -> BatchSummary {
+        if let Some(held) = self.held.as_mut() {
+            if self.pool.cfg.spread_threads > 1 && !self.pool.cfg.hardware {
+                self.job.spread_rest(self.pool, held);
+            }
+            while !self.job.is_done() {
+                self.job.step(self.pool, held);
+            }
+        }
+        self.held = None;
+        self.job.summary
+    }
+}
+
+impl Drop for Handle<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(held) = self.held.as_mut() {
+            if !self.job.is_done() {
+                self.job.abandon(self.pool, held);
+            }
+        }
+    }
+}
+
+impl Context {
+    /// Build one context; returns it with its memory figures.
+    fn new(
+        cfg: &Resolved,
+        backend: Option<&hw::Backend>,
+        cpu: usize,
+    ) -> Result<(Context, ContextBytes), String> {
+        let b = &cfg.builder;
+        let soft = SoftCodec::new(b.codec, b.level)?;
+        let verify_len = if b.verify { b.max_unit_size } else { 0 };
+        let verify_buf = vec![0u8; verify_len].into_boxed_slice();
+        let hw = match backend {
+            Some(be) => Some(be.new_context(cpu, b)?),
+            None => None,
+        };
+        let order_len = if hw.is_some() { b.hw_batch_size } else { 0 };
+        let order = vec![0u32; order_len].into_boxed_slice();
+        let codec_state = soft.state_bytes();
+        let software = codec_state + verify_len + std::mem::size_of::<CtxCell>();
+        let hardware = hw.as_ref().map_or(0, |h| h.bytes()) + order_len * 4;
+        let ctx = Context {
+            soft,
+            verify_buf,
+            hw,
+            order,
+            sw_unit_ns: 0,
+            hw_unit_ns: 0,
+        };
+        Ok((
+            ctx,
+            ContextBytes {
+                software,
+                codec_state,
+                hardware,
+            },
+        ))
+    }
+}
+
+/// Record a fallback and its cause.
+pub(crate) fn count_fallback(cell: &CtxCell, cause: FallbackCause) {
+    cell.stats.fallback(cause);
+}

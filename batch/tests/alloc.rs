@@ -1,0 +1,168 @@
+//! Zero heap allocations per batch call once the pool is built, counted by a global allocator
+//! (this binary's own), for every path of `common::configs()`.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use iaa::{Inputs, Outputs, Pool, UnitResult};
+
+struct Counting;
+
+thread_local! {
+    static ON: Cell<bool> = const { Cell::new(false) };
+}
+static COUNT: AtomicUsize = AtomicUsize::new(0);
+static BYTES: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        if ON.with(|o| o.get()) {
+            COUNT.fetch_add(1, Relaxed);
+            BYTES.fetch_add(l.size(), Relaxed);
+        }
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        if ON.with(|o| o.get()) {
+            COUNT.fetch_add(1, Relaxed);
+            BYTES.fetch_add(n, Relaxed);
+        }
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+/// Allocations (count, bytes) made by this thread while running `f`.
+fn counted<R>(f: impl FnOnce() -> R) -> (R, usize, usize) {
+    let (c0, b0) = (COUNT.load(Relaxed), BYTES.load(Relaxed));
+    ON.with(|o| o.set(true));
+    let r = f();
+    ON.with(|o| o.set(false));
+    (r, COUNT.load(Relaxed) - c0, BYTES.load(Relaxed) - b0)
+}
+
+#[test]
+fn no_allocation_per_call_on_every_path() {
+    let data = common::corpus().remove(0).1;
+    let data = &data[..64 * 1024];
+    let unit = 4096;
+    let n = data.len() / unit;
+    for (cfg, b) in common::configs() {
+        let pool = b.build().unwrap();
+        // Everything a call needs is prepared before counting.
+        let mut out = vec![0u8; n * unit];
+        let mut res = vec![UnitResult::Pending; n];
+        let mut back = vec![0u8; n * unit];
+        let mut res2 = vec![UnitResult::Pending; n];
+        let mut lens = vec![0usize; n];
+        let mut one = vec![0u8; unit];
+        let mut one_back = vec![0u8; unit];
+        // Warm-up call (first use of thread-locals and the like).
+        pool.compress_batch(data, unit, Outputs::flat(&mut out, unit), &mut res)
+            .unwrap();
+        for round in 0..3 {
+            let (sum, count, bytes) = counted(|| {
+                pool.compress_batch(data, unit, Outputs::flat(&mut out, unit), &mut res)
+                    .unwrap()
+            });
+            assert_eq!(sum.failed, 0);
+            assert_eq!(
+                (count, bytes),
+                (0, 0),
+                "{cfg}: compress_batch round {round} allocated"
+            );
+            for (l, r) in lens.iter_mut().zip(&res) {
+                *l = r.len().expect("corpus units compress");
+            }
+            let ins = Inputs::Flat {
+                buf: &out,
+                stride: unit,
+                lens: &lens,
+            };
+            let (sum, count, bytes) = counted(|| {
+                pool.decompress_batch(ins, Outputs::flat(&mut back, unit), &mut res2)
+                    .unwrap()
+            });
+            assert!(sum.all_ok());
+            assert_eq!(
+                (count, bytes),
+                (0, 0),
+                "{cfg}: decompress_batch round {round} allocated"
+            );
+            assert_eq!(&back[..], data);
+            let (_, count, _) = counted(|| {
+                let r = pool.compress(&data[..unit], &mut one).unwrap();
+                let len = r.len().unwrap();
+                pool.decompress(&one[..len], &mut one_back).unwrap()
+            });
+            assert_eq!(count, 0, "{cfg}: single-buffer calls allocated");
+            // The asynchronous form.
+            let (_, count, _) = counted(|| {
+                let mut h = pool
+                    .submit_compress(
+                        Inputs::units(data, unit),
+                        Outputs::flat(&mut out, unit),
+                        &mut res,
+                    )
+                    .unwrap();
+                while !h.poll() {}
+                h.wait()
+            });
+            assert_eq!(count, 0, "{cfg}: submit/poll/wait allocated");
+        }
+        eprintln!(
+            "{cfg}: {} ({} contexts) no allocation per call",
+            pool.describe(),
+            pool.contexts()
+        );
+    }
+}
+
+#[test]
+fn context_bytes_matches_what_one_context_allocates() {
+    let zstd = Pool::builder()
+        .path(iaa::Path::Software)
+        .codec(iaa::Codec::Zstd)
+        .verify(true);
+    let mut cfgs = common::configs();
+    cfgs.push(("zstd-verify", zstd));
+    for (cfg, b) in cfgs {
+        let (p1, _, one) = counted(|| b.clone().contexts(1).build().unwrap());
+        let (p3, _, three) = counted(|| b.clone().contexts(3).build().unwrap());
+        // Two more contexts cost `three - one` bytes of heap (the cells array grows by two
+        // cells, which `context_bytes` counts too).
+        let per_ctx = (three - one) / 2;
+        let cb = p1.context_bytes();
+        assert_eq!(cb, p3.context_bytes());
+        // The codec's own heap, measured here: iaa-fallback's states for deflate (Rust heap);
+        // zstd's contexts live on the C heap, which this allocator does not see.
+        let (_, _, codec_heap) = counted(|| {
+            if p1.codec() == iaa::Codec::Deflate {
+                let c = iaa_fallback::Compressor::new(iaa_fallback::Level::Fast);
+                let d = iaa_fallback::Decompressor::new();
+                drop((c, d));
+            }
+        });
+        let ours = cb.total() - cb.codec_state;
+        let expected = ours + codec_heap;
+        eprintln!(
+            "{cfg}: context_bytes {cb:?}; allocator per context {per_ctx}; codec heap {codec_heap}"
+        );
+        assert!(
+            per_ctx.abs_diff(expected) <= expected / 20 + 256,
+            "{cfg}: expected about {expected} bytes per context, allocator saw {per_ctx}"
+        );
+    }
+}

@@ -1,0 +1,262 @@
+//! Call shapes, typed errors and the asynchronous form, on every pool configuration.
+
+mod common;
+
+use iaa::{Error, Inputs, Outputs, Pool, UnitError, UnitResult};
+
+fn each(f: impl Fn(&str, &Pool)) {
+    for (cfg, b) in common::configs() {
+        let pool = b.build().unwrap();
+        f(cfg, &pool);
+    }
+}
+
+#[test]
+fn malformed_calls_are_typed_errors_and_touch_nothing() {
+    each(|cfg, pool| {
+        let src = common::generated(10_000);
+        let mut out = vec![0u8; 3 * 4096];
+        let mut res = [UnitResult::Incompressible; 3];
+        assert_eq!(
+            pool.compress_batch(&src, 0, Outputs::flat(&mut out, 4096), &mut res),
+            Err(Error::ZeroUnitSize),
+            "{cfg}"
+        );
+        assert_eq!(
+            pool.compress_batch(&src, 4096, Outputs::flat(&mut out[..8192], 4096), &mut res),
+            Err(Error::TooFewSlots { units: 3, slots: 2 })
+        );
+        assert_eq!(
+            pool.compress_batch(&src, 4096, Outputs::flat(&mut out, 4096), &mut res[..2]),
+            Err(Error::TooFewResults {
+                units: 3,
+                results: 2
+            })
+        );
+        assert_eq!(
+            pool.compress_batch(&src, 4096, Outputs::flat(&mut out, 0), &mut res),
+            Err(Error::ZeroStride)
+        );
+        let lens = [5usize, 4097];
+        assert_eq!(
+            pool.decompress_batch(
+                Inputs::Flat {
+                    buf: &out,
+                    stride: 4096,
+                    lens: &lens
+                },
+                Outputs::flat(&mut src.clone(), 4096),
+                &mut res
+            ),
+            Err(Error::BadInputLayout { unit: 1 })
+        );
+        assert!(
+            res.iter().all(|r| *r == UnitResult::Incompressible),
+            "results untouched"
+        );
+        // An empty batch is fine.
+        let sum = pool
+            .compress_batch(&[], 4096, Outputs::flat(&mut out, 4096), &mut res)
+            .unwrap();
+        assert_eq!(sum.units, 0);
+        assert!(sum.all_ok());
+    });
+}
+
+#[test]
+fn per_unit_outcomes_do_not_affect_each_other() {
+    each(|cfg, pool| {
+        let good = common::generated(4096);
+        let mut c = vec![0u8; 4096];
+        let n = pool.compress(&good, &mut c).unwrap().len().unwrap();
+        let garbage = common::random(300, 3);
+        let truncated = &c[..n / 2];
+        let ins: [&[u8]; 4] = [&c[..n], &garbage, truncated, &c[..n]];
+        let mut a = vec![0u8; 4096];
+        let mut b = vec![0u8; 4096];
+        let mut d = vec![0u8; 4096];
+        let mut small = vec![0u8; 100];
+        let mut slots: [&mut [u8]; 4] = [&mut a, &mut b, &mut d, &mut small];
+        let mut res = [UnitResult::Pending; 4];
+        let sum = pool.decompress_batch(&ins, &mut slots, &mut res).unwrap();
+        assert_eq!(res[0].len(), Some(4096), "{cfg}");
+        assert_eq!(a, good);
+        assert!(
+            matches!(res[1], UnitResult::Failed(UnitError::Corrupt)),
+            "{cfg}: {:?}",
+            res[1]
+        );
+        assert!(
+            matches!(res[2], UnitResult::Failed(UnitError::Corrupt)),
+            "{cfg}: {:?}",
+            res[2]
+        );
+        assert_eq!(
+            res[3],
+            UnitResult::Failed(UnitError::OutputTooSmall),
+            "{cfg}"
+        );
+        assert_eq!((sum.failed, sum.finished()), (3, 4));
+        assert!(!sum.all_ok());
+    });
+}
+
+#[test]
+fn incompressible_when_output_does_not_fit_or_grow() {
+    each(|cfg, pool| {
+        let text = common::generated(4096);
+        let rnd = common::random(4096, 9);
+        let mut big = vec![0u8; 8192];
+        let mut tiny = vec![0u8; 16];
+        assert_eq!(
+            pool.compress(&rnd, &mut big).unwrap(),
+            UnitResult::Incompressible,
+            "{cfg}"
+        );
+        assert_eq!(
+            pool.compress(&text, &mut tiny).unwrap(),
+            UnitResult::Incompressible,
+            "{cfg}"
+        );
+        assert!(pool.compress(&text, &mut big).unwrap().is_done());
+        assert!(pool.stats().incompressible >= 2);
+    });
+}
+
+#[test]
+fn async_submit_poll_wait() {
+    each(|cfg, pool| {
+        let data = common::generated(40 * 1024);
+        let mut out = vec![0u8; 10 * 4096];
+        let mut res = vec![UnitResult::Pending; 10];
+        let mut h = pool
+            .submit_compress(
+                Inputs::units(&data, 4096),
+                Outputs::flat(&mut out, 4096),
+                &mut res,
+            )
+            .unwrap();
+        let mut polls = 0;
+        while !h.poll() {
+            polls += 1;
+            assert!(polls < 1_000_000, "{cfg}: never finished");
+        }
+        assert!(h.is_done());
+        let sum = h.wait();
+        assert!(sum.all_ok(), "{cfg}");
+        assert!(res.iter().all(|r| r.is_done()));
+        // Slices-of-slices outputs, and a wait without polling.
+        let lens: Vec<usize> = res.iter().map(|r| r.len().unwrap()).collect();
+        let mut back = vec![vec![0u8; 4096]; 10];
+        let mut slots: Vec<&mut [u8]> = back.iter_mut().map(|v| v.as_mut_slice()).collect();
+        let mut res2 = vec![UnitResult::Pending; 10];
+        let h = pool
+            .submit_decompress(
+                Inputs::Flat {
+                    buf: &out,
+                    stride: 4096,
+                    lens: &lens,
+                },
+                &mut slots,
+                &mut res2,
+            )
+            .unwrap();
+        assert!(h.wait().all_ok());
+        for (i, b) in back.iter().enumerate() {
+            assert_eq!(b[..], data[i * 4096..(i + 1) * 4096]);
+        }
+    });
+}
+
+#[test]
+fn dropped_handle_abandons_unfinished_units_and_frees_the_context() {
+    each(|cfg, pool| {
+        let data = common::generated(64 * 4096);
+        let mut out = vec![0u8; 64 * 4096];
+        let mut res = vec![UnitResult::Pending; 64];
+        {
+            let mut h = pool
+                .submit_compress(
+                    Inputs::units(&data, 4096),
+                    Outputs::flat(&mut out, 4096),
+                    &mut res,
+                )
+                .unwrap();
+            h.poll();
+        }
+        let abandoned = res
+            .iter()
+            .filter(|r| **r == UnitResult::Failed(UnitError::Abandoned))
+            .count();
+        assert!(abandoned > 0, "{cfg}");
+        assert!(res.iter().all(|r| *r != UnitResult::Pending));
+        // The context is usable again.
+        let sum = pool
+            .compress_batch(&data, 4096, Outputs::flat(&mut out, 4096), &mut res)
+            .unwrap();
+        assert!(sum.all_ok());
+    });
+}
+
+#[test]
+fn nested_handles_on_one_thread_use_other_contexts() {
+    let pool = Pool::builder()
+        .path(iaa::Path::Software)
+        .contexts(2)
+        .build()
+        .unwrap();
+    let data = common::generated(8192);
+    let (mut o1, mut o2, mut o3) = (vec![0u8; 8192], vec![0u8; 8192], vec![0u8; 8192]);
+    let (mut r1, mut r2, mut r3) = (
+        [UnitResult::Pending; 2],
+        [UnitResult::Pending; 2],
+        [UnitResult::Pending; 2],
+    );
+    let h1 = pool
+        .submit_compress(
+            Inputs::units(&data, 4096),
+            Outputs::flat(&mut o1, 4096),
+            &mut r1,
+        )
+        .unwrap();
+    let h2 = pool
+        .submit_compress(
+            Inputs::units(&data, 4096),
+            Outputs::flat(&mut o2, 4096),
+            &mut r2,
+        )
+        .unwrap();
+    // Both contexts are held by this thread: a third call would deadlock, so it is refused.
+    let e = pool.submit_compress(
+        Inputs::units(&data, 4096),
+        Outputs::flat(&mut o3, 4096),
+        &mut r3,
+    );
+    assert_eq!(e.err(), Some(Error::AllContextsHeld(2)));
+    assert!(h1.wait().all_ok());
+    assert!(h2.wait().all_ok());
+    assert_eq!(o1, o2);
+}
+
+#[test]
+fn many_threads_share_one_pool() {
+    let pool = Pool::builder()
+        .path(iaa::Path::Software)
+        .contexts(3)
+        .build()
+        .unwrap();
+    let data = common::generated(32 * 4096);
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                for _ in 0..5 {
+                    common::roundtrip(&pool, &data, 4096);
+                }
+            });
+        }
+    });
+    let st = pool.stats();
+    assert_eq!(st.compress_sw.units, 8 * 5 * 32);
+    assert_eq!(st.decompress_sw.units, 8 * 5 * 32);
+    assert_eq!(st.batches, 8 * 5 * 2);
+}

@@ -1,0 +1,153 @@
+//! Shared by the test binaries: the corpus (Silesia files unzipped at test time) and the pool
+//! configurations every suite runs against.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use iaa::{Path, Pool, PoolBuilder};
+
+/// Bytes taken from each corpus file: a prefix in debug builds (keeps each test file well under
+/// a minute), the whole file in release.
+pub const CORPUS_PREFIX: usize = if cfg!(debug_assertions) {
+    192 * 1024
+} else {
+    usize::MAX
+};
+
+/// `(name, bytes)` of every corpus file found; prints and returns what it has when the corpus
+/// is absent (generated data stands in so the suite still runs).
+pub fn corpus() -> Vec<(String, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
+    let mut out = Vec::new();
+    for name in ["dickens", "mr", "osdb", "xml"] {
+        let p = dir.join(format!("{name}.zip"));
+        let Ok(f) = std::fs::File::open(&p) else {
+            eprintln!("corpus file {} absent; skipped", p.display());
+            continue;
+        };
+        let mut z = zip::ZipArchive::new(f).expect("readable zip");
+        let mut e = z.by_index(0).expect("one entry");
+        let mut data = Vec::new();
+        (&mut e)
+            .take(CORPUS_PREFIX as u64)
+            .read_to_end(&mut data)
+            .expect("unzip");
+        out.push((name.to_string(), data));
+    }
+    if out.is_empty() {
+        out.push(("generated".to_string(), generated(256 * 1024)));
+    }
+    // Random bytes: every unit incompressible.
+    out.push(("random".to_string(), random(64 * 1024, 7)));
+    out
+}
+
+/// Text-like data with repeats at short and long distances.
+pub fn generated(len: usize) -> Vec<u8> {
+    let words = [
+        &b"alpha "[..],
+        b"beta ",
+        b"gamma ",
+        b"delta\n",
+        b"epsilon ",
+        b"zeta, ",
+    ];
+    let mut v = Vec::with_capacity(len);
+    let mut x: u32 = 12345;
+    while v.len() < len {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        v.extend_from_slice(words[(x >> 16) as usize % words.len()]);
+        if x % 7 == 0 {
+            v.push((x >> 8) as u8);
+        }
+    }
+    v.truncate(len);
+    v
+}
+
+/// Pseudo-random bytes.
+pub fn random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// The pool configurations the shared suites run against: `(name, builder)`.
+pub fn configs() -> Vec<(&'static str, PoolBuilder)> {
+    vec![
+        ("software", Pool::builder().path(Path::Software).contexts(4)),
+        (
+            "software-verify",
+            Pool::builder()
+                .path(Path::Software)
+                .verify(true)
+                .contexts(4),
+        ),
+        ("auto", Pool::builder().path(Path::Auto).contexts(4)),
+    ]
+}
+
+/// Compress `data` in units of `unit`, decompress every compressed unit, and check each unit
+/// comes back byte for byte (incompressible units are stored raw, as a caller would). Returns
+/// the compressed units (None = stored raw).
+pub fn roundtrip(pool: &Pool, data: &[u8], unit: usize) -> Vec<Option<Vec<u8>>> {
+    let n = data.len().div_ceil(unit);
+    let mut out = vec![0u8; n * unit];
+    let mut res = vec![iaa::UnitResult::Pending; n];
+    let sum = pool
+        .compress_batch(data, unit, iaa::Outputs::flat(&mut out, unit), &mut res)
+        .expect("well-formed call");
+    assert_eq!(sum.units, n);
+    assert_eq!(sum.failed, 0, "no unit may fail: {res:?}");
+    assert_eq!(sum.finished(), n);
+    let mut comp: Vec<Option<Vec<u8>>> = Vec::with_capacity(n);
+    for (i, r) in res.iter().enumerate() {
+        match r {
+            iaa::UnitResult::Done { len, .. } => {
+                let ulen = data[i * unit..].len().min(unit);
+                assert!(
+                    *len < ulen,
+                    "unit {i}: {len} bytes is not smaller than {ulen}"
+                );
+                comp.push(Some(out[i * unit..i * unit + len].to_vec()));
+            }
+            iaa::UnitResult::Incompressible => comp.push(None),
+            other => panic!("unit {i}: unexpected {other:?}"),
+        }
+    }
+    check_decompress(pool, data, unit, &comp);
+    comp
+}
+
+/// Decompress the compressed units with `pool` and compare with the original units.
+pub fn check_decompress(pool: &Pool, data: &[u8], unit: usize, comp: &[Option<Vec<u8>>]) {
+    let idx: Vec<usize> = (0..comp.len()).filter(|&i| comp[i].is_some()).collect();
+    let ins: Vec<&[u8]> = idx.iter().map(|&i| comp[i].as_deref().unwrap()).collect();
+    let mut back = vec![0u8; ins.len() * unit];
+    let mut res = vec![iaa::UnitResult::Pending; ins.len()];
+    let sum = pool
+        .decompress_batch(&ins, iaa::Outputs::flat(&mut back, unit), &mut res)
+        .expect("well-formed call");
+    assert_eq!(sum.failed, 0, "{res:?}");
+    for (k, &i) in idx.iter().enumerate() {
+        let orig = &data[i * unit..(i * unit + unit).min(data.len())];
+        let len = res[k].len().expect("done");
+        assert_eq!(&back[k * unit..k * unit + len], orig, "unit {i} differs");
+    }
+}
+
+/// Inflate one raw-deflate unit with an independent inflater (flate2).
+pub fn inflate_independent(comp: &[u8], cap: usize) -> Vec<u8> {
+    let mut d = flate2::Decompress::new(false);
+    let mut out = Vec::with_capacity(cap);
+    d.decompress_vec(comp, &mut out, flate2::FlushDecompress::Finish)
+        .expect("valid raw deflate");
+    out
+}

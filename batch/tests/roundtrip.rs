@@ -1,0 +1,104 @@
+//! The same round-trip suite over every pool configuration of `common::configs()`.
+
+mod common;
+
+use iaa::{Codec, Path, Pool};
+
+macro_rules! suite {
+    ($($name:ident => $body:expr;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                for (cfg, b) in common::configs() {
+                    let pool = b.build().unwrap_or_else(|e| panic!("{cfg}: {e}"));
+                    eprintln!("{cfg}: {}", pool.describe());
+                    let f: &dyn Fn(&str, &Pool) = &$body;
+                    f(cfg, &pool);
+                }
+            }
+        )*
+    };
+}
+
+suite! {
+    corpus_4k_units => |cfg, pool| {
+        for (name, data) in common::corpus() {
+            let comp = common::roundtrip(pool, &data, 4096);
+            let stored: usize = comp.iter().map(|c| c.as_ref().map_or(4096, |v| v.len())).sum();
+            eprintln!("{cfg} {name}: {} -> {} bytes", data.len(), stored);
+            if name == "random" {
+                assert!(comp.iter().all(|c| c.is_none()), "random data must be incompressible");
+            } else {
+                assert!(stored < data.len(), "{name} must compress");
+            }
+        }
+    };
+    corpus_odd_units_and_short_tail => |_cfg, pool| {
+        let data = common::corpus().remove(0).1;
+        let data = &data[..100_000.min(data.len())];
+        for unit in [1000, 3001, 4096] {
+            common::roundtrip(pool, data, unit);
+        }
+    };
+    units_readable_by_any_inflater => |_cfg, pool| {
+        let data = common::corpus().remove(0).1;
+        // 64 KiB units: back-references must still stay within 4 KiB.
+        let comp = common::roundtrip(pool, &data[..64 * 1024], 4096);
+        for (i, c) in comp.iter().enumerate() {
+            if let Some(c) = c {
+                let orig = &data[i * 4096..(i + 1) * 4096];
+                assert_eq!(common::inflate_independent(c, 4096), orig);
+                // And within IAA's 4 KiB window (what the hardware can decode).
+                let mut back = vec![0u8; 4096];
+                let opts = iaa_fallback::inflate::InflateOptions::iaa();
+                let n = iaa_fallback::inflate::inflate(c, &mut back, &opts)
+                    .unwrap_or_else(|e| panic!("unit {i} not IAA-decodable: {e}"));
+                assert_eq!(&back[..n], orig);
+            }
+        }
+    };
+    many_units_chunked => |_cfg, pool| {
+        // Far more units than batch_size(): chunked internally.
+        let data = common::generated(300 * 1024);
+        assert!(data.len() / 1024 > pool.batch_size());
+        common::roundtrip(pool, &data, 1024);
+    };
+    single_buffer_calls => |_cfg, pool| {
+        let data = common::generated(4096);
+        let mut c = vec![0u8; 4096];
+        let r = pool.compress(&data, &mut c).unwrap();
+        let n = r.len().expect("compressible");
+        let mut d = vec![0u8; 4096];
+        let r = pool.decompress(&c[..n], &mut d).unwrap();
+        assert_eq!(r.len(), Some(4096));
+        assert_eq!(d, data);
+        assert_eq!(pool.compress(&[], &mut c).unwrap(), iaa::UnitResult::Incompressible);
+    };
+}
+
+#[test]
+fn zstd_software_roundtrip() {
+    let pool = Pool::builder()
+        .path(Path::Software)
+        .codec(Codec::Zstd)
+        .contexts(2)
+        .build()
+        .unwrap();
+    let data = common::corpus().remove(0).1;
+    let comp = common::roundtrip(&pool, &data, 4096);
+    assert!(comp.iter().any(|c| c.is_some()));
+}
+
+#[test]
+fn spread_over_cores_roundtrip() {
+    let pool = Pool::builder()
+        .path(Path::Software)
+        .spread_over_cores(true)
+        .contexts(4)
+        .build()
+        .unwrap();
+    let data = common::generated(256 * 1024);
+    common::roundtrip(&pool, &data, 4096);
+    let s = pool.stats();
+    assert_eq!(s.compress_sw.units, 64);
+}
