@@ -411,3 +411,71 @@ impl Report {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::corpus;
+
+    #[test]
+    fn median_of_odd_and_even_lists() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn generated_corpus_is_deterministic_and_sized() {
+        let a = corpus::generated(100_000);
+        let b = corpus::generated(100_000);
+        assert_eq!(a.files.len(), 4);
+        for (x, y) in a.files.iter().zip(&b.files) {
+            assert_eq!(x.data.len(), 100_000);
+            assert!(x.data == y.data, "{} differs between calls", x.name);
+        }
+        assert!(a.describe().contains("GENERATED"));
+    }
+
+    #[test]
+    fn every_codec_round_trips_on_generated_data() {
+        let c = corpus::generated(200_000);
+        let mut codecs = crate::peers::all_codecs().unwrap();
+        let cfg = BenchConfig {
+            unit_sizes: vec![4096, 65536],
+            runs: 1,
+        };
+        let r = run(&c, &mut codecs, &cfg, |_| {}).unwrap();
+        assert_eq!(r.rows.len(), 2 * codecs.len());
+        for row in &r.rows {
+            assert!(row.ratio > 1.0, "{row:?}");
+            // The half-random file gives incompressible units at 4 KiB.
+            if row.unit_size == 4096 {
+                assert!(row.raw_units > 0, "{row:?}");
+            }
+        }
+        assert!(r
+            .rows
+            .iter()
+            .filter(|x| x.ours)
+            .all(|x| x.compress_vs_ref.is_some()));
+    }
+
+    #[test]
+    fn bad_configs_are_errors() {
+        let c = corpus::generated(1000);
+        let mut codecs = crate::peers::all_codecs().unwrap();
+        let zero_runs = BenchConfig {
+            unit_sizes: vec![4096],
+            runs: 0,
+        };
+        assert!(matches!(
+            run(&c, &mut codecs, &zero_runs, |_| {}),
+            Err(BenchError::Config(_))
+        ));
+        let zero_unit = BenchConfig {
+            unit_sizes: vec![0],
+            runs: 1,
+        };
+        assert!(run(&c, &mut codecs, &zero_unit, |_| {}).is_err());
+    }
+}

@@ -5,6 +5,7 @@
 
 pub mod isal;
 pub mod libdeflate;
+pub mod ours;
 pub mod zlib;
 pub mod zstd;
 
@@ -71,6 +72,8 @@ pub fn isal_available() -> bool {
 pub fn all_codecs() -> Result<Vec<Box<dyn UnitCodec>>, PeerError> {
     #[allow(unused_mut)]
     let mut v: Vec<Box<dyn UnitCodec>> = vec![
+        Box::new(ours::Ours::new(ours::OursLevel::Fast)),
+        Box::new(ours::Ours::new(ours::OursLevel::Better)),
         Box::new(libdeflate::Libdeflate::new(1)?),
         Box::new(zlib::Zlib::new(1)?),
         Box::new(zstd::Zstd::new(1)?),
