@@ -1,5 +1,325 @@
-//! The `iaa` command (filled by the software-path issue).
-fn main() {
-    eprintln!("iaa: no subcommands are implemented yet");
-    std::process::exit(2);
+//! The `iaa` command: compress and decompress files into the unit container of
+//! `docs/FORMAT.md`, and benchmark the software path against peer libraries.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use iaa_cli::codecs::{CliLevel, DeflateCodec, ZstdCodec};
+use iaa_cli::container::{self, Codec, ContainerError, UnitCodec, FLAG_LEVEL_BETTER};
+use iaa_cli::progress::Progress;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Cursor, IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "iaa",
+    version,
+    about = "Intel IAA batched compression: container files and benchmarks"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+// Each subcommand is one variant with its own `Args` type and one arm in `run`.
+// (`iaa devices` is added as `Devices(devices::DevicesArgs)` from src/devices.rs.)
+#[derive(Subcommand)]
+enum Command {
+    /// Compress a file into unit-sized independent streams (a container, see docs/FORMAT.md).
+    Compress(CompressArgs),
+    /// Decompress a container, checking the CRC of every unit.
+    Decompress(DecompressArgs),
+    /// Measure the software path against libdeflate, zlib, zstd (and ISA-L with --features isal).
+    Bench(BenchArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CodecArg {
+    /// Raw deflate with a 4 KiB window (decodable by IAA and zlib).
+    Deflate,
+    /// zstd frames (software only).
+    Zstd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LevelArg {
+    /// Fastest.
+    Fast,
+    /// Smaller output, slower.
+    Better,
+}
+
+#[derive(Args)]
+struct CompressArgs {
+    /// Bytes per unit (1..=16777216).
+    #[arg(long, default_value_t = 4096)]
+    unit_size: usize,
+    /// Codec of the units.
+    #[arg(long, value_enum, default_value_t = CodecArg::Deflate)]
+    codec: CodecArg,
+    /// Compression level.
+    #[arg(long, value_enum, default_value_t = LevelArg::Fast)]
+    level: LevelArg,
+    /// Print sizes and ratio on stderr.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Input file, or `-` for stdin.
+    input: PathBuf,
+    /// Output container, or `-` for stdout.
+    output: PathBuf,
+}
+
+#[derive(Args)]
+struct DecompressArgs {
+    /// Print sizes on stderr.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Input container, or `-` for stdin.
+    input: PathBuf,
+    /// Output file, or `-` for stdout.
+    output: PathBuf,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Directory holding the corpus zip files (dickens.zip, mr.zip, osdb.zip, xml.zip).
+    /// Default: ../shared/corpus looked up from the current directory, the executable and
+    /// the source tree; if none is found, deterministic generated data is used (and said so).
+    #[arg(long)]
+    corpus: Option<PathBuf>,
+    /// Timed runs per measurement (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Unit sizes in bytes, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [4096usize, 16384, 65536])]
+    unit_sizes: Vec<usize>,
+    /// Use only the first 256 KiB of each corpus file (for tests and smoke runs).
+    #[arg(long)]
+    quick: bool,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Container(#[from] ContainerError),
+    #[error("{path}: {source}")]
+    File { path: PathBuf, source: io::Error },
+    #[error("refusing to write a binary container to a terminal; give an output file")]
+    TerminalOutput,
+    #[error(transparent)]
+    Corpus(#[from] iaa_bench::CorpusError),
+    #[error(transparent)]
+    Bench(#[from] iaa_bench::BenchError),
+    #[error("writing the report: {0}")]
+    Report(io::Error),
+}
+
+fn is_dash(p: &std::path::Path) -> bool {
+    p.as_os_str() == "-"
+}
+
+fn open_input(path: &PathBuf) -> Result<File, CliError> {
+    File::open(path).map_err(|source| CliError::File {
+        path: path.clone(),
+        source,
+    })
+}
+
+fn create_output(path: &PathBuf) -> Result<File, CliError> {
+    File::create(path).map_err(|source| CliError::File {
+        path: path.clone(),
+        source,
+    })
+}
+
+fn make_codec(codec: Codec, level: CliLevel) -> Box<dyn UnitCodec> {
+    match codec {
+        Codec::Deflate => Box::new(DeflateCodec::new(level)),
+        Codec::Zstd => Box::new(ZstdCodec::new(level)),
+    }
+}
+
+fn compress(a: CompressArgs) -> Result<(), CliError> {
+    container::check_unit_size(a.unit_size)?;
+    let (codec_id, level) = (
+        match a.codec {
+            CodecArg::Deflate => Codec::Deflate,
+            CodecArg::Zstd => Codec::Zstd,
+        },
+        match a.level {
+            LevelArg::Fast => CliLevel::Fast,
+            LevelArg::Better => CliLevel::Better,
+        },
+    );
+    let flags = if level == CliLevel::Better {
+        FLAG_LEVEL_BETTER
+    } else {
+        0
+    };
+    let mut codec = make_codec(codec_id, level);
+    let params = container::Params {
+        codec: codec_id,
+        flags,
+        unit_size: a.unit_size,
+    };
+    // The input length goes into the header, so stdin is read whole first.
+    let (input, len): (Box<dyn Read>, u64) = if is_dash(&a.input) {
+        let mut v = Vec::new();
+        io::stdin()
+            .lock()
+            .read_to_end(&mut v)
+            .map_err(ContainerError::Io)?;
+        let n = v.len() as u64;
+        (Box::new(Cursor::new(v)), n)
+    } else {
+        let f = open_input(&a.input)?;
+        let n = f
+            .metadata()
+            .map_err(|source| CliError::File {
+                path: a.input.clone(),
+                source,
+            })?
+            .len();
+        (Box::new(BufReader::with_capacity(1 << 20, f)), n)
+    };
+    let mut bar = Progress::new("compress", len);
+    let summary = if is_dash(&a.output) {
+        if io::stdout().is_terminal() {
+            return Err(CliError::TerminalOutput);
+        }
+        // The table precedes the payloads, so stdout output is assembled in memory.
+        let mut out = Cursor::new(Vec::new());
+        let s = container::compress(input, len, &mut out, params, codec.as_mut(), &mut |d| {
+            bar.update(d)
+        })?;
+        let mut so = io::stdout().lock();
+        so.write_all(out.get_ref()).map_err(ContainerError::Io)?;
+        so.flush().map_err(ContainerError::Io)?;
+        s
+    } else {
+        let f = create_output(&a.output)?;
+        let mut out = BufWriter::with_capacity(1 << 20, f);
+        let r = container::compress(input, len, &mut out, params, codec.as_mut(), &mut |d| {
+            bar.update(d)
+        });
+        match r {
+            Ok(s) => s,
+            Err(e) => {
+                drop(out);
+                let _ = std::fs::remove_file(&a.output);
+                return Err(e.into());
+            }
+        }
+    };
+    bar.finish();
+    if a.verbose {
+        eprintln!(
+            "iaa: {} -> {} bytes (ratio {:.3}), {} units of {} bytes, {} stored raw",
+            summary.original_len,
+            summary.container_len,
+            summary.original_len as f64 / summary.container_len.max(1) as f64,
+            summary.units,
+            a.unit_size,
+            summary.raw_units
+        );
+    }
+    Ok(())
+}
+
+fn decompress(a: DecompressArgs) -> Result<(), CliError> {
+    let (input, len): (Box<dyn Read>, Option<u64>) = if is_dash(&a.input) {
+        (
+            Box::new(BufReader::with_capacity(1 << 20, io::stdin().lock())),
+            None,
+        )
+    } else {
+        let f = open_input(&a.input)?;
+        let n = f
+            .metadata()
+            .map_err(|source| CliError::File {
+                path: a.input.clone(),
+                source,
+            })?
+            .len();
+        (Box::new(BufReader::with_capacity(1 << 20, f)), Some(n))
+    };
+    let mut bar = Progress::new("decompress", len.unwrap_or(0));
+    let codec_for = |c: Codec| make_codec(c, CliLevel::Fast);
+    let summary = if is_dash(&a.output) {
+        let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
+        container::decompress(input, len, &mut out, codec_for, &mut |d| bar.update(d))?
+    } else {
+        let f = create_output(&a.output)?;
+        let mut out = BufWriter::with_capacity(1 << 20, f);
+        match container::decompress(input, len, &mut out, codec_for, &mut |d| bar.update(d)) {
+            Ok(s) => s,
+            Err(e) => {
+                drop(out);
+                let _ = std::fs::remove_file(&a.output);
+                return Err(e.into());
+            }
+        }
+    };
+    bar.finish();
+    if a.verbose {
+        eprintln!(
+            "iaa: {} -> {} bytes, {} units, {} stored raw",
+            summary.container_len, summary.original_len, summary.units, summary.raw_units
+        );
+    }
+    Ok(())
+}
+
+fn bench(a: BenchArgs) -> Result<(), CliError> {
+    let opts = iaa_bench::LoadOptions {
+        max_bytes_per_file: a.quick.then_some(256 << 10),
+    };
+    let corpus = iaa_bench::corpus::load(a.corpus.as_deref(), opts)?;
+    let interactive = io::stderr().is_terminal();
+    if corpus.source == iaa_bench::CorpusSource::Generated {
+        eprintln!("iaa bench: no corpus directory found (give --corpus DIR); using GENERATED data");
+    }
+    let cfg = iaa_bench::BenchConfig {
+        unit_sizes: a.unit_sizes,
+        runs: a.runs,
+    };
+    let mut codecs = iaa_bench::peers::all_codecs().map_err(iaa_bench::BenchError::from)?;
+    let report = iaa_bench::engine::run(&corpus, &mut codecs, &cfg, |msg| {
+        if interactive {
+            eprint!("\r\x1b[Kmeasuring {msg}");
+        }
+    })?;
+    if interactive {
+        eprint!("\r\x1b[K");
+    }
+    let mut so = io::stdout().lock();
+    if a.json {
+        serde_json::to_writer_pretty(&mut so, &report).map_err(|e| CliError::Report(e.into()))?;
+        writeln!(so).map_err(CliError::Report)?;
+    } else {
+        so.write_all(report.to_table().as_bytes())
+            .map_err(CliError::Report)?;
+    }
+    so.flush().map_err(CliError::Report)
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Compress(a) => compress(a),
+        Command::Decompress(a) => decompress(a),
+        Command::Bench(a) => bench(a),
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("iaa: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
