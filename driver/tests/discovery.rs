@@ -5,7 +5,7 @@ mod common;
 use common::{bdf, spr_host, Host};
 use iaa_driver::sysfs::{
     Availability, BusState, DeviceKind, DeviceState, Discovery, FakeOpener, FakeOutcome, OpenError,
-    SubmissionKind, UnusableReason, WqMode, WqStatus, WqType,
+    ProbeError, SubmissionKind, UnusableReason, WqMode, WqStatus, WqType,
 };
 use std::path::PathBuf;
 
@@ -566,4 +566,54 @@ fn inventory_serializes_to_json() {
     assert_eq!(wq10["status"]["status"], "usable");
     assert_eq!(wq10["status"]["submission"], "mmap_portal");
     assert_eq!(wq10["status"]["mode"], "shared");
+}
+
+#[test]
+fn mmap_refused_and_write_probe_failing_is_its_own_reason() {
+    let h = Host::new();
+    h.cpus(&[0, 0]);
+    h.device("iax1", bdf("iax1"), 0, None, &[]);
+    h.wq("iax1", bdf("iax1"), "wq1.0", &[], true);
+    h.wq(
+        "iax1",
+        bdf("iax1"),
+        "wq1.1",
+        &[("mode", Some("dedicated"))],
+        true,
+    );
+    h.wq("iax1", bdf("iax1"), "wq1.2", &[], true);
+    let opener = FakeOpener::new()
+        .with(
+            h.dev().join("iax/wq1.0"),
+            FakeOutcome::MmapDeniedWriteFails(ProbeError::Write {
+                errno: libc::EAGAIN,
+            }),
+        )
+        .with(
+            h.dev().join("iax/wq1.1"),
+            FakeOutcome::MmapDeniedWriteFails(ProbeError::Timeout { budget_ms: 100 }),
+        )
+        .with(h.dev().join("iax/wq1.2"), FakeOutcome::MmapDenied);
+    let inv = h.discovery().scan_with(&opener);
+    let r0 = inv.wq("wq1.0").unwrap().1.status.reason().cloned().unwrap();
+    assert_eq!(r0.code(), "write_probe_failed");
+    let text = r0.to_string();
+    assert!(
+        text.contains("CAP_SYS_RAWIO") && text.contains("INTEL-SA-01084"),
+        "{text}"
+    );
+    assert!(matches!(
+        inv.wq("wq1.1").unwrap().1.status.reason(),
+        Some(UnusableReason::WriteProbeFailed { detail, .. }) if detail.contains("100 ms")
+    ));
+    // The probe passing keeps the WQ usable through write(2).
+    assert_eq!(
+        inv.wq("wq1.2").unwrap().1.status,
+        WqStatus::Usable {
+            submission: SubmissionKind::Write,
+            mode: WqMode::Shared,
+            node: h.dev().join("iax/wq1.2"),
+        }
+    );
+    assert_eq!(inv.availability(), Availability::Usable { wqs: 1 });
 }

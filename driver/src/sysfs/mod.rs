@@ -21,8 +21,8 @@ pub mod status;
 pub mod topology;
 
 pub use open::{
-    CdevOpener, FakeOpener, FakeOutcome, OpenError, OpenedWq, PortalMapping, RealOpener,
-    SubmissionKind,
+    noop_descriptor, probe_write_noop, CdevOpener, FakeOpener, FakeOutcome, OpenError, OpenedWq,
+    PortalMapping, ProbeError, RealOpener, SubmissionKind,
 };
 pub use parse::OpBitmap;
 pub use status::{UnusableReason, WqMode, WqStatus};
@@ -693,10 +693,25 @@ impl Discovery {
         wq.status = match self.static_check(dev, &wq) {
             Err(reason) => WqStatus::Unusable { reason },
             Ok(mode) => match opener.open(&wq.node) {
-                Ok(opened) => WqStatus::Usable {
-                    submission: opened.submission(),
-                    mode,
-                    node: wq.node.clone(),
+                Ok(opened) => match opened.submission() {
+                    SubmissionKind::Write => match opener.probe_write(&opened) {
+                        Ok(()) => WqStatus::Usable {
+                            submission: SubmissionKind::Write,
+                            mode,
+                            node: wq.node.clone(),
+                        },
+                        Err(e) => WqStatus::Unusable {
+                            reason: UnusableReason::WriteProbeFailed {
+                                path: wq.node.clone(),
+                                detail: e.to_string(),
+                            },
+                        },
+                    },
+                    SubmissionKind::MmapPortal => WqStatus::Usable {
+                        submission: SubmissionKind::MmapPortal,
+                        mode,
+                        node: wq.node.clone(),
+                    },
                 },
                 Err(e) => WqStatus::Unusable {
                     reason: UnusableReason::from_open_error(wq.node.clone(), e),

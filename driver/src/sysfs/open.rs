@@ -6,8 +6,12 @@
 //! same file descriptor, so [`OpenedWq`] keeps the descriptor and reports
 //! [`SubmissionKind::Write`].
 //!
+//! When `mmap` is refused, the `write(2)` path is not assumed to work: it is probed with one NOOP
+//! descriptor whose completion record must come back with status "success" within a time budget
+//! ([`probe_write_noop`]), as QPL does before falling back to `write(2)`.
+//!
 //! The [`CdevOpener`] trait separates the system calls from the decisions, so tests inject the
-//! `EPERM`/`EBUSY`/`EACCES` outcomes with [`FakeOpener`].
+//! `EPERM`/`EBUSY`/`EACCES` outcomes and probe failures with [`FakeOpener`].
 
 use serde::Serialize;
 use std::collections::HashMap;
@@ -16,6 +20,111 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
+use std::time::{Duration, Instant};
+
+/// Time budget of the `write(2)` NOOP probe (a NOOP completes in microseconds).
+pub const WRITE_PROBE_BUDGET: Duration = Duration::from_millis(100);
+
+/// Why the `write(2)` submission probe failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProbeError {
+    /// `write(2)` returned an error (EAGAIN: shared WQ full / retries exhausted; EPERM: caller
+    /// is not the opener's mm; EINVAL: descriptor refused).
+    #[error("write(2) of a NOOP descriptor failed: {}", std::io::Error::from_raw_os_error(*errno))]
+    Write {
+        /// The errno.
+        errno: i32,
+    },
+    /// `write(2)` accepted fewer than 64 bytes.
+    #[error("write(2) accepted {written} of 64 bytes")]
+    Short {
+        /// Bytes accepted.
+        written: usize,
+    },
+    /// The completion record did not arrive in time (its memory is deliberately leaked, since
+    /// the device may still write it).
+    #[error("NOOP not completed within {budget_ms} ms")]
+    Timeout {
+        /// The budget.
+        budget_ms: u64,
+    },
+    /// The NOOP completed with an error status.
+    #[error("NOOP completed with status {status:#04x}")]
+    Status {
+        /// The status byte.
+        status: u8,
+    },
+}
+
+/// A NOOP descriptor (opcode 0, the same on IAA and DSA) with flags CRAV | RCR and completion
+/// record address `completion` (spec §1: flags in bits 23:0 of dword 1, opcode in byte 7,
+/// completion address at byte 8); every other byte zero.
+pub fn noop_descriptor(completion: u64) -> [u8; 64] {
+    const CRAV: u8 = 1 << 2;
+    const RCR: u8 = 1 << 3;
+    let mut d = [0u8; 64];
+    d[4] = CRAV | RCR;
+    d[8..16].copy_from_slice(&completion.to_le_bytes());
+    d
+}
+
+/// A completion record slot, 64-byte aligned (IAA needs 64, DSA 32).
+#[repr(C, align(64))]
+struct ProbeRecord([u8; 64]);
+
+/// Submit one NOOP through `write(2)` on `fd` and wait up to `budget` for its completion record.
+/// The record slot is 64-byte aligned, which satisfies both IAA (64) and DSA (32).
+pub fn probe_write_noop(fd: BorrowedFd<'_>, budget: Duration) -> Result<(), ProbeError> {
+    // The record is written by the device; keep it as a raw heap pointer (never a reference
+    // while the device may write it).
+    let rec: *mut ProbeRecord = Box::into_raw(Box::new(ProbeRecord([0; 64])));
+    let addr = rec as u64;
+    let desc = noop_descriptor(addr);
+    let free = |rec: *mut ProbeRecord| {
+        // SAFETY: `rec` came from Box::into_raw above and is freed once, only when the device
+        // is known not to write it any more (completed, or never submitted).
+        drop(unsafe { Box::from_raw(rec) });
+    };
+    // SAFETY: `desc` is a live 64-byte buffer; the fd is borrowed for the call.
+    let n = unsafe { libc::write(fd.as_raw_fd(), desc.as_ptr().cast(), desc.len()) };
+    if n < 0 {
+        free(rec);
+        return Err(ProbeError::Write {
+            errno: last_errno(),
+        });
+    }
+    if n as usize != desc.len() {
+        // The kernel accepts whole 64-byte descriptors, so fewer than 64 bytes means none was
+        // submitted and the record is not in use.
+        free(rec);
+        return Err(ProbeError::Short {
+            written: n as usize,
+        });
+    }
+    let start = Instant::now();
+    loop {
+        // SAFETY: `rec` is live (not freed until here); a volatile byte read of memory the
+        // device writes.
+        let status = unsafe { std::ptr::addr_of!((*rec).0[0]).read_volatile() };
+        if status != 0 {
+            std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+            free(rec);
+            return if status & 0x7f == 1 {
+                Ok(())
+            } else {
+                Err(ProbeError::Status { status })
+            };
+        }
+        if start.elapsed() >= budget {
+            // Leak: a late completion must land in memory nobody else owns.
+            return Err(ProbeError::Timeout {
+                budget_ms: budget.as_millis() as u64,
+            });
+        }
+        std::thread::yield_now();
+    }
+}
 
 /// Size of the portal mapping the kernel allows (one 4 KiB page).
 pub const PORTAL_SIZE: usize = 4096;
@@ -211,6 +320,9 @@ pub trait CdevOpener {
     /// Open `path` read-write and try to map its portal. `mmap` refused with `EPERM` is *not* an
     /// error: the result then has no portal and [`SubmissionKind::Write`].
     fn open(&self, path: &Path) -> Result<OpenedWq, OpenError>;
+
+    /// Check that `write(2)` submission works on `wq` (called when `mmap` was refused).
+    fn probe_write(&self, wq: &OpenedWq) -> Result<(), ProbeError>;
 }
 
 /// The real opener: `open(2)` with `O_RDWR | O_CLOEXEC`, then `mmap` of one page.
@@ -237,6 +349,10 @@ impl CdevOpener for RealOpener {
             Err(errno) => Err(OpenError::Mmap { errno }),
         }
     }
+
+    fn probe_write(&self, wq: &OpenedWq) -> Result<(), ProbeError> {
+        probe_write_noop(wq.fd(), WRITE_PROBE_BUDGET)
+    }
 }
 
 fn last_errno() -> i32 {
@@ -250,8 +366,11 @@ fn last_errno() -> i32 {
 pub enum FakeOutcome {
     /// Open succeeds and the portal maps (an anonymous page stands in for it).
     Mapped,
-    /// Open succeeds, `mmap` is refused with `EPERM` (no `CAP_SYS_RAWIO`).
+    /// Open succeeds, `mmap` is refused with `EPERM` (no `CAP_SYS_RAWIO`), the `write(2)`
+    /// NOOP probe succeeds.
     MmapDenied,
+    /// `mmap` refused with `EPERM` and the `write(2)` probe fails with this error.
+    MmapDeniedWriteFails(ProbeError),
     /// Open fails with this error.
     Fail(OpenError),
 }
@@ -306,6 +425,13 @@ impl CdevOpener for FakeOpener {
         };
         Ok(OpenedWq::new(path.to_path_buf(), fd, portal))
     }
+
+    fn probe_write(&self, wq: &OpenedWq) -> Result<(), ProbeError> {
+        match self.outcomes.get(wq.path()).or(self.default.as_ref()) {
+            Some(FakeOutcome::MmapDeniedWriteFails(e)) => Err(e.clone()),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -351,6 +477,35 @@ mod tests {
         assert_eq!(w.portal().unwrap().len(), PORTAL_SIZE);
         assert!(w.fd().as_raw_fd() >= 0);
         assert_eq!(w.path(), p.as_path());
+    }
+
+    #[test]
+    fn noop_layout() {
+        let d = noop_descriptor(0x1234_5678_9abc_de40);
+        assert_eq!(d[7], 0, "opcode NOOP");
+        assert_eq!(
+            u32::from_le_bytes([d[4], d[5], d[6], 0]),
+            0x0c,
+            "CRAV | RCR"
+        );
+        assert_eq!(&d[8..16], &0x1234_5678_9abc_de40u64.to_le_bytes());
+        assert!(d[..4].iter().chain(&d[16..]).all(|&b| b == 0));
+    }
+
+    #[test]
+    fn write_probe_over_non_devices() {
+        // /dev/null accepts the write but nothing completes: timeout (record leaked on purpose).
+        let null = File::options().write(true).open("/dev/null").unwrap();
+        let e = probe_write_noop(null.as_fd(), Duration::from_millis(5));
+        assert_eq!(e, Err(ProbeError::Timeout { budget_ms: 5 }));
+        // A read-only fd: write fails with EBADF.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("wq");
+        std::fs::write(&p, b"").unwrap();
+        let ro = File::open(&p).unwrap();
+        let e = probe_write_noop(ro.as_fd(), Duration::from_millis(5));
+        assert_eq!(e, Err(ProbeError::Write { errno: libc::EBADF }));
+        assert!(e.unwrap_err().to_string().contains("write(2)"));
     }
 
     #[test]

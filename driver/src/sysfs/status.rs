@@ -134,6 +134,13 @@ pub enum UnusableReason {
         /// The `errno`.
         errno: i32,
     },
+    /// `mmap` was refused (no CAP_SYS_RAWIO) and the `write(2)` NOOP probe failed too.
+    WriteProbeFailed {
+        /// The node.
+        path: PathBuf,
+        /// What the probe saw.
+        detail: String,
+    },
 }
 
 impl UnusableReason {
@@ -156,6 +163,7 @@ impl UnusableReason {
             UnusableReason::DedicatedBusy { .. } => "dedicated_busy",
             UnusableReason::OpenFailed { .. } => "open_failed",
             UnusableReason::MmapFailed { .. } => "mmap_failed",
+            UnusableReason::WriteProbeFailed { .. } => "write_probe_failed",
         }
     }
 
@@ -261,6 +269,14 @@ impl fmt::Display for UnusableReason {
                 "mapping the portal of {} failed: {}",
                 path.display(),
                 std::io::Error::from_raw_os_error(*errno)
+            ),
+            UnusableReason::WriteProbeFailed { path, detail } => write!(
+                f,
+                "mmap of {} was refused (the process lacks CAP_SYS_RAWIO, required since \
+                 INTEL-SA-01084) and the write(2) fallback failed a NOOP probe ({detail}); grant \
+                 CAP_SYS_RAWIO (`setcap cap_sys_rawio+ep <binary>`) or check the kernel supports \
+                 write(2) submission (Linux 6.9+ or a stable backport)",
+                path.display()
             ),
         }
     }
