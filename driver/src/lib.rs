@@ -1,5 +1,6 @@
 //! See the crate description; filled by the issues that own this layer.
 
 pub mod choice;
+pub mod model;
 pub mod sysfs;
 pub mod vfio;

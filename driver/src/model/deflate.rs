@@ -1,0 +1,775 @@
+//! The model's DEFLATE engine: a compressor that codes LZ77 tokens (4 KiB window, no history
+//! across descriptors) with the Huffman codes **given in the AECS**, and a checked inflater
+//! with the device's 4 KiB history and EOB rules. Errors carry IAA analytics error codes.
+
+use iaa_descriptors::{
+    AnalyticsError as AE, CompressAecs, CompressionFlags, EndProcessing, EobRule, HuffEntry,
+    D_SYMBOLS, HISTOGRAM_BYTES, LL_SYMBOLS,
+};
+
+/// Device history window: back-references reach at most this far.
+pub(crate) const WINDOW: usize = 4096;
+const HASH_BITS: u32 = 13;
+const MAX_CHAIN: usize = 32;
+const MIN_MATCH: usize = 3;
+const MAX_MATCH: usize = 258;
+
+const LEN_BASE: [u16; 29] = [
+    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
+    163, 195, 227, 258,
+];
+const LEN_EXTRA: [u8; 29] = [
+    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
+];
+const DIST_BASE: [u16; 30] = [
+    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
+    2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
+];
+const DIST_EXTRA: [u8; 30] = [
+    0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13,
+    13,
+];
+
+fn len_symbol(len: usize) -> usize {
+    // Largest base <= len (258 has its own symbol 285).
+    let mut i = LEN_BASE.len() - 1;
+    while LEN_BASE[i] as usize > len {
+        i -= 1;
+    }
+    i
+}
+
+fn dist_symbol(dist: usize) -> usize {
+    let mut i = DIST_BASE.len() - 1;
+    while DIST_BASE[i] as usize > dist {
+        i -= 1;
+    }
+    i
+}
+
+/// Per-engine working memory, allocated once.
+pub(crate) struct Scratch {
+    head: Vec<u32>,
+    prev: Vec<u32>,
+    ring: Vec<u8>,
+}
+
+impl Scratch {
+    pub(crate) fn new() -> Self {
+        Scratch {
+            head: vec![0; 1 << HASH_BITS],
+            prev: vec![0; WINDOW],
+            ring: vec![0; WINDOW],
+        }
+    }
+}
+
+/// LZ77 token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Token {
+    Lit(u8),
+    Match { len: usize, dist: usize },
+}
+
+fn hash3(b: &[u8]) -> usize {
+    let v = (b[0] as u32) | ((b[1] as u32) << 8) | ((b[2] as u32) << 16);
+    (v.wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
+}
+
+/// Greedy hash-chain LZ77 over `src` alone (no history), distances <= 4096.
+fn tokens(src: &[u8], s: &mut Scratch, literals_only: bool, mut emit: impl FnMut(Token) -> bool) {
+    s.head.iter_mut().for_each(|h| *h = 0);
+    let insert = |s: &mut Scratch, p: usize| -> u32 {
+        let h = hash3(&src[p..]);
+        let cand = s.head[h];
+        s.head[h] = p as u32 + 1;
+        s.prev[p % WINDOW] = cand;
+        cand
+    };
+    let mut pos = 0;
+    while pos < src.len() {
+        let mut best = (0usize, 0usize);
+        if !literals_only && pos + MIN_MATCH <= src.len() {
+            let mut cand = insert(s, pos);
+            let max = (src.len() - pos).min(MAX_MATCH);
+            let mut steps = 0;
+            while cand != 0 && steps < MAX_CHAIN {
+                let c = cand as usize - 1;
+                if c >= pos || pos - c > WINDOW {
+                    break;
+                }
+                let l = src[c..]
+                    .iter()
+                    .zip(&src[pos..pos + max])
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                if l > best.0 {
+                    best = (l, pos - c);
+                    if l == max {
+                        break;
+                    }
+                }
+                let next = s.prev[c % WINDOW];
+                if next == 0 || next as usize > c {
+                    break;
+                }
+                cand = next;
+                steps += 1;
+            }
+        }
+        if best.0 >= MIN_MATCH {
+            if !emit(Token::Match {
+                len: best.0,
+                dist: best.1,
+            }) {
+                return;
+            }
+            for p in pos + 1..pos + best.0 {
+                if p + MIN_MATCH <= src.len() {
+                    insert(s, p);
+                }
+            }
+            pos += best.0;
+        } else {
+            if !emit(Token::Lit(src[pos])) {
+                return;
+            }
+            pos += 1;
+        }
+    }
+}
+
+/// LSB-first bit writer into a bounded destination.
+struct BitOut<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+    acc: u64,
+    n: u32,
+    overflow: bool,
+}
+
+impl<'a> BitOut<'a> {
+    fn new(buf: &'a mut [u8]) -> Self {
+        BitOut {
+            buf,
+            pos: 0,
+            acc: 0,
+            n: 0,
+            overflow: false,
+        }
+    }
+    fn put(&mut self, v: u32, bits: u32) {
+        debug_assert!(bits <= 32);
+        self.acc |= ((v as u64) & ((1u64 << bits) - 1)) << self.n;
+        self.n += bits;
+        while self.n >= 8 {
+            if self.pos == self.buf.len() {
+                self.overflow = true;
+                self.n = 0;
+                self.acc = 0;
+                return;
+            }
+            self.buf[self.pos] = self.acc as u8;
+            self.pos += 1;
+            self.acc >>= 8;
+            self.n -= 8;
+        }
+    }
+    fn total_bits(&self) -> u64 {
+        self.pos as u64 * 8 + self.n as u64
+    }
+    /// Pad to a byte boundary with zero bits.
+    fn align(&mut self) {
+        if self.n > 0 {
+            let pad = 8 - self.n;
+            self.put(0, pad);
+        }
+    }
+    /// Write out a partial last byte (unflushed output keeps its valid bits in the low end).
+    fn finish(mut self) -> Result<usize, ()> {
+        if self.n > 0 {
+            if self.pos == self.buf.len() {
+                return Err(());
+            }
+            self.buf[self.pos] = self.acc as u8;
+            self.pos += 1;
+        }
+        if self.overflow {
+            Err(())
+        } else {
+            Ok(self.pos)
+        }
+    }
+}
+
+fn reversed(e: HuffEntry) -> (u32, u32) {
+    let mut r = 0u32;
+    for i in 0..e.len {
+        r |= ((e.code as u32 >> i) & 1) << (e.len - 1 - i);
+    }
+    (r, e.len as u32)
+}
+
+/// Result of a compress job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Compressed {
+    /// Bytes written (a partial last byte counts).
+    pub bytes: usize,
+    /// Valid data bits in the last byte before any flush padding (0 = the last byte is whole).
+    pub last_bits: u8,
+}
+
+/// Compress `src` into `dst` with the code tables and accumulator prefix of `aecs`.
+pub(crate) fn compress(
+    src: &[u8],
+    dst: &mut [u8],
+    aecs: &CompressAecs,
+    flags: CompressionFlags,
+    s: &mut Scratch,
+) -> Result<Compressed, AE> {
+    if aecs.num_output_accum_bits as usize > aecs.output_accum.len() * 8 {
+        return Err(AE::InvalidAecs);
+    }
+    let mut ll = [(0u32, 0u32); LL_SYMBOLS];
+    let mut d = [(0u32, 0u32); D_SYMBOLS];
+    for (i, e) in ll.iter_mut().enumerate() {
+        *e = reversed(HuffEntry::unpack(aecs.ll_sym[i]));
+    }
+    for (i, e) in d.iter_mut().enumerate() {
+        *e = reversed(HuffEntry::unpack(aecs.d_sym[i]));
+    }
+    let mut out = BitOut::new(dst);
+    let nbits = aecs.num_output_accum_bits as usize;
+    for i in 0..nbits / 8 {
+        out.put(aecs.output_accum[i] as u32, 8);
+    }
+    if nbits % 8 != 0 {
+        out.put(aecs.output_accum[nbits / 8] as u32, (nbits % 8) as u32);
+    }
+    let mut bad_code = false;
+    let literals_only = flags.contains(CompressionFlags::GEN_LITERALS);
+    tokens(src, s, literals_only, |t| {
+        match t {
+            Token::Lit(b) => {
+                let (c, l) = ll[b as usize];
+                if l == 0 {
+                    bad_code = true;
+                    return false;
+                }
+                out.put(c, l);
+            }
+            Token::Match { len, dist } => {
+                let ls = len_symbol(len);
+                let (c, l) = ll[257 + ls];
+                let ds = dist_symbol(dist);
+                let (dc, dl) = d[ds];
+                if l == 0 || dl == 0 {
+                    bad_code = true;
+                    return false;
+                }
+                out.put(c, l);
+                out.put((len - LEN_BASE[ls] as usize) as u32, LEN_EXTRA[ls] as u32);
+                out.put(dc, dl);
+                out.put(
+                    (dist - DIST_BASE[ds] as usize) as u32,
+                    DIST_EXTRA[ds] as u32,
+                );
+            }
+        }
+        !out.overflow
+    });
+    if bad_code {
+        return Err(AE::InvalidHuffCode);
+    }
+    let end = flags.end_processing();
+    if end != EndProcessing::None {
+        let (c, l) = ll[256];
+        if l == 0 {
+            return Err(AE::InvalidHuffCode);
+        }
+        out.put(c, l);
+    }
+    let stored_final = match end {
+        EndProcessing::AppendEobStored => Some(false),
+        EndProcessing::AppendEobFinalStored => Some(true),
+        _ => None,
+    };
+    if let Some(fin) = stored_final {
+        out.put(fin as u32, 1);
+        out.put(0, 2);
+        out.align();
+        out.put(0x0000, 16);
+        out.put(0xFFFF, 16);
+    }
+    let last_bits = (out.total_bits() % 8) as u8;
+    if flags.contains(CompressionFlags::FLUSH_OUTPUT) {
+        out.align();
+    }
+    let bytes = out.finish().map_err(|_| AE::UnrecoverableOutputOverflow)?;
+    Ok(Compressed { bytes, last_bits })
+}
+
+/// Statistics mode: the literal/length (286 + 2) and distance (30 + 2) histograms as u32
+/// little-endian, 1280 bytes. The EOB count is 1 when end processing appends an EOB.
+pub(crate) fn histogram(
+    src: &[u8],
+    dst: &mut [u8],
+    flags: CompressionFlags,
+    s: &mut Scratch,
+) -> Result<usize, AE> {
+    if dst.len() < HISTOGRAM_BYTES {
+        return Err(AE::UnrecoverableOutputOverflow);
+    }
+    let mut ll = [0u32; 288];
+    let mut dd = [0u32; 32];
+    tokens(
+        src,
+        s,
+        flags.contains(CompressionFlags::GEN_LITERALS),
+        |t| {
+            match t {
+                Token::Lit(b) => ll[b as usize] += 1,
+                Token::Match { len, dist } => {
+                    ll[257 + len_symbol(len)] += 1;
+                    dd[dist_symbol(dist)] += 1;
+                }
+            }
+            true
+        },
+    );
+    if flags.end_processing() != EndProcessing::None {
+        ll[256] += 1;
+    }
+    for (i, v) in ll.iter().chain(dd.iter()).enumerate() {
+        dst[i * 4..i * 4 + 4].copy_from_slice(&v.to_le_bytes());
+    }
+    Ok(HISTOGRAM_BYTES)
+}
+
+// ------------------------------------------------------------------------------------------
+// Inflate
+
+/// Where decoded bytes go.
+pub(crate) trait Sink {
+    /// Append a byte; `false` when the output is full.
+    fn lit(&mut self, b: u8) -> bool;
+    /// Copy `len` bytes from `dist` back; `Err(true)` when full, `Err(false)` when `dist`
+    /// reaches before the start of the stream.
+    fn copy(&mut self, dist: usize, len: usize) -> Result<(), bool>;
+}
+
+/// Output into the destination buffer.
+pub(crate) struct DstSink<'a> {
+    pub buf: &'a mut [u8],
+    pub n: usize,
+}
+
+impl Sink for DstSink<'_> {
+    #[inline]
+    fn lit(&mut self, b: u8) -> bool {
+        if self.n == self.buf.len() {
+            return false;
+        }
+        self.buf[self.n] = b;
+        self.n += 1;
+        true
+    }
+    fn copy(&mut self, dist: usize, len: usize) -> Result<(), bool> {
+        if dist > self.n {
+            return Err(false);
+        }
+        for _ in 0..len {
+            if self.n == self.buf.len() {
+                return Err(true);
+            }
+            self.buf[self.n] = self.buf[self.n - dist];
+            self.n += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Output that is only checksummed (suppress-output / verify): a 4 KiB ring for history.
+pub(crate) struct RingSink<'a> {
+    ring: &'a mut [u8],
+    pub n: usize,
+    pub crc: super::crc::Crc32,
+    pub xor: super::crc::Xor16,
+}
+
+impl<'a> RingSink<'a> {
+    pub(crate) fn new(s: &'a mut Scratch, crc: super::crc::Crc32, xor: super::crc::Xor16) -> Self {
+        RingSink {
+            ring: &mut s.ring,
+            n: 0,
+            crc,
+            xor,
+        }
+    }
+}
+
+impl Sink for RingSink<'_> {
+    #[inline]
+    fn lit(&mut self, b: u8) -> bool {
+        self.ring[self.n % WINDOW] = b;
+        self.n += 1;
+        self.crc.byte(b);
+        self.xor.byte(b);
+        true
+    }
+    fn copy(&mut self, dist: usize, len: usize) -> Result<(), bool> {
+        if dist > self.n || dist > WINDOW {
+            return Err(false);
+        }
+        for _ in 0..len {
+            let b = self.ring[(self.n - dist) % WINDOW];
+            self.lit(b);
+        }
+        Ok(())
+    }
+}
+
+/// How an inflate ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Inflated {
+    /// Finished (end of stream, stop rule or end of input); input bytes consumed.
+    Done { consumed: usize },
+    /// Output full; input bytes consumed before the token that did not fit.
+    Overflow { consumed: usize },
+    /// Analytics error.
+    Error(AE),
+}
+
+struct BitIn<'a> {
+    src: &'a [u8],
+    limit: usize,
+    pos: usize,
+}
+
+/// Input ended.
+struct Short;
+
+impl BitIn<'_> {
+    #[inline]
+    fn bit(&mut self) -> Result<u32, Short> {
+        if self.pos >= self.limit {
+            return Err(Short);
+        }
+        let b = (self.src[self.pos / 8] >> (self.pos % 8)) & 1;
+        self.pos += 1;
+        Ok(b as u32)
+    }
+    fn bits(&mut self, n: u32) -> Result<u32, Short> {
+        if self.pos + n as usize > self.limit {
+            return Err(Short);
+        }
+        let mut v = 0;
+        for i in 0..n {
+            v |= self.bit()? << i;
+        }
+        Ok(v)
+    }
+    fn left(&self) -> usize {
+        self.limit - self.pos
+    }
+}
+
+/// Canonical Huffman decoding table (counts per length and symbols in code order).
+struct Huff {
+    count: [u16; 16],
+    symbol: [u16; 288],
+}
+
+/// Outcome of building a code: fine, or over-subscribed.
+fn build(h: &mut Huff, lengths: &[u8]) -> Result<(), ()> {
+    h.count = [0; 16];
+    for &l in lengths {
+        h.count[l as usize] += 1;
+    }
+    let mut left: i32 = 1;
+    for len in 1..16 {
+        left <<= 1;
+        left -= h.count[len] as i32;
+        if left < 0 {
+            return Err(());
+        }
+    }
+    let mut offs = [0u16; 16];
+    for len in 1..15 {
+        offs[len + 1] = offs[len] + h.count[len];
+    }
+    for (sym, &l) in lengths.iter().enumerate() {
+        if l != 0 {
+            h.symbol[offs[l as usize] as usize] = sym as u16;
+            offs[l as usize] += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Decode one symbol; `Ok(None)` when the bits match no code (incomplete code).
+fn decode(r: &mut BitIn<'_>, h: &Huff) -> Result<Option<u16>, Short> {
+    let (mut code, mut first, mut index) = (0i32, 0i32, 0i32);
+    for len in 1..16 {
+        code |= r.bit()? as i32;
+        let count = h.count[len] as i32;
+        if code - count < first {
+            return Ok(Some(h.symbol[(index + (code - first)) as usize]));
+        }
+        index += count;
+        first += count;
+        first <<= 1;
+        code <<= 1;
+    }
+    Ok(None)
+}
+
+const CL_ORDER: [usize; 19] = [
+    16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
+];
+
+/// Decode the block body with the given codes. `Ok(true)` at EOB.
+enum BodyEnd {
+    Eob,
+    Short,
+    Overflow,
+    Error(AE),
+}
+
+fn body(
+    r: &mut BitIn<'_>,
+    ll: &Huff,
+    d: &Huff,
+    out: &mut impl Sink,
+    consumed_at: &mut usize,
+) -> BodyEnd {
+    loop {
+        *consumed_at = r.pos;
+        let sym = match decode(r, ll) {
+            Err(Short) => return BodyEnd::Short,
+            Ok(None) => return BodyEnd::Error(AE::BadLlCode),
+            Ok(Some(s)) => s as usize,
+        };
+        if sym < 256 {
+            if !out.lit(sym as u8) {
+                return BodyEnd::Overflow;
+            }
+            continue;
+        }
+        if sym == 256 {
+            return BodyEnd::Eob;
+        }
+        let ls = sym - 257;
+        if ls >= 29 {
+            return BodyEnd::Error(AE::BadLlCode);
+        }
+        let len = match r.bits(LEN_EXTRA[ls] as u32) {
+            Ok(e) => LEN_BASE[ls] as usize + e as usize,
+            Err(Short) => return BodyEnd::Short,
+        };
+        let ds = match decode(r, d) {
+            Err(Short) => return BodyEnd::Short,
+            Ok(None) => return BodyEnd::Error(AE::BadDistCode),
+            Ok(Some(s)) => s as usize,
+        };
+        if ds >= 30 {
+            return BodyEnd::Error(AE::BadDistCode);
+        }
+        let dist = match r.bits(DIST_EXTRA[ds] as u32) {
+            Ok(e) => DIST_BASE[ds] as usize + e as usize,
+            Err(Short) => return BodyEnd::Short,
+        };
+        if dist > WINDOW {
+            return BodyEnd::Error(AE::BadDistance);
+        }
+        match out.copy(dist, len) {
+            Ok(()) => {}
+            Err(true) => return BodyEnd::Overflow,
+            Err(false) => return BodyEnd::Error(AE::RefBeforeStart),
+        }
+    }
+}
+
+/// Parse a dynamic block header into `ll` and `d`.
+fn dynamic_header(r: &mut BitIn<'_>, ll: &mut Huff, d: &mut Huff) -> Result<Result<(), AE>, Short> {
+    let hlit = r.bits(5)? as usize + 257;
+    let hdist = r.bits(5)? as usize + 1;
+    let hclen = r.bits(4)? as usize + 4;
+    if hlit > 286 {
+        return Ok(Err(AE::TooManyLlCodes));
+    }
+    if hdist > 30 {
+        return Ok(Err(AE::TooManyDistCodes));
+    }
+    let mut cl_len = [0u8; 19];
+    for &i in CL_ORDER.iter().take(hclen) {
+        cl_len[i] = r.bits(3)? as u8;
+    }
+    let mut cl = Huff {
+        count: [0; 16],
+        symbol: [0; 288],
+    };
+    if build(&mut cl, &cl_len).is_err() {
+        return Ok(Err(AE::BadClCodeLen));
+    }
+    let mut lens = [0u8; 316];
+    let total = hlit + hdist;
+    let mut i = 0;
+    while i < total {
+        let sym = match decode(r, &cl)? {
+            Some(s) => s,
+            None => return Ok(Err(AE::BadClCode)),
+        };
+        let (val, rep) = match sym {
+            0..=15 => (sym as u8, 1),
+            16 => {
+                if i == 0 {
+                    return Ok(Err(AE::FirstLlCodeRepeat));
+                }
+                if i == hlit {
+                    return Ok(Err(AE::FirstDCodeRepeat));
+                }
+                (lens[i - 1], 3 + r.bits(2)? as usize)
+            }
+            17 => (0, 3 + r.bits(3)? as usize),
+            _ => (0, 11 + r.bits(7)? as usize),
+        };
+        if i + rep > total {
+            return Ok(Err(if i < hlit {
+                AE::WrongNumLlCodes
+            } else {
+                AE::WrongNumDistCodes
+            }));
+        }
+        lens[i..i + rep].fill(val);
+        i += rep;
+    }
+    if lens[..hlit].iter().all(|&l| l == 0) || lens[256] == 0 {
+        return Ok(Err(AE::NoLlCode));
+    }
+    if build(ll, &lens[..hlit]).is_err() {
+        return Ok(Err(AE::BadLlCodeLen));
+    }
+    if build(d, &lens[hlit..total]).is_err() {
+        return Ok(Err(AE::BadDistCodeLen));
+    }
+    Ok(Ok(()))
+}
+
+fn fixed_tables(ll: &mut Huff, d: &mut Huff) {
+    let mut l = [0u8; 288];
+    l[..144].fill(8);
+    l[144..256].fill(9);
+    l[256..280].fill(7);
+    l[280..].fill(8);
+    let _ = build(ll, &l);
+    let _ = build(d, &[5u8; 30]);
+}
+
+/// Inflate `src` (minus `ignore_end_bits` trailing bits) into `out` with the device's rules:
+/// 4 KiB history, `rule` for stopping at / checking for an EOB. The end of a stored block counts
+/// as an end of block. After a final block's EOB the stream ends.
+pub(crate) fn inflate(
+    src: &[u8],
+    ignore_end_bits: u8,
+    rule: EobRule,
+    out: &mut impl Sink,
+) -> Inflated {
+    let total = src.len() * 8;
+    let limit = total.saturating_sub(ignore_end_bits as usize);
+    let mut r = BitIn { src, limit, pos: 0 };
+    let mut ll = Huff {
+        count: [0; 16],
+        symbol: [0; 288],
+    };
+    let mut d = Huff {
+        count: [0; 16],
+        symbol: [0; 288],
+    };
+    // Whether the last thing decoded was a qualifying EOB.
+    let mut at_eob = false;
+    let qualifies = |fin: bool| !rule.final_only() || fin;
+    let done_all = |r: &BitIn<'_>| r.pos.div_ceil(8).min(src.len());
+    let short = |at_eob: bool| {
+        if rule.checks() && !at_eob {
+            Inflated::Error(AE::BadEob)
+        } else {
+            Inflated::Done {
+                consumed: src.len(),
+            }
+        }
+    };
+    loop {
+        if r.left() < 3 {
+            // End of input at a block boundary (padding bits at most).
+            return short(at_eob);
+        }
+        let hdr_start = r.pos;
+        let Ok(fin) = r.bit() else {
+            return short(at_eob);
+        };
+        let Ok(btype) = r.bits(2) else {
+            return short(at_eob);
+        };
+        match btype {
+            0 => {
+                r.pos = r.pos.div_ceil(8) * 8;
+                let (Ok(len), Ok(nlen)) = (r.bits(16), r.bits(16)) else {
+                    return short(false);
+                };
+                if len != !nlen & 0xFFFF {
+                    return Inflated::Error(AE::InvalidStoredLen);
+                }
+                for _ in 0..len {
+                    let start = r.pos;
+                    let Ok(b) = r.bits(8) else {
+                        return short(false);
+                    };
+                    if !out.lit(b as u8) {
+                        return Inflated::Overflow {
+                            consumed: start / 8,
+                        };
+                    }
+                }
+            }
+            1 | 2 => {
+                if btype == 1 {
+                    fixed_tables(&mut ll, &mut d);
+                } else {
+                    match dynamic_header(&mut r, &mut ll, &mut d) {
+                        Err(Short) => {
+                            return if rule.checks() {
+                                Inflated::Error(AE::HeaderTooBig)
+                            } else {
+                                short(false)
+                            }
+                        }
+                        Ok(Err(e)) => return Inflated::Error(e),
+                        Ok(Ok(())) => {}
+                    }
+                }
+                let mut tok_start = hdr_start;
+                match body(&mut r, &ll, &d, out, &mut tok_start) {
+                    BodyEnd::Eob => {}
+                    BodyEnd::Short => return short(false),
+                    BodyEnd::Overflow => {
+                        return Inflated::Overflow {
+                            consumed: tok_start / 8,
+                        }
+                    }
+                    BodyEnd::Error(e) => return Inflated::Error(e),
+                }
+            }
+            _ => return Inflated::Error(AE::InvalidBlockType),
+        }
+        at_eob = qualifies(fin == 1);
+        if (rule.stops() && at_eob) || fin == 1 {
+            if rule.checks() && !at_eob {
+                return Inflated::Error(AE::BadEob);
+            }
+            return Inflated::Done {
+                consumed: done_all(&r),
+            };
+        }
+    }
+}
