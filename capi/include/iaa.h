@@ -117,6 +117,12 @@
 #define IAA_FALLBACK_CAUSES_MAX 16
 
 /**
+ * A pool of per-CPU compression contexts (opaque). Create with `iaa_pool_create`, share
+ * between threads freely, free with `iaa_pool_destroy`.
+ */
+typedef struct iaa_pool iaa_pool;
+
+/**
  * Options of a pool. Initialise with `iaa_config_init` (or `{ .size = sizeof(iaa_config) }`),
  * then set the fields you need; 0 means the default everywhere.
  */
@@ -164,6 +170,36 @@ typedef struct iaa_config {
    */
   const char *wq_name;
 } iaa_config;
+
+/**
+ * Totals of one batch call, filled when a non-NULL pointer is passed.
+ */
+typedef struct iaa_batch_info {
+  /**
+   * `sizeof(iaa_batch_info)` as the caller compiled it.
+   */
+  size_t size;
+  /**
+   * Units in the call.
+   */
+  uint64_t units;
+  /**
+   * Units done by the hardware (or the device model).
+   */
+  uint64_t hardware;
+  /**
+   * Units done by the software path.
+   */
+  uint64_t software;
+  /**
+   * Units reported `IAA_INCOMPRESSIBLE`.
+   */
+  uint64_t incompressible;
+  /**
+   * Units that failed (a negative result other than `IAA_INCOMPRESSIBLE`).
+   */
+  uint64_t failed;
+} iaa_batch_info;
 
 /**
  * Work of one direction on one path.
@@ -250,36 +286,6 @@ typedef struct iaa_stats {
   uint64_t fallbacks[IAA_FALLBACK_CAUSES_MAX];
 } iaa_stats;
 
-/**
- * Totals of one batch call, filled when a non-NULL pointer is passed.
- */
-typedef struct iaa_batch_info {
-  /**
-   * `sizeof(iaa_batch_info)` as the caller compiled it.
-   */
-  size_t size;
-  /**
-   * Units in the call.
-   */
-  uint64_t units;
-  /**
-   * Units done by the hardware (or the device model).
-   */
-  uint64_t hardware;
-  /**
-   * Units done by the software path.
-   */
-  uint64_t software;
-  /**
-   * Units reported `IAA_INCOMPRESSIBLE`.
-   */
-  uint64_t incompressible;
-  /**
-   * Units that failed (a negative result other than `IAA_INCOMPRESSIBLE`).
-   */
-  uint64_t failed;
-} iaa_batch_info;
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -304,6 +310,174 @@ void iaa_config_init(struct iaa_config *cfg);
  * results included). Never returns NULL; unknown codes give "unknown error code".
  */
 const char *iaa_strerror(int code);
+
+/**
+ * Creates a pool. `cfg` may be NULL (all defaults). On success `*out` is the new pool and the
+ * result is 0; on failure `*out` is NULL and the result is `-EINVAL` (bad config),
+ * `-ENODEV` (`IAA_PATH_HARDWARE` without a device), `-EOPNOTSUPP` (zstd on the hardware
+ * path) or `-ENOMEM`.
+ *
+ * # Safety
+ * `cfg` is NULL or points to an `iaa_config` whose `size` bytes are readable (and whose
+ * `wq_name` is NULL or a C string); `out` is NULL (refused) or writable.
+ */
+int iaa_pool_create(const struct iaa_config *cfg, struct iaa_pool **out);
+
+/**
+ * Frees a pool and every context it holds. NULL is a no-op. No other call on this pool may be
+ * running or start afterwards.
+ *
+ * # Safety
+ * `pool` is NULL or a pool from `iaa_pool_create` not yet destroyed.
+ */
+void iaa_pool_destroy(struct iaa_pool *pool);
+
+/**
+ * `IAA_PATH_HARDWARE` if the pool sends units to a device (or the device model) first,
+ * `IAA_PATH_SOFTWARE` if it runs in software only; `-EINVAL` for a NULL pool.
+ *
+ * # Safety
+ * `pool` is NULL or a live pool.
+ */
+int iaa_pool_path(const struct iaa_pool *pool);
+
+/**
+ * Writes one line saying which path the pool uses and why (e.g. `"software (no IAA device:
+ * ...)"`) into `buf` (NUL-terminated, truncated to `len - 1` bytes). Returns the length of
+ * the whole line (like `snprintf`), or a negative code.
+ *
+ * # Safety
+ * `pool` is NULL or a live pool; `buf` is NULL (only with `len == 0`) or holds `len` writable
+ * bytes.
+ */
+int iaa_pool_describe(const struct iaa_pool *pool, char *buf, size_t len);
+
+/**
+ * How many units one call runs in parallel: the hardware batch size on the hardware path
+ * (default 8); on the software path 1, or the thread count with
+ * `IAA_FLAG_SPREAD_OVER_CORES`. A sizing hint: calls take any number of units. 0 for a NULL
+ * pool.
+ *
+ * # Safety
+ * `pool` is NULL or a live pool.
+ */
+size_t iaa_batch_size(const struct iaa_pool *pool);
+
+/**
+ * The output capacity that lets a compression of `src_len` bytes succeed whenever the data is
+ * compressible: `src_len` itself. The library never writes more: output that would not be
+ * smaller than the input is reported `IAA_INCOMPRESSIBLE` (store the input raw), so a slot or
+ * buffer of the input's size is always enough.
+ */
+size_t iaa_compress_bound(size_t src_len);
+
+/**
+ * Number of units `src_len` bytes make at `unit_size` bytes each (the last may be shorter);
+ * 0 when `unit_size` is 0. The `results_len` and slot count a compress batch needs.
+ */
+size_t iaa_unit_count(size_t src_len, size_t unit_size);
+
+/**
+ * Compresses `src` cut into units of `unit_size` bytes (the last may be shorter). Unit `i`
+ * goes to the slot `dst + i * dst_stride` of `dst_stride` bytes, and `results[i]` receives its
+ * compressed length (>= 0), `IAA_INCOMPRESSIBLE` (store it raw; the slot holds nothing
+ * useful), or a negative code. One unit failing never fails the others.
+ *
+ * Returns 0 when every unit has its result (look at `results`), or a negative code for a
+ * malformed call, in which case no slot and no result was written: `-EINVAL` for a NULL pool
+ * or buffer with a non-zero length, `unit_size` 0 or above `INT32_MAX`, `dst_stride` 0,
+ * `dst_len < units * dst_stride`, `results_len < units`, or overlapping `src`, `dst` and
+ * `results`. `units = iaa_unit_count(src_len, unit_size)`; `info` (may be NULL) receives the
+ * call's totals, including how many units ran on the hardware and in software.
+ *
+ * # Safety
+ * Each non-NULL pointer holds the given number of readable (`src`) or writable (`dst`,
+ * `results`, `info->size` bytes of `info`) bytes or elements. Thread-safe.
+ */
+int iaa_compress_batch(struct iaa_pool *pool,
+                       const uint8_t *src,
+                       size_t src_len,
+                       size_t unit_size,
+                       uint8_t *dst,
+                       size_t dst_len,
+                       size_t dst_stride,
+                       int32_t *results,
+                       size_t results_len,
+                       struct iaa_batch_info *info);
+
+/**
+ * Decompresses `units` independent units: unit `i` is `src[i]` (`src_lens[i]` bytes of raw
+ * deflate, or a zstd frame for an `IAA_CODEC_ZSTD` pool) and goes to `dst[i]`, which holds
+ * `dst_caps[i]` bytes. `results[i]` receives the decompressed length (>= 0) or a negative
+ * code: `-EBADMSG` (corrupt input), `-EOVERFLOW` (does not fit `dst_caps[i]`), ... Any raw
+ * deflate stream is accepted (32 KiB windows too; those run in software).
+ *
+ * Returns 0 when every unit has its result, or a negative code for a malformed call (nothing
+ * written): `-EINVAL` for a NULL pool or array, a NULL buffer with a non-zero length, a
+ * `dst_caps[i]` above `INT32_MAX`, `results_len < units`, or output buffers that overlap each
+ * other, an input or `results`. `info` (may be NULL) receives the call's totals.
+ *
+ * # Safety
+ * The four arrays hold `units` elements; each non-NULL buffer holds its length in readable
+ * (`src[i]`) or writable (`dst[i]`) bytes; `results` holds `results_len` writable elements.
+ * Thread-safe.
+ */
+int iaa_decompress_batch(struct iaa_pool *pool,
+                         const uint8_t *const *src,
+                         const size_t *src_lens,
+                         uint8_t *const *dst,
+                         const size_t *dst_caps,
+                         size_t units,
+                         int32_t *results,
+                         size_t results_len,
+                         struct iaa_batch_info *info);
+
+/**
+ * Compresses one buffer (one unit, at most 4 GiB - 1) into `dst`. Returns 0 with `*out_len`
+ * = compressed length, `IAA_INCOMPRESSIBLE` (output would not be smaller than `src_len` or not
+ * fit `dst_cap`; store raw; also for `src_len` 0), or a negative code (`-EINVAL` for NULL
+ * arguments or overlapping buffers). `*out_len` is 0 unless the result is 0.
+ *
+ * # Safety
+ * `src` holds `src_len` readable bytes, `dst` `dst_cap` writable bytes, `out_len` is writable
+ * (NULLs are refused). Thread-safe.
+ */
+int iaa_compress(struct iaa_pool *pool,
+                 const uint8_t *src,
+                 size_t src_len,
+                 uint8_t *dst,
+                 size_t dst_cap,
+                 size_t *out_len);
+
+/**
+ * Decompresses one unit (raw deflate, or a zstd frame for a zstd pool) into `dst`. Returns 0
+ * with `*out_len` = decompressed length, or a negative code (`-EBADMSG` corrupt input,
+ * `-EOVERFLOW` output does not fit `dst_cap`, `-EINVAL` bad arguments).
+ *
+ * # Safety
+ * As for `iaa_compress`.
+ */
+int iaa_decompress(struct iaa_pool *pool,
+                   const uint8_t *src,
+                   size_t src_len,
+                   uint8_t *dst,
+                   size_t dst_cap,
+                   size_t *out_len);
+
+/**
+ * Fills `*out` (whose `size` the caller sets to `sizeof(iaa_stats)`) with the pool's
+ * statistics since creation. Returns 0, or `-EINVAL` for NULL arguments or a bad `size`.
+ *
+ * # Safety
+ * `pool` is NULL or a live pool; `out` is NULL or holds `out->size` writable bytes.
+ */
+int iaa_pool_stats(const struct iaa_pool *pool, struct iaa_stats *out);
+
+/**
+ * Name of fallback cause `index` (the index into `iaa_stats.fallbacks`), e.g.
+ * `"page_fault"`; NULL for an index the library does not use.
+ */
+const char *iaa_fallback_cause_name(uint32_t index);
 
 #ifdef __cplusplus
 }  // extern "C"

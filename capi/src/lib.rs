@@ -16,18 +16,29 @@
 #![warn(missing_docs)]
 
 mod codes;
+mod error;
+mod ffi;
 mod types;
 
 pub use codes::*;
+pub use ffi::*;
 pub use types::*;
 
 use std::ffi::{c_char, c_int};
-use std::panic::{catch_unwind, UnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Runs one entry point's body, turning a panic into `IAA_EINTERNAL`.
-#[allow(dead_code)] // TEMP: used by the entry points (next commit)
-pub(crate) fn guard<F: FnOnce() -> c_int + UnwindSafe>(body: F) -> c_int {
-    catch_unwind(body).unwrap_or(IAA_EINTERNAL)
+///
+/// `AssertUnwindSafe` is sound here: the bodies hold no state of their own across the call,
+/// and a pool whose call panicked stays usable (`iaa::Pool` recovers poisoned contexts, whose
+/// fields are valid at every point).
+pub(crate) fn guard<F: FnOnce() -> c_int>(body: F) -> c_int {
+    guard_or(error::PANIC_CODE, body)
+}
+
+/// [`guard`] for entry points that return something other than a code.
+pub(crate) fn guard_or<T, F: FnOnce() -> T>(on_panic: T, body: F) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(on_panic)
 }
 
 /// The library version as `"MAJOR.MINOR.PATCH"` (Cargo's package version), a static string.

@@ -39,7 +39,6 @@ pub const IAA_FLAG_NO_HYBRID: u32 = 2;
 /// `iaa_config.flags`: spread large software batches over the machine's cores.
 pub const IAA_FLAG_SPREAD_OVER_CORES: u32 = 4;
 /// Every flag this version knows.
-#[allow(dead_code)] // TEMP: used by iaa_pool_create (next commit)
 pub(crate) const KNOWN_FLAGS: u32 =
     IAA_FLAG_VERIFY | IAA_FLAG_NO_HYBRID | IAA_FLAG_SPREAD_OVER_CORES;
 
@@ -170,7 +169,6 @@ pub struct iaa_stats {
 ///
 /// # Safety
 /// `out` must be valid for writes of `caller_size` bytes (the caller's struct).
-#[allow(dead_code)] // TEMP: used by the entry points (next commit)
 pub(crate) unsafe fn write_versioned<T: Copy>(value: &T, out: *mut T, caller_size: usize) -> bool {
     if caller_size < std::mem::size_of::<usize>() {
         return false;
@@ -197,7 +195,6 @@ pub(crate) unsafe fn write_versioned<T: Copy>(value: &T, out: *mut T, caller_siz
 ///
 /// # Safety
 /// `src` must be valid for reads of `caller_size` bytes.
-#[allow(dead_code)] // TEMP: used by the entry points (next commit)
 pub(crate) unsafe fn read_versioned<T: Copy>(
     defaults: T,
     src: *const T,

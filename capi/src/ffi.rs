@@ -1,0 +1,725 @@
+//! The entry points over `iaa::Pool`.
+//!
+//! Each `extern "C"` function is a thin shell: it runs its body under [`guard`] (no panic
+//! crosses the boundary) and turns the body's `Result` into a return code. The bodies check
+//! every pointer and size before they build a Rust slice from it, so the only requirement left
+//! on the C side is the usual one: a non-NULL pointer with a length must point to that many
+//! readable (or writable) bytes.
+
+use std::ffi::{c_char, c_int, CStr, CString};
+use std::mem::{align_of, size_of};
+use std::ptr;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use iaa::{Budgets, Codec, Level, Outputs, Path, Pool, UnitResult, WqChoice};
+
+use crate::codes::IAA_OK;
+use crate::error::{to_code, unit_code, CapiError};
+use crate::types::*;
+use crate::{guard, guard_or};
+
+const POOL_MAGIC: u64 = u64::from_le_bytes(*b"iaa_pool");
+
+/// Largest `size` field accepted in a versioned struct: a guard against garbage, far above any
+/// struct this ABI will define.
+const MAX_STRUCT_SIZE: usize = 4096;
+
+/// A pool of per-CPU compression contexts (opaque). Create with `iaa_pool_create`, share
+/// between threads freely, free with `iaa_pool_destroy`.
+#[allow(non_camel_case_types)]
+pub struct iaa_pool {
+    magic: u64,
+    pool: Pool,
+}
+
+// Compile-time facts the ABI relies on.
+const _: () = assert!(iaa::FALLBACK_CAUSES <= IAA_FALLBACK_CAUSES_MAX);
+const _: () = {
+    const fn is_sync<T: Sync + Send>() {}
+    is_sync::<Pool>();
+};
+
+/// The pool behind a C handle: NULL, misaligned or non-pool pointers (wrong magic) are refused.
+///
+/// # Safety
+/// `p` is NULL or points to readable memory of at least `size_of::<iaa_pool>()` bytes (a pool
+/// returned by `iaa_pool_create` and not yet destroyed).
+unsafe fn pool_ref<'a>(p: *const iaa_pool) -> Result<&'a Pool, CapiError> {
+    if p.is_null() {
+        return Err(CapiError::Null("pool"));
+    }
+    if (p as usize) % align_of::<iaa_pool>() != 0 {
+        return Err(CapiError::Invalid("pool is not a pool handle"));
+    }
+    // SAFETY: non-null, aligned, and the caller promises a live pool.
+    let r = unsafe { &*p };
+    if r.magic != POOL_MAGIC {
+        return Err(CapiError::Invalid("pool is not a live pool handle"));
+    }
+    Ok(&r.pool)
+}
+
+/// True when `len` elements of `T` at `p` fit in the address space and in an `isize`.
+fn range_ok<T>(p: *const T, len: usize) -> bool {
+    len.checked_mul(size_of::<T>())
+        .is_some_and(|b| b <= isize::MAX as usize && (p as usize).checked_add(b).is_some())
+}
+
+/// A shared slice from a C pointer and length; NULL is accepted only with `len == 0`.
+///
+/// # Safety
+/// When `len > 0` and `p` is non-null, `p` points to `len` readable, initialised `T`s that no
+/// one writes during the call.
+unsafe fn in_slice<'a, T>(
+    p: *const T,
+    len: usize,
+    what: &'static str,
+) -> Result<&'a [T], CapiError> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(CapiError::Null(what));
+    }
+    if (p as usize) % align_of::<T>() != 0 || !range_ok(p, len) {
+        return Err(CapiError::Invalid(what));
+    }
+    // SAFETY: non-null, aligned, within the address space; readable per the caller.
+    Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+/// A mutable slice from a C pointer and length; NULL is accepted only with `len == 0`.
+///
+/// # Safety
+/// When `len > 0` and `p` is non-null, `p` points to `len` writable `T`s that nothing else
+/// accesses during the call (the disjointness checks of the callers cover the other
+/// arguments).
+unsafe fn out_slice<'a, T>(
+    p: *mut T,
+    len: usize,
+    what: &'static str,
+) -> Result<&'a mut [T], CapiError> {
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    if p.is_null() {
+        return Err(CapiError::Null(what));
+    }
+    if (p as usize) % align_of::<T>() != 0 || !range_ok(p, len) {
+        return Err(CapiError::Invalid(what));
+    }
+    // SAFETY: non-null, aligned, within the address space; writable and unaliased per the
+    // caller.
+    Ok(unsafe { std::slice::from_raw_parts_mut(p, len) })
+}
+
+/// `[start, end)` of a slice's bytes.
+fn span<T>(s: &[T]) -> (usize, usize) {
+    let a = s.as_ptr() as usize;
+    (a, a + std::mem::size_of_val(s))
+}
+
+/// True when no two `writes` overlap and no write overlaps any of `reads` (empty ranges never
+/// overlap). Both vectors are sorted in place.
+fn disjoint(writes: &mut [(usize, usize)], reads: &mut [(usize, usize)]) -> bool {
+    writes.sort_unstable();
+    reads.sort_unstable();
+    let nonempty = |r: &&(usize, usize)| r.0 < r.1;
+    let w: Vec<_> = writes.iter().filter(nonempty).copied().collect();
+    if w.windows(2).any(|p| p[1].0 < p[0].1) {
+        return false;
+    }
+    // Sweep the reads against the sorted, disjoint writes.
+    let mut j = 0;
+    for r in reads.iter().filter(nonempty) {
+        while j < w.len() && w[j].1 <= r.0 {
+            j += 1;
+        }
+        // Writes before `j` end at or before r.0; reads are sorted by start, so for the next
+        // read those still end before it. Check every write that starts before r.1.
+        let mut k = j;
+        while k < w.len() && w[k].0 < r.1 {
+            if w[k].1 > r.0 {
+                return false;
+            }
+            k += 1;
+        }
+    }
+    true
+}
+
+/// Reads the `size` field of a caller's versioned struct and bounds it.
+///
+/// # Safety
+/// `p` is non-null and points to at least a readable `size_t`.
+unsafe fn struct_size<T>(p: *const T, what: &'static str) -> Result<usize, CapiError> {
+    if (p as usize) % align_of::<usize>() != 0 {
+        return Err(CapiError::Invalid(what));
+    }
+    // SAFETY: non-null and aligned; every versioned struct starts with a size_t.
+    let size = unsafe { ptr::read(p as *const usize) };
+    if !(size_of::<usize>()..=MAX_STRUCT_SIZE).contains(&size) || !range_ok(p as *const u8, size) {
+        return Err(CapiError::Invalid(what));
+    }
+    Ok(size)
+}
+
+/// A validated `iaa_batch_info*` (NULL allowed) and its caller size.
+///
+/// # Safety
+/// `info` is NULL or points to a writable struct of `info->size` bytes.
+unsafe fn batch_info_arg(
+    info: *mut iaa_batch_info,
+) -> Result<Option<(*mut iaa_batch_info, usize)>, CapiError> {
+    if info.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: non-null; the caller promises a struct starting with its size.
+    let size = unsafe { struct_size(info, "info->size")? };
+    Ok(Some((info, size)))
+}
+
+/// Writes a call's summary into the caller's `iaa_batch_info`.
+///
+/// # Safety
+/// As for [`batch_info_arg`], whose result this takes.
+unsafe fn write_info(info: Option<(*mut iaa_batch_info, usize)>, s: &iaa::BatchSummary) {
+    if let Some((p, size)) = info {
+        let v = iaa_batch_info {
+            size: size_of::<iaa_batch_info>(),
+            units: s.units as u64,
+            hardware: s.hardware as u64,
+            software: s.software as u64,
+            incompressible: s.incompressible as u64,
+            failed: s.failed as u64,
+        };
+        // SAFETY: `p` holds `size` writable bytes (checked by batch_info_arg).
+        unsafe { write_versioned(&v, p, size) };
+    }
+}
+
+/// The builder described by a C config.
+///
+/// # Safety
+/// `cfg` is NULL or points to a readable struct of `cfg->size` bytes; `cfg->wq_name` is NULL or
+/// a NUL-terminated string.
+unsafe fn builder_from(cfg: *const iaa_config) -> Result<iaa::PoolBuilder, CapiError> {
+    let c = if cfg.is_null() {
+        iaa_config::defaults()
+    } else {
+        // SAFETY: non-null; the caller promises `cfg->size` readable bytes.
+        let size = unsafe { struct_size(cfg, "cfg->size")? };
+        // SAFETY: as above; every field of iaa_config is an integer or a raw pointer.
+        unsafe { read_versioned(iaa_config::defaults(), cfg, size) }.ok_or(CapiError::Invalid(
+            "cfg has non-zero fields this library does not know",
+        ))?
+    };
+    let path = match c.path {
+        IAA_PATH_AUTO => Path::Auto,
+        IAA_PATH_HARDWARE => Path::Hardware,
+        IAA_PATH_SOFTWARE => Path::Software,
+        _ => return Err(CapiError::Invalid("cfg->path")),
+    };
+    let codec = match c.codec {
+        IAA_CODEC_DEFLATE => Codec::Deflate,
+        IAA_CODEC_ZSTD => Codec::Zstd,
+        _ => return Err(CapiError::Invalid("cfg->codec")),
+    };
+    let level = match c.level {
+        IAA_LEVEL_FAST => Level::Fast,
+        IAA_LEVEL_BETTER => Level::Better,
+        _ => return Err(CapiError::Invalid("cfg->level")),
+    };
+    if c.flags & !KNOWN_FLAGS != 0 {
+        return Err(CapiError::Invalid("cfg->flags has unknown bits"));
+    }
+    let mut b = Pool::builder()
+        .path(path)
+        .codec(codec)
+        .level(level)
+        .verify(c.flags & IAA_FLAG_VERIFY != 0)
+        .hybrid(c.flags & IAA_FLAG_NO_HYBRID == 0)
+        .spread_over_cores(c.flags & IAA_FLAG_SPREAD_OVER_CORES != 0);
+    if c.hw_batch_size != 0 {
+        b = b.hw_batch_size(c.hw_batch_size as usize);
+    }
+    if c.contexts != 0 {
+        b = b.contexts(c.contexts as usize);
+    }
+    if c.max_unit_size != 0 {
+        let n = usize::try_from(c.max_unit_size)
+            .map_err(|_| CapiError::Invalid("cfg->max_unit_size"))?;
+        b = b.max_unit_size(n);
+    }
+    if c.completion_timeout_us != 0 {
+        b = b.budgets(Budgets {
+            completion_timeout: Duration::from_micros(c.completion_timeout_us),
+            ..Budgets::default()
+        });
+    }
+    if !c.wq_name.is_null() {
+        // SAFETY: non-null; the caller promises a NUL-terminated string.
+        let name = unsafe { CStr::from_ptr(c.wq_name) }
+            .to_str()
+            .map_err(|_| CapiError::Invalid("cfg->wq_name is not UTF-8"))?;
+        b = b.wq(WqChoice::Named(name.to_owned()));
+    }
+    Ok(b)
+}
+
+/// Creates a pool. `cfg` may be NULL (all defaults). On success `*out` is the new pool and the
+/// result is 0; on failure `*out` is NULL and the result is `-EINVAL` (bad config),
+/// `-ENODEV` (`IAA_PATH_HARDWARE` without a device), `-EOPNOTSUPP` (zstd on the hardware
+/// path) or `-ENOMEM`.
+///
+/// # Safety
+/// `cfg` is NULL or points to an `iaa_config` whose `size` bytes are readable (and whose
+/// `wq_name` is NULL or a C string); `out` is NULL (refused) or writable.
+#[no_mangle]
+pub unsafe extern "C" fn iaa_pool_create(cfg: *const iaa_config, out: *mut *mut iaa_pool) -> c_int {
+    guard(|| {
+        to_code((|| {
+            if out.is_null() {
+                return Err(CapiError::Null("out"));
+            }
+            if (out as usize) % align_of::<*mut iaa_pool>() != 0 {
+                return Err(CapiError::Invalid("out"));
+            }
+            // SAFETY: non-null, aligned, writable per the caller. Written first so every
+            // failure leaves NULL behind.
+            unsafe { out.write(ptr::null_mut()) };
+            // SAFETY: forwarded from this function's contract.
+            let pool = unsafe { builder_from(cfg)? }.build()?;
+            let handle = Box::into_raw(Box::new(iaa_pool {
+                magic: POOL_MAGIC,
+                pool,
+            }));
+            // SAFETY: as above.
+            unsafe { out.write(handle) };
+            Ok(IAA_OK)
+        })())
+    })
+}
+
+/// Frees a pool and every context it holds. NULL is a no-op. No other call on this pool may be
+/// running or start afterwards.
+///
+/// # Safety
+/// `pool` is NULL or a pool from `iaa_pool_create` not yet destroyed.
+#[no_mangle]
+pub unsafe extern "C" fn iaa_pool_destroy(pool: *mut iaa_pool) {
+    guard(|| {
+        // SAFETY: forwarded from this function's contract.
+        if pool.is_null() || unsafe { pool_ref(pool) }.is_err() {
+            return IAA_OK;
+        }
+        // SAFETY: a live pool created by Box::into_raw; the magic is cleared first so a stale
+        // handle used later is refused as long as the memory is not reused.
+        unsafe {
+            (*pool).magic = 0;
+            drop(Box::from_raw(pool));
+        }
+        IAA_OK
+    });
+}
+
+/// `IAA_PATH_HARDWARE` if the pool sends units to a device (or the device model) first,
+/// `IAA_PATH_SOFTWARE` if it runs in software only; `-EINVAL` for a NULL pool.
+///
+/// # Safety
+/// `pool` is NULL or a live pool.
+#[no_mangle]
+pub unsafe extern "C" fn iaa_pool_path(pool: *const iaa_pool) -> c_int {
+    guard(|| {
+        // SAFETY: forwarded from this function's contract.
+        to_code(unsafe { pool_ref(pool) }.map(|p| {
+            if p.is_hardware() {
+                IAA_PATH_HARDWARE as c_int
+            } else {
+                IAA_PATH_SOFTWARE as c_int
+            }
+        }))
+    })
+}
+
+/// Writes one line saying which path the pool uses and why (e.g. `"software (no IAA device:
+/// ...)"`) into `buf` (NUL-terminated, truncated to `len - 1` bytes). Returns the length of
+/// the whole line (like `snprintf`), or a negative code.
+///
+/// # Safety
+/// `pool` is NULL or a live pool; `buf` is NULL (only with `len == 0`) or holds `len` writable
+/// bytes.
+#[no_mangle]
+pub unsafe extern "C" fn iaa_pool_describe(
+    pool: *const iaa_pool,
+    buf: *mut c_char,
+    len: usize,
+) -> c_int {
+    guard(|| {
+        to_code((|| {
+            // SAFETY: forwarded from this function's contract.
+            let p = unsafe { pool_ref(pool)? };
+            // SAFETY: as above.
+            let out = unsafe { out_slice(buf as *mut u8, len, "buf")? };
+            let text = p.describe();
+            let bytes = text.as_bytes();
+            if let Some(room) = out.len().checked_sub(1) {
+                let n = room.min(bytes.len());
+                out[..n].copy_from_slice(&bytes[..n]);
+                out[n] = 0;
+            }
+            c_int::try_from(bytes.len()).map_err(|_| CapiError::Invalid("description too long"))
+        })())
+    })
+}
+
+/// How many units one call runs in parallel: the hardware batch size on the hardware path
+/// (default 8); on the software path 1, or the thread count with
+/// `IAA_FLAG_SPREAD_OVER_CORES`. A sizing hint: calls take any number of units. 0 for a NULL
+/// pool.
+///
+/// # Safety
+/// `pool` is NULL or a live pool.
+#[no_mangle]
+pub unsafe extern "C" fn iaa_batch_size(pool: *const iaa_pool) -> usize {
+    // SAFETY: forwarded from this function's contract.
+    guard_or(0, || {
+        unsafe { pool_ref(pool) }.map_or(0, |p| p.batch_size())
+    })
+}
+
+/// The output capacity that lets a compression of `src_len` bytes succeed whenever the data is
+/// compressible: `src_len` itself. The library never writes more: output that would not be
+/// smaller than the input is reported `IAA_INCOMPRESSIBLE` (store the input raw), so a slot or
+/// buffer of the input's size is always enough.
+#[no_mangle]
+pub extern "C" fn iaa_compress_bound(src_len: usize) -> usize {
+    src_len
+}
+
+/// Number of units `src_len` bytes make at `unit_size` bytes each (the last may be shorter);
+/// 0 when `unit_size` is 0. The `results_len` and slot count a compress batch needs.
+#[no_mangle]
+pub extern "C" fn iaa_unit_count(src_len: usize, unit_size: usize) -> usize {
+    if unit_size == 0 {
+        0
+    } else {
+        src_len.div_ceil(unit_size)
+    }
+}
+
+/// Compresses `src` cut into units of `unit_size` bytes (the last may be shorter). Unit `i`
+/// goes to the slot `dst + i * dst_stride` of `dst_stride` bytes, and `results[i]` receives its
+/// compressed length (>= 0), `IAA_INCOMPRESSIBLE` (store it raw; the slot holds nothing
+/// useful), or a negative code. One unit failing never fails the others.
+///
+/// Returns 0 when every unit has its result (look at `results`), or a negative code for a
+/// malformed call, in which case no slot and no result was written: `-EINVAL` for a NULL pool
+/// or buffer with a non-zero length, `unit_size` 0 or above `INT32_MAX`, `dst_stride` 0,
+/// `dst_len < units * dst_stride`, `results_len < units`, or overlapping `src`, `dst` and
+/// `results`. `units = iaa_unit_count(src_len, unit_size)`; `info` (may be NULL) receives the
+/// call's totals, including how many units ran on the hardware and in software.
+///
+/// # Safety
+/// Each non-NULL pointer holds the given number of readable (`src`) or writable (`dst`,
+/// `results`, `info->size` bytes of `info`) bytes or elements. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn iaa_compress_batch(
+    pool: *mut iaa_pool,
+    src: *const u8,
+    src_len: usize,
+    unit_size: usize,
+    dst: *mut u8,
+    dst_len: usize,
+    dst_stride: usize,
+    results: *mut i32,
+    results_len: usize,
+    info: *mut iaa_batch_info,
+) -> c_int {
+    guard(|| {
+        to_code((|| {
+            // SAFETY (every block of this closure): forwarded from this function's contract;
+            // the slices are checked disjoint before any is used.
+            let p = unsafe { pool_ref(pool)? };
+            let info = unsafe { batch_info_arg(info)? };
+            if unit_size == 0 || unit_size > i32::MAX as usize {
+                return Err(CapiError::Invalid("unit_size must be in 1..=INT32_MAX"));
+            }
+            if dst_stride == 0 {
+                return Err(CapiError::Invalid("dst_stride is 0"));
+            }
+            let n = src_len.div_ceil(unit_size);
+            if results_len < n {
+                return Err(CapiError::Invalid(
+                    "results_len is smaller than the unit count",
+                ));
+            }
+            if dst_len / dst_stride < n {
+                return Err(CapiError::Invalid("dst_len holds fewer slots than units"));
+            }
+            let src = unsafe { in_slice(src, src_len, "src")? };
+            let dst = unsafe { out_slice(dst, dst_len, "dst")? };
+            let results = unsafe { out_slice(results, n, "results")? };
+            if !disjoint(&mut [span(dst), span(results)], &mut [span(src)]) {
+                return Err(CapiError::Invalid("src, dst and results overlap"));
+            }
+            let mut rs = vec![UnitResult::Pending; n];
+            let sum = p.compress_batch(src, unit_size, Outputs::flat(dst, dst_stride), &mut rs)?;
+            for (o, r) in results.iter_mut().zip(&rs) {
+                *o = unit_code(r)?;
+            }
+            unsafe { write_info(info, &sum) };
+            Ok(IAA_OK)
+        })())
+    })
+}
+
+/// Decompresses `units` independent units: unit `i` is `src[i]` (`src_lens[i]` bytes of raw
+/// deflate, or a zstd frame for an `IAA_CODEC_ZSTD` pool) and goes to `dst[i]`, which holds
+/// `dst_caps[i]` bytes. `results[i]` receives the decompressed length (>= 0) or a negative
+/// code: `-EBADMSG` (corrupt input), `-EOVERFLOW` (does not fit `dst_caps[i]`), ... Any raw
+/// deflate stream is accepted (32 KiB windows too; those run in software).
+///
+/// Returns 0 when every unit has its result, or a negative code for a malformed call (nothing
+/// written): `-EINVAL` for a NULL pool or array, a NULL buffer with a non-zero length, a
+/// `dst_caps[i]` above `INT32_MAX`, `results_len < units`, or output buffers that overlap each
+/// other, an input or `results`. `info` (may be NULL) receives the call's totals.
+///
+/// # Safety
+/// The four arrays hold `units` elements; each non-NULL buffer holds its length in readable
+/// (`src[i]`) or writable (`dst[i]`) bytes; `results` holds `results_len` writable elements.
+/// Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn iaa_decompress_batch(
+    pool: *mut iaa_pool,
+    src: *const *const u8,
+    src_lens: *const usize,
+    dst: *const *mut u8,
+    dst_caps: *const usize,
+    units: usize,
+    results: *mut i32,
+    results_len: usize,
+    info: *mut iaa_batch_info,
+) -> c_int {
+    guard(|| {
+        to_code((|| {
+            // SAFETY (every block of this closure): forwarded from this function's contract;
+            // the slices are checked disjoint before any is used.
+            let p = unsafe { pool_ref(pool)? };
+            let info = unsafe { batch_info_arg(info)? };
+            if results_len < units {
+                return Err(CapiError::Invalid("results_len is smaller than units"));
+            }
+            let srcs = unsafe { in_slice(src, units, "src")? };
+            let lens = unsafe { in_slice(src_lens, units, "src_lens")? };
+            let dsts = unsafe { in_slice(dst, units, "dst")? };
+            let caps = unsafe { in_slice(dst_caps, units, "dst_caps")? };
+            let results = unsafe { out_slice(results, units, "results")? };
+            let mut ins = Vec::with_capacity(units);
+            for (&s, &l) in srcs.iter().zip(lens) {
+                ins.push(unsafe { in_slice(s, l, "src[i]")? });
+            }
+            let mut outs = Vec::with_capacity(units);
+            for (&d, &c) in dsts.iter().zip(caps) {
+                if c > i32::MAX as usize {
+                    return Err(CapiError::Invalid("dst_caps[i] exceeds INT32_MAX"));
+                }
+                outs.push(unsafe { out_slice(d, c, "dst[i]")? });
+            }
+            let mut writes: Vec<_> = outs.iter().map(|s| span(s)).collect();
+            writes.push(span(results));
+            let mut reads: Vec<_> = ins.iter().map(|s| span(s)).collect();
+            for a in [span(srcs), span(lens), span(dsts), span(caps)] {
+                reads.push(a);
+            }
+            if !disjoint(&mut writes, &mut reads) {
+                return Err(CapiError::Invalid("output buffers overlap"));
+            }
+            let mut rs = vec![UnitResult::Pending; units];
+            let sum = p.decompress_batch(ins.as_slice(), outs.as_mut_slice(), &mut rs)?;
+            for (o, r) in results.iter_mut().zip(&rs) {
+                *o = unit_code(r)?;
+            }
+            unsafe { write_info(info, &sum) };
+            Ok(IAA_OK)
+        })())
+    })
+}
+
+/// Shared body of the single-buffer calls.
+///
+/// # Safety
+/// As for `iaa_compress`.
+unsafe fn one(
+    compress: bool,
+    pool: *mut iaa_pool,
+    src: *const u8,
+    src_len: usize,
+    dst: *mut u8,
+    dst_cap: usize,
+    out_len: *mut usize,
+) -> Result<c_int, CapiError> {
+    // SAFETY (every block): forwarded from the contract of iaa_compress / iaa_decompress.
+    let p = unsafe { pool_ref(pool)? };
+    let out_len = unsafe { out_slice(out_len, 1, "out_len")? };
+    out_len[0] = 0;
+    let src = unsafe { in_slice(src, src_len, "src")? };
+    let dst = unsafe { out_slice(dst, dst_cap, "dst")? };
+    if !disjoint(&mut [span(dst), span(out_len)], &mut [span(src)]) {
+        return Err(CapiError::Invalid("src, dst and out_len overlap"));
+    }
+    let r = if compress {
+        p.compress(src, dst)?
+    } else {
+        p.decompress(src, dst)?
+    };
+    match r {
+        UnitResult::Done { len, .. } => {
+            out_len[0] = len;
+            Ok(IAA_OK)
+        }
+        other => unit_code(&other),
+    }
+}
+
+/// Compresses one buffer (one unit, at most 4 GiB - 1) into `dst`. Returns 0 with `*out_len`
+/// = compressed length, `IAA_INCOMPRESSIBLE` (output would not be smaller than `src_len` or not
+/// fit `dst_cap`; store raw; also for `src_len` 0), or a negative code (`-EINVAL` for NULL
+/// arguments or overlapping buffers). `*out_len` is 0 unless the result is 0.
+///
+/// # Safety
+/// `src` holds `src_len` readable bytes, `dst` `dst_cap` writable bytes, `out_len` is writable
+/// (NULLs are refused). Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn iaa_compress(
+    pool: *mut iaa_pool,
+    src: *const u8,
+    src_len: usize,
+    dst: *mut u8,
+    dst_cap: usize,
+    out_len: *mut usize,
+) -> c_int {
+    // SAFETY: forwarded from this function's contract.
+    guard(|| to_code(unsafe { one(true, pool, src, src_len, dst, dst_cap, out_len) }))
+}
+
+/// Decompresses one unit (raw deflate, or a zstd frame for a zstd pool) into `dst`. Returns 0
+/// with `*out_len` = decompressed length, or a negative code (`-EBADMSG` corrupt input,
+/// `-EOVERFLOW` output does not fit `dst_cap`, `-EINVAL` bad arguments).
+///
+/// # Safety
+/// As for `iaa_compress`.
+#[no_mangle]
+pub unsafe extern "C" fn iaa_decompress(
+    pool: *mut iaa_pool,
+    src: *const u8,
+    src_len: usize,
+    dst: *mut u8,
+    dst_cap: usize,
+    out_len: *mut usize,
+) -> c_int {
+    // SAFETY: forwarded from this function's contract.
+    guard(|| to_code(unsafe { one(false, pool, src, src_len, dst, dst_cap, out_len) }))
+}
+
+fn counts(c: &iaa::PathCounts) -> iaa_path_counts {
+    iaa_path_counts {
+        units: c.units,
+        bytes_in: c.bytes_in,
+        bytes_out: c.bytes_out,
+    }
+}
+
+/// Fills `*out` (whose `size` the caller sets to `sizeof(iaa_stats)`) with the pool's
+/// statistics since creation. Returns 0, or `-EINVAL` for NULL arguments or a bad `size`.
+///
+/// # Safety
+/// `pool` is NULL or a live pool; `out` is NULL or holds `out->size` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn iaa_pool_stats(pool: *const iaa_pool, out: *mut iaa_stats) -> c_int {
+    guard(|| {
+        to_code((|| {
+            // SAFETY: forwarded from this function's contract.
+            let p = unsafe { pool_ref(pool)? };
+            if out.is_null() {
+                return Err(CapiError::Null("out"));
+            }
+            // SAFETY: non-null; the caller promises `out->size` bytes.
+            let size = unsafe { struct_size(out, "out->size")? };
+            let s = p.stats();
+            let mut fallbacks = [0u64; IAA_FALLBACK_CAUSES_MAX];
+            fallbacks[..s.fallbacks.len()].copy_from_slice(&s.fallbacks);
+            let v = iaa_stats {
+                size: size_of::<iaa_stats>(),
+                compress_hw: counts(&s.compress_hw),
+                compress_sw: counts(&s.compress_sw),
+                decompress_hw: counts(&s.decompress_hw),
+                decompress_sw: counts(&s.decompress_sw),
+                incompressible: s.incompressible,
+                unit_errors: s.unit_errors,
+                submit_retries: s.submit_retries,
+                timeouts: s.timeouts,
+                fault_resubmits: s.fault_resubmits,
+                verify_checks: s.verify_checks,
+                verify_failures: s.verify_failures,
+                batches: s.batches,
+                fallbacks_total: s.total_fallbacks(),
+                fallbacks,
+            };
+            // SAFETY: `out` holds `size` writable bytes (checked by struct_size).
+            unsafe { write_versioned(&v, out, size) };
+            Ok(IAA_OK)
+        })())
+    })
+}
+
+/// Name of fallback cause `index` (the index into `iaa_stats.fallbacks`), e.g.
+/// `"page_fault"`; NULL for an index the library does not use.
+#[no_mangle]
+pub extern "C" fn iaa_fallback_cause_name(index: u32) -> *const c_char {
+    static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+    guard_or(ptr::null(), || {
+        let names = NAMES.get_or_init(|| {
+            iaa::FallbackCause::ALL
+                .iter()
+                .map(|c| CString::new(c.name()).unwrap_or_default())
+                .collect()
+        });
+        names
+            .get(index as usize)
+            .map_or(ptr::null(), |s| s.as_ptr())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disjointness() {
+        assert!(disjoint(&mut [(0, 4), (4, 8)], &mut [(8, 9), (0, 0)]));
+        assert!(!disjoint(&mut [(0, 4), (3, 8)], &mut []));
+        assert!(!disjoint(&mut [(10, 20)], &mut [(0, 11)]));
+        assert!(!disjoint(
+            &mut [(10, 20), (30, 40)],
+            &mut [(0, 5), (19, 31)]
+        ));
+        assert!(disjoint(
+            &mut [(10, 20), (30, 40)],
+            &mut [(0, 10), (0, 5), (20, 30), (40, 50)]
+        ));
+        // Overlapping reads are fine; an empty write inside a read is fine.
+        assert!(disjoint(&mut [(5, 5)], &mut [(0, 10), (2, 8)]));
+        // A read that spans several writes, found after a long earlier read.
+        assert!(!disjoint(&mut [(1, 2), (50, 60)], &mut [(0, 1), (3, 100)]));
+    }
+
+    #[test]
+    fn range_checks_refuse_wraparound() {
+        let p = (usize::MAX - 3) as *const u8;
+        assert!(!range_ok(p, 8));
+        assert!(range_ok(p, 2));
+        assert!(!range_ok(8 as *const u64, usize::MAX / 4));
+    }
+}
