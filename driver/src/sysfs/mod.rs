@@ -15,11 +15,13 @@
 //! Probing a dedicated WQ opens and closes it; while it is open the kernel binds it to this
 //! process (another opener gets `EBUSY`).
 
+pub mod method;
 pub mod open;
 pub mod parse;
 pub mod status;
 pub mod topology;
 
+pub use method::{submit_method, CpuSubmit, SubmitMethod};
 pub use open::{
     noop_descriptor, probe_write_noop, CdevOpener, FakeOpener, FakeOutcome, OpenError, OpenedWq,
     PortalMapping, ProbeError, RealOpener, SubmissionKind,

@@ -1,0 +1,384 @@
+//! `iaa devices`: what IAA/DSA devices and work queues this host has, whether each WQ is usable
+//! by this library and why not, how descriptors would be submitted, and which path (hardware or
+//! software) compression takes.
+//!
+//! `--sys-root`/`--dev-root` point it at fixture trees; `--json` prints the same as JSON.
+
+use clap::Args;
+use iaa_driver::sysfs::{
+    submit_method, Availability, BusState, CpuSubmit, Device, Discovery, Inventory, WorkQueue,
+    WqStatus,
+};
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Options of `iaa devices`.
+#[derive(Args, Debug, Clone)]
+pub struct DevicesArgs {
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Root of sysfs (for fixture trees).
+    #[arg(long, default_value = "/sys")]
+    pub sys_root: PathBuf,
+    /// Root of the device nodes (for fixture trees).
+    #[arg(long, default_value = "/dev")]
+    pub dev_root: PathBuf,
+    /// Smallest WQ max_transfer_size accepted, in bytes.
+    #[arg(long)]
+    pub min_transfer_size: Option<u64>,
+}
+
+/// Run the command: scan, print, exit 0 (the report itself says what is missing).
+pub fn run(args: &DevicesArgs) -> ExitCode {
+    let mut d = Discovery::with_roots(&args.sys_root, &args.dev_root);
+    if let Some(m) = args.min_transfer_size {
+        d = d.min_transfer_size(m);
+    }
+    let inv = d.scan();
+    let cpu = CpuSubmit::detect();
+    let out = if args.json {
+        match serde_json::to_string_pretty(&to_json(&inv, cpu, args)) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("iaa devices: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        render_table(&inv, cpu, args)
+    };
+    println!("{out}");
+    ExitCode::SUCCESS
+}
+
+/// `hardware` when at least one IAA WQ is usable, else `software`.
+fn path_word(inv: &Inventory) -> &'static str {
+    match inv.availability() {
+        Availability::Usable { .. } => "hardware",
+        _ => "software",
+    }
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_else(|| "-".into())
+}
+
+fn wq_row(d: &Device, w: &WorkQueue, cpu: CpuSubmit) -> [String; 9] {
+    let method = submit_method(&w.status, cpu).map(|m| m.name().to_string());
+    let reason = match &w.status {
+        WqStatus::Usable { .. } => String::new(),
+        WqStatus::Unusable { reason } => reason.to_string(),
+    };
+    let word = |v: Option<&str>| v.unwrap_or("-").to_string();
+    [
+        w.sysfs_name.clone(),
+        d.name.clone(),
+        word(w.mode.map(|m| match m {
+            iaa_driver::sysfs::WqMode::Dedicated => "dedicated",
+            iaa_driver::sysfs::WqMode::Shared => "shared",
+        })),
+        word(w.wq_type.map(|t| match t {
+            iaa_driver::sysfs::WqType::User => "user",
+            iaa_driver::sysfs::WqType::Kernel => "kernel",
+            iaa_driver::sysfs::WqType::None => "none",
+        })),
+        word(w.state.map(|s| match s {
+            iaa_driver::sysfs::WqState::Enabled => "enabled",
+            iaa_driver::sysfs::WqState::Disabled => "disabled",
+            iaa_driver::sysfs::WqState::Unknown => "unknown",
+        })),
+        opt(w.size),
+        if w.status.is_usable() { "yes" } else { "no" }.into(),
+        method.unwrap_or_else(|| "-".into()),
+        reason,
+    ]
+}
+
+fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
+    let n = header.len();
+    let mut width: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate().take(n - 1) {
+            width[i] = width[i].max(c.chars().count());
+        }
+    }
+    let line = |out: &mut String, cells: Vec<&str>| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == n {
+                l.push_str(c);
+            } else {
+                let _ = write!(l, "{:<w$}  ", c, w = width[i]);
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(out, header.to_vec());
+    for r in rows {
+        line(out, r.iter().map(String::as_str).collect());
+    }
+}
+
+/// The human-readable report.
+pub fn render_table(inv: &Inventory, cpu: CpuSubmit, args: &DevicesArgs) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "sysfs: {}   device nodes: {}   CPU: movdir64b={} enqcmd={}",
+        args.sys_root.display(),
+        args.dev_root.display(),
+        if cpu.movdir64b { "yes" } else { "no" },
+        if cpu.enqcmd { "yes" } else { "no" },
+    );
+    match inv.bus {
+        BusState::DriverNotLoaded => {
+            let _ = writeln!(
+                out,
+                "No IAA/DSA device: {}/bus/dsa is absent, the idxd driver is not loaded.",
+                args.sys_root.display()
+            );
+        }
+        BusState::NoDevices => {
+            let _ = writeln!(out, "No IAA/DSA device on the dsa bus.");
+        }
+        BusState::Present => {
+            out.push('\n');
+            let rows: Vec<Vec<String>> = inv
+                .devices
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.name.clone(),
+                        match d.kind {
+                            iaa_driver::sysfs::DeviceKind::Iaa => "IAA".into(),
+                            iaa_driver::sysfs::DeviceKind::Dsa => "DSA".into(),
+                        },
+                        opt(d.pci_address.clone()),
+                        opt(d.pci_device_id.map(|i| format!("{i:04x}"))),
+                        opt(d.socket),
+                        opt(d.numa_node),
+                        opt(d.state.map(|s| format!("{s:?}").to_lowercase())),
+                        opt(d.version.map(|v| format!("{v:#x}"))),
+                        opt(d.pasid_enabled.map(|p| if p { "yes" } else { "no" })),
+                        d.work_queues.len().to_string(),
+                    ]
+                })
+                .collect();
+            table(
+                &mut out,
+                &[
+                    "DEVICE", "KIND", "PCI", "ID", "SOCKET", "NUMA", "STATE", "VERSION", "PASID",
+                    "WQS",
+                ],
+                &rows,
+            );
+            let wq_rows: Vec<Vec<String>> = inv
+                .all_wqs()
+                .map(|(d, w)| wq_row(d, w, cpu).to_vec())
+                .collect();
+            out.push('\n');
+            if wq_rows.is_empty() {
+                out.push_str("No work queues.\n");
+            } else {
+                table(
+                    &mut out,
+                    &[
+                        "WQ", "DEVICE", "MODE", "TYPE", "STATE", "SIZE", "USABLE", "SUBMIT",
+                        "REASON",
+                    ],
+                    &wq_rows,
+                );
+            }
+            for d in &inv.devices {
+                for p in &d.problems {
+                    let _ = writeln!(out, "warning: {}: {p}", d.name);
+                }
+            }
+        }
+    }
+    for p in &inv.problems {
+        let _ = writeln!(out, "warning: {p}");
+    }
+    let _ = writeln!(out, "\n{}.", inv.availability());
+    let _ = write!(
+        out,
+        "Path: {}{}",
+        path_word(inv),
+        if path_word(inv) == "software" {
+            " (compression and decompression run on the CPU; see docs/SETUP.md to configure IAA)"
+        } else {
+            ""
+        }
+    );
+    out
+}
+
+/// The JSON report.
+pub fn to_json(inv: &Inventory, cpu: CpuSubmit, args: &DevicesArgs) -> Value {
+    let devices: Vec<Value> = inv
+        .devices
+        .iter()
+        .map(|d| {
+            let wqs: Vec<Value> = d
+                .work_queues
+                .iter()
+                .map(|w| {
+                    let mut v = serde_json::to_value(w).unwrap_or(Value::Null);
+                    if let Value::Object(m) = &mut v {
+                        m.insert("usable".into(), json!(w.status.is_usable()));
+                        m.insert(
+                            "submit_method".into(),
+                            json!(submit_method(&w.status, cpu).map(|x| x.name())),
+                        );
+                        m.insert("reason".into(), json!(w.status.reason()));
+                    }
+                    v
+                })
+                .collect();
+            let mut v = serde_json::to_value(d).unwrap_or(Value::Null);
+            if let Value::Object(m) = &mut v {
+                m.insert("work_queues".into(), Value::Array(wqs));
+            }
+            v
+        })
+        .collect();
+    json!({
+        "sys_root": args.sys_root,
+        "dev_root": args.dev_root,
+        "cpu": cpu,
+        "bus": inv.bus,
+        "availability": inv.availability(),
+        "summary": inv.availability().to_string(),
+        "path": path_word(inv),
+        "devices": devices,
+        "problems": inv.problems,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../driver/tests/fixtures/spr-one-iaa")
+    }
+
+    fn args(root: &std::path::Path, json: bool) -> DevicesArgs {
+        DevicesArgs {
+            json,
+            sys_root: root.join("sys"),
+            dev_root: root.join("dev"),
+            min_transfer_size: None,
+        }
+    }
+
+    fn scan(a: &DevicesArgs) -> Inventory {
+        Discovery::with_roots(&a.sys_root, &a.dev_root).scan()
+    }
+
+    const CPU: CpuSubmit = CpuSubmit {
+        movdir64b: true,
+        enqcmd: false,
+    };
+
+    #[test]
+    fn table_over_fixture_tree() {
+        let a = args(&fixture(), false);
+        let inv = scan(&a);
+        let t = render_table(&inv, CPU, &a);
+        assert!(t.contains("iax1") && t.contains("0000:6a:02.0"), "{t}");
+        let wq10 = t.lines().find(|l| l.starts_with("wq1.0")).unwrap();
+        let cols: Vec<&str> = wq10.split_whitespace().collect();
+        // Shared WQ with a mapped portal but no ENQCMD on this (pretend) CPU: write(2).
+        assert_eq!(
+            cols,
+            ["wq1.0", "iax1", "shared", "user", "enabled", "96", "yes", "write"]
+        );
+        let wq11 = t.lines().find(|l| l.starts_with("wq1.1")).unwrap();
+        assert!(
+            wq11.contains("dedicated") && wq11.contains("movdir64b"),
+            "{wq11}"
+        );
+        assert!(t.contains("2 usable IAA work queue(s)"), "{t}");
+        assert!(t.ends_with("Path: hardware"), "{t}");
+    }
+
+    #[test]
+    fn json_over_fixture_tree() {
+        let a = args(&fixture(), true);
+        let inv = scan(&a);
+        let v = to_json(&inv, CPU, &a);
+        assert_eq!(v["path"], "hardware");
+        assert_eq!(v["availability"]["availability"], "usable");
+        let wq = &v["devices"][0]["work_queues"][1];
+        assert_eq!(wq["sysfs_name"], "wq1.1");
+        assert_eq!(wq["usable"], true);
+        assert_eq!(wq["submit_method"], "movdir64b");
+        assert_eq!(wq["reason"], Value::Null);
+        assert_eq!(v["cpu"]["enqcmd"], false);
+    }
+
+    #[test]
+    fn unusable_wq_shows_reason() {
+        // A copy of the fixture with wq1.1 disabled.
+        let t = tempfile::tempdir().unwrap();
+        copy_dir(&fixture(), t.path());
+        let state = t
+            .path()
+            .join("sys/devices/pci0000:6a/0000:6a:02.0/iax1/wq1.1/state");
+        std::fs::write(&state, "disabled\n").unwrap();
+        let a = args(t.path(), false);
+        let inv = scan(&a);
+        let out = render_table(&inv, CPU, &a);
+        let wq11 = out.lines().find(|l| l.starts_with("wq1.1")).unwrap();
+        assert!(
+            wq11.contains(" no ") && wq11.contains("accel-config enable-wq"),
+            "{wq11}"
+        );
+        let v = to_json(&inv, CPU, &a);
+        assert_eq!(
+            v["devices"][0]["work_queues"][1]["reason"]["code"],
+            "wq_disabled"
+        );
+        assert_eq!(
+            v["devices"][0]["work_queues"][1]["submit_method"],
+            Value::Null
+        );
+    }
+
+    #[test]
+    fn empty_host_says_software_and_why() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("sys")).unwrap();
+        let a = args(t.path(), false);
+        let inv = scan(&a);
+        let out = render_table(&inv, CPU, &a);
+        assert!(out.contains("bus/dsa is absent"), "{out}");
+        assert!(out.contains("idxd driver not loaded"), "{out}");
+        assert!(out.contains("Path: software"), "{out}");
+        let v = to_json(&inv, CPU, &a);
+        assert_eq!(v["path"], "software");
+        assert_eq!(v["availability"]["availability"], "driver_not_loaded");
+        assert_eq!(v["devices"], json!([]));
+    }
+
+    fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let ty = e.file_type().unwrap();
+            let dst = to.join(e.file_name());
+            if ty.is_symlink() {
+                std::os::unix::fs::symlink(std::fs::read_link(e.path()).unwrap(), &dst).unwrap();
+            } else if ty.is_dir() {
+                copy_dir(&e.path(), &dst);
+            } else {
+                std::fs::copy(e.path(), &dst).unwrap();
+            }
+        }
+    }
+}
