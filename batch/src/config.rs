@@ -1,6 +1,9 @@
 //! Pool configuration: [`PoolBuilder`] and the choices it takes.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use iaa_driver::model::{ModelConfig, ModelDevice};
 
 use crate::error::Error;
 use crate::pool::Pool;
@@ -70,14 +73,38 @@ impl Default for Budgets {
     }
 }
 
-/// Which work queue of the device the pool submits to (hardware path).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Which work queue(s) of the device the pool's contexts submit to (hardware path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WqChoice {
-    /// Let discovery pick (the first enabled user WQ of the CPU's socket).
+    /// Spread the contexts over every WQ of the device (context `c` uses WQ `c % n`).
+    #[default]
+    Spread,
+    /// Every context uses WQ `i`.
+    Index(usize),
+}
+
+/// Which device the hardware path uses.
+#[derive(Clone, Default)]
+pub enum Device {
+    /// `IAA_DEVICE=model` selects the software device model shaped by the environment
+    /// (`IAA_MODEL_ENGINES`, `IAA_MODEL_WQ_SIZE`, `IAA_MODEL_WQ_MODE`, `IAA_MODEL_FIXED_NS`,
+    /// `IAA_MODEL_NS_PER_KIB`); otherwise no device is found (real devices: not wired yet).
     #[default]
     Auto,
-    /// The WQ with this name, e.g. `wq1.0`.
-    Named(String),
+    /// Start a device model with this configuration (owned by the pool).
+    Model(ModelConfig),
+    /// Use an already started device model (the caller keeps a handle, e.g. to inject faults).
+    SharedModel(Arc<ModelDevice>),
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Device::Auto => f.write_str("Auto"),
+            Device::Model(c) => f.debug_tuple("Model").field(c).finish(),
+            Device::SharedModel(d) => f.debug_tuple("SharedModel").field(d.cfg()).finish(),
+        }
+    }
 }
 
 /// Builder of a [`Pool`]. Every option has a default; `Pool::builder().build()` gives an
@@ -90,6 +117,7 @@ pub struct PoolBuilder {
     pub(crate) verify: bool,
     pub(crate) budgets: Budgets,
     pub(crate) wq: WqChoice,
+    pub(crate) device: Device,
     pub(crate) spread_over_cores: bool,
     pub(crate) hw_batch_size: usize,
     pub(crate) max_unit_size: usize,
@@ -105,7 +133,8 @@ impl Default for PoolBuilder {
             level: Level::Fast,
             verify: false,
             budgets: Budgets::default(),
-            wq: WqChoice::Auto,
+            wq: WqChoice::Spread,
+            device: Device::Auto,
             spread_over_cores: false,
             hw_batch_size: 8,
             max_unit_size: 4096,
@@ -144,6 +173,11 @@ impl PoolBuilder {
     /// Work-queue choice (hardware path).
     pub fn wq(mut self, wq: WqChoice) -> Self {
         self.wq = wq;
+        self
+    }
+    /// Device of the hardware path (default: [`Device::Auto`]).
+    pub fn device(mut self, device: Device) -> Self {
+        self.device = device;
         self
     }
     /// Spread large software batches over the machine's cores (default off).

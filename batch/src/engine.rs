@@ -42,6 +42,9 @@ pub(crate) struct Job<'a, 'b> {
     /// Units on the device.
     pub(crate) inflight: usize,
     pub(crate) summary: BatchSummary,
+    /// Decompress: the chunk (of `hw_batch_size` positions) whose largest-first order is in
+    /// the context's `order` array.
+    pub(crate) order_chunk: usize,
 }
 
 impl<'a, 'b> Job<'a, 'b> {
@@ -64,6 +67,7 @@ impl<'a, 'b> Job<'a, 'b> {
                 units: n,
                 ..BatchSummary::default()
             },
+            order_chunk: usize::MAX,
         }
     }
 

@@ -1,32 +1,347 @@
-//! The hardware side of the pool: the backend (work queues of a device or of the device model)
-//! and the per-context hardware resources. Filled in with `iaa-wq` and the device model.
+//! The hardware side of the pool: the backend (the work queues of a device or of the device
+//! model) and each context's hardware memory: descriptors, 64-byte-aligned completion records,
+//! the fixed-mode AECS, and per-slot input and output bounce buffers.
+//!
+//! The device reads and writes only the context's own memory, never the caller's: inputs are
+//! copied into the slot's input buffer before submission and outputs copied out after
+//! completion. A unit that times out is therefore abandoned safely: its slot (record and
+//! buffers) stays quarantined until the device writes the record, and the caller's buffers are
+//! free the moment the call returns.
 
-use crate::config::PoolBuilder;
+use std::mem::ManuallyDrop;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-/// A device backend. No backend exists in this build yet, so the type has no values.
-pub(crate) enum Backend {}
+use bytemuck::{Pod, Zeroable};
+use iaa_descriptors::{
+    iaa_class, CompressAecs, IaaCompletionRecord, IaaCompress, IaaDecompress, IaaDescriptor,
+    StatusClass,
+};
+use iaa_driver::model::{self, ModelDevice};
+use iaa_wq::{IaaRecords, Slab, Slot, WorkQueue, WqError};
 
-/// The hardware side of one context (no values in this build yet).
-pub(crate) enum HwCtx {}
+use crate::config::{Device, PoolBuilder, WqChoice};
+
+/// One 64-byte line of a bounce buffer (64-byte aligned).
+#[derive(Clone, Copy, Pod, Zeroable)]
+#[repr(C, align(64))]
+pub(crate) struct Line([u8; 64]);
+
+const LINE: usize = 64;
+
+/// A device backend: its work queues, and the model that serves them (if any).
+pub(crate) struct Backend {
+    // Work queues drop before the model device they submit to.
+    pub(crate) wqs: Vec<WorkQueue>,
+    pub(crate) model: Option<Arc<ModelDevice>>,
+    name: String,
+}
 
 impl Backend {
     /// Open the device the builder asks for; `Err` says why there is none.
-    pub(crate) fn open(_b: &PoolBuilder) -> Result<Backend, String> {
-        Err("this build has no hardware backend (iaa-wq / device model not integrated yet)".into())
+    pub(crate) fn open(b: &PoolBuilder) -> Result<Backend, String> {
+        let (dev, how) = match &b.device {
+            Device::SharedModel(d) => (Arc::clone(d), "device model (shared)"),
+            Device::Model(cfg) => (
+                ModelDevice::start(cfg.clone()).map_err(|e| format!("device model: {e}"))?,
+                "device model",
+            ),
+            Device::Auto => {
+                if model::selected_by_env() {
+                    let cfg = model::ModelConfig::from_env().map_err(|e| e.to_string())?;
+                    (
+                        ModelDevice::start(cfg).map_err(|e| format!("device model: {e}"))?,
+                        "device model (IAA_DEVICE=model)",
+                    )
+                } else {
+                    return Err("no IAA device: set IAA_DEVICE=model for the device model \
+                                (kernel work queues are not wired into the pool yet)"
+                        .into());
+                }
+            }
+        };
+        if dev.cfg().kind != model::DeviceKind::Iaa {
+            return Err("the device model is a DSA, not an IAA".into());
+        }
+        let n = dev.cfg().wqs.len();
+        if n == 0 {
+            return Err("the device has no work queue".into());
+        }
+        if let WqChoice::Index(i) = b.wq {
+            if i >= n {
+                return Err(format!("WQ {i} asked for, the device has {n}"));
+            }
+        }
+        let wqs = (0..n)
+            .map(|i| dev.wq(i).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let c = dev.cfg();
+        let name = format!(
+            "{how}, {} engine(s), {} WQ(s) ({:?} size {})",
+            c.engines, n, c.wqs[0].mode, c.wqs[0].size
+        );
+        Ok(Backend {
+            wqs,
+            model: Some(dev),
+            name,
+        })
     }
-    pub(crate) fn new_context(&self, _cpu: usize, _b: &PoolBuilder) -> Result<HwCtx, String> {
-        match *self {}
+
+    pub(crate) fn new_context(&self, cpu: usize, b: &PoolBuilder) -> Result<HwCtx, String> {
+        let wq = match b.wq {
+            WqChoice::Spread => cpu % self.wqs.len(),
+            WqChoice::Index(i) => i,
+        };
+        HwCtx::new(wq, b.hw_batch_size, b.max_unit_size).map_err(|e| e.to_string())
     }
+
     pub(crate) fn wq_count(&self) -> usize {
-        match *self {}
+        self.wqs.len()
     }
+
     pub(crate) fn name(&self) -> String {
-        match *self {}
+        self.name.clone()
     }
 }
 
+/// What a slot is doing.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Phase {
+    Compress,
+    /// Decompress of the slot's own output with output suppressed; `crc` is what the
+    /// compression reported, `len` the compressed length.
+    Verify {
+        crc: u32,
+        len: usize,
+    },
+    Decompress,
+}
+
+/// A slot in flight.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Busy {
+    pub(crate) slot: Slot,
+    pub(crate) unit: usize,
+    pub(crate) phase: Phase,
+    pub(crate) t0: Instant,
+    pub(crate) resubmitted: bool,
+}
+
+/// How a submission went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Submit {
+    Accepted,
+    /// Refused until the retry budget ran out (WQ full, no credit).
+    Refused,
+    /// The portal failed.
+    Failed,
+}
+
+/// The hardware memory of one context. `slots` descriptors, records and buffer pairs; slot
+/// `i`'s record, descriptor and buffers always go together.
+pub(crate) struct HwCtx {
+    pub(crate) wq: usize,
+    descs: ManuallyDrop<Slab<IaaDescriptor>>,
+    pub(crate) recs: ManuallyDrop<IaaRecords>,
+    aecs: ManuallyDrop<Slab<CompressAecs>>,
+    inbuf: ManuallyDrop<Slab<Line>>,
+    outbuf: ManuallyDrop<Slab<Line>>,
+    lines: usize,
+    /// In-flight slots, indexed by slot index.
+    pub(crate) busy: Box<[Option<Busy>]>,
+}
+
 impl HwCtx {
+    fn new(wq: usize, slots: usize, buf_cap: usize) -> Result<HwCtx, WqError> {
+        let lines = buf_cap.div_ceil(LINE).max(1);
+        let aecs = Slab::new(1)?;
+        aecs.write(0, &CompressAecs::fixed());
+        Ok(HwCtx {
+            wq,
+            descs: ManuallyDrop::new(Slab::new(slots)?),
+            recs: ManuallyDrop::new(IaaRecords::new(slots)?),
+            aecs: ManuallyDrop::new(aecs),
+            inbuf: ManuallyDrop::new(Slab::new(slots * lines)?),
+            outbuf: ManuallyDrop::new(Slab::new(slots * lines)?),
+            lines,
+            busy: vec![None; slots].into_boxed_slice(),
+        })
+    }
+
+    /// Bytes of hardware memory and bookkeeping of this context.
     pub(crate) fn bytes(&self) -> usize {
-        match *self {}
+        let slots = self.busy.len();
+        slots * std::mem::size_of::<IaaDescriptor>()
+            + slots * std::mem::size_of::<IaaCompletionRecord>()
+            + std::mem::size_of::<CompressAecs>()
+            + 2 * slots * self.lines * LINE
+            + slots * std::mem::size_of::<Option<Busy>>()
+            // The record slab's free list (u32), in-use flags and quarantine list (slot + keep).
+            + slots * (4 + 1 + 24)
+    }
+
+    /// Capacity of one bounce buffer.
+    pub(crate) fn buf_cap(&self) -> usize {
+        self.lines * LINE
+    }
+
+    fn buf_addr(slab: &Slab<Line>, slot: usize, lines: usize) -> u64 {
+        slab.addr(slot * lines).unwrap_or(0)
+    }
+
+    /// Copy `src` into the input buffer of `slot` (`src.len() <= buf_cap`).
+    fn fill_input(&self, slot: usize, src: &[u8]) {
+        let base = slot * self.lines;
+        for (k, chunk) in src.chunks(LINE).enumerate() {
+            let mut l = Line([0; LINE]);
+            l.0[..chunk.len()].copy_from_slice(chunk);
+            self.inbuf.write(base + k, &l);
+        }
+    }
+
+    /// Copy the first `dst.len()` bytes of `slot`'s output buffer into `dst`. Called only after
+    /// the slot's record showed completion (acquire), so the device's writes are visible.
+    pub(crate) fn copy_output(&self, slot: usize, dst: &mut [u8]) {
+        let base = slot * self.lines;
+        for (k, chunk) in dst.chunks_mut(LINE).enumerate() {
+            if let Some(l) = self.outbuf.read(base + k) {
+                chunk.copy_from_slice(&l.0[..chunk.len()]);
+            }
+        }
+    }
+
+    /// Claim a free slot (quarantined ones are skipped until reaped).
+    pub(crate) fn claim(&mut self) -> Option<Slot> {
+        self.recs.claim()
+    }
+
+    /// Give a slot back.
+    pub(crate) fn release(&mut self, s: Slot) {
+        self.busy[s.index()] = None;
+        let _ = self.recs.release(s);
+    }
+
+    /// Build the descriptor of `phase` for `slot` (input already in place for compress and
+    /// decompress) and store it in the descriptor slab.
+    pub(crate) fn prepare(&self, s: Slot, phase: Phase, input: &[u8], max_out: usize) {
+        let i = s.index();
+        let rec = self.recs.addr(s);
+        let inb = Self::buf_addr(&self.inbuf, i, self.lines);
+        let outb = Self::buf_addr(&self.outbuf, i, self.lines);
+        let desc = match phase {
+            Phase::Compress => {
+                self.fill_input(i, input);
+                IaaCompress::new(
+                    inb,
+                    input.len() as u32,
+                    outb,
+                    max_out as u32,
+                    self.aecs.addr(0).unwrap_or(0),
+                    rec,
+                )
+                .build()
+            }
+            Phase::Decompress => {
+                self.fill_input(i, input);
+                IaaDecompress::new(inb, input.len() as u32, outb, max_out as u32, rec).build()
+            }
+            // Decode the slot's own compressed output; nothing is written (suppress output),
+            // the destination names the slot's input buffer only to be a valid address.
+            Phase::Verify { len, .. } => {
+                IaaDecompress::new(outb, len as u32, inb, self.buf_cap() as u32, rec)
+                    .suppress_output(true)
+                    .build()
+            }
+        };
+        self.descs.write(i, &desc);
+    }
+
+    /// Submit `slot`'s descriptor, retrying a refusal at most `retries` times. `retried` is
+    /// increased by the number of extra attempts.
+    pub(crate) fn submit(
+        &self,
+        wq: &WorkQueue,
+        s: Slot,
+        retries: u32,
+        retried: &mut u64,
+    ) -> Submit {
+        self.recs.reset(s);
+        let Some(desc) = self.descs.read(s.index()) else {
+            return Submit::Failed;
+        };
+        for attempt in 0..=retries {
+            // SAFETY: the DMA contract of `WorkQueue::submit`: every address in the descriptor
+            // is memory of this context (record, AECS, bounce buffers), which stays allocated
+            // and untouched by the CPU until the record is written: the slot is in `busy` until
+            // then, or quarantined in `recs` (and leaked by Drop if still pending).
+            match unsafe { wq.submit_iaa(&desc) } {
+                Ok(()) => return Submit::Accepted,
+                Err(WqError::NoCredit { .. })
+                | Err(WqError::Refused)
+                | Err(WqError::RetriesExhausted { .. }) => {
+                    if attempt < retries {
+                        *retried += 1;
+                        std::hint::spin_loop();
+                    }
+                }
+                Err(_) => return Submit::Failed,
+            }
+        }
+        Submit::Refused
+    }
+
+    /// Touch the faulting byte (read it, and write it back for a write fault) if it is in this
+    /// context's memory, as a CPU access would fault the page in.
+    pub(crate) fn touch(&self, addr: u64, write: bool) {
+        for slab in [&*self.inbuf, &*self.outbuf] {
+            let base = slab.addr(0).unwrap_or(0);
+            let end = base + (slab.capacity() * LINE) as u64;
+            if (base..end).contains(&addr) {
+                let i = ((addr - base) as usize) / LINE;
+                if let Some(l) = slab.read(i) {
+                    if write {
+                        slab.write(i, &l);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A completed record, classified.
+pub(crate) fn classify(r: &IaaCompletionRecord) -> StatusClass {
+    iaa_class(r.status, r.error_code)
+}
+
+impl Drop for HwCtx {
+    fn drop(&mut self) {
+        // Slots the device may still write (timed out, or abandoned by a dropped handle): give
+        // the device a moment, then leak the memory rather than free it under a late write.
+        let deadline = Instant::now() + Duration::from_millis(200);
+        let mut pending = true;
+        while Instant::now() < deadline {
+            self.recs.reap();
+            let busy_pending = self
+                .busy
+                .iter()
+                .flatten()
+                .any(|b| self.recs.poll(b.slot).is_none());
+            if self.recs.quarantined() == 0 && !busy_pending {
+                pending = false;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if !pending {
+            // SAFETY: each field is dropped exactly once, here, and Drop never touches it again;
+            // the device has written every record, so it no longer accesses this memory.
+            unsafe {
+                ManuallyDrop::drop(&mut self.descs);
+                ManuallyDrop::drop(&mut self.recs);
+                ManuallyDrop::drop(&mut self.aecs);
+                ManuallyDrop::drop(&mut self.inbuf);
+                ManuallyDrop::drop(&mut self.outbuf);
+            }
+        }
     }
 }

@@ -197,7 +197,6 @@ impl<'a, 'b> Outputs<'a, 'b> {
     }
 
     /// Capacity of slot `i` (`i < count()`).
-    #[allow(dead_code)] // used by the hardware engine
     pub(crate) fn slot_len(&self, i: usize) -> usize {
         match self {
             Outputs::Slices(s) => s[i].len(),

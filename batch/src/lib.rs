@@ -38,8 +38,9 @@ mod result;
 mod soft;
 mod stats;
 
-pub use config::{Budgets, Codec, Level, Path, PoolBuilder, WqChoice};
+pub use config::{Budgets, Codec, Device, Level, Path, PoolBuilder, WqChoice};
 pub use error::{Error, UnitError};
+pub use iaa_driver::model;
 pub use io::{Inputs, Outputs};
 pub use pool::{ContextBytes, Handle, Pool};
 pub use result::{BatchSummary, ExecPath, UnitResult};

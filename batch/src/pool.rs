@@ -16,7 +16,6 @@ use crate::stats::{CtxStats, FallbackCause, Stats, WqStats};
 
 /// One per-CPU context: codec state and, on the hardware path, the descriptors, completion
 /// records, AECS and bounce buffers. Created at pool build, dropped with the pool.
-#[allow(dead_code)] // order and timings: used by the hardware engine
 pub(crate) struct Context {
     /// Software codec state (used by the software path and by per-unit fallback).
     pub(crate) soft: SoftCodec,
@@ -204,9 +203,25 @@ impl Pool {
         self.cfg.hardware
     }
 
+    /// The device model serving the hardware path, if that is what it is (for fault
+    /// injection and its statistics).
+    pub fn model(&self) -> Option<&std::sync::Arc<iaa_driver::model::ModelDevice>> {
+        self.backend.as_ref().and_then(|b| b.model.as_ref())
+    }
+
     /// The codec of the pool.
     pub fn codec(&self) -> Codec {
         self.cfg.builder.codec
+    }
+
+    /// Whether hybrid batches are on (the caller takes units while the device is saturated).
+    pub fn hybrid(&self) -> bool {
+        self.cfg.builder.hybrid
+    }
+
+    /// Whether verify-after-compress is on.
+    pub fn verify(&self) -> bool {
+        self.cfg.builder.verify
     }
 
     /// The software compression level of the pool.

@@ -168,7 +168,6 @@ pub(crate) struct WqStats {
 }
 
 impl WqStats {
-    #[allow(dead_code)] // used by the hardware engine
     pub(crate) fn add(&self, bytes: usize) {
         self.submissions.fetch_add(1, Relaxed);
         self.bytes.fetch_add(bytes as u64, Relaxed);

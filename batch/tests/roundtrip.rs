@@ -32,6 +32,27 @@ suite! {
                 assert!(stored < data.len(), "{name} must compress");
             }
         }
+        let s = pool.stats();
+        eprintln!("{cfg}: {s:?}");
+        if pool.is_hardware() {
+            // No faults injected: every unit the device did not do was taken by the calling
+            // thread while the device was saturated (hybrid), and nothing else fell back.
+            assert!(s.compress_hw.units > 0 && s.decompress_hw.units > 0, "{cfg}: {s:?}");
+            let sat = s.fallback(iaa::FallbackCause::Saturated);
+            // (a stolen unit may also end incompressible, which no path count includes)
+            assert!(s.compress_sw.units + s.decompress_sw.units <= sat, "{cfg}: {s:?}");
+            assert_eq!(s.total_fallbacks(), sat, "{cfg}: {s:?}");
+            if !pool.hybrid() {
+                assert_eq!(sat, 0);
+            }
+            if pool.verify() {
+                // Hardware-compressed units are verified on the device, the others in software.
+                assert!(s.verify_checks >= s.compress_hw.units);
+                assert_eq!(s.verify_failures, 0);
+            }
+        } else {
+            assert_eq!(s.compress_hw.units + s.decompress_hw.units, 0);
+        }
     };
     corpus_odd_units_and_short_tail => |_cfg, pool| {
         let data = common::corpus().remove(0).1;

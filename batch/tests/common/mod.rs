@@ -5,7 +5,8 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use iaa::{Path, Pool, PoolBuilder};
+use iaa::model::ModelConfig;
+use iaa::{Device, Path, Pool, PoolBuilder};
 
 /// Bytes taken from each corpus file: a prefix in debug builds (keeps each test file well under
 /// a minute), the whole file in release.
@@ -79,6 +80,15 @@ pub fn random(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// Budgets for tests without injected hangs: the model runs unoptimised in debug builds, so a
+/// unit may take milliseconds; nothing should time out.
+pub fn debug_budgets() -> iaa::Budgets {
+    iaa::Budgets {
+        completion_timeout: std::time::Duration::from_secs(10),
+        ..iaa::Budgets::default()
+    }
+}
+
 /// The pool configurations the shared suites run against: `(name, builder)`.
 pub fn configs() -> Vec<(&'static str, PoolBuilder)> {
     vec![
@@ -90,7 +100,40 @@ pub fn configs() -> Vec<(&'static str, PoolBuilder)> {
                 .verify(true)
                 .contexts(4),
         ),
-        ("auto", Pool::builder().path(Path::Auto).contexts(4)),
+        (
+            "auto-no-device",
+            Pool::builder().path(Path::Auto).contexts(4),
+        ),
+        (
+            "model-hardware",
+            Pool::builder()
+                .path(Path::Hardware)
+                .hybrid(false)
+                .budgets(debug_budgets())
+                .device(Device::Model(ModelConfig::iaa(2)))
+                .contexts(4),
+        ),
+        (
+            "model-auto-verify",
+            Pool::builder()
+                .path(Path::Auto)
+                .verify(true)
+                .budgets(debug_budgets())
+                .device(Device::Model(ModelConfig::iaa(2)))
+                .contexts(4),
+        ),
+        (
+            "model-inline-dedicated",
+            Pool::builder()
+                .path(Path::Hardware)
+                .hybrid(false)
+                .budgets(debug_budgets())
+                .contexts(4)
+                .device(Device::Model(ModelConfig {
+                    wqs: vec![iaa::model::ModelWqConfig::dedicated(16)],
+                    ..ModelConfig::iaa(0)
+                })),
+        ),
     ]
 }
 
