@@ -24,7 +24,7 @@ pub mod topology;
 pub use method::{submit_method, CpuSubmit, SubmitMethod};
 pub use open::{
     noop_descriptor, probe_write_noop, CdevOpener, FakeOpener, FakeOutcome, OpenError, OpenedWq,
-    PortalMapping, ProbeError, RealOpener, SubmissionKind,
+    PortalMapping, ProbeError, RealOpener, SubmissionKind, WRITE_PROBE_BUDGET,
 };
 pub use parse::OpBitmap;
 pub use status::{UnusableReason, WqMode, WqStatus};

@@ -305,6 +305,12 @@ impl OpenedWq {
         &self.path
     }
 
+    /// Take it apart: the node path, the fd and the portal mapping (unmap the mapping before
+    /// closing the fd, or keep both together).
+    pub fn into_parts(self) -> (PathBuf, OwnedFd, Option<PortalMapping>) {
+        (self.path, self.fd, self.portal)
+    }
+
     /// How descriptors can be submitted on this WQ.
     pub fn submission(&self) -> SubmissionKind {
         if self.portal.is_some() {
