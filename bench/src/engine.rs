@@ -47,6 +47,56 @@ pub enum BenchError {
     Init(#[from] PeerError),
 }
 
+/// Which clock times a pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Clock {
+    /// CPU time of the measuring thread (`CLOCK_THREAD_CPUTIME_ID`): time the thread was
+    /// descheduled does not count, so figures stay comparable on a busy shared machine.
+    #[default]
+    ThreadCpu,
+    /// Elapsed wall-clock time.
+    Wall,
+}
+
+/// A point in time on one of the [`Clock`]s.
+#[derive(Clone, Copy)]
+enum Stamp {
+    Cpu(f64),
+    Wall(Instant),
+}
+
+fn thread_cpu_secs() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the valid, exclusively borrowed `ts`.
+    let r = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if r != 0 {
+        return f64::NAN;
+    }
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+impl Clock {
+    fn now(self) -> Stamp {
+        match self {
+            Clock::ThreadCpu => Stamp::Cpu(thread_cpu_secs()),
+            Clock::Wall => Stamp::Wall(Instant::now()),
+        }
+    }
+}
+
+impl Stamp {
+    fn elapsed(self) -> f64 {
+        match self {
+            Stamp::Cpu(t) => thread_cpu_secs() - t,
+            Stamp::Wall(t) => t.elapsed().as_secs_f64(),
+        }
+    }
+}
+
 /// What to measure.
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
@@ -54,6 +104,8 @@ pub struct BenchConfig {
     pub unit_sizes: Vec<usize>,
     /// Timed runs per measurement; the median is reported.
     pub runs: usize,
+    /// Clock used for the timings.
+    pub clock: Clock,
 }
 
 impl Default for BenchConfig {
@@ -61,6 +113,7 @@ impl Default for BenchConfig {
         BenchConfig {
             unit_sizes: vec![4096, 16384, 65536],
             runs: 5,
+            clock: Clock::ThreadCpu,
         }
     }
 }
@@ -105,8 +158,12 @@ pub struct Report {
     pub input_bytes: usize,
     /// Runs per measurement.
     pub runs: usize,
+    /// Clock of the timings.
+    pub clock: Clock,
     /// CPU model and core count.
     pub machine: String,
+    /// /proc/loadavg (1, 5, 15 minutes) when the run started: other load on the machine.
+    pub load_before: String,
     /// UTC date of the run (YYYY-MM-DD).
     pub date: String,
     /// Compress reference codec name per unit size (ISA-L when built in, else the fastest peer).
@@ -169,6 +226,7 @@ fn measure(
     units: &Units,
     unit_size: usize,
     runs: usize,
+    clock: Clock,
 ) -> Result<Measured, BenchError> {
     let slot = codec.max_compressed_len(unit_size);
     let n = units.spans.len();
@@ -188,7 +246,7 @@ fn measure(
         source,
     };
     for run in 0..runs {
-        let t = Instant::now();
+        let t = clock.now();
         for (i, (&(off, len), dst)) in units.spans.iter().zip(comp.chunks_mut(slot)).enumerate() {
             let src = &units.all[off..off + len];
             lens[i] = match codec.compress(src, dst).map_err(|e| err(i, e))? {
@@ -196,9 +254,9 @@ fn measure(
                 _ => None,
             };
         }
-        m.compress_secs.push(t.elapsed().as_secs_f64());
+        m.compress_secs.push(t.elapsed());
 
-        let t = Instant::now();
+        let t = clock.now();
         for (i, &(off, len)) in units.spans.iter().enumerate() {
             let dst = &mut out[off..off + len];
             match lens[i] {
@@ -217,7 +275,7 @@ fn measure(
                 None => dst.copy_from_slice(&units.all[off..off + len]),
             }
         }
-        m.decompress_secs.push(t.elapsed().as_secs_f64());
+        m.decompress_secs.push(t.elapsed());
 
         if run == 0 {
             if out != units.all {
@@ -290,6 +348,9 @@ pub fn run(
     if corpus.total_len() == 0 {
         return Err(BenchError::Config("the corpus is empty".into()));
     }
+    let load_before = std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
     let input_bytes = corpus.total_len();
     let mb = input_bytes as f64 / 1e6;
     let mut rows = Vec::new();
@@ -300,7 +361,7 @@ pub fn run(
         let first = rows.len();
         for codec in codecs.iter_mut() {
             progress(&format!("{} @ {} bytes", codec.name(), unit_size));
-            let m = measure(codec.as_mut(), &units, unit_size, cfg.runs)?;
+            let m = measure(codec.as_mut(), &units, unit_size, cfg.runs, cfg.clock)?;
             rows.push(Row {
                 unit_size,
                 codec: codec.name().to_string(),
@@ -342,7 +403,9 @@ pub fn run(
         generated_corpus: corpus.source == crate::corpus::CorpusSource::Generated,
         input_bytes,
         runs: cfg.runs,
+        clock: cfg.clock,
         machine: machine_description(),
+        load_before,
         date: utc_date(),
         compress_reference,
         decompress_reference,
@@ -364,11 +427,19 @@ impl Report {
         use std::fmt::Write;
         let mut s = String::new();
         let _ = writeln!(s, "corpus:  {}", self.corpus);
-        let _ = writeln!(s, "machine: {}", self.machine);
         let _ = writeln!(
             s,
-            "date:    {}; median of {} runs; MB = 10^6 bytes of uncompressed data",
-            self.date, self.runs
+            "machine: {} (load average before: {})",
+            self.machine, self.load_before
+        );
+        let clock = match self.clock {
+            Clock::ThreadCpu => "thread CPU time",
+            Clock::Wall => "wall-clock time",
+        };
+        let _ = writeln!(
+            s,
+            "date:    {}; median of {} runs; {}; MB = 10^6 bytes of uncompressed data",
+            self.date, self.runs, clock
         );
         let crefs: Vec<String> = {
             let mut v: Vec<String> = self
@@ -443,6 +514,7 @@ mod tests {
         let cfg = BenchConfig {
             unit_sizes: vec![4096, 65536],
             runs: 1,
+            clock: Clock::Wall,
         };
         let r = run(&c, &mut codecs, &cfg, |_| {}).unwrap();
         assert_eq!(r.rows.len(), 2 * codecs.len());
@@ -467,6 +539,7 @@ mod tests {
         let zero_runs = BenchConfig {
             unit_sizes: vec![4096],
             runs: 0,
+            clock: Clock::ThreadCpu,
         };
         assert!(matches!(
             run(&c, &mut codecs, &zero_runs, |_| {}),
@@ -475,6 +548,7 @@ mod tests {
         let zero_unit = BenchConfig {
             unit_sizes: vec![0],
             runs: 1,
+            clock: Clock::ThreadCpu,
         };
         assert!(run(&c, &mut codecs, &zero_unit, |_| {}).is_err());
     }

@@ -9,5 +9,5 @@ pub mod engine;
 pub mod peers;
 
 pub use corpus::{Corpus, CorpusError, CorpusSource, LoadOptions};
-pub use engine::{BenchConfig, BenchError, Report, Row};
+pub use engine::{BenchConfig, BenchError, Clock, Report, Row};
 pub use peers::{Compressed, PeerError, UnitCodec};

@@ -99,6 +99,10 @@ struct BenchArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Time with wall-clock time instead of the thread's CPU time (the default, which does
+    /// not count time the benchmark thread waited for a busy CPU).
+    #[arg(long)]
+    wall_clock: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -285,6 +289,11 @@ fn bench(a: BenchArgs) -> Result<(), CliError> {
     let cfg = iaa_bench::BenchConfig {
         unit_sizes: a.unit_sizes,
         runs: a.runs,
+        clock: if a.wall_clock {
+            iaa_bench::Clock::Wall
+        } else {
+            iaa_bench::Clock::ThreadCpu
+        },
     };
     let mut codecs = iaa_bench::peers::all_codecs().map_err(iaa_bench::BenchError::from)?;
     let report = iaa_bench::engine::run(&corpus, &mut codecs, &cfg, |msg| {
