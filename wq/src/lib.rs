@@ -29,6 +29,7 @@
 
 pub mod cpu;
 mod hw;
+pub mod outcome;
 pub mod slab;
 
 use std::any::Any;
@@ -39,6 +40,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use cpu::CpuFeatures;
+pub use outcome::{dsa_outcome, iaa_outcome, DsaOutcome, IaaOutcome};
 pub use slab::{
     poll_raw, CompletionRecord, CompressAecsSlab, DecompressAecsSlab, DsaDescriptorSlab,
     DsaRecords, IaaDescriptorSlab, IaaRecords, RecordSlab, Slab, Slot, WaitOutcome, Waiter,

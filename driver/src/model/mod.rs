@@ -305,6 +305,14 @@ struct FaultRule {
     rng: u64,
 }
 
+/// Seed scrambler: distinct seeds give distinct, non-zero xorshift states.
+fn splitmix(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) | 1
+}
+
 fn xorshift(s: &mut u64) -> u64 {
     let mut x = *s;
     x ^= x << 13;
@@ -467,7 +475,7 @@ impl ModelDevice {
     pub fn inject(&self, f: Fault) -> Result<(), ModelError> {
         let w = self.inner.wqs.get(f.wq).ok_or(ModelError::NoSuchWq(f.wq))?;
         let seed = match f.when {
-            FaultWhen::Rate { seed, .. } => seed | 1,
+            FaultWhen::Rate { seed, .. } => splitmix(seed),
             FaultWhen::Nth(_) => 1,
         };
         lock(&self.inner.faults).push(FaultRule {
