@@ -121,32 +121,72 @@ fn span<T>(s: &[T]) -> (usize, usize) {
 }
 
 /// True when no two `writes` overlap and no write overlaps any of `reads` (empty ranges never
-/// overlap). Both vectors are sorted in place.
+/// overlap). Both slices are reordered in place; nothing is allocated.
 fn disjoint(writes: &mut [(usize, usize)], reads: &mut [(usize, usize)]) -> bool {
     writes.sort_unstable();
     reads.sort_unstable();
-    let nonempty = |r: &&(usize, usize)| r.0 < r.1;
-    let w: Vec<_> = writes.iter().filter(nonempty).copied().collect();
+    // Move the non-empty writes to the front, keeping their order.
+    let mut m = 0;
+    for i in 0..writes.len() {
+        if writes[i].0 < writes[i].1 {
+            writes[m] = writes[i];
+            m += 1;
+        }
+    }
+    let w = &writes[..m];
     if w.windows(2).any(|p| p[1].0 < p[0].1) {
         return false;
     }
-    // Sweep the reads against the sorted, disjoint writes.
+    // Sweep the reads (sorted by start) against the sorted, disjoint writes: writes before `j`
+    // end at or before the current read's start, hence before every later read's start too.
     let mut j = 0;
-    for r in reads.iter().filter(nonempty) {
+    for r in reads.iter().filter(|r| r.0 < r.1) {
         while j < w.len() && w[j].1 <= r.0 {
             j += 1;
         }
-        // Writes before `j` end at or before r.0; reads are sorted by start, so for the next
-        // read those still end before it. Check every write that starts before r.1.
-        let mut k = j;
-        while k < w.len() && w[k].0 < r.1 {
-            if w[k].1 > r.0 {
-                return false;
-            }
-            k += 1;
+        // w[j] (if any) ends after r.0, so it overlaps r exactly when it starts before r.1.
+        if j < w.len() && w[j].0 < r.1 {
+            return false;
         }
     }
     true
+}
+
+/// Per-thread vectors reused by the batch calls, so a call allocates nothing once a thread has
+/// made one call of that size. Kept with `'static` element lifetimes while idle; a call
+/// re-binds the (empty) vectors to its own lifetimes with [`rebind`].
+#[derive(Default)]
+struct Scratch {
+    results: Vec<UnitResult>,
+    ins: Vec<&'static [u8]>,
+    outs: Vec<&'static mut [u8]>,
+    writes: Vec<(usize, usize)>,
+    reads: Vec<(usize, usize)>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+/// Takes this thread's scratch (a fresh one if a panic lost it or the thread is exiting).
+fn take_scratch() -> Scratch {
+    SCRATCH
+        .try_with(|s| std::mem::take(&mut *s.borrow_mut()))
+        .unwrap_or_default()
+}
+
+/// Returns the scratch for the next call on this thread.
+fn put_scratch(s: Scratch) {
+    let _ = SCRATCH.try_with(|c| *c.borrow_mut() = s);
+}
+
+/// An empty vector of one element lifetime turned into an empty vector of another, keeping its
+/// allocation (in-place collection of a `vec::IntoIter` whose element layout does not change).
+fn rebind<A, B>(mut v: Vec<A>) -> Vec<B> {
+    v.clear();
+    v.into_iter()
+        .map(|_| unreachable!("the vector is empty"))
+        .collect()
 }
 
 /// Reads the `size` field of a caller's versioned struct and bounds it.
@@ -464,12 +504,23 @@ pub unsafe extern "C" fn iaa_compress_batch(
             if !disjoint(&mut [span(dst), span(results)], &mut [span(src)]) {
                 return Err(CapiError::Invalid("src, dst and results overlap"));
             }
-            let mut rs = vec![UnitResult::Pending; n];
-            let sum = p.compress_batch(src, unit_size, Outputs::flat(dst, dst_stride), &mut rs)?;
-            for (o, r) in results.iter_mut().zip(&rs) {
-                *o = unit_code(r)?;
-            }
-            unsafe { write_info(info, &sum) };
+            let mut scratch = take_scratch();
+            scratch.results.clear();
+            scratch.results.resize(n, UnitResult::Pending);
+            let sum = p.compress_batch(
+                src,
+                unit_size,
+                Outputs::flat(dst, dst_stride),
+                &mut scratch.results,
+            );
+            let done = sum.map_err(CapiError::from).and_then(|sum| {
+                for (o, r) in results.iter_mut().zip(&scratch.results) {
+                    *o = unit_code(r)?;
+                }
+                Ok(sum)
+            });
+            put_scratch(scratch);
+            unsafe { write_info(info, &done?) };
             Ok(IAA_OK)
         })())
     })
@@ -516,35 +567,67 @@ pub unsafe extern "C" fn iaa_decompress_batch(
             let dsts = unsafe { in_slice(dst, units, "dst")? };
             let caps = unsafe { in_slice(dst_caps, units, "dst_caps")? };
             let results = unsafe { out_slice(results, units, "results")? };
-            let mut ins = Vec::with_capacity(units);
-            for (&s, &l) in srcs.iter().zip(lens) {
-                ins.push(unsafe { in_slice(s, l, "src[i]")? });
-            }
-            let mut outs = Vec::with_capacity(units);
-            for (&d, &c) in dsts.iter().zip(caps) {
-                if c > i32::MAX as usize {
-                    return Err(CapiError::Invalid("dst_caps[i] exceeds INT32_MAX"));
-                }
-                outs.push(unsafe { out_slice(d, c, "dst[i]")? });
-            }
-            let mut writes: Vec<_> = outs.iter().map(|s| span(s)).collect();
-            writes.push(span(results));
-            let mut reads: Vec<_> = ins.iter().map(|s| span(s)).collect();
-            for a in [span(srcs), span(lens), span(dsts), span(caps)] {
-                reads.push(a);
-            }
-            if !disjoint(&mut writes, &mut reads) {
-                return Err(CapiError::Invalid("output buffers overlap"));
-            }
-            let mut rs = vec![UnitResult::Pending; units];
-            let sum = p.decompress_batch(ins.as_slice(), outs.as_mut_slice(), &mut rs)?;
-            for (o, r) in results.iter_mut().zip(&rs) {
-                *o = unit_code(r)?;
-            }
-            unsafe { write_info(info, &sum) };
+            let mut scratch = take_scratch();
+            let r = decompress_units(p, srcs, lens, dsts, caps, results, &mut scratch);
+            put_scratch(scratch);
+            unsafe { write_info(info, &r?) };
             Ok(IAA_OK)
         })())
     })
+}
+
+/// The body of `iaa_decompress_batch` after the argument arrays were checked, using (and
+/// leaving empty) this thread's scratch vectors.
+///
+/// # Safety
+/// As for `iaa_decompress_batch`: each `srcs[i]` holds `lens[i]` readable bytes and each
+/// `dsts[i]` `caps[i]` writable bytes (NULL only with length 0).
+unsafe fn decompress_units(
+    p: &Pool,
+    srcs: &[*const u8],
+    lens: &[usize],
+    dsts: &[*mut u8],
+    caps: &[usize],
+    results: &mut [i32],
+    scratch: &mut Scratch,
+) -> Result<iaa::BatchSummary, CapiError> {
+    let n = srcs.len();
+    let mut ins: Vec<&[u8]> = rebind(std::mem::take(&mut scratch.ins));
+    let mut outs: Vec<&mut [u8]> = rebind(std::mem::take(&mut scratch.outs));
+    let (writes, reads) = (&mut scratch.writes, &mut scratch.reads);
+    writes.clear();
+    reads.clear();
+    let r = (|| {
+        for (&s, &l) in srcs.iter().zip(lens) {
+            // SAFETY: forwarded from this function's contract.
+            ins.push(unsafe { in_slice(s, l, "src[i]")? });
+        }
+        for (&d, &c) in dsts.iter().zip(caps) {
+            if c > i32::MAX as usize {
+                return Err(CapiError::Invalid("dst_caps[i] exceeds INT32_MAX"));
+            }
+            // SAFETY: forwarded from this function's contract; disjointness checked below
+            // before any slot is written.
+            outs.push(unsafe { out_slice(d, c, "dst[i]")? });
+        }
+        writes.extend(outs.iter().map(|s| span(s)));
+        writes.push(span(results));
+        reads.extend(ins.iter().map(|s| span(s)));
+        reads.extend([span(srcs), span(lens), span(dsts), span(caps)]);
+        if !disjoint(writes, reads) {
+            return Err(CapiError::Invalid("output buffers overlap"));
+        }
+        scratch.results.clear();
+        scratch.results.resize(n, UnitResult::Pending);
+        let sum = p.decompress_batch(ins.as_slice(), outs.as_mut_slice(), &mut scratch.results)?;
+        for (o, r) in results.iter_mut().zip(&scratch.results) {
+            *o = unit_code(r)?;
+        }
+        Ok(sum)
+    })();
+    scratch.ins = rebind(ins);
+    scratch.outs = rebind(outs);
+    r
 }
 
 /// Shared body of the single-buffer calls.

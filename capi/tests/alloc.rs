@@ -1,0 +1,130 @@
+//! Once a thread has made a call of a given size, the batch entry points allocate nothing
+//! (per-thread scratch vectors are reused), like the Rust API under them.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use iaa_capi::*;
+
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn note() {
+    if COUNTING.try_with(|c| c.get()).unwrap_or(false) {
+        ALLOCS.fetch_add(1, Relaxed);
+    }
+}
+
+// SAFETY: forwards to the system allocator; the counter has no effect on the memory.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        note();
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        note();
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+/// Allocations made by `f` on this thread.
+fn count(f: impl FnOnce()) -> usize {
+    let before = ALLOCS.load(Relaxed);
+    COUNTING.with(|c| c.set(true));
+    f();
+    COUNTING.with(|c| c.set(false));
+    ALLOCS.load(Relaxed) - before
+}
+
+#[test]
+fn batch_calls_allocate_nothing_after_the_first() {
+    let mut cfg = unsafe { std::mem::zeroed::<iaa_config>() };
+    // SAFETY: writable config.
+    unsafe { iaa_config_init(&mut cfg) };
+    cfg.path = IAA_PATH_SOFTWARE;
+    cfg.contexts = 1;
+    let mut pool = ptr::null_mut();
+    // SAFETY: valid arguments.
+    assert_eq!(unsafe { iaa_pool_create(&cfg, &mut pool) }, 0);
+    let src: Vec<u8> = (0..16 * 4096u32).map(|i| (i / 7 % 251) as u8).collect();
+    let n = iaa_unit_count(src.len(), 4096);
+    let mut dst = vec![0u8; n * 4096];
+    let mut res = vec![0i32; n];
+    let mut back = vec![0u8; src.len()];
+    let mut dres = vec![0i32; n];
+    let mut info = iaa_batch_info {
+        size: std::mem::size_of::<iaa_batch_info>(),
+        ..Default::default()
+    };
+    let mut round = || {
+        // SAFETY: every buffer has the stated length.
+        let rc = unsafe {
+            iaa_compress_batch(
+                pool,
+                src.as_ptr(),
+                src.len(),
+                4096,
+                dst.as_mut_ptr(),
+                dst.len(),
+                4096,
+                res.as_mut_ptr(),
+                n,
+                &mut info,
+            )
+        };
+        assert_eq!(rc, 0);
+        assert!(res.iter().all(|&r| r > 0), "{res:?}");
+        let ins: [*const u8; 16] = std::array::from_fn(|i| dst[i * 4096..].as_ptr());
+        let lens: [usize; 16] = std::array::from_fn(|i| res[i] as usize);
+        let base = back.as_mut_ptr();
+        // SAFETY: slot i lies inside `back`.
+        let outs: [*mut u8; 16] = std::array::from_fn(|i| unsafe { base.add(i * 4096) });
+        let caps = [4096usize; 16];
+        // SAFETY: arrays of n elements, buffers of their lengths.
+        let rc = unsafe {
+            iaa_decompress_batch(
+                pool,
+                ins.as_ptr(),
+                lens.as_ptr(),
+                outs.as_ptr(),
+                caps.as_ptr(),
+                n,
+                dres.as_mut_ptr(),
+                n,
+                &mut info,
+            )
+        };
+        assert_eq!(rc, 0);
+        assert!(dres.iter().all(|&r| r == 4096));
+    };
+    assert_eq!(n, 16);
+    let probe = count(|| {
+        std::hint::black_box(Vec::<u8>::with_capacity(64));
+    });
+    assert_eq!(probe, 1, "the counter sees this thread's allocations");
+    round(); // warm-up: per-thread scratch and codec state
+    let allocs = count(|| {
+        for _ in 0..3 {
+            round();
+        }
+    });
+    assert_eq!(back, src);
+    assert_eq!(allocs, 0, "allocations in 3 warm rounds");
+    // SAFETY: live pool.
+    unsafe { iaa_pool_destroy(pool) };
+}
