@@ -60,3 +60,20 @@ pub unsafe extern "C" fn iaa_config_init(cfg: *mut iaa_config) {
         unsafe { cfg.write(iaa_config::defaults()) };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_iaa_einternal_and_never_unwinds_further() {
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {})); // keep the test output clean
+        let code = guard(|| panic!("boom"));
+        let size = guard_or(7usize, || -> usize { panic!("boom") });
+        std::panic::set_hook(hook);
+        assert_eq!(code, IAA_EINTERNAL);
+        assert_eq!(size, 7);
+        assert_eq!(guard(|| 42), 42);
+    }
+}
