@@ -11,8 +11,8 @@ use iaa_driver::sysfs::{
 };
 use serde_json::{json, Value};
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// Options of `iaa devices`.
 #[derive(Args, Debug, Clone)]
@@ -31,8 +31,9 @@ pub struct DevicesArgs {
     pub min_transfer_size: Option<u64>,
 }
 
-/// Run the command: scan, print, exit 0 (the report itself says what is missing).
-pub fn run(args: &DevicesArgs) -> ExitCode {
+/// Run the command: scan and print. The report itself says what is missing; only a failure to
+/// write stdout is an error.
+pub fn run(args: &DevicesArgs) -> std::io::Result<()> {
     let mut d = Discovery::with_roots(&args.sys_root, &args.dev_root);
     if let Some(m) = args.min_transfer_size {
         d = d.min_transfer_size(m);
@@ -40,18 +41,13 @@ pub fn run(args: &DevicesArgs) -> ExitCode {
     let inv = d.scan();
     let cpu = CpuSubmit::detect();
     let out = if args.json {
-        match serde_json::to_string_pretty(&to_json(&inv, cpu, args)) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("iaa devices: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
+        serde_json::to_string_pretty(&to_json(&inv, cpu, args)).map_err(std::io::Error::other)?
     } else {
         render_table(&inv, cpu, args)
     };
-    println!("{out}");
-    ExitCode::SUCCESS
+    let mut so = std::io::stdout().lock();
+    writeln!(so, "{out}")?;
+    so.flush()
 }
 
 /// `hardware` when at least one IAA WQ is usable, else `software`.
@@ -322,10 +318,33 @@ mod tests {
         assert_eq!(v["cpu"]["enqcmd"], false);
     }
 
+    /// A scratch directory removed on drop.
+    struct Scratch(PathBuf);
+    impl Scratch {
+        fn new(tag: &str) -> Self {
+            let p = std::env::temp_dir().join(format!(
+                "iaa-devices-{tag}-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir_all(&p).unwrap();
+            Scratch(p)
+        }
+        fn path(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
     #[test]
     fn unusable_wq_shows_reason() {
         // A copy of the fixture with wq1.1 disabled.
-        let t = tempfile::tempdir().unwrap();
+        let t = Scratch::new("disabled");
         copy_dir(&fixture(), t.path());
         let state = t
             .path()
@@ -352,7 +371,7 @@ mod tests {
 
     #[test]
     fn empty_host_says_software_and_why() {
-        let t = tempfile::tempdir().unwrap();
+        let t = Scratch::new("empty");
         std::fs::create_dir_all(t.path().join("sys")).unwrap();
         let a = args(t.path(), false);
         let inv = scan(&a);

@@ -2,13 +2,15 @@
 //! `docs/FORMAT.md`, and benchmark the software path against peer libraries.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use iaa_cli::codecs::{CliLevel, DeflateCodec, ZstdCodec};
+use iaa_cli::codecs::{CliLevel, PoolCodec};
 use iaa_cli::container::{self, Codec, ContainerError, UnitCodec, FLAG_LEVEL_BETTER};
 use iaa_cli::progress::Progress;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Cursor, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+mod devices;
 
 #[derive(Parser)]
 #[command(
@@ -31,6 +33,8 @@ enum Command {
     Decompress(DecompressArgs),
     /// Measure the software path against libdeflate, zlib, zstd (and ISA-L with --features isal).
     Bench(BenchArgs),
+    /// List IAA/DSA devices and work queues: usable or not and why, how descriptors are submitted.
+    Devices(devices::DevicesArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -139,13 +143,6 @@ fn create_output(path: &PathBuf) -> Result<File, CliError> {
     })
 }
 
-fn make_codec(codec: Codec, level: CliLevel) -> Box<dyn UnitCodec> {
-    match codec {
-        Codec::Deflate => Box::new(DeflateCodec::new(level)),
-        Codec::Zstd => Box::new(ZstdCodec::new(level)),
-    }
-}
-
 fn compress(a: CompressArgs) -> Result<(), CliError> {
     container::check_unit_size(a.unit_size)?;
     let (codec_id, level) = (
@@ -163,7 +160,11 @@ fn compress(a: CompressArgs) -> Result<(), CliError> {
     } else {
         0
     };
-    let mut codec = make_codec(codec_id, level);
+    let mut codec =
+        PoolCodec::new(codec_id, level, a.unit_size).map_err(ContainerError::CodecSetup)?;
+    if a.verbose {
+        eprintln!("iaa: path: {}", codec.describe());
+    }
     let params = container::Params {
         codec: codec_id,
         flags,
@@ -196,7 +197,7 @@ fn compress(a: CompressArgs) -> Result<(), CliError> {
         }
         // The table precedes the payloads, so stdout output is assembled in memory.
         let mut out = Cursor::new(Vec::new());
-        let s = container::compress(input, len, &mut out, params, codec.as_mut(), &mut |d| {
+        let s = container::compress(input, len, &mut out, params, &mut codec, &mut |d| {
             bar.update(d)
         })?;
         let mut so = io::stdout().lock();
@@ -206,7 +207,7 @@ fn compress(a: CompressArgs) -> Result<(), CliError> {
     } else {
         let f = create_output(&a.output)?;
         let mut out = BufWriter::with_capacity(1 << 20, f);
-        let r = container::compress(input, len, &mut out, params, codec.as_mut(), &mut |d| {
+        let r = container::compress(input, len, &mut out, params, &mut codec, &mut |d| {
             bar.update(d)
         });
         match r {
@@ -251,7 +252,14 @@ fn decompress(a: DecompressArgs) -> Result<(), CliError> {
         (Box::new(BufReader::with_capacity(1 << 20, f)), Some(n))
     };
     let mut bar = Progress::new("decompress", len.unwrap_or(0));
-    let codec_for = |c: Codec| make_codec(c, CliLevel::Fast);
+    let verbose = a.verbose;
+    let codec_for = |h: &container::Header| -> Result<Box<dyn UnitCodec>, String> {
+        let c = PoolCodec::new(h.codec, CliLevel::Fast, h.unit_size as usize)?;
+        if verbose {
+            eprintln!("iaa: path: {}", c.describe());
+        }
+        Ok(Box::new(c))
+    };
     let summary = if is_dash(&a.output) {
         let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
         container::decompress(input, len, &mut out, codec_for, &mut |d| bar.update(d))?
@@ -320,6 +328,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Compress(a) => compress(a),
         Command::Decompress(a) => decompress(a),
         Command::Bench(a) => bench(a),
+        Command::Devices(a) => devices::run(&a).map_err(CliError::Report),
     }
 }
 
