@@ -165,10 +165,14 @@ typedef struct iaa_config {
    */
   uint64_t completion_timeout_us;
   /**
-   * Name of the work queue to use, e.g. `"wq1.0"` (NULL: let discovery choose). Copied
-   * during `iaa_pool_create`.
+   * Work queue choice (hardware path): 0 spreads the contexts over every WQ of the device
+   * (the default); `n > 0` sends every context to WQ `n - 1` of the pool.
    */
-  const char *wq_name;
+  uint32_t wq;
+  /**
+   * Reserved, must be 0.
+   */
+  uint32_t reserved;
 } iaa_config;
 
 /**
@@ -318,8 +322,8 @@ const char *iaa_strerror(int code);
  * path) or `-ENOMEM`.
  *
  * # Safety
- * `cfg` is NULL or points to an `iaa_config` whose `size` bytes are readable (and whose
- * `wq_name` is NULL or a C string); `out` is NULL (refused) or writable.
+ * `cfg` is NULL or points to an `iaa_config` whose `size` bytes are readable; `out` is NULL
+ * (refused) or writable.
  */
 int iaa_pool_create(const struct iaa_config *cfg, struct iaa_pool **out);
 

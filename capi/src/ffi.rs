@@ -6,7 +6,7 @@
 //! on the C side is the usual one: a non-NULL pointer with a length must point to that many
 //! readable (or writable) bytes.
 
-use std::ffi::{c_char, c_int, CStr, CString};
+use std::ffi::{c_char, c_int, CString};
 use std::mem::{align_of, size_of};
 use std::ptr;
 use std::sync::OnceLock;
@@ -242,15 +242,14 @@ unsafe fn write_info(info: Option<(*mut iaa_batch_info, usize)>, s: &iaa::BatchS
 /// The builder described by a C config.
 ///
 /// # Safety
-/// `cfg` is NULL or points to a readable struct of `cfg->size` bytes; `cfg->wq_name` is NULL or
-/// a NUL-terminated string.
+/// `cfg` is NULL or points to a readable struct of `cfg->size` bytes.
 unsafe fn builder_from(cfg: *const iaa_config) -> Result<iaa::PoolBuilder, CapiError> {
     let c = if cfg.is_null() {
         iaa_config::defaults()
     } else {
         // SAFETY: non-null; the caller promises `cfg->size` readable bytes.
         let size = unsafe { struct_size(cfg, "cfg->size")? };
-        // SAFETY: as above; every field of iaa_config is an integer or a raw pointer.
+        // SAFETY: as above; every field of iaa_config is an integer.
         unsafe { read_versioned(iaa_config::defaults(), cfg, size) }.ok_or(CapiError::Invalid(
             "cfg has non-zero fields this library does not know",
         ))?
@@ -298,12 +297,11 @@ unsafe fn builder_from(cfg: *const iaa_config) -> Result<iaa::PoolBuilder, CapiE
             ..Budgets::default()
         });
     }
-    if !c.wq_name.is_null() {
-        // SAFETY: non-null; the caller promises a NUL-terminated string.
-        let name = unsafe { CStr::from_ptr(c.wq_name) }
-            .to_str()
-            .map_err(|_| CapiError::Invalid("cfg->wq_name is not UTF-8"))?;
-        b = b.wq(WqChoice::Named(name.to_owned()));
+    if c.wq != 0 {
+        b = b.wq(WqChoice::Index(c.wq as usize - 1));
+    }
+    if c.reserved != 0 {
+        return Err(CapiError::Invalid("cfg->reserved must be 0"));
     }
     Ok(b)
 }
@@ -314,8 +312,8 @@ unsafe fn builder_from(cfg: *const iaa_config) -> Result<iaa::PoolBuilder, CapiE
 /// path) or `-ENOMEM`.
 ///
 /// # Safety
-/// `cfg` is NULL or points to an `iaa_config` whose `size` bytes are readable (and whose
-/// `wq_name` is NULL or a C string); `out` is NULL (refused) or writable.
+/// `cfg` is NULL or points to an `iaa_config` whose `size` bytes are readable; `out` is NULL
+/// (refused) or writable.
 #[no_mangle]
 pub unsafe extern "C" fn iaa_pool_create(cfg: *const iaa_config, out: *mut *mut iaa_pool) -> c_int {
     guard(|| {

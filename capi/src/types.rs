@@ -7,8 +7,6 @@
 //! not know at zero (otherwise the call returns `-EINVAL`). Zero means "default" in every
 //! field of [`iaa_config`].
 
-use std::ffi::c_char;
-
 /// `iaa_config.path`: hardware if a device (or the device model, `IAA_DEVICE=model`) is
 /// found, else software. The default.
 pub const IAA_PATH_AUTO: u32 = 0;
@@ -70,9 +68,11 @@ pub struct iaa_config {
     /// How long a unit may stay on the device before it goes to software, in microseconds
     /// (0: the library's default).
     pub completion_timeout_us: u64,
-    /// Name of the work queue to use, e.g. `"wq1.0"` (NULL: let discovery choose). Copied
-    /// during `iaa_pool_create`.
-    pub wq_name: *const c_char,
+    /// Work queue choice (hardware path): 0 spreads the contexts over every WQ of the device
+    /// (the default); `n > 0` sends every context to WQ `n - 1` of the pool.
+    pub wq: u32,
+    /// Reserved, must be 0.
+    pub reserved: u32,
 }
 
 impl iaa_config {
@@ -88,7 +88,8 @@ impl iaa_config {
             contexts: 0,
             max_unit_size: 0,
             completion_timeout_us: 0,
-            wq_name: std::ptr::null(),
+            wq: 0,
+            reserved: 0,
         }
     }
 }

@@ -571,6 +571,7 @@ fn pool_creation_checks_the_config() {
         ("codec 9", mk(&|c| c.codec = 9)),
         ("level 9", mk(&|c| c.level = 9)),
         ("unknown flag", mk(&|c| c.flags = 1 << 20)),
+        ("reserved field", mk(&|c| c.reserved = 1)),
         ("hw_batch_size huge", mk(&|c| c.hw_batch_size = 1 << 20)),
     ];
     for (what, cfg) in &bad {
