@@ -280,9 +280,15 @@ pub(crate) fn count_result(st: &CtxStats, op: Op, hw: bool, bin: usize, r: &Unit
         UnitResult::Done { len, .. } => st.done(op.dir(), hw, bin, *len),
         UnitResult::Incompressible => {
             st.incompressible.fetch_add(1, Relaxed);
+            if !hw {
+                st.incompressible_sw.fetch_add(1, Relaxed);
+            }
         }
         UnitResult::Failed(_) => {
             st.unit_errors.fetch_add(1, Relaxed);
+            if !hw {
+                st.unit_errors_sw.fetch_add(1, Relaxed);
+            }
         }
         UnitResult::Pending => {}
     }

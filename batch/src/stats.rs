@@ -88,8 +88,12 @@ pub struct Stats {
     pub decompress_sw: PathCounts,
     /// Units reported incompressible (store raw).
     pub incompressible: u64,
+    /// Of `incompressible`, those decided by the software path.
+    pub incompressible_sw: u64,
     /// Units that ended in a [`crate::UnitError`].
     pub unit_errors: u64,
+    /// Of `unit_errors`, those decided by the software path.
+    pub unit_errors_sw: u64,
     /// Units sent to software, by cause (index = `FallbackCause as usize`).
     pub fallbacks: [u64; FALLBACK_CAUSES],
     /// Refused submissions that were retried.
@@ -118,6 +122,15 @@ impl Stats {
     /// Fallbacks of every cause.
     pub fn total_fallbacks(&self) -> u64 {
         self.fallbacks.iter().sum()
+    }
+    /// Units that ended on the software path (done, incompressible or failed there): on a
+    /// hardware pool each of them has exactly one fallback cause, so this equals
+    /// [`Stats::total_fallbacks`].
+    pub fn software_units(&self) -> u64 {
+        self.compress_sw.units
+            + self.decompress_sw.units
+            + self.incompressible_sw
+            + self.unit_errors_sw
     }
 }
 
@@ -150,7 +163,9 @@ pub(crate) struct CtxStats {
     pub(crate) decompress_hw: AtomicPath,
     pub(crate) decompress_sw: AtomicPath,
     pub(crate) incompressible: AtomicU64,
+    pub(crate) incompressible_sw: AtomicU64,
     pub(crate) unit_errors: AtomicU64,
+    pub(crate) unit_errors_sw: AtomicU64,
     pub(crate) fallbacks: [AtomicU64; FALLBACK_CAUSES],
     pub(crate) submit_retries: AtomicU64,
     pub(crate) timeouts: AtomicU64,
@@ -204,7 +219,9 @@ impl CtxStats {
         self.decompress_hw.read_into(&mut s.decompress_hw);
         self.decompress_sw.read_into(&mut s.decompress_sw);
         s.incompressible += self.incompressible.load(Relaxed);
+        s.incompressible_sw += self.incompressible_sw.load(Relaxed);
         s.unit_errors += self.unit_errors.load(Relaxed);
+        s.unit_errors_sw += self.unit_errors_sw.load(Relaxed);
         for (d, c) in s.fallbacks.iter_mut().zip(self.fallbacks.iter()) {
             *d += c.load(Relaxed);
         }

@@ -5,24 +5,39 @@ mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use iaa::{Inputs, Outputs, Pool, UnitResult};
 
 struct Counting;
 
+// Per thread: tests of this binary run in parallel threads, each counting only its own.
 thread_local! {
     static ON: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<usize> = const { Cell::new(0) };
+    static BYTES: Cell<usize> = const { Cell::new(0) };
 }
-static COUNT: AtomicUsize = AtomicUsize::new(0);
-static BYTES: AtomicUsize = AtomicUsize::new(0);
+
+fn add(n: usize) {
+    COUNT.with(|c| c.set(c.get() + 1));
+    BYTES.with(|b| b.set(b.get() + n));
+}
 
 // SAFETY: forwards every call to the system allocator unchanged; only counts.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         if ON.with(|o| o.get()) {
-            COUNT.fetch_add(1, Relaxed);
-            BYTES.fetch_add(l.size(), Relaxed);
+            add(l.size());
+            // Say where (a counted allocation fails the test anyway).
+            ON.with(|o| o.set(false));
+            let bt = std::backtrace::Backtrace::force_capture();
+            // Straight to stderr (fd 2): the test harness's capture is not reentrant-safe here.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "counted allocation of {} bytes at:\n{bt}",
+                l.size()
+            );
+            ON.with(|o| o.set(true));
         }
         // SAFETY: same contract as our caller's.
         unsafe { System.alloc(l) }
@@ -33,8 +48,7 @@ unsafe impl GlobalAlloc for Counting {
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
         if ON.with(|o| o.get()) {
-            COUNT.fetch_add(1, Relaxed);
-            BYTES.fetch_add(n, Relaxed);
+            add(n);
         }
         // SAFETY: same contract as our caller's.
         unsafe { System.realloc(p, l, n) }
@@ -46,11 +60,11 @@ static A: Counting = Counting;
 
 /// Allocations (count, bytes) made by this thread while running `f`.
 fn counted<R>(f: impl FnOnce() -> R) -> (R, usize, usize) {
-    let (c0, b0) = (COUNT.load(Relaxed), BYTES.load(Relaxed));
+    let (c0, b0) = (COUNT.with(Cell::get), BYTES.with(Cell::get));
     ON.with(|o| o.set(true));
     let r = f();
     ON.with(|o| o.set(false));
-    (r, COUNT.load(Relaxed) - c0, BYTES.load(Relaxed) - b0)
+    (r, COUNT.with(Cell::get) - c0, BYTES.with(Cell::get) - b0)
 }
 
 #[test]

@@ -8,6 +8,14 @@ fn each(f: impl Fn(&str, &Pool)) {
     for (cfg, b) in common::configs() {
         let pool = b.build().unwrap();
         f(cfg, &pool);
+        // Every unit that ended in software has exactly one counted cause (none on a
+        // software-only pool).
+        let s = pool.stats();
+        if pool.is_hardware() || pool.describe().starts_with("software (") {
+            assert_eq!(s.software_units(), s.total_fallbacks(), "{cfg}: {s:?}");
+        } else {
+            assert_eq!(s.total_fallbacks(), 0, "{cfg}: {s:?}");
+        }
     }
 }
 

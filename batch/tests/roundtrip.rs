@@ -39,8 +39,7 @@ suite! {
             // thread while the device was saturated (hybrid), and nothing else fell back.
             assert!(s.compress_hw.units > 0 && s.decompress_hw.units > 0, "{cfg}: {s:?}");
             let sat = s.fallback(iaa::FallbackCause::Saturated);
-            // (a stolen unit may also end incompressible, which no path count includes)
-            assert!(s.compress_sw.units + s.decompress_sw.units <= sat, "{cfg}: {s:?}");
+            assert_eq!(s.software_units(), sat, "{cfg}: {s:?}");
             assert_eq!(s.total_fallbacks(), sat, "{cfg}: {s:?}");
             if !pool.hybrid() {
                 assert_eq!(sat, 0);
