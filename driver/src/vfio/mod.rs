@@ -9,6 +9,8 @@
 //!   ENABLE_WQ with bounded CMDSTS polling, orderly teardown. Tested over the model.
 //! - [`DmaArena`]: pinned memory mapped with VFIO_IOMMU_MAP_DMA; descriptors, completion records
 //!   and bounce buffers carry IOVAs. [`SoftIommu`] stands in for the IOMMU in tests.
+//! - [`ModelVfio`]: the same bring-up over [`Bar0Model`] with the software device model executing
+//!   the descriptors, IOVAs checked against a [`SoftIommu`] (tests, CI).
 //! - [`VfioPci`] and [`VfioIdxd`]: the real thing (container, group, device, BAR0/BAR2 mapping,
 //!   bus master, reset), which needs `/dev/vfio` and a function bound to `vfio-pci`.
 //!
@@ -32,6 +34,7 @@ pub mod bar;
 pub mod bar0_model;
 pub mod bringup;
 pub mod dma;
+pub mod model_backed;
 pub mod pci;
 pub mod regs;
 
@@ -39,6 +42,7 @@ pub use bar::{Bar0, MmioRegion, PciCommand};
 pub use bar0_model::{Bar0Model, Bar0ModelConfig, CommandRecord};
 pub use bringup::{BringUpError, Controller, DeviceCaps, Plan, PlanError, WqPlan, WqRegs};
 pub use dma::{DmaArena, DmaBuf, DmaError, IommuMapper, SoftIommu};
+pub use model_backed::ModelVfio;
 pub use pci::{is_denylisted, PciFunction, VfioPci, VFIO_DENYLIST};
 pub use regs::{CmdError, Command, DeviceRegState};
 
