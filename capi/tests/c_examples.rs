@@ -1,7 +1,8 @@
 //! Builds the C and C++ examples of `examples/` against the library cargo just built, with the
 //! flags of the generated pkg-config files, and runs them:
 //! - `examples/c/zlib_interop.c`: library -> zlib inflate and zlib deflate -> library, on a
-//!   corpus file (Silesia `dickens`, unzipped at test time) or a generated file;
+//!   corpus file (Silesia `dickens`, unzipped at test time) or a generated file; once on the
+//!   default pool, once on the hardware path through the device model (`IAA_DEVICE=model`);
 //! - `examples/c/misuse.c`: wrong arguments from C give error codes (linked to the shared
 //!   library through `iaa.pc`);
 //! - `examples/cpp/block_codec.cpp`: a RocksDB-style block compressor, two threads.
@@ -163,10 +164,8 @@ const C_FLAGS: &[&str] = &[
     "-Werror",
 ];
 
-#[test]
-fn zlib_interop_example_round_trips_a_corpus_file() {
-    let dir = scratch("zlib");
-    let input = corpus_file(&dir, 1 << 20);
+/// Compiles examples/c/zlib_interop.c against the static library.
+fn build_zlib_interop(dir: &Path) -> PathBuf {
     let exe = dir.join("zlib_interop");
     let mut libs = pkg_config("iaa-static");
     libs.push("-lz".into());
@@ -177,6 +176,28 @@ fn zlib_interop_example_round_trips_a_corpus_file() {
         C_FLAGS,
         &libs,
     );
+    exe
+}
+
+/// The number after `key` in the example's output.
+fn figure(out: &str, key: &str) -> u64 {
+    let at = out
+        .find(key)
+        .unwrap_or_else(|| panic!("{key:?} not in {out}"))
+        + key.len();
+    out[at..]
+        .trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_else(|| panic!("no number after {key:?} in {out}"))
+}
+
+#[test]
+fn zlib_interop_example_round_trips_a_corpus_file() {
+    let dir = scratch("zlib");
+    let input = corpus_file(&dir, 1 << 20);
+    let exe = build_zlib_interop(&dir);
     let out = run(&exe, &[&input]);
     println!("{out}");
     assert!(
@@ -189,6 +210,32 @@ fn zlib_interop_example_round_trips_a_corpus_file() {
         out.contains(&format!("{units} units decompressed")),
         "{out}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn zlib_interop_example_on_the_device_model_hardware_path() {
+    let dir = scratch("zlib-model");
+    let input = corpus_file(&dir, 256 << 10);
+    let exe = build_zlib_interop(&dir);
+    let out = Command::new(&exe)
+        .arg(&input)
+        .args(["4096", "hw"])
+        .env("IAA_DEVICE", "model")
+        .output()
+        .expect("run the example");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    println!("{text}");
+    assert!(
+        out.status.success(),
+        "{:?}\n{text}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("path hardware"), "{text}");
+    // Units the model compressed were inflated by zlib, and zlib's units decoded by the model.
+    assert!(figure(&text, "compress hw") > 0, "{text}");
+    assert!(figure(&text, "decompress hw") > 0, "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

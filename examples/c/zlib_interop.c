@@ -4,7 +4,11 @@
  * Every byte is compared. Exit status 0 when both directions round-trip, 1 otherwise.
  *
  *   cc zlib_interop.c $(pkg-config --cflags --libs iaa-static) -lz -o zlib_interop
- *   ./zlib_interop FILE [UNIT_SIZE]
+ *   ./zlib_interop FILE [UNIT_SIZE [hw]]
+ *
+ * With "hw" the pool requires the hardware path (IAA_PATH_HARDWARE, no hybrid software help,
+ * 2 s completion timeout): a device, or the device model with IAA_DEVICE=model in the
+ * environment.
  */
 #include <iaa.h>
 
@@ -84,7 +88,7 @@ static long zlib_deflate_raw(const unsigned char *src, size_t len, unsigned char
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s FILE [UNIT_SIZE]\n", argv[0]);
+        fprintf(stderr, "usage: %s FILE [UNIT_SIZE [hw]]\n", argv[0]);
         return 2;
     }
     size_t unit = argc > 2 ? (size_t)strtoul(argv[2], NULL, 10) : 4096;
@@ -105,6 +109,11 @@ int main(int argc, char **argv)
 
     iaa_config cfg;
     iaa_config_init(&cfg);
+    if (argc > 3 && strcmp(argv[3], "hw") == 0) {
+        cfg.path = IAA_PATH_HARDWARE;
+        cfg.flags |= IAA_FLAG_NO_HYBRID;
+        cfg.completion_timeout_us = 2000000; /* generous: the device model may be slow */
+    }
     iaa_pool *pool = NULL;
     int rc = iaa_pool_create(&cfg, &pool);
     if (rc != 0)
@@ -200,6 +209,10 @@ int main(int argc, char **argv)
            (unsigned long long)st.compress_hw.units, (unsigned long long)st.compress_sw.units,
            (unsigned long long)st.decompress_hw.units, (unsigned long long)st.decompress_sw.units,
            (unsigned long long)st.fallbacks_total);
+    for (uint32_t i = 0; iaa_fallback_cause_name(i) != NULL; i++)
+        if (st.fallbacks[i] != 0)
+            printf("  fallback %s: %llu\n", iaa_fallback_cause_name(i),
+                   (unsigned long long)st.fallbacks[i]);
     if (st.compress_hw.units + st.compress_sw.units + st.incompressible != units ||
         st.decompress_hw.units + st.decompress_sw.units != checked) {
         fprintf(stderr, "statistics do not add up to the units processed\n");
