@@ -1,96 +1,111 @@
-//! Unit codecs of the container, on the project's software path (`iaa-fallback`).
+//! The container's unit codec: batches of units through `iaa::Pool` (path Auto: the IAA
+//! hardware when a device is found, else the software path, with per-unit fallback).
 
-use crate::container::UnitCodec;
-use iaa_fallback::{CompressOutcome, Compressor, Decompressor, Level};
+use crate::container::{Codec, UnitCodec, UnitOutcome};
+use iaa::{Outputs, Path, Pool, UnitResult};
 
 /// Compression level chosen on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CliLevel {
-    /// Fastest (deflate: `Level::Fast`; zstd: level 1).
+    /// Fastest.
     #[default]
     Fast,
-    /// Smaller output (deflate: `Level::Better`; zstd: level 6).
+    /// Smaller output, slower (software path only; the hardware uses its own Huffman codes).
     Better,
 }
 
-/// Raw deflate with a 4 KiB window through `iaa-fallback`.
-pub struct DeflateCodec {
-    comp: Compressor,
-    decomp: Decompressor,
+/// A pool sized for one unit size, and the per-chunk result array it fills.
+pub struct PoolCodec {
+    pool: Pool,
+    results: Vec<UnitResult>,
 }
 
-impl DeflateCodec {
-    /// Allocates the compressor and decompressor state once.
-    pub fn new(level: CliLevel) -> Self {
-        let level = match level {
-            CliLevel::Fast => Level::Fast,
-            CliLevel::Better => Level::Better,
-        };
-        DeflateCodec {
-            comp: Compressor::new(level),
-            decomp: Decompressor::new(),
+impl PoolCodec {
+    /// Builds a pool for units of at most `unit_size` bytes.
+    pub fn new(codec: Codec, level: CliLevel, unit_size: usize) -> Result<Self, String> {
+        let pool = Pool::builder()
+            .path(Path::Auto)
+            .codec(match codec {
+                Codec::Deflate => iaa::Codec::Deflate,
+                Codec::Zstd => iaa::Codec::Zstd,
+            })
+            .level(match level {
+                CliLevel::Fast => iaa::Level::Fast,
+                CliLevel::Better => iaa::Level::Better,
+            })
+            .max_unit_size(unit_size)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(PoolCodec {
+            pool,
+            results: Vec::new(),
+        })
+    }
+
+    /// One line saying which path the pool uses and why.
+    pub fn describe(&self) -> String {
+        self.pool.describe()
+    }
+}
+
+fn first_failure(results: &[UnitResult]) -> Option<(usize, String)> {
+    results.iter().enumerate().find_map(|(i, r)| match r {
+        UnitResult::Failed(e) => Some((i, e.to_string())),
+        UnitResult::Pending => Some((i, "unit left pending".to_string())),
+        _ => None,
+    })
+}
+
+impl UnitCodec for PoolCodec {
+    fn compress_chunk(
+        &mut self,
+        src: &[u8],
+        unit_size: usize,
+        slots: &mut [u8],
+        out: &mut [UnitOutcome],
+    ) -> Result<(), (usize, String)> {
+        self.results.clear();
+        self.results.resize(out.len(), UnitResult::Pending);
+        self.pool
+            .compress_batch(
+                src,
+                unit_size,
+                Outputs::flat(slots, unit_size),
+                &mut self.results,
+            )
+            .map_err(|e| (0, e.to_string()))?;
+        if let Some(f) = first_failure(&self.results) {
+            return Err(f);
         }
-    }
-}
-
-impl UnitCodec for DeflateCodec {
-    fn max_compressed_len(&self, src_len: usize) -> usize {
-        iaa_fallback::max_compressed_len(src_len)
-    }
-    fn compress(&mut self, src: &[u8], dst: &mut [u8]) -> Result<Option<usize>, String> {
-        match self.comp.compress(src, dst) {
-            Ok(CompressOutcome::Compressed(n)) => Ok(Some(n)),
-            Ok(CompressOutcome::Incompressible) => Ok(None),
-            Err(e) => Err(e.to_string()),
+        for (o, r) in out.iter_mut().zip(&self.results) {
+            *o = match r {
+                UnitResult::Done { len, .. } => UnitOutcome::Compressed(*len),
+                _ => UnitOutcome::Incompressible,
+            };
         }
+        Ok(())
     }
-    fn decompress(&mut self, src: &[u8], dst: &mut [u8]) -> Result<usize, String> {
-        self.decomp.decompress(src, dst).map_err(|e| e.to_string())
-    }
-}
 
-/// One zstd frame per unit through `iaa_fallback::zstd_codec`.
-pub struct ZstdCodec {
-    codec: Result<iaa_fallback::zstd_codec::ZstdCodec, String>,
-}
-
-impl ZstdCodec {
-    /// zstd contexts at the level for `level` (a failed allocation is reported per unit).
-    pub fn new(level: CliLevel) -> Self {
-        let level = match level {
-            CliLevel::Fast => 1,
-            CliLevel::Better => 6,
-        };
-        ZstdCodec {
-            codec: iaa_fallback::zstd_codec::ZstdCodec::new(level).map_err(|e| e.to_string()),
+    fn decompress_chunk(
+        &mut self,
+        inputs: &[&[u8]],
+        outputs: &mut [&mut [u8]],
+        lens: &mut [usize],
+    ) -> Result<(), (usize, String)> {
+        if inputs.is_empty() {
+            return Ok(());
         }
-    }
-
-    fn inner(&mut self) -> Result<&mut iaa_fallback::zstd_codec::ZstdCodec, String> {
-        self.codec.as_mut().map_err(|e| e.clone())
-    }
-}
-
-impl UnitCodec for ZstdCodec {
-    fn max_compressed_len(&self, src_len: usize) -> usize {
-        // ZSTD_COMPRESSBOUND: input + input/256 + a margin for small inputs, plus slack.
-        let small = if src_len < 128 << 10 {
-            ((128 << 10) - src_len) >> 11
-        } else {
-            0
-        };
-        src_len + (src_len >> 8) + small + 64
-    }
-    fn compress(&mut self, src: &[u8], dst: &mut [u8]) -> Result<Option<usize>, String> {
-        match self.inner()?.compress(src, dst) {
-            Ok(CompressOutcome::Compressed(n)) => Ok(Some(n)),
-            Ok(CompressOutcome::Incompressible) => Ok(None),
-            Err(e) => Err(e.to_string()),
+        self.results.clear();
+        self.results.resize(inputs.len(), UnitResult::Pending);
+        self.pool
+            .decompress_batch(inputs, outputs, &mut self.results)
+            .map_err(|e| (0, e.to_string()))?;
+        if let Some(f) = first_failure(&self.results) {
+            return Err(f);
         }
-    }
-    fn decompress(&mut self, src: &[u8], dst: &mut [u8]) -> Result<usize, String> {
-        self.inner()?
-            .decompress(src, dst)
-            .map_err(|e| e.to_string())
+        for (l, r) in lens.iter_mut().zip(&self.results) {
+            *l = r.len().unwrap_or(0);
+        }
+        Ok(())
     }
 }

@@ -137,6 +137,9 @@ pub enum ContainerError {
         /// The codec's message.
         detail: String,
     },
+    /// The codec (pool) could not be set up.
+    #[error("cannot set up the codec: {0}")]
+    CodecSetup(String),
     /// The input's length changed while it was read.
     #[error("input changed size while being read (expected {expected} bytes)")]
     InputChanged {
@@ -358,15 +361,39 @@ impl UnitEntry {
     }
 }
 
-/// Compresses and decompresses single units for the container.
+/// What compression made of one unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnitOutcome {
+    /// Not processed (an implementation must never leave a unit like this).
+    #[default]
+    Pending,
+    /// An independent stream of this many bytes (fewer than the unit's) is in the unit's slot.
+    Compressed(usize),
+    /// The unit does not shrink: store it raw.
+    Incompressible,
+}
+
+/// Compresses and decompresses a chunk of units for the container, as one batch.
 pub trait UnitCodec {
-    /// A `dst` length for which `compress` never runs out of space for `src_len` bytes.
-    fn max_compressed_len(&self, src_len: usize) -> usize;
-    /// Compresses one unit: `Ok(Some(n))` wrote an independent stream of `n` bytes
-    /// (`n < src.len()`), `Ok(None)` means store the unit raw.
-    fn compress(&mut self, src: &[u8], dst: &mut [u8]) -> Result<Option<usize>, String>;
-    /// Decompresses one unit's stream into `dst`, returning the bytes written.
-    fn decompress(&mut self, src: &[u8], dst: &mut [u8]) -> Result<usize, String>;
+    /// Compresses the units of `src` (units of `unit_size` bytes, the last may be shorter):
+    /// unit `i` into `slots[i * unit_size ..][.. unit_size]`, its outcome into `out[i]`.
+    /// `Err((i, message))` names a failed unit.
+    fn compress_chunk(
+        &mut self,
+        src: &[u8],
+        unit_size: usize,
+        slots: &mut [u8],
+        out: &mut [UnitOutcome],
+    ) -> Result<(), (usize, String)>;
+
+    /// Decompresses stream `i` of `inputs` into `outputs[i]`, which has exactly the unit's
+    /// length; `lens[i]` receives the bytes written. `Err((i, message))` names a failed unit.
+    fn decompress_chunk(
+        &mut self,
+        inputs: &[&[u8]],
+        outputs: &mut [&mut [u8]],
+        lens: &mut [usize],
+    ) -> Result<(), (usize, String)>;
 }
 
 /// Counts of a finished compression or decompression.
@@ -433,9 +460,10 @@ pub fn compress<R: Read, W: Write + Seek>(
     io::copy(&mut io::repeat(0).take(table_len), out)?;
 
     let per_chunk = units_per_chunk(unit_size);
-    let slot = codec.max_compressed_len(unit_size);
-    let mut inbuf = vec![0u8; per_chunk * unit_size];
-    let mut comp = vec![0u8; slot];
+    let chunk_cap = per_chunk.min(header.unit_count.max(1) as usize) * unit_size;
+    let mut inbuf = vec![0u8; chunk_cap];
+    let mut slots = vec![0u8; chunk_cap];
+    let mut outcomes = vec![UnitOutcome::Pending; per_chunk];
     let mut table = Vec::with_capacity(table_len as usize);
     let mut summary = Summary {
         original_len,
@@ -445,27 +473,41 @@ pub fn compress<R: Read, W: Write + Seek>(
     let mut index = 0u64;
     let mut done = 0u64;
     while index < header.unit_count {
-        let n_units = (header.unit_count - index).min(per_chunk as u64);
-        let chunk_len: usize = (0..n_units).map(|k| header.unit_len(index + k)).sum();
+        let n_units = (header.unit_count - index).min(per_chunk as u64) as usize;
+        let chunk_len: usize = (0..n_units as u64)
+            .map(|k| header.unit_len(index + k))
+            .sum();
         let got = read_full(&mut input, &mut inbuf[..chunk_len])?;
         if got != chunk_len {
             return Err(ContainerError::InputChanged {
                 expected: original_len,
             });
         }
-        let mut off = 0;
-        for _ in 0..n_units {
+        let outcomes = &mut outcomes[..n_units];
+        outcomes.fill(UnitOutcome::Pending);
+        codec
+            .compress_chunk(&inbuf[..chunk_len], unit_size, &mut slots, outcomes)
+            .map_err(|(k, detail)| ContainerError::UnitEncode {
+                index: index + k as u64,
+                detail,
+            })?;
+        for (k, outcome) in outcomes.iter().enumerate() {
             let len = header.unit_len(index);
-            let unit = &inbuf[off..off + len];
+            let unit = &inbuf[k * unit_size..k * unit_size + len];
             let crc = crc32(unit);
-            let c = codec
-                .compress(unit, &mut comp)
-                .map_err(|detail| ContainerError::UnitEncode { index, detail })?;
-            let (kind, payload) = match c {
-                Some(n) if n < len => (KIND_COMPRESSED, &comp[..n]),
-                _ => {
+            let (kind, payload) = match *outcome {
+                UnitOutcome::Compressed(n) if n > 0 && n < len => {
+                    (KIND_COMPRESSED, &slots[k * unit_size..k * unit_size + n])
+                }
+                UnitOutcome::Compressed(_) | UnitOutcome::Incompressible => {
                     summary.raw_units += 1;
                     (KIND_RAW, unit)
+                }
+                UnitOutcome::Pending => {
+                    return Err(ContainerError::UnitEncode {
+                        index,
+                        detail: "the codec left the unit unprocessed".into(),
+                    })
                 }
             };
             out.write_all(payload)?;
@@ -475,7 +517,6 @@ pub fn compress<R: Read, W: Write + Seek>(
                 crc,
             };
             table.extend_from_slice(&e.encode());
-            off += len;
             index += 1;
         }
         done += chunk_len as u64;
@@ -552,20 +593,21 @@ pub fn read_index<R: Read>(
 
 /// Decompresses a whole container from `input` to `out`, checking every unit's CRC.
 /// `input_len` is the container's size when known. Nothing is written for a unit that fails.
-/// `codec_for` makes the unit codec for the header's codec.
+/// `codec_for` makes the unit codec for the (validated) header.
 pub fn decompress<R: Read, W: Write>(
     mut input: R,
     input_len: Option<u64>,
     out: &mut W,
-    codec_for: impl FnOnce(Codec) -> Box<dyn UnitCodec>,
+    codec_for: impl FnOnce(&Header) -> Result<Box<dyn UnitCodec>, String>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Summary, ContainerError> {
     let (header, entries) = read_index(&mut input, input_len)?;
-    let mut codec = codec_for(header.codec);
+    let mut codec = codec_for(&header).map_err(ContainerError::CodecSetup)?;
     let unit_size = header.unit_size as usize;
     let per_chunk = units_per_chunk(unit_size);
     let mut payload = Vec::new();
     let mut outbuf = vec![0u8; per_chunk.min(entries.len().max(1)) * unit_size];
+    let mut lens = vec![0usize; per_chunk];
     let mut summary = Summary {
         original_len: header.original_len,
         units: header.unit_count,
@@ -580,29 +622,53 @@ pub fn decompress<R: Read, W: Write>(
         input
             .read_exact(&mut payload)
             .map_err(|e| eof_as_truncated(e, format!("payloads of units {first}..")))?;
-        let mut poff = 0;
-        let mut ooff = 0;
+        // Cut the payload and the output buffer into per-unit pieces; raw units are copied
+        // here, compressed ones go to the codec as one batch.
+        let mut inputs: Vec<&[u8]> = Vec::with_capacity(chunk.len());
+        let mut outputs: Vec<&mut [u8]> = Vec::with_capacity(chunk.len());
+        let mut batch_index: Vec<u64> = Vec::with_capacity(chunk.len());
+        let mut rest_in = payload.as_slice();
+        let mut rest_out = outbuf.as_mut_slice();
+        let mut chunk_out_len = 0;
         for (k, e) in chunk.iter().enumerate() {
             let index = first + k as u64;
             let len = header.unit_len(index);
-            let src = &payload[poff..poff + e.stored_len as usize];
-            let dst = &mut outbuf[ooff..ooff + len];
+            let (src, ri) = rest_in.split_at(e.stored_len as usize);
+            let (dst, ro) = std::mem::take(&mut rest_out).split_at_mut(len);
+            rest_in = ri;
+            rest_out = ro;
+            chunk_out_len += len;
             if e.kind == KIND_RAW {
                 dst.copy_from_slice(src);
                 summary.raw_units += 1;
             } else {
-                let got = codec
-                    .decompress(src, dst)
-                    .map_err(|detail| ContainerError::UnitDecode { index, detail })?;
-                if got != len {
-                    return Err(ContainerError::UnitLength {
-                        index,
-                        got,
-                        expected: len,
-                    });
-                }
+                inputs.push(src);
+                outputs.push(dst);
+                batch_index.push(index);
             }
-            let computed = crc32(dst);
+        }
+        let lens = &mut lens[..inputs.len()];
+        codec
+            .decompress_chunk(&inputs, &mut outputs, lens)
+            .map_err(|(k, detail)| ContainerError::UnitDecode {
+                index: batch_index.get(k).copied().unwrap_or(first),
+                detail,
+            })?;
+        for ((&index, &got), dst) in batch_index.iter().zip(lens.iter()).zip(&outputs) {
+            if got != dst.len() {
+                return Err(ContainerError::UnitLength {
+                    index,
+                    got,
+                    expected: dst.len(),
+                });
+            }
+        }
+        drop(outputs);
+        let mut off = 0;
+        for (k, e) in chunk.iter().enumerate() {
+            let index = first + k as u64;
+            let len = header.unit_len(index);
+            let computed = crc32(&outbuf[off..off + len]);
             if computed != e.crc {
                 return Err(ContainerError::UnitCrc {
                     index,
@@ -610,12 +676,11 @@ pub fn decompress<R: Read, W: Write>(
                     computed,
                 });
             }
-            poff += e.stored_len as usize;
-            ooff += len;
+            off += len;
         }
-        out.write_all(&outbuf[..ooff])?;
+        out.write_all(&outbuf[..chunk_out_len])?;
         summary.container_len += payload_len as u64;
-        done += ooff as u64;
+        done += chunk_out_len as u64;
         progress(done);
     }
     let mut extra = [0u8; 1];

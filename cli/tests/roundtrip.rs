@@ -241,3 +241,44 @@ fn stdin_and_stdout_with_dash() {
     );
     assert!(out.stdout == data);
 }
+
+#[test]
+fn device_model_path_round_trip_and_zlib_reads_every_unit() {
+    let Some(files) = corpus(256 << 10) else {
+        return;
+    };
+    let dir = scratch("model");
+    for (name, data) in files.iter().take(2) {
+        let input = dir.join(name);
+        std::fs::write(&input, data).unwrap();
+        let c = dir.join(format!("{name}.iaa"));
+        let back = dir.join(format!("{name}.out"));
+        let out = iaa()
+            .env("IAA_DEVICE", "model")
+            .args(["compress", "-v", "--unit-size", "4096"])
+            .arg(&input)
+            .arg(&c)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(err.contains("hardware: device model"), "{err}");
+        let cb = std::fs::read(&c).unwrap();
+        let (comp, _) = check_units_with_zlib(&cb, data);
+        assert!(comp > 0);
+        let out = iaa()
+            .env("IAA_DEVICE", "model")
+            .args(["decompress"])
+            .arg(&c)
+            .arg(&back)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(std::fs::read(&back).unwrap() == *data, "{name}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
