@@ -226,6 +226,7 @@ impl Compressor {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
     fn write_block(
         &mut self,
         w: &mut BitWriter<'_>,
@@ -364,6 +365,7 @@ fn write_stored(w: &mut BitWriter<'_>, data: &[u8], last: bool) {
     }
 }
 
+#[inline(never)]
 fn write_seqs(
     w: &mut BitWriter<'_>,
     c: &Codes,

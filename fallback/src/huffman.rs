@@ -6,26 +6,40 @@
 pub(crate) fn build_lengths(freq: &[u32], limit: u32, lens: &mut [u8], scratch: &mut [u32]) {
     debug_assert!(freq.len() <= 512 && lens.len() == freq.len() && scratch.len() >= freq.len());
     lens.fill(0);
+    // Counting sort by frequency (stable in symbol order); frequencies >= the number of
+    // symbols share the last bucket, which is then sorted by full key (libdeflate's idea).
+    let nsym = freq.len();
+    let mut bucket = [0u16; 513];
     let mut n = 0;
-    for (s, &f) in freq.iter().enumerate() {
+    for &f in freq {
         if f > 0 {
-            // Frequencies are < 2^23 (a block has at most 64 Ki symbols).
-            scratch[n] = (f.min((1 << 23) - 1) << 9) | s as u32;
+            bucket[(f as usize).min(nsym - 1)] += 1;
             n += 1;
         }
     }
     if n < 2 {
-        let s0 = if n == 1 {
-            (scratch[0] & 511) as usize
-        } else {
-            0
-        };
+        let s0 = freq.iter().position(|&f| f > 0).unwrap_or(0);
         lens[s0] = 1;
         lens[if s0 == 0 { 1 } else { 0 }] = 1;
         return;
     }
+    let mut sum = 0u16;
+    for b in bucket[..nsym].iter_mut() {
+        let c = *b;
+        *b = sum;
+        sum += c;
+    }
+    let last_start = bucket[nsym - 1] as usize;
+    for (sym, &f) in freq.iter().enumerate() {
+        if f > 0 {
+            let b = &mut bucket[(f as usize).min(nsym - 1)];
+            // Frequencies are < 2^23 (a block has at most 64 Ki symbols).
+            scratch[*b as usize] = (f.min((1 << 23) - 1) << 9) | sym as u32;
+            *b += 1;
+        }
+    }
+    scratch[last_start..n].sort_unstable();
     let sorted = &mut scratch[..n];
-    sorted.sort_unstable();
     let mut depth = [0u32; 288];
     let a = &mut depth[..n];
     for (d, &p) in a.iter_mut().zip(sorted.iter()) {

@@ -23,6 +23,7 @@ pub(crate) const BLOCK: usize = 64 * 1024;
 pub(crate) const MAX_SEQS: usize = BLOCK / MIN_MATCH + 2;
 
 const HASH_BITS_MAX: u32 = 14;
+const SKIP: usize = 6;
 const HASH_SIZE: usize = 1 << HASH_BITS_MAX;
 
 /// One LZ77 token.
@@ -156,6 +157,8 @@ pub struct Matcher {
     level: Level,
     head: Box<[u32]>,
     prev: Box<[u32]>,
+    /// Fast level: last position (mod 2^16) per hash, never cleared.
+    hints: Box<[u16; HASH_SIZE]>,
     base: u32,
     next_base: u32,
     shift: u32,
@@ -181,6 +184,7 @@ impl Matcher {
             level,
             head: vec![0; HASH_SIZE].into_boxed_slice(),
             prev: vec![0; WINDOW].into_boxed_slice(),
+            hints: Box::new([0; HASH_SIZE]),
             base: 1,
             next_base: 1,
             shift: 32 - 12,
@@ -233,13 +237,7 @@ impl Matcher {
         }
         self.base = self.next_base;
         self.next_base = self.base + len as u32 + 1;
-        let bits = if len <= 4096 {
-            12
-        } else if len <= 16384 {
-            13
-        } else {
-            HASH_BITS_MAX
-        };
+        let bits = if len <= 4096 { 13 } else { HASH_BITS_MAX };
         self.shift = 32 - bits;
     }
 
@@ -267,47 +265,73 @@ impl Matcher {
         seqs: &mut [Seq],
         f: &mut Freqs,
     ) -> usize {
-        let base = self.base;
         let shift = self.shift;
-        let head = &mut self.head[..];
+        let tab: &mut [u16; HASH_SIZE] = &mut self.hints;
+        const MASK: usize = HASH_SIZE - 1;
         let mut n = 0;
         let mut anchor = start;
         let mut ip = start;
-        if end - start >= MIN_MATCH + 4 {
+        if end - start >= 16 {
             let ilimit = end - MIN_MATCH;
-            while ip < ilimit {
-                let cur = rd32(src, ip);
-                let h = hash(cur, shift);
-                let e = head[h];
-                head[h] = ip as u32 + base;
-                if e >= base {
-                    let c = (e - base) as usize;
-                    if ip - c <= WINDOW && rd32(src, c) == cur {
-                        let lim = end.min(ip + MAX_MATCH);
-                        let len = MIN_MATCH + extend(src, c + MIN_MATCH, ip + MIN_MATCH, lim);
-                        let lits = &src[anchor..ip];
-                        for &b in lits {
-                            f.lit[b as usize] += 1;
-                        }
-                        let dist = ip - c;
-                        f.lit[257 + LEN_SYM[len] as usize] += 1;
-                        f.dist[dist_sym(dist as u32)] += 1;
-                        seqs[n] = Seq {
-                            lits: lits.len() as u32,
-                            len: len as u16,
-                            dist: dist as u16,
-                        };
-                        n += 1;
-                        ip += len;
-                        anchor = ip;
-                        if ip < ilimit {
-                            let p = ip - 2;
-                            head[hash(rd32(src, p), shift)] = p as u32 + base;
-                        }
+            // Two positions per step from one 8-byte load; stops 8 bytes before the end.
+            let flimit = end - 8;
+            while ip < flimit {
+                let v = rd64(src, ip);
+                let v0 = v as u32;
+                let v1 = (v >> 8) as u32;
+                let h0 = hash(v0, shift) & MASK;
+                let h1 = hash(v1, shift) & MASK;
+                let e0 = tab[h0];
+                tab[h0] = ip as u16;
+                let e1 = tab[h1];
+                tab[h1] = (ip + 1) as u16;
+                // Hints are never cleared: a stale one is just a candidate that fails the
+                // byte comparison.
+                let d0 = (ip as u16).wrapping_sub(e0) as usize;
+                let d1 = ((ip + 1) as u16).wrapping_sub(e1) as usize;
+                let (mut p, dist) =
+                    if d0.wrapping_sub(1) < WINDOW && d0 <= ip && rd32(src, ip - d0) == v0 {
+                        (ip, d0)
+                    } else if d1.wrapping_sub(1) < WINDOW
+                        && d1 <= ip + 1
+                        && rd32(src, ip + 1 - d1) == v1
+                    {
+                        (ip + 1, d1)
+                    } else {
+                        ip += 2 + ((ip - anchor) >> SKIP);
                         continue;
-                    }
+                    };
+                let mut c = p - dist;
+                let lim = end.min(p + MAX_MATCH);
+                let mut len = MIN_MATCH + extend(src, c + MIN_MATCH, p + MIN_MATCH, lim);
+                // Extend backwards over bytes the skip jumped past.
+                while p > anchor && c > 0 && len < MAX_MATCH && src[p - 1] == src[c - 1] {
+                    p -= 1;
+                    c -= 1;
+                    len += 1;
                 }
-                ip += 1 + ((ip - anchor) >> 6);
+                let lits = &src[anchor..p];
+                for &b in lits {
+                    f.lit[b as usize] += 1;
+                }
+                f.lit[257 + LEN_SYM[len] as usize] += 1;
+                f.dist[dist_sym(dist as u32)] += 1;
+                seqs[n] = Seq {
+                    lits: lits.len() as u32,
+                    len: len as u16,
+                    dist: dist as u16,
+                };
+                n += 1;
+                ip = p + len;
+                anchor = ip;
+                if ip < ilimit {
+                    let q = p + 1;
+                    tab[hash(rd32(src, q), shift) & MASK] = q as u16;
+                    let q = ip - 2;
+                    tab[hash(rd32(src, q), shift) & MASK] = q as u16;
+                    let q = ip - 1;
+                    tab[hash(rd32(src, q), shift) & MASK] = q as u16;
+                }
             }
         }
         for &b in &src[anchor..end] {
