@@ -304,6 +304,46 @@ mod tests {
     }
 
     #[test]
+    fn two_socket_spr_fixture() {
+        // 4 IAA + 4 DSA on 2 sockets, mixed WQ modes and types (driver/tests/fixtures/spr-2s).
+        let root =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../driver/tests/fixtures/spr-2s");
+        let a = args(&root, false);
+        let inv = scan(&a);
+        let t = render_table(&inv, CPU, &a);
+        let row = |wq: &str| {
+            t.lines()
+                .find(|l| l.starts_with(&format!("{wq} ")))
+                .unwrap_or_else(|| panic!("{wq} missing:\n{t}"))
+                .to_string()
+        };
+        assert!(row("wq1.1").contains("movdir64b"));
+        assert!(row("wq1.2").contains("kernel") && row("wq1.2").contains("crypto"));
+        assert!(row("wq1.3").contains("disabled") && row("wq1.3").contains(" no "));
+        assert!(row("wq6.0").contains("dsa6 is disabled"));
+        assert!(row("wq7.0").contains("does not exist"));
+        assert!(row("wq5.3").contains("max_transfer_size"));
+        let iaa_rows = t
+            .lines()
+            .filter(|l| l.starts_with("iax") && l.contains(" IAA "))
+            .count();
+        let dsa_rows = t
+            .lines()
+            .filter(|l| l.starts_with("dsa") && l.contains(" DSA "))
+            .count();
+        assert_eq!((iaa_rows, dsa_rows), (4, 4));
+        assert!(t.contains("7 usable IAA work queue(s)"), "{t}");
+        let v = to_json(&inv, CPU, &a);
+        let sockets: Vec<u64> = v["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["socket"].as_u64().unwrap())
+            .collect();
+        assert_eq!(sockets, [0, 0, 0, 0, 1, 1, 1, 1]);
+    }
+
+    #[test]
     fn json_over_fixture_tree() {
         let a = args(&fixture(), true);
         let inv = scan(&a);

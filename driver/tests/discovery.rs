@@ -617,3 +617,61 @@ fn mmap_refused_and_write_probe_failing_is_its_own_reason() {
     );
     assert_eq!(inv.availability(), Availability::Usable { wqs: 1 });
 }
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let ty = e.file_type().unwrap();
+        let dst = to.join(e.file_name());
+        if ty.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(e.path()).unwrap(), &dst).unwrap();
+        } else if ty.is_dir() {
+            copy_tree(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), &dst).unwrap();
+        }
+    }
+}
+
+fn verdicts(
+    inv: &iaa_driver::sysfs::Inventory,
+) -> Vec<(String, Option<u32>, bool, Option<&'static str>)> {
+    inv.all_wqs()
+        .map(|(d, w)| {
+            (
+                w.sysfs_name.clone(),
+                d.socket,
+                w.status.is_usable(),
+                w.status.reason().map(|r| r.code()),
+            )
+        })
+        .collect()
+}
+
+/// Regenerate the committed tree: `cargo test -p iaa-driver --test discovery -- --ignored`.
+#[test]
+#[ignore = "rewrites tests/fixtures/spr-2s from common::spr_host()"]
+fn write_spr_2s_fixture() {
+    let h = spr_host();
+    let dst = fixture("spr-2s");
+    let _ = std::fs::remove_dir_all(&dst);
+    copy_tree(h.dir.path(), &dst);
+}
+
+#[test]
+fn committed_spr_2s_tree_matches_the_generator() {
+    // The on-disk copy (used by `iaa devices --sys-root` demos and the CLI tests) gives the
+    // same verdicts as the generated host, with the same injected open outcomes.
+    let root = fixture("spr-2s");
+    let gen = spr_host();
+    let committed = Host {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    copy_tree(&root, committed.dir.path());
+    let a = gen.discovery().scan_with(&spr_opener(&gen));
+    let b = committed.discovery().scan_with(&spr_opener(&committed));
+    assert_eq!(verdicts(&a), verdicts(&b));
+    assert_eq!(b.devices.len(), 8);
+    assert_eq!(b.availability(), Availability::Usable { wqs: 5 });
+}

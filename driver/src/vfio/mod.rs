@@ -162,6 +162,33 @@ impl VfioIdxd {
         self.pci.portal(wq)
     }
 
+    /// A submission queue on enabled WQ `wq`: MOVDIR64B to its portal page, credits bounded by
+    /// the WQ size. The queue keeps BAR2 mapped; after this device is dropped (WQs disabled) its
+    /// submissions are discarded by the device. Descriptors must carry IOVAs of [`Self::arena`].
+    pub fn work_queue(&self, wq: u32) -> Result<iaa_wq::WorkQueue, VfioError> {
+        let portal = self.portal(wq).ok_or(VfioError::Vfio {
+            step: "portal of a WQ that is not enabled",
+            message: format!("WQ {wq}"),
+        })?;
+        let size = u32::from(self.wq_size(wq).unwrap_or(0));
+        let keep: Box<dyn std::any::Any + Send + Sync> = Box::new(self.pci.bar2());
+        // SAFETY: `portal` is a 4 KiB page inside BAR2 (checked by `portal`), and `keep` holds
+        // the BAR2 mapping for the life of the queue.
+        unsafe {
+            iaa_wq::WorkQueue::with_portal(
+                portal,
+                4096,
+                iaa_wq::SubmitMethod::Movdir64b,
+                iaa_wq::WqConfig::dedicated(size),
+                Some(keep),
+            )
+        }
+        .map_err(|e| VfioError::Vfio {
+            step: "submission queue",
+            message: e.to_string(),
+        })
+    }
+
     /// Size of enabled WQ `wq` (the in-flight bound for MOVDIR64B submission).
     pub fn wq_size(&self, wq: u32) -> Option<u16> {
         self.controller.wq_regs(wq).map(|r| r.size)

@@ -198,6 +198,11 @@ impl VfioPci {
         Some(unsafe { self.bar2.as_ptr().add(off as usize) })
     }
 
+    /// BAR2 (portals), shared so a submission queue can keep the mapping alive.
+    pub fn bar2(&self) -> Arc<MmioRegion> {
+        self.bar2.clone()
+    }
+
     /// The container, for DMA mapping ([`super::DmaArena`]).
     pub fn container(&self) -> Arc<VfioContainer> {
         self.container.clone()
