@@ -14,7 +14,27 @@ use vfio_bindings::bindings::vfio::{
     VFIO_PCI_BAR0_REGION_INDEX, VFIO_PCI_BAR2_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX,
     VFIO_REGION_INFO_FLAG_MMAP,
 };
-use vfio_ioctls::{VfioContainer, VfioDevice, VfioOps};
+use vfio_ioctls::{VfioContainer, VfioDevice, VfioOps, VfioRegionInfoCap};
+
+/// How many bytes from the start of a region can be memory-mapped: the whole region, or, when
+/// VFIO reports a sparse mmap (e.g. the MSI-X table carved out of a BAR on kernels without
+/// MSI-X-mappable support), the sparse area that starts at offset 0. `None` if nothing at offset
+/// 0 is mappable.
+pub fn mappable_prefix(size: u64, caps: &[VfioRegionInfoCap]) -> Option<u64> {
+    let sparse = caps.iter().find_map(|c| match c {
+        VfioRegionInfoCap::SparseMmap(s) => Some(s),
+        _ => None,
+    });
+    let len = match sparse {
+        None => size,
+        Some(s) => s
+            .areas
+            .iter()
+            .find(|a| a.offset == 0)
+            .map(|a| a.size.min(size))?,
+    };
+    (len > 0).then_some(len)
+}
 
 /// PCI IDs that vfio-pci refuses since Linux 6.9 (spec §8.4): SPR/EMR DSA and IAA, because of
 /// an erratum that makes assigning them to untrusted users insecure.
@@ -150,10 +170,12 @@ impl VfioPci {
             })?;
         let map_bar = |index: u32, name: &'static str| -> Result<Arc<MmioRegion>, VfioError> {
             let size = device.get_region_size(index);
-            if device.get_region_flags(index) & VFIO_REGION_INFO_FLAG_MMAP == 0 || size == 0 {
+            if device.get_region_flags(index) & VFIO_REGION_INFO_FLAG_MMAP == 0 {
                 return Err(VfioError::BarNotMappable { bar: name });
             }
-            let len = usize::try_from(size).map_err(|_| VfioError::BarNotMappable { bar: name })?;
+            let len = mappable_prefix(size, &device.get_region_caps(index))
+                .and_then(|l| usize::try_from(l).ok())
+                .ok_or(VfioError::BarNotMappable { bar: name })?;
             let offset = device.get_region_offset(index);
             use std::os::fd::AsFd;
             MmioRegion::map(config.as_fd(), offset, len)
@@ -225,5 +247,40 @@ impl PciCommand for VfioPci {
     fn write_command(&self, v: u16) -> Result<(), std::io::Error> {
         self.config
             .write_all_at(&v.to_le_bytes(), self.config_offset + regs::PCI_COMMAND)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vfio_ioctls::{VfioRegionInfoCapSparseMmap, VfioRegionSparseMmapArea};
+
+    #[test]
+    fn mappable_prefix_rules() {
+        assert_eq!(mappable_prefix(0x10000, &[]), Some(0x10000));
+        assert_eq!(mappable_prefix(0, &[]), None);
+        let sparse = |areas: &[(u64, u64)]| {
+            vec![VfioRegionInfoCap::SparseMmap(VfioRegionInfoCapSparseMmap {
+                areas: areas
+                    .iter()
+                    .map(|&(offset, size)| VfioRegionSparseMmapArea { offset, size })
+                    .collect(),
+            })]
+        };
+        assert_eq!(
+            mappable_prefix(0x10000, &sparse(&[(0x3000, 0xd000), (0, 0x2000)])),
+            Some(0x2000)
+        );
+        assert_eq!(mappable_prefix(0x10000, &sparse(&[(0x3000, 0xd000)])), None);
+        assert_eq!(
+            mappable_prefix(0x10000, &[VfioRegionInfoCap::MsixMappable]),
+            Some(0x10000)
+        );
+    }
+
+    #[test]
+    fn denylist_ids() {
+        assert!(is_denylisted(0x8086, 0x0cfe) && is_denylisted(0x8086, 0x0b25));
+        assert!(!is_denylisted(0x8086, 0x1216) && !is_denylisted(0x8086, 0x1212));
     }
 }
