@@ -437,6 +437,25 @@ int iaa_decompress_batch(struct iaa_pool *pool,
                          struct iaa_batch_info *info);
 
 /**
+ * Compresses `units` separate buffers (scattered pages, say): unit `i` is `src[i]`
+ * (`src_lens[i]` bytes) and goes to `dst[i]` (`dst_caps[i]` bytes). `results[i]` receives the
+ * compressed length (>= 0), `IAA_INCOMPRESSIBLE` (store the unit raw), or a negative code.
+ * Returns and refuses exactly like `iaa_decompress_batch`.
+ *
+ * # Safety
+ * As for `iaa_decompress_batch`. Thread-safe.
+ */
+int iaa_compress_units(struct iaa_pool *pool,
+                       const uint8_t *const *src,
+                       const size_t *src_lens,
+                       uint8_t *const *dst,
+                       const size_t *dst_caps,
+                       size_t units,
+                       int32_t *results,
+                       size_t results_len,
+                       struct iaa_batch_info *info);
+
+/**
  * Compresses one buffer (one unit, at most 4 GiB - 1) into `dst`. Returns 0 with `*out_len`
  * = compressed length, `IAA_INCOMPRESSIBLE` (output would not be smaller than `src_len` or not
  * fit `dst_cap`; store raw; also for `src_len` 0), or a negative code (`-EINVAL` for NULL

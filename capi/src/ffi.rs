@@ -551,36 +551,108 @@ pub unsafe extern "C" fn iaa_decompress_batch(
     results_len: usize,
     info: *mut iaa_batch_info,
 ) -> c_int {
+    // SAFETY: forwarded from this function's contract.
     guard(|| {
-        to_code((|| {
-            // SAFETY (every block of this closure): forwarded from this function's contract;
-            // the slices are checked disjoint before any is used.
-            let p = unsafe { pool_ref(pool)? };
-            let info = unsafe { batch_info_arg(info)? };
-            if results_len < units {
-                return Err(CapiError::Invalid("results_len is smaller than units"));
-            }
-            let srcs = unsafe { in_slice(src, units, "src")? };
-            let lens = unsafe { in_slice(src_lens, units, "src_lens")? };
-            let dsts = unsafe { in_slice(dst, units, "dst")? };
-            let caps = unsafe { in_slice(dst_caps, units, "dst_caps")? };
-            let results = unsafe { out_slice(results, units, "results")? };
-            let mut scratch = take_scratch();
-            let r = decompress_units(p, srcs, lens, dsts, caps, results, &mut scratch);
-            put_scratch(scratch);
-            unsafe { write_info(info, &r?) };
-            Ok(IAA_OK)
-        })())
+        to_code(unsafe {
+            vector_call(
+                false,
+                pool,
+                src,
+                src_lens,
+                dst,
+                dst_caps,
+                units,
+                results,
+                results_len,
+                info,
+            )
+        })
     })
 }
 
-/// The body of `iaa_decompress_batch` after the argument arrays were checked, using (and
-/// leaving empty) this thread's scratch vectors.
+/// Compresses `units` separate buffers (scattered pages, say): unit `i` is `src[i]`
+/// (`src_lens[i]` bytes) and goes to `dst[i]` (`dst_caps[i]` bytes). `results[i]` receives the
+/// compressed length (>= 0), `IAA_INCOMPRESSIBLE` (store the unit raw), or a negative code.
+/// Returns and refuses exactly like `iaa_decompress_batch`.
+///
+/// # Safety
+/// As for `iaa_decompress_batch`. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn iaa_compress_units(
+    pool: *mut iaa_pool,
+    src: *const *const u8,
+    src_lens: *const usize,
+    dst: *const *mut u8,
+    dst_caps: *const usize,
+    units: usize,
+    results: *mut i32,
+    results_len: usize,
+    info: *mut iaa_batch_info,
+) -> c_int {
+    // SAFETY: forwarded from this function's contract.
+    guard(|| {
+        to_code(unsafe {
+            vector_call(
+                true,
+                pool,
+                src,
+                src_lens,
+                dst,
+                dst_caps,
+                units,
+                results,
+                results_len,
+                info,
+            )
+        })
+    })
+}
+
+/// Shared body of the pointer-array calls.
+///
+/// # Safety
+/// As for `iaa_decompress_batch`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn vector_call(
+    compress: bool,
+    pool: *mut iaa_pool,
+    src: *const *const u8,
+    src_lens: *const usize,
+    dst: *const *mut u8,
+    dst_caps: *const usize,
+    units: usize,
+    results: *mut i32,
+    results_len: usize,
+    info: *mut iaa_batch_info,
+) -> Result<c_int, CapiError> {
+    // SAFETY (every block): forwarded from this function's contract; the buffers are checked
+    // disjoint (in units_call) before any is used.
+    let p = unsafe { pool_ref(pool)? };
+    let info = unsafe { batch_info_arg(info)? };
+    if results_len < units {
+        return Err(CapiError::Invalid("results_len is smaller than units"));
+    }
+    let srcs = unsafe { in_slice(src, units, "src")? };
+    let lens = unsafe { in_slice(src_lens, units, "src_lens")? };
+    let dsts = unsafe { in_slice(dst, units, "dst")? };
+    let caps = unsafe { in_slice(dst_caps, units, "dst_caps")? };
+    let results = unsafe { out_slice(results, units, "results")? };
+    let mut scratch = take_scratch();
+    let r = unsafe { units_call(compress, p, srcs, lens, dsts, caps, results, &mut scratch) };
+    put_scratch(scratch);
+    unsafe { write_info(info, &r?) };
+    Ok(IAA_OK)
+}
+
+/// The pointer-array calls after their arrays were checked, using (and leaving empty) this
+/// thread's scratch vectors.
 ///
 /// # Safety
 /// As for `iaa_decompress_batch`: each `srcs[i]` holds `lens[i]` readable bytes and each
 /// `dsts[i]` `caps[i]` writable bytes (NULL only with length 0).
-unsafe fn decompress_units(
+#[allow(clippy::too_many_arguments)]
+unsafe fn units_call(
+    compress: bool,
     p: &Pool,
     srcs: &[*const u8],
     lens: &[usize],
@@ -617,7 +689,12 @@ unsafe fn decompress_units(
         }
         scratch.results.clear();
         scratch.results.resize(n, UnitResult::Pending);
-        let sum = p.decompress_batch(ins.as_slice(), outs.as_mut_slice(), &mut scratch.results)?;
+        let (i, o, r) = (ins.as_slice(), outs.as_mut_slice(), &mut scratch.results);
+        let sum = if compress {
+            p.compress_units(i, o, r)?
+        } else {
+            p.decompress_batch(i, o, r)?
+        };
         for (o, r) in results.iter_mut().zip(&scratch.results) {
             *o = unit_code(r)?;
         }

@@ -730,3 +730,122 @@ fn one_pool_shared_by_threads() {
         iaa_pool_destroy(pool as *mut iaa_pool);
     }
 }
+
+#[test]
+fn scattered_units_compress_and_decompress() {
+    let pool = software_pool();
+    // Three separate "pages" of different sizes, one incompressible.
+    let pages = [sample(4096), noise(4096), sample(1000)];
+    let ins: Vec<*const u8> = pages.iter().map(|p| p.as_ptr()).collect();
+    let lens: Vec<usize> = pages.iter().map(|p| p.len()).collect();
+    let mut bufs = [vec![0u8; 4096], vec![0u8; 4096], vec![0u8; 1000]];
+    let outs: Vec<*mut u8> = bufs.iter_mut().map(|b| b.as_mut_ptr()).collect();
+    let caps: Vec<usize> = bufs.iter().map(|b| b.len()).collect();
+    let mut res = [0i32; 3];
+    let mut info = iaa_batch_info {
+        size: std::mem::size_of::<iaa_batch_info>(),
+        ..Default::default()
+    };
+    // SAFETY: arrays of 3 elements, each buffer of its length.
+    let rc = unsafe {
+        iaa_compress_units(
+            pool,
+            ins.as_ptr(),
+            lens.as_ptr(),
+            outs.as_ptr(),
+            caps.as_ptr(),
+            3,
+            res.as_mut_ptr(),
+            3,
+            &mut info,
+        )
+    };
+    assert_eq!(rc, 0, "{}", strerror(rc));
+    assert!(
+        res[0] > 0 && res[0] < 4096 && res[2] > 0 && res[2] < 1000,
+        "{res:?}"
+    );
+    assert_eq!(res[1], IAA_INCOMPRESSIBLE);
+    assert_eq!((info.units, info.software, info.incompressible), (3, 2, 1));
+    // Decompress units 0 and 2 back.
+    let cins = [bufs[0].as_ptr(), bufs[2].as_ptr()];
+    let clens = [res[0] as usize, res[2] as usize];
+    let mut back = [vec![0u8; 4096], vec![0u8; 1000]];
+    let bouts: Vec<*mut u8> = back.iter_mut().map(|b| b.as_mut_ptr()).collect();
+    let bcaps = [4096usize, 1000];
+    let mut dres = [0i32; 2];
+    // SAFETY: as above.
+    let rc = unsafe {
+        iaa_decompress_batch(
+            pool,
+            cins.as_ptr(),
+            clens.as_ptr(),
+            bouts.as_ptr(),
+            bcaps.as_ptr(),
+            2,
+            dres.as_mut_ptr(),
+            2,
+            ptr::null_mut(),
+        )
+    };
+    assert_eq!(rc, 0);
+    assert_eq!(dres, [4096, 1000]);
+    assert_eq!(back[0], pages[0]);
+    assert_eq!(back[1], pages[2]);
+    // Misuse: an output buffer that is also an input, NULL arrays, short results.
+    let outs_bad = [ins[0] as *mut u8, outs[1], outs[2]];
+    let r0 = res;
+    // SAFETY: the calls must refuse before touching anything.
+    unsafe {
+        let rc = iaa_compress_units(
+            pool,
+            ins.as_ptr(),
+            lens.as_ptr(),
+            outs_bad.as_ptr(),
+            caps.as_ptr(),
+            3,
+            res.as_mut_ptr(),
+            3,
+            ptr::null_mut(),
+        );
+        assert_eq!(rc, EINVAL, "output aliases an input");
+        let rc = iaa_compress_units(
+            pool,
+            ptr::null(),
+            lens.as_ptr(),
+            outs.as_ptr(),
+            caps.as_ptr(),
+            3,
+            res.as_mut_ptr(),
+            3,
+            ptr::null_mut(),
+        );
+        assert_eq!(rc, EINVAL, "NULL src array");
+        let rc = iaa_compress_units(
+            pool,
+            ins.as_ptr(),
+            lens.as_ptr(),
+            outs.as_ptr(),
+            caps.as_ptr(),
+            3,
+            res.as_mut_ptr(),
+            2,
+            ptr::null_mut(),
+        );
+        assert_eq!(rc, EINVAL, "results too short");
+        let rc = iaa_compress_units(
+            ptr::null_mut(),
+            ins.as_ptr(),
+            lens.as_ptr(),
+            outs.as_ptr(),
+            caps.as_ptr(),
+            3,
+            res.as_mut_ptr(),
+            3,
+            ptr::null_mut(),
+        );
+        assert_eq!(rc, EINVAL, "NULL pool");
+    }
+    assert_eq!(res, r0, "refused calls wrote no result");
+    unsafe { iaa_pool_destroy(pool) };
+}
