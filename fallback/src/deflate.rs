@@ -146,8 +146,6 @@ pub struct Compressor {
     cl_freq: [u32; 19],
     cl_lens: [u8; 19],
     cl_codes: [u16; 19],
-    /// Per-block match-length table: code | extra << codelen, and total bit count.
-    len_bits: Box<[(u32, u32); 259]>,
 }
 
 impl Default for Compressor {
@@ -175,7 +173,6 @@ impl Compressor {
             cl_freq: [0; 19],
             cl_lens: [0; 19],
             cl_codes: [0; 19],
-            len_bits: Box::new([(0, 0); 259]),
         }
     }
 
@@ -340,7 +337,7 @@ impl Compressor {
             w.put(last as u64 | (1 << 1), 3);
         }
         let codes: &Codes = if use_dyn { &self.dynamic } else { &self.fixed };
-        write_seqs(w, codes, &mut self.len_bits, src, start, &self.seqs[..nseq]);
+        write_seqs(w, codes, src, start, &self.seqs[..nseq]);
     }
 }
 
@@ -366,46 +363,60 @@ fn write_stored(w: &mut BitWriter<'_>, data: &[u8], last: bool) {
 }
 
 #[inline(never)]
-fn write_seqs(
-    w: &mut BitWriter<'_>,
-    c: &Codes,
-    len_bits: &mut [(u32, u32); 259],
-    src: &[u8],
-    start: usize,
-    seqs: &[Seq],
-) {
+fn write_seqs(w: &mut BitWriter<'_>, c: &Codes, src: &[u8], start: usize, seqs: &[Seq]) {
     let mut lit = [0u32; 256];
     for (b, e) in lit.iter_mut().enumerate() {
         *e = c.ll_codes[b] as u32 | (c.ll_lens[b] as u32) << 16;
     }
-    for (len, e) in len_bits.iter_mut().enumerate().skip(3) {
-        let s = LEN_SYM[len] as usize;
-        let cl = c.ll_lens[257 + s] as u32;
-        let ex = (len as u32 - LEN_BASE[s] as u32) << cl;
-        *e = (c.ll_codes[257 + s] as u32 | ex, cl + LEN_EXTRA[s] as u32);
+    // Per length symbol: code and bit count (extra bits added per match).
+    let mut lsym = [(0u32, 0u32); 29];
+    for (k, e) in lsym.iter_mut().enumerate() {
+        *e = (c.ll_codes[257 + k] as u32, c.ll_lens[257 + k] as u32);
     }
+    // Four literals fit the accumulator (7 pending + 4 * 14 bits) unless a code is 15 long.
+    let four = c.ll_lens[..256].iter().all(|&l| l <= 14);
     let mut p = start;
     for s in seqs {
         let lits = &src[p..p + s.lits as usize];
-        let mut ch = lits.chunks_exact(3);
-        for t in &mut ch {
-            let a = lit[t[0] as usize];
-            let b = lit[t[1] as usize];
-            let d = lit[t[2] as usize];
-            w.put((a & 0xFFFF) as u64, a >> 16);
-            w.put((b & 0xFFFF) as u64, b >> 16);
-            w.put((d & 0xFFFF) as u64, d >> 16);
-            w.flush();
-        }
-        for &t in ch.remainder() {
+        let rest = if four {
+            let mut ch = lits.chunks_exact(4);
+            for t in &mut ch {
+                let a = lit[t[0] as usize];
+                let b = lit[t[1] as usize];
+                let d = lit[t[2] as usize];
+                let e = lit[t[3] as usize];
+                w.put((a & 0xFFFF) as u64, a >> 16);
+                w.put((b & 0xFFFF) as u64, b >> 16);
+                w.put((d & 0xFFFF) as u64, d >> 16);
+                w.put((e & 0xFFFF) as u64, e >> 16);
+                w.flush();
+            }
+            ch.remainder()
+        } else {
+            let mut ch = lits.chunks_exact(3);
+            for t in &mut ch {
+                let a = lit[t[0] as usize];
+                let b = lit[t[1] as usize];
+                let d = lit[t[2] as usize];
+                w.put((a & 0xFFFF) as u64, a >> 16);
+                w.put((b & 0xFFFF) as u64, b >> 16);
+                w.put((d & 0xFFFF) as u64, d >> 16);
+                w.flush();
+            }
+            ch.remainder()
+        };
+        for &t in rest {
             let a = lit[t as usize];
             w.put((a & 0xFFFF) as u64, a >> 16);
         }
         w.flush();
         p += lits.len();
         if s.len > 0 {
-            let (lb, ln) = len_bits[s.len as usize];
-            w.put(lb as u64, ln);
+            let len = s.len as u32;
+            let k = LEN_SYM[len as usize] as usize;
+            let (lc, ll) = lsym[k];
+            let lb = lc | (len - LEN_BASE[k] as u32) << ll;
+            w.put(lb as u64, ll + LEN_EXTRA[k] as u32);
             let dist = s.dist as u32;
             let ds = dist_sym(dist);
             let dl = c.d_lens[ds] as u32;

@@ -159,6 +159,10 @@ pub struct Matcher {
     prev: Box<[u32]>,
     /// Fast level: last position (mod 2^16) per hash, never cleared.
     hints: Box<[u16; HASH_SIZE]>,
+    /// Added to positions stored in `hints`; moved past the window on every new buffer so
+    /// that hints of earlier buffers mostly fail the cheap distance test.
+    hint_off: u16,
+    last_len: u16,
     base: u32,
     next_base: u32,
     shift: u32,
@@ -185,6 +189,8 @@ impl Matcher {
             head: vec![0; HASH_SIZE].into_boxed_slice(),
             prev: vec![0; WINDOW].into_boxed_slice(),
             hints: Box::new([0; HASH_SIZE]),
+            hint_off: 0,
+            last_len: 0,
             base: 1,
             next_base: 1,
             shift: 32 - 12,
@@ -236,6 +242,10 @@ impl Matcher {
             self.next_base = 1;
         }
         self.base = self.next_base;
+        self.hint_off = self
+            .hint_off
+            .wrapping_add(self.last_len.wrapping_add(WINDOW as u16 + 1));
+        self.last_len = len as u16;
         self.next_base = self.base + len as u32 + 1;
         let bits = if len <= 4096 { 13 } else { HASH_BITS_MAX };
         self.shift = 32 - bits;
@@ -267,6 +277,7 @@ impl Matcher {
     ) -> usize {
         let shift = self.shift;
         let tab: &mut [u16; HASH_SIZE] = &mut self.hints;
+        let off = self.hint_off as usize;
         const MASK: usize = HASH_SIZE - 1;
         let mut n = 0;
         let mut anchor = start;
@@ -282,13 +293,14 @@ impl Matcher {
                 let h0 = hash(v0, shift) & MASK;
                 let h1 = hash(v1, shift) & MASK;
                 let e0 = tab[h0];
-                tab[h0] = ip as u16;
+                let t0 = (ip + off) as u16;
+                tab[h0] = t0;
                 let e1 = tab[h1];
-                tab[h1] = (ip + 1) as u16;
+                tab[h1] = t0.wrapping_add(1);
                 // Hints are never cleared: a stale one is just a candidate that fails the
                 // byte comparison.
-                let d0 = (ip as u16).wrapping_sub(e0) as usize;
-                let d1 = ((ip + 1) as u16).wrapping_sub(e1) as usize;
+                let d0 = t0.wrapping_sub(e0) as usize;
+                let d1 = t0.wrapping_add(1).wrapping_sub(e1) as usize;
                 let (mut p, dist) =
                     if d0.wrapping_sub(1) < WINDOW && d0 <= ip && rd32(src, ip - d0) == v0 {
                         (ip, d0)
@@ -326,11 +338,11 @@ impl Matcher {
                 anchor = ip;
                 if ip < ilimit {
                     let q = p + 1;
-                    tab[hash(rd32(src, q), shift) & MASK] = q as u16;
+                    tab[hash(rd32(src, q), shift) & MASK] = (q + off) as u16;
                     let q = ip - 2;
-                    tab[hash(rd32(src, q), shift) & MASK] = q as u16;
+                    tab[hash(rd32(src, q), shift) & MASK] = (q + off) as u16;
                     let q = ip - 1;
-                    tab[hash(rd32(src, q), shift) & MASK] = q as u16;
+                    tab[hash(rd32(src, q), shift) & MASK] = (q + off) as u16;
                 }
             }
         }
