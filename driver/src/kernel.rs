@@ -187,6 +187,48 @@ pub fn open_iaa_wqs(
     (ok, failed)
 }
 
+/// What [`open_host`] found and opened.
+#[derive(Debug)]
+pub struct HostWqs {
+    /// The discovery scan (devices, every WQ's verdict, topology).
+    pub inventory: Inventory,
+    /// The usable IAA WQs, opened.
+    pub wqs: Vec<KernelWq>,
+    /// Usable WQs whose open failed after discovery.
+    pub failed: Vec<KernelError>,
+}
+
+impl HostWqs {
+    /// Why there is no WQ, in words for a log line (`None` when at least one is open).
+    pub fn why_none(&self) -> Option<String> {
+        if !self.wqs.is_empty() {
+            return None;
+        }
+        let mut s = self.inventory.availability().to_string();
+        for e in &self.failed {
+            s.push_str("; ");
+            s.push_str(&e.to_string());
+        }
+        Some(s)
+    }
+}
+
+/// Scan `/sys` and `/dev` with the real opener and open every usable IAA WQ.
+pub fn open_host() -> HostWqs {
+    open_with(&crate::sysfs::Discovery::new(), &crate::sysfs::RealOpener)
+}
+
+/// Scan with `discovery` and open every usable IAA WQ through `opener`.
+pub fn open_with(discovery: &crate::sysfs::Discovery, opener: &dyn CdevOpener) -> HostWqs {
+    let inventory = discovery.scan_with(opener);
+    let (wqs, failed) = open_iaa_wqs(&inventory, opener, CpuFeatures::get());
+    HostWqs {
+        inventory,
+        wqs,
+        failed,
+    }
+}
+
 /// How long the bridge keeps retrying a descriptor the model refuses (full or disabled shared
 /// WQ) before dropping it.
 pub const BRIDGE_RETRY_BUDGET: Duration = Duration::from_secs(1);

@@ -7,7 +7,7 @@ mod common;
 
 use common::{bdf, Host};
 use iaa_descriptors::{CompressAecs, IaaCompletionRecord, IaaCompress, IaaDecompress};
-use iaa_driver::kernel::{open_iaa_wqs, open_wq, KernelError, ModelNodeOpener};
+use iaa_driver::kernel::{open_iaa_wqs, open_with, open_wq, KernelError, ModelNodeOpener};
 use iaa_driver::model::{ModelConfig, ModelDevice, ModelWqConfig};
 use iaa_driver::sysfs::{Availability, SubmissionKind, UnusableReason, WqStatus};
 use iaa_wq::{CpuFeatures, IaaRecords, SubmitMethod, WaitOutcome, WorkQueue};
@@ -242,4 +242,24 @@ fn unusable_and_failing_wqs() {
         inv2.wq("wq1.1").unwrap().1.status.reason().unwrap().code(),
         "node_missing"
     );
+}
+
+#[test]
+fn open_with_reports_why_none() {
+    let h = host();
+    let m = model();
+    let op = opener(&h, &m);
+    let got = open_with(&h.discovery(), &op);
+    assert_eq!(got.wqs.len(), 2);
+    assert!(got.why_none().is_none());
+    // Empty host: nothing opened, and the reason is the availability text.
+    let empty = Host::new();
+    let got = open_with(&empty.discovery(), &op);
+    assert!(got.wqs.is_empty() && got.failed.is_empty());
+    assert!(got.why_none().unwrap().contains("idxd driver not loaded"));
+    // The live host (no IAA here) never panics.
+    let live = iaa_driver::kernel::open_host();
+    if live.wqs.is_empty() {
+        assert!(live.why_none().is_some());
+    }
 }
