@@ -22,7 +22,7 @@ fn generate() -> String {
         env!("CARGO_PKG_VERSION"),
     ));
     config.header =
-        Some(std::fs::read_to_string(dir.join("include/preamble.h")).expect("preamble"));
+        Some(std::fs::read_to_string(dir.join("cbindgen-preamble.h")).expect("preamble"));
     let bindings = cbindgen::Builder::new()
         .with_config(config)
         .with_src(dir.join("src/lib.rs"))
