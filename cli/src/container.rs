@@ -410,7 +410,7 @@ pub struct Summary {
 }
 
 /// Target bytes of uncompressed data processed per chunk (bounds memory use).
-pub const CHUNK_BYTES: usize = 32 << 20;
+pub const CHUNK_BYTES: usize = 8 << 20;
 
 fn units_per_chunk(unit_size: usize) -> usize {
     (CHUNK_BYTES / unit_size).max(1)
