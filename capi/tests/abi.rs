@@ -378,6 +378,25 @@ fn misuse_gives_codes_and_touches_nothing() {
                 ),
             ),
             (
+                "misaligned results",
+                iaa_compress_batch(
+                    pool,
+                    s,
+                    sl,
+                    4096,
+                    d,
+                    dl,
+                    4096,
+                    (r as *mut u8).add(1) as *mut i32,
+                    3,
+                    ptr::null_mut(),
+                ),
+            ),
+            (
+                "describe into NULL with a length",
+                iaa_pool_describe(pool, ptr::null_mut(), 8),
+            ),
+            (
                 "null out_len",
                 iaa_compress(pool, s, sl, d, dl, ptr::null_mut()),
             ),
