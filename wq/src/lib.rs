@@ -184,7 +184,7 @@ pub struct WqStats {
     pub retries: u64,
     /// Submissions that gave up (retries exhausted or no credit).
     pub refused: u64,
-    /// Completions reported back with [`WorkQueue::complete`] (credits returned).
+    /// Completions reported back (credits returned): `submitted - outstanding`.
     pub completed: u64,
 }
 
@@ -198,7 +198,6 @@ pub struct WorkQueue {
     submitted: AtomicU64,
     retries: AtomicU64,
     refused: AtomicU64,
-    completed: AtomicU64,
 }
 
 // SAFETY: the only non-Send/Sync field is the portal pointer. A portal page accepts concurrent
@@ -248,7 +247,6 @@ impl WorkQueue {
             submitted: AtomicU64::new(0),
             retries: AtomicU64::new(0),
             refused: AtomicU64::new(0),
-            completed: AtomicU64::new(0),
         })
     }
 
@@ -316,11 +314,12 @@ impl WorkQueue {
 
     /// Counters.
     pub fn stats(&self) -> WqStats {
+        let submitted = self.submitted.load(Ordering::Relaxed);
         WqStats {
-            submitted: self.submitted.load(Ordering::Relaxed),
+            submitted,
             retries: self.retries.load(Ordering::Relaxed),
             refused: self.refused.load(Ordering::Relaxed),
-            completed: self.completed.load(Ordering::Relaxed),
+            completed: submitted.saturating_sub(self.outstanding.load(Ordering::Relaxed) as u64),
         }
     }
 
@@ -333,10 +332,15 @@ impl WorkQueue {
 
     #[inline]
     fn take_credit(&self) -> Result<(), WqError> {
+        if self.cfg.mode == WqMode::Shared {
+            // The device does the flow control; the count is only bookkeeping.
+            self.outstanding.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
         let size = self.cfg.size;
         let mut cur = self.outstanding.load(Ordering::Relaxed);
         loop {
-            if self.cfg.mode == WqMode::Dedicated && cur >= size {
+            if cur >= size {
                 return Err(WqError::NoCredit {
                     outstanding: cur,
                     size,
@@ -358,12 +362,12 @@ impl WorkQueue {
     /// quarantined record, the device was seen done with it).
     #[inline]
     pub fn complete(&self, n: u32) {
-        let _ = self
-            .outstanding
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-                Some(v.saturating_sub(n))
-            });
-        self.completed.fetch_add(n as u64, Ordering::Relaxed);
+        let before = self.outstanding.fetch_sub(n, Ordering::Relaxed);
+        if before < n {
+            // More completions reported than submissions: clamp at zero (a caller bug; never
+            // let the count wrap and lift the credit limit).
+            self.outstanding.fetch_add(n - before, Ordering::Relaxed);
+        }
     }
 
     /// Submit one descriptor: store fence, then the WQ's method. A dedicated WQ takes a credit
@@ -381,7 +385,13 @@ impl WorkQueue {
             self.refused.fetch_add(1, Ordering::Relaxed);
             return Err(e);
         }
-        hw::store_fence();
+        // Make the descriptor's memory (source, AECS, zeroed record) visible before the
+        // portal write: SFENCE for a real portal, a release fence for the model (software
+        // device) and the kernel path (the syscall orders everything anyway).
+        match self.target {
+            Target::Portal { .. } => hw::store_fence(),
+            _ => core::sync::atomic::fence(Ordering::Release),
+        }
         // SAFETY: forwarded from the caller.
         let r = unsafe { self.submit_raw(desc) };
         match r {

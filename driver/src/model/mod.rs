@@ -369,11 +369,11 @@ struct Inner {
     hung: Mutex<Vec<(usize, Job)>>,
     sleepers: AtomicUsize,
     threads: Mutex<Vec<Thread>>,
-    accepted: AtomicU64,
+    late_refused: AtomicU64,
     retries: AtomicU64,
     dropped: AtomicU64,
     executed: AtomicU64,
-    records: AtomicU64,
+    unrecorded: AtomicU64,
     faults_fired: AtomicU64,
 }
 
@@ -428,11 +428,11 @@ impl ModelDevice {
             hung: Mutex::new(Vec::new()),
             sleepers: AtomicUsize::new(0),
             threads: Mutex::new(Vec::new()),
-            accepted: AtomicU64::new(0),
+            late_refused: AtomicU64::new(0),
             retries: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             executed: AtomicU64::new(0),
-            records: AtomicU64::new(0),
+            unrecorded: AtomicU64::new(0),
             faults_fired: AtomicU64::new(0),
         });
         let dev = Arc::new(ModelDevice {
@@ -527,12 +527,18 @@ impl ModelDevice {
     /// Counters.
     pub fn stats(&self) -> ModelStats {
         let i = &self.inner;
+        let arrived: u64 = i
+            .wqs
+            .iter()
+            .map(|w| w.arrived.load(Ordering::Relaxed))
+            .sum();
+        let executed = i.executed.load(Ordering::Relaxed);
         ModelStats {
-            accepted: i.accepted.load(Ordering::Relaxed),
+            accepted: arrived - i.late_refused.load(Ordering::Relaxed),
             retries: i.retries.load(Ordering::Relaxed),
             dropped: i.dropped.load(Ordering::Relaxed),
-            executed: i.executed.load(Ordering::Relaxed),
-            records: i.records.load(Ordering::Relaxed),
+            executed,
+            records: executed - i.unrecorded.load(Ordering::Relaxed),
             faults: i.faults_fired.load(Ordering::Relaxed),
             hung: lock(&i.hung).len() as u64,
         }
@@ -598,10 +604,11 @@ impl Inner {
     /// Execute one job of WQ `wq` and write its record (after the latency model's delay).
     fn run(&self, wq: usize, job: &Job, s: &mut deflate::Scratch) {
         let w = &self.wqs[wq];
-        let t0 = Instant::now();
-        let done = exec::execute(&self.cfg, &w.cfg, &job.desc, job.fault, s);
         let lat = self.cfg.latency;
-        if lat.fixed_ns != 0 || lat.ns_per_kib != 0 {
+        let timed = lat.fixed_ns != 0 || lat.ns_per_kib != 0;
+        let t0 = if timed { Some(Instant::now()) } else { None };
+        let done = exec::execute(&self.cfg, &w.cfg, &job.desc, job.fault, s);
+        if let Some(t0) = t0 {
             let bytes = exec::work_bytes(self.cfg.kind, &job.desc);
             let ns = lat.fixed_ns + lat.ns_per_kib.saturating_mul(bytes) / 1024;
             let until = t0 + Duration::from_nanos(ns);
@@ -613,8 +620,8 @@ impl Inner {
                 }
             }
         }
-        if done.commit() {
-            self.records.fetch_add(1, Ordering::Relaxed);
+        if !done.commit() {
+            self.unrecorded.fetch_add(1, Ordering::Relaxed);
         }
         self.executed.fetch_add(1, Ordering::Relaxed);
     }
@@ -725,18 +732,19 @@ impl SoftPortal for ModelPortal {
         if !w.enabled.load(Ordering::Acquire) || inner.stop.load(Ordering::Acquire) {
             return dropped_ok(refuse(inner));
         }
-        if mode == WqMode::Shared && w.q.len() >= w.cfg.threshold as usize {
+        let inline = inner.cfg.engines == 0;
+        if !inline && mode == WqMode::Shared && w.q.len() >= w.cfg.threshold as usize {
             return refuse(inner);
         }
         let idx = w.arrived.fetch_add(1, Ordering::Relaxed);
         let fault = inner.fault_for(self.wq, idx);
         if fault == Some(FaultKind::DisableWq) {
             w.enabled.store(false, Ordering::Release);
+            inner.late_refused.fetch_add(1, Ordering::Relaxed);
             return dropped_ok(refuse(inner));
         }
         let job = Job { desc: *desc, fault };
-        if inner.cfg.engines == 0 {
-            inner.accepted.fetch_add(1, Ordering::Relaxed);
+        if inline {
             if job.fault == Some(FaultKind::Hang) {
                 lock(&inner.hung).push((self.wq, job));
             } else {
@@ -746,11 +754,13 @@ impl SoftPortal for ModelPortal {
         }
         match w.q.push(job) {
             Ok(()) => {
-                inner.accepted.fetch_add(1, Ordering::Relaxed);
                 inner.wake();
                 PortalAccept::Accepted
             }
-            Err(_) => dropped_ok(refuse(inner)),
+            Err(_) => {
+                inner.late_refused.fetch_add(1, Ordering::Relaxed);
+                dropped_ok(refuse(inner))
+            }
         }
     }
 }
