@@ -162,7 +162,10 @@ fn spr_host_exact_verdicts() {
     assert_eq!(
         reason("wq1.3"),
         UnusableReason::WqDisabled {
-            state: "disabled".into()
+            device: "iax1".into(),
+            wq: "wq1.3".into(),
+            state: "disabled".into(),
+            last_error: None,
         }
     );
     assert_eq!(
@@ -208,7 +211,8 @@ fn spr_host_exact_verdicts() {
         reason("wq6.0"),
         UnusableReason::DeviceNotEnabled {
             device: "dsa6".into(),
-            state: "disabled".into()
+            state: "disabled".into(),
+            last_error: None,
         }
     );
 
@@ -674,4 +678,74 @@ fn committed_spr_2s_tree_matches_the_generator() {
     assert_eq!(verdicts(&a), verdicts(&b));
     assert_eq!(b.devices.len(), 8);
     assert_eq!(b.availability(), Availability::Usable { wqs: 5 });
+}
+
+#[test]
+fn cmd_status_explains_why_enable_failed() {
+    let h = Host::new();
+    h.cpus(&[0]);
+    // The last `accel-config enable-wq` failed: user WQ without IOMMU SVA.
+    h.device(
+        "iax1",
+        bdf("iax1"),
+        0,
+        None,
+        &[("cmd_status", Some("0x80110000"))],
+    );
+    h.wq(
+        "iax1",
+        bdf("iax1"),
+        "wq1.0",
+        &[("state", Some("disabled"))],
+        true,
+    );
+    // A device whose enable failed in hardware (bus master off, CMDSTS 0x12).
+    h.device(
+        "iax3",
+        bdf("iax3"),
+        0,
+        None,
+        &[("state", Some("disabled")), ("cmd_status", Some("0x12"))],
+    );
+    h.wq("iax3", bdf("iax3"), "wq3.0", &[], true);
+    h.device("iax5", bdf("iax5"), 0, None, &[("cmd_status", Some("0"))]);
+    h.wq(
+        "iax5",
+        bdf("iax5"),
+        "wq5.0",
+        &[("state", Some("disabled"))],
+        true,
+    );
+    let inv = h.discovery().scan_with(&FakeOpener::new());
+    assert_eq!(inv.devices[0].cmd_status, Some(0x8011_0000));
+    let r = inv
+        .wq("wq1.0")
+        .unwrap()
+        .1
+        .status
+        .reason()
+        .unwrap()
+        .to_string();
+    assert!(
+        r.contains("accel-config enable-wq iax1/wq1.0") && r.contains("intel_iommu=on,sm_on"),
+        "{r}"
+    );
+    let r = inv
+        .wq("wq3.0")
+        .unwrap()
+        .1
+        .status
+        .reason()
+        .unwrap()
+        .to_string();
+    assert!(r.contains("bus master") && r.contains("0x12"), "{r}");
+    let r = inv
+        .wq("wq5.0")
+        .unwrap()
+        .1
+        .status
+        .reason()
+        .unwrap()
+        .to_string();
+    assert!(!r.contains("last command"), "{r}");
 }

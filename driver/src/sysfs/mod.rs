@@ -15,12 +15,14 @@
 //! Probing a dedicated WQ opens and closes it; while it is open the kernel binds it to this
 //! process (another opener gets `EBUSY`).
 
+pub mod cmdstatus;
 pub mod method;
 pub mod open;
 pub mod parse;
 pub mod status;
 pub mod topology;
 
+pub use cmdstatus::decode_cmd_status;
 pub use method::{submit_method, CpuSubmit, SubmitMethod};
 pub use open::{
     noop_descriptor, probe_write_noop, CdevOpener, FakeOpener, FakeOutcome, OpenError, OpenedWq,
@@ -291,6 +293,8 @@ pub struct Device {
     pub cdev_major: Option<u32>,
     /// `configurable`.
     pub configurable: Option<bool>,
+    /// `cmd_status`: status of the last command the driver issued (0 = none failed).
+    pub cmd_status: Option<u32>,
     /// Attribute problems found while reading.
     pub problems: Vec<AttrError>,
     /// Its WQs, by index.
@@ -585,6 +589,9 @@ impl Discovery {
         let max_engines = r.get("max_engines", parse_dec_u32, false);
         let cdev_major = r.get("cdev_major", parse_dec_u32, false);
         let configurable = r.get("configurable", parse_bool01, false);
+        let cmd_status = r
+            .get("cmd_status", parse_hex_u64, false)
+            .and_then(|v| u32::try_from(v).ok());
 
         // The bus entry is a link to .../<pci function>/<iaxN>; the PCI function directory holds
         // local_cpulist and the PCI ids.
@@ -635,6 +642,7 @@ impl Discovery {
             max_engines,
             cdev_major,
             configurable,
+            cmd_status,
             problems,
             work_queues: Vec::new(),
         }
@@ -763,6 +771,7 @@ impl Discovery {
                 return Err(UnusableReason::DeviceNotEnabled {
                     device: dev.name.clone(),
                     state: s.word().to_string(),
+                    last_error: dev.cmd_status.and_then(decode_cmd_status),
                 })
             }
         }
@@ -786,12 +795,18 @@ impl Discovery {
             WqState::Enabled => {}
             WqState::Disabled => {
                 return Err(UnusableReason::WqDisabled {
+                    device: dev.name.clone(),
+                    wq: wq.sysfs_name.clone(),
                     state: "disabled".to_string(),
+                    last_error: dev.cmd_status.and_then(decode_cmd_status),
                 })
             }
             WqState::Unknown => {
                 return Err(UnusableReason::WqDisabled {
+                    device: dev.name.clone(),
+                    wq: wq.sysfs_name.clone(),
                     state: "in an unknown state".to_string(),
+                    last_error: dev.cmd_status.and_then(decode_cmd_status),
                 })
             }
         }

@@ -71,6 +71,8 @@ pub enum UnusableReason {
         device: String,
         /// The state it reported.
         state: String,
+        /// The device's `cmd_status`, decoded, if it records a failure.
+        last_error: Option<String>,
     },
     /// WQ type `kernel`: owned by an in-kernel user (iaa_crypto, dmaengine).
     KernelOwned {
@@ -88,8 +90,15 @@ pub enum UnusableReason {
     NoName,
     /// The WQ is not enabled.
     WqDisabled {
+        /// Device name.
+        device: String,
+        /// WQ name.
+        wq: String,
         /// The state it reported.
         state: String,
+        /// The device's `cmd_status`, decoded, if it records a failure (why the last enable
+        /// failed).
+        last_error: Option<String>,
     },
     /// The device has no PASID/SVA support enabled, so user WQs cannot work.
     NoPasid {
@@ -192,10 +201,20 @@ impl fmt::Display for UnusableReason {
                  `accel-config disable-device {device}` then `accel-config enable-device {device}` \
                  (see dmesg for the cause)"
             ),
-            UnusableReason::DeviceNotEnabled { device, state } => write!(
-                f,
-                "device {device} is {state}; configure it and run `accel-config enable-device {device}`"
-            ),
+            UnusableReason::DeviceNotEnabled {
+                device,
+                state,
+                last_error,
+            } => {
+                write!(
+                    f,
+                    "device {device} is {state}; configure it and run `accel-config enable-device {device}`"
+                )?;
+                if let Some(e) = last_error {
+                    write!(f, " (last command: {e})")?;
+                }
+                Ok(())
+            }
             UnusableReason::KernelOwned { driver_name } => {
                 let owner = match driver_name.as_deref() {
                     Some(d) if !d.is_empty() => format!(" (bound to `{d}`)"),
@@ -221,10 +240,21 @@ impl fmt::Display for UnusableReason {
                 f,
                 "WQ has no name; user WQs need one: `accel-config config-wq --name=<app> ...`"
             ),
-            UnusableReason::WqDisabled { state } => write!(
-                f,
-                "WQ is {state}; enable it with `accel-config enable-wq <dev>/<wq>`"
-            ),
+            UnusableReason::WqDisabled {
+                device,
+                wq,
+                state,
+                last_error,
+            } => {
+                write!(
+                    f,
+                    "WQ is {state}; enable it with `accel-config enable-wq {device}/{wq}`"
+                )?;
+                if let Some(e) = last_error {
+                    write!(f, " (last command: {e})")?;
+                }
+                Ok(())
+            }
             UnusableReason::NoPasid { device } => write!(
                 f,
                 "device {device} has PASID/SVA disabled (pasid_enabled=0), so user WQs cannot work; \
