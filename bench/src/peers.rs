@@ -76,6 +76,7 @@ pub fn all_codecs() -> Result<Vec<Box<dyn UnitCodec>>, PeerError> {
         Box::new(ours::Ours::new(ours::OursLevel::Better)),
         Box::new(libdeflate::Libdeflate::new(1)?),
         Box::new(zlib::Zlib::new(1)?),
+        Box::new(zlib::Zlib::with_window(1, 12)?),
         Box::new(zstd::Zstd::new(1)?),
     ];
     #[cfg(feature = "isal")]

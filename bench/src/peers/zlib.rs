@@ -47,6 +47,12 @@ pub struct Zlib {
 impl Zlib {
     /// zlib at `level` (1..=9), raw deflate with a 32 KiB window.
     pub fn new(level: i32) -> Result<Self, PeerError> {
+        Self::with_window(level, 15)
+    }
+
+    /// zlib at `level` with a `1 << window_bits` byte window (9..=15); 12 gives streams with
+    /// back-references of at most 4 KiB, the IAA format rule.
+    pub fn with_window(level: i32, window_bits: i32) -> Result<Self, PeerError> {
         let mut def = new_stream();
         let mut inf = new_stream();
         // SAFETY: both streams are valid, boxed (stable address) and initialised with our
@@ -54,7 +60,16 @@ impl Zlib {
         let (rd, ri) = unsafe {
             let v = z::zlibVersion();
             (
-                z::deflateInit2_(&mut *def, level, z::Z_DEFLATED, -15, 8, 0, v, STREAM_SIZE),
+                z::deflateInit2_(
+                    &mut *def,
+                    level,
+                    z::Z_DEFLATED,
+                    -window_bits,
+                    8,
+                    0,
+                    v,
+                    STREAM_SIZE,
+                ),
                 z::inflateInit2_(&mut *inf, -15, v, STREAM_SIZE),
             )
         };
@@ -64,11 +79,12 @@ impl Zlib {
                 detail: format!("deflateInit2 {rd}, inflateInit2 {ri}"),
             });
         }
-        Ok(Zlib {
-            name: format!("zlib-{level}"),
-            def,
-            inf,
-        })
+        let name = if window_bits == 15 {
+            format!("zlib-{level}")
+        } else {
+            format!("zlib-{level} (window {} KiB)", (1 << window_bits) / 1024)
+        };
+        Ok(Zlib { name, def, inf })
     }
 }
 
