@@ -79,3 +79,61 @@ fn env_selection_gives_model_workqueues() {
     assert_eq!(opened.wqs[0].method(), SubmitMethod::Model);
     let _ = model::selected_by_env();
 }
+
+#[test]
+fn latency_model_and_parallel_engines() {
+    use std::time::{Duration, Instant};
+    // ns per KiB: a 1 MiB memmove at 20 us/KiB takes at least ~20 ms.
+    let mut cfg = ModelConfig::iaa(1);
+    cfg.latency.ns_per_kib = 20_000;
+    let r = rig(cfg);
+    let src = vec![3u8; 1 << 20];
+    let mut dst = vec![0u8; 1 << 20];
+    let t = Instant::now();
+    let rec = run_iaa(&r, |c| {
+        IaaMemmove::new(addr(&src), addr_mut(&mut dst), 1 << 20, c).build()
+    });
+    assert_eq!(rec.status, 1);
+    assert!(
+        t.elapsed() >= Duration::from_millis(20),
+        "{:?}",
+        t.elapsed()
+    );
+    // Fixed latency with 4 engines: 4 descriptors of 25 ms run in parallel (sequential = 100 ms).
+    let mut cfg = ModelConfig::iaa(4);
+    cfg.latency.fixed_ns = 25_000_000;
+    let r = rig(cfg);
+    let mut recs = iaa_wq::IaaRecords::new(4).unwrap();
+    let slots: Vec<_> = (0..4).map(|_| recs.claim().unwrap()).collect();
+    let t = Instant::now();
+    for s in &slots {
+        // SAFETY: the records outlive the waits.
+        unsafe { r.wq.submit_iaa(&IaaNoop::new(recs.addr(*s)).build()) }.unwrap();
+    }
+    for s in &slots {
+        assert!(matches!(
+            r.wq.wait(&recs, *s, BUDGET),
+            iaa_wq::WaitOutcome::Done(_)
+        ));
+    }
+    let el = t.elapsed();
+    assert!(
+        el >= Duration::from_millis(25) && el < Duration::from_millis(90),
+        "{el:?}"
+    );
+}
+
+#[test]
+fn submissions_after_the_device_is_dropped_are_refused() {
+    let r = rig(ModelConfig::iaa(2));
+    let model_common::Rig { dev, wq } = r;
+    drop(dev);
+    let mut recs = iaa_wq::IaaRecords::new(1).unwrap();
+    let s = recs.claim().unwrap();
+    // SAFETY: refused; the device is gone.
+    let e = unsafe { wq.submit_iaa(&IaaNoop::new(recs.addr(s)).build()) }.unwrap_err();
+    assert!(
+        matches!(e, iaa_wq::WqError::RetriesExhausted { .. }),
+        "{e:?}"
+    );
+}

@@ -173,8 +173,10 @@ fn main() {
                 slots.push(s);
             }
             for s in slots.drain(..) {
-                while wq.poll(&recs, s).is_none() {
-                    core::hint::spin_loop();
+                // Spin, then yield (iaa_wq::Waiter): the engine thread needs a CPU too.
+                match wq.wait(&recs, s, std::time::Duration::from_secs(10)) {
+                    iaa_wq::WaitOutcome::Done(r) => assert_eq!(r.status, 1),
+                    iaa_wq::WaitOutcome::TimedOut => panic!("record never written"),
                 }
                 recs.release(s).expect("release");
             }
