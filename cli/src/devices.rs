@@ -6,9 +6,10 @@
 
 use clap::Args;
 use iaa_driver::sysfs::{
-    submit_method, Availability, BusState, CpuSubmit, Device, Discovery, Inventory, WorkQueue,
-    WqStatus,
+    submit_method, Availability, BusState, CpuSubmit, Device, DeviceKind, Discovery, Inventory,
+    WorkQueue, WqStatus,
 };
+use iaa_driver::vfio::{scan_functions, PciFunction};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -119,6 +120,61 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// What VFIO mode could do with a PCI function.
+fn vfio_note(f: &PciFunction) -> (bool, String) {
+    let deny = if f.denylisted() {
+        "; VFIO mode needs `modprobe vfio-pci disable_denylist=1` (SPR/EMR erratum, docs/SETUP.md)"
+    } else {
+        ""
+    };
+    match (f.driver.as_deref(), f.iommu_group) {
+        (Some("vfio-pci"), Some(_)) => (
+            true,
+            "ready for VFIO user mode (dedicated WQs, movdir64b, iaa_driver::vfio)".into(),
+        ),
+        (Some("vfio-pci"), None) => (
+            false,
+            "bound to vfio-pci but in no IOMMU group: boot with intel_iommu=on".into(),
+        ),
+        (Some("idxd"), _) => (false, format!("kernel driver idxd (WQs above){deny}")),
+        (Some(d), _) => (false, format!("bound to {d}{deny}")),
+        (None, _) => (false, format!("no driver{deny}")),
+    }
+}
+
+fn kind_word(k: Option<DeviceKind>) -> &'static str {
+    match k {
+        Some(DeviceKind::Iaa) => "IAA",
+        Some(DeviceKind::Dsa) => "DSA",
+        None => "-",
+    }
+}
+
+fn render_functions(out: &mut String, funcs: &[PciFunction]) {
+    if funcs.is_empty() {
+        return;
+    }
+    let rows: Vec<Vec<String>> = funcs
+        .iter()
+        .map(|f| {
+            vec![
+                f.bdf.clone(),
+                kind_word(f.kind()).into(),
+                format!("{:04x}", f.device),
+                f.driver.clone().unwrap_or_else(|| "-".into()),
+                opt(f.iommu_group),
+                vfio_note(f).1,
+            ]
+        })
+        .collect();
+    out.push('\n');
+    table(
+        out,
+        &["PCI FUNCTION", "KIND", "ID", "DRIVER", "IOMMU", "VFIO"],
+        &rows,
+    );
+}
+
 /// The human-readable report.
 pub fn render_table(inv: &Inventory, cpu: CpuSubmit, args: &DevicesArgs) -> String {
     let mut out = String::new();
@@ -199,6 +255,7 @@ pub fn render_table(inv: &Inventory, cpu: CpuSubmit, args: &DevicesArgs) -> Stri
     for p in &inv.problems {
         let _ = writeln!(out, "warning: {p}");
     }
+    render_functions(&mut out, &scan_functions(&args.sys_root));
     let _ = writeln!(out, "\n{}.", inv.availability());
     let _ = write!(
         out,
@@ -251,6 +308,23 @@ pub fn to_json(inv: &Inventory, cpu: CpuSubmit, args: &DevicesArgs) -> Value {
         "summary": inv.availability().to_string(),
         "path": path_word(inv),
         "devices": devices,
+        "pci_functions": scan_functions(&args.sys_root)
+            .iter()
+            .map(|f| {
+                let (ready, note) = vfio_note(f);
+                json!({
+                    "bdf": f.bdf,
+                    "kind": f.kind(),
+                    "vendor": format!("{:04x}", f.vendor),
+                    "device": format!("{:04x}", f.device),
+                    "driver": f.driver,
+                    "iommu_group": f.iommu_group,
+                    "vfio_denylisted": f.denylisted(),
+                    "vfio_ready": ready,
+                    "note": note,
+                })
+            })
+            .collect::<Vec<_>>(),
         "problems": inv.problems,
     })
 }
@@ -341,6 +415,43 @@ mod tests {
             .map(|d| d["socket"].as_u64().unwrap())
             .collect();
         assert_eq!(sockets, [0, 0, 0, 0, 1, 1, 1, 1]);
+    }
+
+    #[test]
+    fn pci_functions_and_vfio_readiness() {
+        let t = Scratch::new("pci");
+        copy_dir(&fixture(), t.path());
+        let sys = t.path().join("sys");
+        let bus = sys.join("bus/pci/devices");
+        std::fs::create_dir_all(&bus).unwrap();
+        std::os::unix::fs::symlink(
+            "../../../devices/pci0000:6a/0000:6a:02.0",
+            bus.join("0000:6a:02.0"),
+        )
+        .unwrap();
+        std::fs::create_dir_all(sys.join("bus/pci/drivers/idxd")).unwrap();
+        std::os::unix::fs::symlink(
+            "../../../bus/pci/drivers/idxd",
+            sys.join("devices/pci0000:6a/0000:6a:02.0/driver"),
+        )
+        .unwrap();
+        let a = args(t.path(), false);
+        let inv = scan(&a);
+        let out = render_table(&inv, CPU, &a);
+        let row = out
+            .lines()
+            .find(|l| l.starts_with("0000:6a:02.0"))
+            .unwrap_or_else(|| panic!("{out}"));
+        assert!(
+            row.contains("idxd") && row.contains("disable_denylist=1"),
+            "{row}"
+        );
+        let v = to_json(&inv, CPU, &a);
+        let f = &v["pci_functions"][0];
+        assert_eq!(f["bdf"], "0000:6a:02.0");
+        assert_eq!(f["kind"], "iaa");
+        assert_eq!(f["vfio_denylisted"], true);
+        assert_eq!(f["vfio_ready"], false);
     }
 
     #[test]

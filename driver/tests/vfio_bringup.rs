@@ -714,3 +714,67 @@ fn vfio_prechecks_name_the_denylist() {
     assert!(iaa_driver::vfio::is_denylisted(0x8086, 0x0b25));
     assert!(!iaa_driver::vfio::is_denylisted(0x8086, 0x11fb));
 }
+
+#[test]
+fn scan_lists_iaa_and_dsa_functions_only() {
+    let t = tempfile::tempdir().unwrap();
+    let add = |bdf: &str, vendor: &str, device: &str, driver: Option<&str>, group: Option<u32>| {
+        let dev = t.path().join("devices/pci0000:00").join(bdf);
+        std::fs::create_dir_all(&dev).unwrap();
+        std::fs::write(dev.join("vendor"), format!("{vendor}\n")).unwrap();
+        std::fs::write(dev.join("device"), format!("{device}\n")).unwrap();
+        if let Some(d) = driver {
+            let ddir = t.path().join("bus/pci/drivers").join(d);
+            std::fs::create_dir_all(&ddir).unwrap();
+            std::os::unix::fs::symlink(&ddir, dev.join("driver")).unwrap();
+        }
+        if let Some(g) = group {
+            let gdir = t.path().join("kernel/iommu_groups").join(g.to_string());
+            std::fs::create_dir_all(&gdir).unwrap();
+            std::os::unix::fs::symlink(&gdir, dev.join("iommu_group")).unwrap();
+        }
+        let bus = t.path().join("bus/pci/devices");
+        std::fs::create_dir_all(&bus).unwrap();
+        std::os::unix::fs::symlink(&dev, bus.join(bdf)).unwrap();
+    };
+    add(
+        "0000:ec:02.0",
+        "0x8086",
+        "0x0cfe",
+        Some("vfio-pci"),
+        Some(40),
+    );
+    add("0000:6a:02.0", "0x8086", "0x0cfe", Some("idxd"), Some(12));
+    add("0000:6a:01.0", "0x8086", "0x0b25", Some("idxd"), Some(11));
+    add("0000:f0:02.0", "0x8086", "0x1216", None, Some(3));
+    add(
+        "0000:01:00.0",
+        "0x15b3",
+        "0x1017",
+        Some("mlx5_core"),
+        Some(5),
+    ); // not ours
+    add("0000:00:1f.0", "0x8086", "0x1bca", None, None); // Intel, not IAA/DSA
+    let f = iaa_driver::vfio::scan_functions(t.path());
+    let got: Vec<(&str, Option<DeviceKind>, bool, bool)> = f
+        .iter()
+        .map(|p| {
+            (
+                p.bdf.as_str(),
+                p.kind(),
+                p.denylisted(),
+                p.check_ready().is_ok(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("0000:6a:01.0", Some(DeviceKind::Dsa), true, false),
+            ("0000:6a:02.0", Some(DeviceKind::Iaa), true, false),
+            ("0000:ec:02.0", Some(DeviceKind::Iaa), true, true),
+            ("0000:f0:02.0", Some(DeviceKind::Iaa), false, false),
+        ]
+    );
+    assert!(iaa_driver::vfio::scan_functions(&t.path().join("nope")).is_empty());
+}

@@ -43,7 +43,10 @@ pub use bar0_model::{Bar0Model, Bar0ModelConfig, CommandRecord};
 pub use bringup::{BringUpError, Controller, DeviceCaps, Plan, PlanError, WqPlan, WqRegs};
 pub use dma::{DmaArena, DmaBuf, DmaError, IommuMapper, SoftIommu};
 pub use model_backed::ModelVfio;
-pub use pci::{is_denylisted, PciFunction, VfioPci, VFIO_DENYLIST};
+pub use pci::{
+    is_denylisted, scan_functions, PciFunction, VfioPci, DSA_DEVICE_IDS, IAA_DEVICE_IDS,
+    VFIO_DENYLIST,
+};
 pub use regs::{CmdError, Command, DeviceRegState};
 
 use std::path::Path;

@@ -45,8 +45,29 @@ pub fn is_denylisted(vendor: u16, device: u16) -> bool {
     VFIO_DENYLIST.contains(&(vendor, device))
 }
 
+/// Known IAA PCI device IDs (vendor 8086): SPR/EMR, DMR, PTL, WCL (spec §0.1).
+pub const IAA_DEVICE_IDS: [u16; 4] = [0x0cfe, 0x1216, 0xb02d, 0xfd2d];
+/// Known DSA PCI device IDs (vendor 8086): SPR/EMR, GNR-D, DMR.
+pub const DSA_DEVICE_IDS: [u16; 3] = [0x0b25, 0x11fb, 0x1212];
+
+/// Every IAA/DSA PCI function under `<sys_root>/bus/pci/devices`, whatever driver it is bound
+/// to, sorted by address. An unreadable directory gives an empty list.
+pub fn scan_functions(sys_root: &Path) -> Vec<PciFunction> {
+    let Ok(entries) = std::fs::read_dir(sys_root.join("bus/pci/devices")) else {
+        return Vec::new();
+    };
+    let mut v: Vec<PciFunction> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter_map(|bdf| PciFunction::read(sys_root, &bdf).ok())
+        .filter(|f| f.kind().is_some())
+        .collect();
+    v.sort_by(|a, b| a.bdf.cmp(&b.bdf));
+    v
+}
+
 /// What sysfs says about a PCI function, checked before any VFIO call.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PciFunction {
     /// `0000:6a:02.0`
     pub bdf: String,
@@ -95,6 +116,24 @@ impl PciFunction {
             vendor,
             device,
         })
+    }
+
+    /// IAA or DSA, from the PCI ID; `None` for other functions.
+    pub fn kind(&self) -> Option<crate::sysfs::DeviceKind> {
+        if self.vendor != 0x8086 {
+            None
+        } else if IAA_DEVICE_IDS.contains(&self.device) {
+            Some(crate::sysfs::DeviceKind::Iaa)
+        } else if DSA_DEVICE_IDS.contains(&self.device) {
+            Some(crate::sysfs::DeviceKind::Dsa)
+        } else {
+            None
+        }
+    }
+
+    /// Whether vfio-pci refuses this ID (spec §8.4).
+    pub fn denylisted(&self) -> bool {
+        is_denylisted(self.vendor, self.device)
     }
 
     /// The checks VFIO would otherwise fail on with a less helpful error: bound to vfio-pci,
