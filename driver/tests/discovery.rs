@@ -749,3 +749,63 @@ fn cmd_status_explains_why_enable_failed() {
         .to_string();
     assert!(!r.contains("last command"), "{r}");
 }
+
+fn files_under(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let ty = e.file_type().unwrap();
+        if ty.is_dir() {
+            files_under(&e.path(), out);
+        } else if ty.is_file() {
+            out.push(e.path());
+        }
+    }
+}
+
+#[test]
+fn random_attribute_garbage_never_panics() {
+    let h = spr_host();
+    let mut files = Vec::new();
+    files_under(&h.sys().join("devices"), &mut files);
+    files.sort();
+    let originals: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let garbage: [&[u8]; 10] = [
+        b"",
+        b"\n",
+        b"-1\n",
+        b"0x\n",
+        b"99999999999999999999999\n",
+        b"\xff\xfe\x00",
+        b"enabled\0disabled",
+        b"0,0,0\n",
+        b"1-\n",
+        b"   \n",
+    ];
+    let mut s: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    for _round in 0..25 {
+        let picked: Vec<usize> = (0..6).map(|_| next() as usize % files.len()).collect();
+        for &i in &picked {
+            std::fs::write(&files[i], garbage[next() as usize % garbage.len()]).unwrap();
+        }
+        let inv = h.discovery().scan_with(&spr_opener(&h));
+        // Every WQ has a verdict; reasons render; JSON serialises.
+        for (_, w) in inv.all_wqs() {
+            if let Some(r) = w.status.reason() {
+                assert!(!r.to_string().is_empty());
+            }
+        }
+        serde_json::to_string(&inv).unwrap();
+        let _ = inv.availability().to_string();
+        for &i in &picked {
+            std::fs::write(&files[i], &originals[i]).unwrap();
+        }
+    }
+    // Restored: the original verdicts are back.
+    let inv = h.discovery().scan_with(&spr_opener(&h));
+    assert_eq!(inv.availability(), Availability::Usable { wqs: 5 });
+}
