@@ -122,6 +122,20 @@ fn main() {
             row(&format!("iaa-fallback {level:?} (4 KiB)"), &r);
         }
         if only_fast {
+            // Per file, for comparison with other tools' per-file figures.
+            for (name, data) in &files {
+                let one = [(name.clone(), data.clone())];
+                let mut c = Compressor::new(Level::Fast);
+                let r = time_units(&one, unit, reps, &mut |s, d| match c.compress(s, d) {
+                    Ok(CompressOutcome::Compressed(n)) => Some(n),
+                    _ => None,
+                });
+                println!(
+                    "{unit:>6}    {name:<26} {:>9.1} {:>7.3}",
+                    data.len() as f64 / r.secs / 1e6,
+                    data.len() as f64 / r.out_bytes as f64
+                );
+            }
             continue;
         }
         // Decompression speed (libdeflate) of our Fast output, in uncompressed MB/s.

@@ -432,16 +432,16 @@ fn write_seqs(w: &mut BitWriter<'_>, c: &Codes, src: &[u8], start: usize, seqs: 
 
 /// Run-length code the concatenated code lengths; items are `symbol | extra << 8`.
 fn rle_lengths(ll: &[u8], d: &[u8], out: &mut [u16; 320]) -> usize {
-    let total = ll.len() + d.len();
-    let at = |i: usize| if i < ll.len() { ll[i] } else { d[i - ll.len()] };
+    let mut all = [0u8; 320];
+    all[..ll.len()].copy_from_slice(ll);
+    all[ll.len()..ll.len() + d.len()].copy_from_slice(d);
+    let v = &all[..ll.len() + d.len()];
     let mut n = 0;
     let mut i = 0;
-    while i < total {
-        let l = at(i);
-        let mut run = 1;
-        while i + run < total && at(i + run) == l {
-            run += 1;
-        }
+    while i < v.len() {
+        let l = v[i];
+        let run = 1 + v[i + 1..].iter().take_while(|&&x| x == l).count();
+        let mut run = run;
         i += run;
         if l == 0 {
             while run >= 11 {

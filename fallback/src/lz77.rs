@@ -22,7 +22,7 @@ pub(crate) const BLOCK: usize = 64 * 1024;
 /// Sequences one block can need: every sequence but the last ends with a match of >= 4 bytes.
 pub(crate) const MAX_SEQS: usize = BLOCK / MIN_MATCH + 2;
 
-const HASH_BITS_MAX: u32 = 14;
+const HASH_BITS_MAX: u32 = 15;
 const SKIP: usize = 6;
 const HASH_SIZE: usize = 1 << HASH_BITS_MAX;
 
@@ -247,7 +247,7 @@ impl Matcher {
             .wrapping_add(self.last_len.wrapping_add(WINDOW as u16 + 1));
         self.last_len = len as u16;
         self.next_base = self.base + len as u32 + 1;
-        let bits = if len <= 4096 { 13 } else { HASH_BITS_MAX };
+        let bits = if len <= 4096 { 14 } else { HASH_BITS_MAX };
         self.shift = 32 - bits;
     }
 
