@@ -447,3 +447,55 @@ fn crc64_matches_the_crc_crate() {
         assert_eq!(rec.crc64(), want, "poly {poly:#x} msb {msb} inv {inv}");
     }
 }
+
+#[test]
+fn two_jobs_one_stream_through_the_written_aecs() {
+    use iaa_descriptors::OpFlags;
+    let r = rig(ModelConfig::iaa(1));
+    let a = data(5000, 91);
+    let b = data(7000, 92);
+    // Two AECS halves: job 1 reads [0] and writes [1]; job 2 (toggle) reads [1], writes [0].
+    let mut aecs = [CompressAecs::fixed(), CompressAecs::zeroed()];
+    let base = OpFlags::CRAV_RCR_CC
+        .with(OpFlags::RD_SRC2_AECS)
+        .with(OpFlags::WR_SRC2_AECS_COMP);
+    let mut out1 = vec![0u8; 10_000];
+    let mut out2 = vec![0u8; 10_000];
+    let aecs_addr = addr_mut(&mut aecs);
+    let r1 = run_iaa(&r, |c| {
+        IaaCompress::new(addr(&a), 5000, addr_mut(&mut out1), 10_000, aecs_addr, c)
+            .op_flags(base)
+            .end_processing(EndProcessing::None)
+            .flush(false)
+            .build()
+    });
+    assert_eq!(r1.status, 1);
+    assert_eq!(r1.crc, crc32fast::hash(&a));
+    // The written half carries the running CRC and the bits after the last whole byte.
+    let written = aecs[1];
+    assert_eq!(written.crc, r1.crc);
+    assert!(written.num_output_accum_bits < 8);
+    assert_eq!(
+        written.ll_sym,
+        CompressAecs::fixed().ll_sym,
+        "tables carried over"
+    );
+    let r2 = run_iaa(&r, |c| {
+        IaaCompress::new(addr(&b), 7000, addr_mut(&mut out2), 10_000, aecs_addr, c)
+            .op_flags(base.with(OpFlags::AECS_RW_TGLS))
+            .build()
+    });
+    assert_eq!(r2.status, 1);
+    let ab = [a.clone(), b.clone()].concat();
+    assert_eq!(
+        r2.crc,
+        crc32fast::hash(&ab),
+        "CRC continues across the jobs"
+    );
+    let stream = [
+        &out1[..r1.output_size as usize],
+        &out2[..r2.output_size as usize],
+    ]
+    .concat();
+    assert_eq!(zlib_inflate(&stream, 13_000).as_deref(), Some(&ab[..]));
+}

@@ -185,8 +185,16 @@ impl<'a> BitOut<'a> {
             self.put(0, pad);
         }
     }
-    /// Write out a partial last byte (unflushed output keeps its valid bits in the low end).
-    fn finish(mut self) -> Result<usize, ()> {
+    /// Write out a partial last byte (unflushed output keeps its valid bits in the low end),
+    /// unless `keep_tail`: then the partial byte is returned instead (for the AECS accumulator).
+    fn finish(mut self, keep_tail: bool) -> Result<(usize, u8, u8), ()> {
+        if keep_tail {
+            return if self.overflow {
+                Err(())
+            } else {
+                Ok((self.pos, self.acc as u8, self.n as u8))
+            };
+        }
         if self.n > 0 {
             if self.pos == self.buf.len() {
                 return Err(());
@@ -197,7 +205,7 @@ impl<'a> BitOut<'a> {
         if self.overflow {
             Err(())
         } else {
-            Ok(self.pos)
+            Ok((self.pos, 0, 0))
         }
     }
 }
@@ -217,6 +225,8 @@ pub(crate) struct Compressed {
     pub bytes: usize,
     /// Valid data bits in the last byte before any flush padding (0 = the last byte is whole).
     pub last_bits: u8,
+    /// With `keep_tail`: the bits after the last whole byte (value, count), not written.
+    pub tail: (u8, u8),
 }
 
 /// Compress `src` into `dst` with the code tables and accumulator prefix of `aecs`.
@@ -225,6 +235,7 @@ pub(crate) fn compress(
     dst: &mut [u8],
     aecs: &CompressAecs,
     flags: CompressionFlags,
+    keep_tail: bool,
     s: &mut Scratch,
 ) -> Result<Compressed, AE> {
     if aecs.num_output_accum_bits as usize > aecs.output_accum.len() * 8 {
@@ -305,8 +316,14 @@ pub(crate) fn compress(
     if flags.contains(CompressionFlags::FLUSH_OUTPUT) {
         out.align();
     }
-    let bytes = out.finish().map_err(|_| AE::UnrecoverableOutputOverflow)?;
-    Ok(Compressed { bytes, last_bits })
+    let (bytes, tv, tn) = out
+        .finish(keep_tail && !flags.contains(CompressionFlags::FLUSH_OUTPUT))
+        .map_err(|_| AE::UnrecoverableOutputOverflow)?;
+    Ok(Compressed {
+        bytes,
+        last_bits,
+        tail: (tv, tn),
+    })
 }
 
 /// Statistics mode: the literal/length (286 + 2) and distance (30 + 2) histograms as u32

@@ -408,18 +408,24 @@ fn compress(
     crc.update(src);
     let mut xor = Xor16::new(aecs.xor_checksum as u16);
     xor.update(src);
-    match deflate::compress(src, dst, &aecs, cf, s) {
+    let write_aecs = flags.contains(OpFlags::WR_SRC2_AECS_COMP);
+    match deflate::compress(src, dst, &aecs, cf, write_aecs, s) {
         Ok(c) => {
             rec.status = st::SUCCESS;
             rec.output_size = c.bytes as u32;
-            rec.output_bits = c.last_bits;
+            // With the AECS written and no flush, the bits after the last whole byte go to
+            // the output accumulator of the written AECS (the next job starts with them).
+            rec.output_bits = if c.tail.1 > 0 { 0 } else { c.last_bits };
             rec.bytes_completed = d.src1_size;
             rec.crc = crc.value();
             rec.xor_csum = xor.value();
-            if flags.contains(OpFlags::WR_SRC2_AECS_COMP) {
+            if write_aecs {
                 let mut out = aecs;
                 out.crc = rec.crc;
                 out.xor_checksum = rec.xor_csum as u32;
+                out.output_accum = [0; 256];
+                out.output_accum[0] = c.tail.0;
+                out.num_output_accum_bits = c.tail.1 as u32;
                 // SAFETY: DMA contract (second AECS half).
                 if unsafe { dma::write_pod(write_at, &out) }.is_err() {
                     rec.status = st::TRANSLATION_FAIL;

@@ -32,8 +32,10 @@
 //!
 //! Documented gaps: analytics/filter opcodes are not modelled (0x10); decompress does not read
 //! or write decoder state in an AECS (RD_SRC2_AECS on decompress gives 0x0A / 22); big-endian
-//! Huffman-only and indexing modes give 0x30; unflushed compress output writes its partial last
-//! byte (hardware keeps it in the AECS accumulator).
+//! Huffman-only and indexing modes give 0x30; an unflushed compress that does not write the
+//! AECS writes its partial last byte (`output_bits` tells how many bits are valid) — with
+//! WR_SRC2_AECS_COMP the bits go to the written AECS's output accumulator as on hardware, and
+//! the next job (AECS toggle) continues the stream; whole bytes are written, not whole qwords.
 
 mod crc;
 mod deflate;
