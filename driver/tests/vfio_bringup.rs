@@ -778,3 +778,72 @@ fn scan_lists_iaa_and_dsa_functions_only() {
     );
     assert!(iaa_driver::vfio::scan_functions(&t.path().join("nope")).is_empty());
 }
+
+#[test]
+fn random_register_traffic_and_odd_shapes_never_panic() {
+    let mut s: u64 = 0x1234_5678_9abc_def1;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let m = model();
+    let len = Bar0::len(&*m) as u32;
+    for _ in 0..5000 {
+        let off = (next() as u32 % (len + 0x100)) & !3;
+        let v = next();
+        match next() % 6 {
+            0 => m.write32(off, v as u32),
+            1 => m.write64(off & !7, v),
+            2 => {
+                let _ = m.read32(off);
+            }
+            3 => {
+                let _ = m.read64(off & !7);
+            }
+            4 => m.write32(regs::CMD, (v as u32) & 0x01ff_ffff),
+            _ => {
+                let _ = m.read32(regs::CMDSTS);
+            }
+        }
+    }
+    // The device still answers a reset and a fresh bring-up.
+    let mut c = ctl(&m);
+    let plan = Plan::dedicated(c.caps(), 2);
+    c.bring_up(&plan, &*m).unwrap();
+    c.teardown().unwrap();
+
+    // Odd shapes: huge counts in a small BAR, or zero of everything.
+    for cfg in [
+        Bar0ModelConfig {
+            num_wqs: 255,
+            num_groups: 255,
+            num_engines: 255,
+            bar_len: 0x100,
+            ..Bar0ModelConfig::spr_iaa()
+        },
+        Bar0ModelConfig {
+            num_wqs: 255,
+            num_groups: 255,
+            num_engines: 255,
+            total_wq_size: u16::MAX,
+            bar_len: 0x10_0000,
+            ..Bar0ModelConfig::spr_iaa()
+        },
+        Bar0ModelConfig {
+            num_wqs: 0,
+            num_groups: 0,
+            num_engines: 0,
+            total_wq_size: 0,
+            ..Bar0ModelConfig::spr_iaa()
+        },
+    ] {
+        let m = Arc::new(Bar0Model::new(cfg));
+        if let Ok(mut c) = Controller::new(m.clone()) {
+            let plan = Plan::dedicated(c.caps(), 300);
+            let _ = c.bring_up(&plan, &*m);
+            let _ = c.teardown();
+        }
+    }
+}

@@ -143,7 +143,17 @@ pub struct Bar0Model {
 impl Bar0Model {
     /// A device in the state after reset: disabled, all WQ/group config zero, bus master off.
     pub fn new(cfg: Bar0ModelConfig) -> Self {
-        let words = vec![0u32; (cfg.bar_len / 4) as usize];
+        // Backing store covers the BAR and both tables even when a (test) configuration makes the
+        // BAR too small for them: accesses beyond `bar_len` are refused at the Bar0 boundary,
+        // the model's own table walks stay in bounds.
+        let tables_end = u32::from(MODEL_WQCFG_UNITS) * regs::TABLE_OFFSET_UNIT
+            + u32::from(cfg.num_wqs) * cfg.wqcfg_stride();
+        let groups_end = u32::from(MODEL_GRPCFG_UNITS) * regs::TABLE_OFFSET_UNIT
+            + u32::from(cfg.num_groups) * regs::GRPCFG_STRIDE;
+        let words = vec![
+            0u32;
+            (cfg.bar_len.max(tables_end).max(groups_end).max(0x400) / 4) as usize
+        ];
         let m = Bar0Model {
             state: Mutex::new(State {
                 words,
@@ -444,7 +454,8 @@ impl Bar0Model {
             return 0x16;
         }
         let ng = u32::from(self.cfg.num_groups);
-        for e in 0..u32::from(self.cfg.num_engines) {
+        let engines = u32::from(self.cfg.num_engines).min(64);
+        for e in 0..engines {
             let n = (0..ng)
                 .filter(|&g| self.grp_q(s, g, regs::GRPCFG_ENGINES) & (1 << e) != 0)
                 .count();
@@ -452,7 +463,9 @@ impl Bar0Model {
                 return 0x17;
             }
         }
-        let engine_mask = (1u64 << self.cfg.num_engines) - 1;
+        let engine_mask = 1u64
+            .checked_shl(engines)
+            .map_or(u64::MAX, |b| b.wrapping_sub(1));
         let mut reserved = 0u64;
         for g in 0..ng {
             let engines = self.grp_q(s, g, regs::GRPCFG_ENGINES);
