@@ -240,42 +240,68 @@ fn measure(
         stored: 0,
         raw_units: 0,
     };
-    let err = |unit, source| BenchError::Codec {
+    let err = |(unit, source)| BenchError::Codec {
         unit,
         unit_size,
         source,
     };
+    let srcs: Vec<&[u8]> = units
+        .spans
+        .iter()
+        .map(|&(off, len)| &units.all[off..off + len])
+        .collect();
+    let mut outcomes = vec![Compressed::Incompressible; n];
+    let mut dec_lens = vec![0usize; n];
+    let mut dec_index: Vec<usize> = Vec::with_capacity(n);
     for run in 0..runs {
         let t = clock.now();
-        for (i, (&(off, len), dst)) in units.spans.iter().zip(comp.chunks_mut(slot)).enumerate() {
-            let src = &units.all[off..off + len];
-            lens[i] = match codec.compress(src, dst).map_err(|e| err(i, e))? {
-                Compressed::Bytes(c) if c < len => Some(c),
+        codec
+            .compress_many(&srcs, &mut comp, slot, &mut outcomes)
+            .map_err(err)?;
+        m.compress_secs.push(t.elapsed());
+        for ((l, o), src) in lens.iter_mut().zip(&outcomes).zip(&srcs) {
+            *l = match *o {
+                Compressed::Bytes(c) if c < src.len() => Some(c),
                 _ => None,
             };
         }
-        m.compress_secs.push(t.elapsed());
 
         let t = clock.now();
+        // Raw units are copied; the compressed ones go to the codec in one call.
+        let mut comp_srcs: Vec<&[u8]> = Vec::with_capacity(n);
+        dec_index.clear();
+        let mut dsts: Vec<&mut [u8]> = Vec::with_capacity(n);
+        let mut rest = out.as_mut_slice();
         for (i, &(off, len)) in units.spans.iter().enumerate() {
-            let dst = &mut out[off..off + len];
+            let (dst, r) = std::mem::take(&mut rest).split_at_mut(len);
+            rest = r;
             match lens[i] {
                 Some(c) => {
-                    let src = &comp[i * slot..i * slot + c];
-                    let got = codec.decompress(src, dst).map_err(|e| err(i, e))?;
-                    if got != len {
-                        return Err(BenchError::WrongLength {
-                            codec: codec.name().to_string(),
-                            unit: i,
-                            got,
-                            expected: len,
-                        });
-                    }
+                    comp_srcs.push(&comp[i * slot..i * slot + c]);
+                    dsts.push(dst);
+                    dec_index.push(i);
                 }
                 None => dst.copy_from_slice(&units.all[off..off + len]),
             }
         }
+        let k = comp_srcs.len();
+        codec
+            .decompress_many(&comp_srcs, &mut dsts, &mut dec_lens[..k])
+            .map_err(|(j, e)| err((dec_index.get(j).copied().unwrap_or(0), e)))?;
         m.decompress_secs.push(t.elapsed());
+        drop(dsts);
+        drop(comp_srcs);
+        for (&i, &got) in dec_index.iter().zip(&dec_lens[..k]) {
+            let expected = units.spans[i].1;
+            if got != expected {
+                return Err(BenchError::WrongLength {
+                    codec: codec.name().to_string(),
+                    unit: i,
+                    got,
+                    expected,
+                });
+            }
+        }
 
         if run == 0 {
             if out != units.all {
@@ -456,19 +482,28 @@ impl Report {
             crefs.join(" | "),
             self.decompress_reference
         );
+        let w = self
+            .rows
+            .iter()
+            .map(|r| r.codec.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
         let _ = writeln!(
             s,
-            "| unit   | codec                    | compress MB/s | decompress MB/s | ratio | raw units | compress x ref | decompress x ref |"
+            "| unit   | {:<w$} | compress MB/s | decompress MB/s | ratio | raw units | compress x ref | decompress x ref |",
+            "codec"
         );
         let _ = writeln!(
             s,
-            "|--------|--------------------------|--------------:|----------------:|------:|----------:|---------------:|-----------------:|"
+            "|--------|-{}-|--------------:|----------------:|------:|----------:|---------------:|-----------------:|",
+            "-".repeat(w)
         );
         let fmt_x = |x: Option<f64>| x.map(|v| format!("{v:.2}x")).unwrap_or_default();
         for r in &self.rows {
             let _ = writeln!(
                 s,
-                "| {:<6} | {:<24} | {:>13.1} | {:>15.1} | {:>5.3} | {:>9} | {:>14} | {:>16} |",
+                "| {:<6} | {:<w$} | {:>13.1} | {:>15.1} | {:>5.3} | {:>9} | {:>14} | {:>16} |",
                 unit_label(r.unit_size),
                 r.codec,
                 r.compress_mb_s,

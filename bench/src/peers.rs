@@ -6,6 +6,7 @@
 pub mod isal;
 pub mod libdeflate;
 pub mod ours;
+pub mod pool;
 pub mod zlib;
 pub mod zstd;
 
@@ -61,6 +62,46 @@ pub trait UnitCodec {
     fn compress(&mut self, src: &[u8], dst: &mut [u8]) -> Result<Compressed, PeerError>;
     /// Decompresses one stream into `dst`, returning the number of bytes written.
     fn decompress(&mut self, src: &[u8], dst: &mut [u8]) -> Result<usize, PeerError>;
+
+    /// Compresses unit `srcs[i]` into `slots[i * slot ..][.. slot]`, its outcome into
+    /// `out[i]`. The default calls [`UnitCodec::compress`] per unit; batch APIs override it.
+    /// `Err((i, e))` names the failed unit.
+    fn compress_many(
+        &mut self,
+        srcs: &[&[u8]],
+        slots: &mut [u8],
+        slot: usize,
+        out: &mut [Compressed],
+    ) -> Result<(), (usize, PeerError)> {
+        for (i, ((src, dst), o)) in srcs
+            .iter()
+            .zip(slots.chunks_mut(slot))
+            .zip(out.iter_mut())
+            .enumerate()
+        {
+            *o = self.compress(src, dst).map_err(|e| (i, e))?;
+        }
+        Ok(())
+    }
+
+    /// Decompresses stream `srcs[i]` into `dsts[i]`, the bytes written into `lens[i]`.
+    /// The default calls [`UnitCodec::decompress`] per unit.
+    fn decompress_many(
+        &mut self,
+        srcs: &[&[u8]],
+        dsts: &mut [&mut [u8]],
+        lens: &mut [usize],
+    ) -> Result<(), (usize, PeerError)> {
+        for (i, ((src, dst), l)) in srcs
+            .iter()
+            .zip(dsts.iter_mut())
+            .zip(lens.iter_mut())
+            .enumerate()
+        {
+            *l = self.decompress(src, dst).map_err(|e| (i, e))?;
+        }
+        Ok(())
+    }
 }
 
 /// Whether this build contains the ISA-L peer (feature `isal`).
@@ -74,6 +115,7 @@ pub fn all_codecs() -> Result<Vec<Box<dyn UnitCodec>>, PeerError> {
     let mut v: Vec<Box<dyn UnitCodec>> = vec![
         Box::new(ours::Ours::new(ours::OursLevel::Fast)),
         Box::new(ours::Ours::new(ours::OursLevel::Better)),
+        Box::new(pool::PoolSoftware::new()?),
         Box::new(libdeflate::Libdeflate::new(1)?),
         Box::new(zlib::Zlib::new(1)?),
         Box::new(zlib::Zlib::with_window(1, 12)?),

@@ -25,6 +25,7 @@ fn bench_quick_json_parses() {
         let at: Vec<_> = rows.iter().filter(|r| r["unit_size"] == unit).collect();
         let names: Vec<&str> = at.iter().map(|r| r["codec"].as_str().unwrap()).collect();
         for want in [
+            "ours iaa::Pool fast (batch)",
             "ours iaa-fallback fast",
             "ours iaa-fallback better",
             "libdeflate-1",
