@@ -78,6 +78,15 @@ const IAA_CODEC_FLAGS: u32 =
 const DSA_FLAGS: u32 = COMMON_FLAGS | OpFlags::FENCE.0 | OpFlags::CR.0;
 const DSA_CRC_SEED_ADDR: u32 = 0x1_0000;
 
+/// Block on fault: with WQCFG.bof and the descriptor's BOF flag a page fault is resolved by the
+/// host (page request) and the operation continues; only the time is lost.
+fn resolve_bof(wq: &ModelWqConfig, f: OpFlags, fault: Option<FaultKind>) -> Option<FaultKind> {
+    match fault {
+        Some(FaultKind::PageFault { .. }) if wq.block_on_fault && f.contains(OpFlags::BOF) => None,
+        other => other,
+    }
+}
+
 fn record_wanted(flags: OpFlags, success: bool) -> bool {
     flags.contains(OpFlags::CRAV) && (flags.contains(OpFlags::RCR) || !success)
 }
@@ -291,6 +300,7 @@ fn iaa(
             return rec;
         }
     };
+    let fault = resolve_bof(wq, d.op_flags(), fault);
     match fault {
         Some(FaultKind::HardwareError) => {
             rec.status = st::HW_ERROR;
@@ -607,6 +617,7 @@ fn dsa(
         }
     };
     let n = d.size as usize;
+    let fault = resolve_bof(wq, d.op_flags(), fault);
     match fault {
         Some(FaultKind::HardwareError) => {
             rec.status = st::HW_ERROR;

@@ -125,6 +125,10 @@ pub struct ModelWqConfig {
     pub max_transfer: u32,
     /// Enabled at start.
     pub enabled: bool,
+    /// Block on fault enabled (WQCFG.bof): a descriptor with the BOF flag waits for its page
+    /// faults to be resolved instead of completing with 0x03 (an injected page fault then only
+    /// costs time).
+    pub block_on_fault: bool,
 }
 
 impl ModelWqConfig {
@@ -137,6 +141,7 @@ impl ModelWqConfig {
             threshold: size,
             max_transfer: 2 << 20,
             enabled: true,
+            block_on_fault: false,
         }
     }
     /// A dedicated WQ of `size` entries.
