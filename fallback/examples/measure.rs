@@ -121,6 +121,15 @@ fn main() {
             });
             row(&format!("iaa-fallback {level:?} (4 KiB)"), &r);
         }
+        #[cfg(feature = "isal")]
+        {
+            let mut c = iaa_fallback::isal::IsalCompressor::new();
+            let r = time_units(&files, unit, reps, &mut |s, d| match c.compress(s, d) {
+                Ok(CompressOutcome::Compressed(n)) => Some(n),
+                _ => None,
+            });
+            row("isa-l-1 (4 KiB, feature isal)", &r);
+        }
         if only_fast {
             // Per file, for comparison with other tools' per-file figures.
             for (name, data) in &files {

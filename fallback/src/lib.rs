@@ -1,7 +1,8 @@
 //! Software path of the IAA driver: raw DEFLATE that IAA hardware can read (every
 //! back-reference within 4 KiB), a checked inflater, the CRCs the hardware reports, and zstd
 //! as a software-only codec. See `fallback/README.md` for the design and measured figures.
-#![forbid(unsafe_code)]
+#![cfg_attr(not(feature = "isal"), forbid(unsafe_code))]
+#![cfg_attr(feature = "isal", deny(unsafe_code))]
 #![warn(missing_docs)]
 
 pub mod crc;
@@ -9,6 +10,8 @@ mod decompress;
 mod deflate;
 mod huffman;
 pub mod inflate;
+#[cfg(feature = "isal")]
+pub mod isal;
 pub mod lz77;
 pub mod zstd_codec;
 
@@ -31,9 +34,13 @@ pub enum FallbackError {
     /// The compressed output (smaller than the input) does not fit `dst`.
     #[error("compressed output needs {needed} bytes, dst has {available}")]
     OutputTooSmall {
-        /// Bytes the output needs.
+        /// Bytes the output needs (a lower bound, `available + 1`, from the `isal` backend,
+        /// which cannot tell).
         needed: usize,
         /// Size of `dst`.
         available: usize,
     },
+    /// An optional backend (feature `isal`) returned this error code.
+    #[error("compression backend error {0}")]
+    Backend(i32),
 }

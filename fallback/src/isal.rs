@@ -1,0 +1,93 @@
+//! Optional backend (feature `isal`): ISA-L's level-1 deflate with a 4 KiB window
+//! (`hist_bits = 12`), so every distance is <= 4096 as for our own encoder. Needs the system
+//! library (Debian: libisal-dev). The FFI is the only `unsafe` of this crate.
+#![allow(unsafe_code)]
+
+use crate::{CompressOutcome, FallbackError};
+use std::os::raw::c_int;
+
+extern "C" {
+    fn iaa_fb_isal_stream_size() -> usize;
+    fn iaa_fb_isal_level_buf_size() -> usize;
+    fn iaa_fb_isal_deflate(
+        stream_mem: *mut u8,
+        level_buf: *mut u8,
+        level_buf_size: usize,
+        src: *const u8,
+        src_len: usize,
+        dst: *mut u8,
+        dst_cap: usize,
+        hist_bits: c_int,
+        out_len: *mut usize,
+    ) -> c_int;
+}
+
+/// ISA-L level-1 compressor with IAA's 4 KiB window; memory allocated in [`IsalCompressor::new`].
+pub struct IsalCompressor {
+    /// Storage for `struct isal_zstream` (u64 elements for alignment).
+    stream: Box<[u64]>,
+    level_buf: Box<[u8]>,
+}
+
+impl std::fmt::Debug for IsalCompressor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IsalCompressor")
+    }
+}
+
+impl Default for IsalCompressor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl IsalCompressor {
+    /// Allocate the ISA-L stream and level buffer.
+    pub fn new() -> Self {
+        // SAFETY: both functions only return sizeof/constant values.
+        let (ss, ls) = unsafe { (iaa_fb_isal_stream_size(), iaa_fb_isal_level_buf_size()) };
+        IsalCompressor {
+            stream: vec![0u64; ss.div_ceil(8)].into_boxed_slice(),
+            level_buf: vec![0u8; ls].into_boxed_slice(),
+        }
+    }
+
+    /// Same contract as [`crate::Compressor::compress`].
+    pub fn compress(
+        &mut self,
+        src: &[u8],
+        dst: &mut [u8],
+    ) -> Result<CompressOutcome, FallbackError> {
+        // Output must be smaller than the input: never let ISA-L write more than that.
+        let cap = dst.len().min(src.len().saturating_sub(1));
+        let mut out_len = 0usize;
+        // SAFETY: every pointer comes from a live slice with its exact length; the stream
+        // buffer is at least sizeof(struct isal_zstream) bytes and 8-byte aligned; ISA-L
+        // writes at most `cap` bytes into dst and keeps no pointer after returning.
+        let r = unsafe {
+            iaa_fb_isal_deflate(
+                self.stream.as_mut_ptr().cast::<u8>(),
+                self.level_buf.as_mut_ptr(),
+                self.level_buf.len(),
+                src.as_ptr(),
+                src.len(),
+                dst.as_mut_ptr(),
+                cap,
+                12,
+                &mut out_len,
+            )
+        };
+        match r {
+            0 if out_len < src.len() => Ok(CompressOutcome::Compressed(out_len)),
+            0 => Ok(CompressOutcome::Incompressible),
+            1 if cap < dst.len() || dst.len() + 1 >= src.len() => {
+                Ok(CompressOutcome::Incompressible)
+            }
+            1 => Err(FallbackError::OutputTooSmall {
+                needed: dst.len() + 1,
+                available: dst.len(),
+            }),
+            e => Err(FallbackError::Backend(e)),
+        }
+    }
+}
