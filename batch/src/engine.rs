@@ -88,14 +88,31 @@ impl<'a, 'b> Job<'a, 'b> {
         }
     }
 
-    /// One step of progress.
-    pub(crate) fn step(&mut self, pool: &Pool, held: &mut Held<'_>) {
+    /// Step until done; between passes that moved nothing, spin briefly, then yield the CPU
+    /// (on a small machine the device model's engines need it).
+    pub(crate) fn run_to_end(&mut self, pool: &Pool, held: &mut Held<'_>) {
+        let mut idle = 0u32;
+        while !self.is_done() {
+            if self.step(pool, held) {
+                idle = 0;
+            } else {
+                idle = idle.saturating_add(1);
+                if idle < 64 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+
+    /// One step of progress; false when nothing moved (the device is still working).
+    pub(crate) fn step(&mut self, pool: &Pool, held: &mut Held<'_>) -> bool {
         if self.is_done() {
-            return;
+            return true;
         }
         if held.guard.hw.is_some() {
-            self.hw_step(pool, held);
-            return;
+            return self.hw_step(pool, held);
         }
         let u = self.front;
         self.front += 1;
@@ -103,6 +120,7 @@ impl<'a, 'b> Job<'a, 'b> {
             crate::pool::count_fallback(held.cell, FallbackCause::NoDevice);
         }
         self.soft(pool, held, u);
+        true
     }
 
     /// Run unit `u` in software on this context and record its result.

@@ -154,8 +154,12 @@ pub(crate) struct HwCtx {
 impl HwCtx {
     fn new(wq: usize, slots: usize, buf_cap: usize) -> Result<HwCtx, WqError> {
         let lines = buf_cap.div_ceil(LINE).max(1);
-        let aecs = Slab::new(1)?;
+        // Two AECS: a device may treat the AECS region as two halves (read/write toggle,
+        // spec §4.2), so the region the descriptor names is twice its size; the fixed-mode
+        // tables are in the first half, which is what the descriptor reads.
+        let aecs = Slab::new(2)?;
         aecs.write(0, &CompressAecs::fixed());
+        aecs.write(1, &CompressAecs::fixed());
         Ok(HwCtx {
             wq,
             descs: ManuallyDrop::new(Slab::new(slots)?),
@@ -173,7 +177,7 @@ impl HwCtx {
         let slots = self.busy.len();
         slots * std::mem::size_of::<IaaDescriptor>()
             + slots * std::mem::size_of::<IaaCompletionRecord>()
-            + std::mem::size_of::<CompressAecs>()
+            + 2 * std::mem::size_of::<CompressAecs>()
             + 2 * slots * self.lines * LINE
             + slots * std::mem::size_of::<Option<Busy>>()
             // The record slab's free list (u32), in-use flags and quarantine list (slot + keep).

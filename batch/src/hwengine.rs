@@ -61,14 +61,15 @@ impl Job<'_, '_> {
         held.guard.sw_unit_ns = ewma(held.guard.sw_unit_ns, ns);
     }
 
-    pub(crate) fn hw_step(&mut self, pool: &Pool, held: &mut Held<'_>) {
+    /// One pass; false when nothing moved.
+    pub(crate) fn hw_step(&mut self, pool: &Pool, held: &mut Held<'_>) -> bool {
         let Some(backend) = pool.backend.as_ref() else {
-            return;
+            return false;
         };
         let b = &pool.cfg.builder;
         let wq_idx = match held.guard.hw.as_ref() {
             Some(h) => h.wq,
-            None => return,
+            None => return false,
         };
         let wq = &backend.wqs[wq_idx];
         let mut progressed = false;
@@ -186,6 +187,7 @@ impl Job<'_, '_> {
                 let pos = self.front - 1;
                 let u = self.unit_at(&held.guard, pos);
                 self.fallback(pool, held, u, FallbackCause::Quarantined);
+                progressed = true;
             } else if window_full
                 && b.hybrid
                 && ctx.hw_unit_ns > 0
@@ -196,12 +198,10 @@ impl Job<'_, '_> {
                 let pos = self.back;
                 let u = self.unit_at(&held.guard, pos);
                 self.fallback(pool, held, u, FallbackCause::Saturated);
-            } else {
-                std::hint::spin_loop();
+                progressed = true;
             }
-        } else if !progressed {
-            std::hint::spin_loop();
         }
+        progressed
     }
 
     /// Decide a unit whose record is written.

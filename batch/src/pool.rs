@@ -503,9 +503,7 @@ impl<'a, 'b> Handle<'a, 'b> {
             if self.pool.cfg.spread_threads > 1 && !self.pool.cfg.hardware {
                 self.job.spread_rest(self.pool, held);
             }
-            while !self.job.is_done() {
-                self.job.step(self.pool, held);
-            }
+            self.job.run_to_end(self.pool, held);
         }
         self.held = None;
         self.job.summary

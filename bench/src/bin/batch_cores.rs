@@ -1,0 +1,87 @@
+//! Software batches spread over cores (`spread_over_cores`) against one core.
+//!
+//! ```text
+//! cargo run --release -p iaa-bench --bin batch_cores [-- --units 2048 --reps 7]
+//! ```
+//! Both pools compress the same `units` pages of 4 KiB per call on the software path; the best
+//! of `reps` calls is reported, alternating the two pools.
+
+use std::time::{Duration, Instant};
+
+use iaa::{Outputs, Path, Pool, UnitResult};
+use iaa_bench::corpus::{self, LoadOptions};
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let units = arg("--units", 2048) as usize;
+    let reps = arg("--reps", 7) as usize;
+    let corpus = corpus::load(
+        None,
+        LoadOptions {
+            max_bytes_per_file: Some(units * 4096 / 4 + 4096),
+        },
+    )
+    .expect("corpus");
+    let data: Vec<u8> = corpus
+        .files
+        .iter()
+        .flat_map(|f| f.data.iter().copied())
+        .collect();
+    let src = &data[..(units * 4096).min(data.len() / 4096 * 4096)];
+    let units = src.len() / 4096;
+    let one = Pool::builder().path(Path::Software).build().expect("pool");
+    let spread = Pool::builder()
+        .path(Path::Software)
+        .spread_over_cores(true)
+        .build()
+        .expect("pool");
+    let mut out = vec![0u8; units * 4096];
+    let mut res = vec![UnitResult::Pending; units];
+    let mut best = [Duration::MAX; 2];
+    for _ in 0..reps {
+        for (k, pool) in [&one, &spread].into_iter().enumerate() {
+            let t = Instant::now();
+            let sum = pool
+                .compress_batch(src, 4096, Outputs::flat(&mut out, 4096), &mut res)
+                .expect("call");
+            best[k] = best[k].min(t.elapsed());
+            assert!(sum.all_ok());
+        }
+    }
+    let mbps = |t: Duration| src.len() as f64 / t.as_secs_f64() / 1e6;
+    println!(
+        "batch_cores: {units} units of 4 KiB per call ({})",
+        corpus.describe()
+    );
+    println!(
+        "cores available: {}; spread pool batch_size() = {}",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        spread.batch_size()
+    );
+    println!();
+    println!("| software pool          | ms/call | MB/s   |");
+    println!("|------------------------|--------:|-------:|");
+    println!(
+        "| one core               | {:>7.2} | {:>6.1} |",
+        best[0].as_secs_f64() * 1e3,
+        mbps(best[0])
+    );
+    println!(
+        "| spread_over_cores      | {:>7.2} | {:>6.1} |",
+        best[1].as_secs_f64() * 1e3,
+        mbps(best[1])
+    );
+    println!();
+    println!(
+        "speed-up: {:.2}x",
+        best[0].as_secs_f64() / best[1].as_secs_f64()
+    );
+}
