@@ -150,10 +150,8 @@ impl Bar0Model {
             + u32::from(cfg.num_wqs) * cfg.wqcfg_stride();
         let groups_end = u32::from(MODEL_GRPCFG_UNITS) * regs::TABLE_OFFSET_UNIT
             + u32::from(cfg.num_groups) * regs::GRPCFG_STRIDE;
-        let words = vec![
-            0u32;
-            (cfg.bar_len.max(tables_end).max(groups_end).max(0x400) / 4) as usize
-        ];
+        let words =
+            vec![0u32; (cfg.bar_len.max(tables_end).max(groups_end).max(0x400) / 4) as usize];
         let m = Bar0Model {
             state: Mutex::new(State {
                 words,

@@ -109,6 +109,9 @@ pub enum VfioError {
     Dma(#[from] DmaError),
 }
 
+/// IOVA of the DMA arena when process addresses cannot be used as IOVAs.
+pub const FALLBACK_IOVA: u64 = 1 << 32;
+
 /// A device brought up in VFIO mode: dedicated WQs enabled, a DMA arena mapped. Dropping it
 /// disables the WQs and the device, then unmaps the DMA memory and the BARs.
 #[derive(Debug)]
@@ -133,7 +136,11 @@ impl VfioIdxd {
         let mut controller = Controller::new(pci.bar0())?;
         let plan = Plan::dedicated(controller.caps(), wqs);
         controller.bring_up(&plan, &pci)?;
-        let arena = match DmaArena::new(pci.container(), dma_bytes, None) {
+        // IOVA = process address first (as SPDK); if the IOMMU's address width cannot hold it
+        // (5-level paging), a fixed IOVA at 4 GiB, above the x86 MSI window.
+        let arena = match DmaArena::new(pci.container(), dma_bytes, None)
+            .or_else(|_| DmaArena::new(pci.container(), dma_bytes, Some(FALLBACK_IOVA)))
+        {
             Ok(a) => a,
             Err(e) => {
                 let _ = controller.teardown();
