@@ -262,7 +262,8 @@ pub fn render_table(inv: &Inventory, cpu: CpuSubmit, args: &DevicesArgs) -> Stri
         "Path: {}{}",
         path_word(inv),
         if path_word(inv) == "software" {
-            " (compression and decompression run on the CPU; see docs/SETUP.md to configure IAA)"
+            " (compression and decompression run on the CPU; see docs/SETUP.md to configure IAA, \
+             or set IAA_DEVICE=model to exercise the hardware path on the software device model)"
         } else {
             ""
         }
