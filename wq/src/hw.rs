@@ -60,6 +60,46 @@ pub(crate) unsafe fn enqcmd(dst: *mut u8, src: *const [u8; 64]) -> bool {
     retry == 0
 }
 
+/// UMONITOR the cache line of `addr`, then UMWAIT (state C0.1, the lighter one) until it is
+/// written, `cycles` TSC cycles pass, or the OS limit (IA32_UMWAIT_CONTROL) ends the wait.
+/// The caller re-checks the status after arming the monitor through `still_pending`: a write
+/// that landed before UMONITOR would otherwise be missed until the deadline.
+///
+/// # Safety
+/// The CPU supports WAITPKG (CPUID.7.0:ECX[5]); `addr` is a valid address of this process.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(crate) unsafe fn umwait_on(addr: *const u8, cycles: u64, still_pending: impl Fn() -> bool) {
+    // umonitor rax = F3 0F AE /6 with ModRM 0xF0 (mod 11, reg 6, rm rax).
+    // SAFETY: guaranteed by the caller; UMONITOR only arms address monitoring.
+    unsafe {
+        core::arch::asm!(".byte 0xf3, 0x0f, 0xae, 0xf0", in("rax") addr, options(nostack, preserves_flags))
+    };
+    if !still_pending() {
+        return;
+    }
+    // SAFETY: RDTSC has no preconditions on x86_64.
+    let deadline = unsafe { core::arch::x86_64::_rdtsc() }.wrapping_add(cycles);
+    // umwait ecx = F2 0F AE /6 with ModRM 0xF1 (mod 11, reg 6, rm ecx); EDX:EAX = deadline;
+    // ECX bit 0 = 1 selects C0.1. CF reports an OS-limited wake, which we do not need.
+    // SAFETY: guaranteed by the caller (WAITPKG present).
+    unsafe {
+        core::arch::asm!(
+            ".byte 0xf2, 0x0f, 0xae, 0xf1",
+            in("ecx") 1u32,
+            in("eax") deadline as u32,
+            in("edx") (deadline >> 32) as u32,
+            options(nostack)
+        )
+    };
+}
+
+/// Non-x86 builds have no WAITPKG; the feature check refuses it before this.
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) unsafe fn umwait_on(_addr: *const u8, _cycles: u64, _still_pending: impl Fn() -> bool) {
+    unreachable!("CpuFeatures never reports WAITPKG off x86_64")
+}
+
 /// Non-x86 builds have no portal instructions; the feature check refuses them before this.
 #[cfg(not(target_arch = "x86_64"))]
 pub(crate) unsafe fn movdir64b(_dst: *mut u8, _src: *const [u8; 64]) {

@@ -183,8 +183,10 @@ pub struct Waiter {
     iters: u32,
 }
 
-/// PAUSE iterations before the waiter starts yielding.
+/// PAUSE iterations before the waiter starts yielding (or UMWAITing).
 const SPIN_ITERS: u32 = 2048;
+/// Longest single UMWAIT, in TSC cycles (~50 us at 2 GHz); the budget is re-checked after it.
+const UMWAIT_CYCLES: u64 = 100_000;
 
 impl Waiter {
     /// A waiter with `budget` of time, starting now.
@@ -208,6 +210,10 @@ impl Waiter {
             return self.start.elapsed() < self.budget;
         }
         true
+    }
+    /// Whether the spinning phase is over.
+    pub fn spun(&self) -> bool {
+        self.iters >= SPIN_ITERS
     }
     /// Time spent so far.
     pub fn elapsed(&self) -> Duration {
@@ -300,12 +306,22 @@ impl<R: CompletionRecord> RecordSlab<R> {
         unsafe { poll_raw(p) }
     }
 
-    /// Poll until done or until `budget` is spent (spin, then yield).
+    /// Poll until done or until `budget` is spent: spin with PAUSE, then (where the CPU has
+    /// WAITPKG) UMONITOR/UMWAIT on the record, else yield.
     pub fn wait(&self, s: Slot, budget: Duration) -> WaitOutcome<R> {
         let mut w = Waiter::new(budget);
+        let umwait = crate::CpuFeatures::get().waitpkg;
         loop {
             if let Some(r) = self.poll(s) {
                 return WaitOutcome::Done(r);
+            }
+            if umwait && w.spun() {
+                if let Some(p) = self.slab.ptr(s.index()) {
+                    // SAFETY: WAITPKG checked; the record is live memory of this slab.
+                    unsafe {
+                        crate::hw::umwait_on(p.cast(), UMWAIT_CYCLES, || self.poll(s).is_none())
+                    };
+                }
             }
             if !w.pause() {
                 // One last look so a completion that raced the deadline is not lost.
