@@ -289,7 +289,7 @@ fn shared_wq_refuses_at_threshold() {
         threshold: 2,
         ..ModelWqConfig::shared(8)
     }];
-    cfg.latency.fixed_ns = 20_000_000; // 20 ms per descriptor: the queue cannot drain meanwhile
+    cfg.latency.fixed_ns = 100_000_000; // 100 ms per descriptor: the queue cannot drain meanwhile
     let r = rig(cfg);
     let mut recs = IaaRecords::new(8).unwrap();
     let slots: Vec<_> = (0..8).map(|_| recs.claim().unwrap()).collect();
