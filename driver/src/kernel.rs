@@ -199,6 +199,19 @@ pub struct HostWqs {
 }
 
 impl HostWqs {
+    /// A [`WqChooser`](crate::choice::WqChooser) over the *opened* WQs: its `pick` returns an
+    /// index into [`HostWqs::wqs`] (WQs that discovery found usable but that failed to open are
+    /// left out).
+    pub fn chooser(&self, policy: crate::choice::ChoicePolicy) -> crate::choice::WqChooser {
+        let all = crate::choice::WqCandidate::from_inventory(&self.inventory);
+        let candidates = self
+            .wqs
+            .iter()
+            .filter_map(|k| all.iter().find(|c| c.sysfs_name == k.sysfs_name).cloned())
+            .collect();
+        crate::choice::WqChooser::new(candidates, &self.inventory.topology, policy)
+    }
+
     /// Why there is no WQ, in words for a log line (`None` when at least one is open).
     pub fn why_none(&self) -> Option<String> {
         if !self.wqs.is_empty() {

@@ -252,6 +252,12 @@ fn open_with_reports_why_none() {
     let got = open_with(&h.discovery(), &op);
     assert_eq!(got.wqs.len(), 2);
     assert!(got.why_none().is_none());
+    // The chooser indexes the opened WQs: one device with two WQs splits compress/decompress.
+    let ch = got.chooser(iaa_driver::choice::ChoicePolicy::default());
+    let c = ch.pick(0, iaa_driver::choice::Op::Compress, 0).unwrap();
+    let d = ch.pick(1, iaa_driver::choice::Op::Decompress, 5).unwrap();
+    assert!(c < got.wqs.len() && d < got.wqs.len() && c != d);
+    assert_eq!(ch.candidates()[c].sysfs_name, got.wqs[c].sysfs_name);
     // Empty host: nothing opened, and the reason is the availability text.
     let empty = Host::new();
     let got = open_with(&empty.discovery(), &op);
