@@ -54,9 +54,12 @@ impl Backend {
                         "device model (IAA_DEVICE=model)",
                     )
                 } else {
-                    return Err("no IAA device: set IAA_DEVICE=model for the device model \
-                                (kernel work queues are not wired into the pool yet)"
-                        .into());
+                    let inv = iaa_driver::sysfs::Discovery::new().scan();
+                    return Err(format!(
+                        "no IAA device for the pool (discovery: {:?}; kernel work queues are \
+                         not wired into the pool yet; IAA_DEVICE=model selects the device model)",
+                        inv.availability()
+                    ));
                 }
             }
         };

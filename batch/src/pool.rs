@@ -271,6 +271,19 @@ impl Pool {
         s
     }
 
+    /// The statistics of each context separately (index = context; per-WQ counts are in
+    /// [`Pool::stats`] only).
+    pub fn stats_per_context(&self) -> Vec<Stats> {
+        self.cells
+            .iter()
+            .map(|c| {
+                let mut s = Stats::default();
+                c.stats.read_into(&mut s);
+                s
+            })
+            .collect()
+    }
+
     /// Lock the context of the CPU the caller runs on (or the next one this thread does not
     /// already hold).
     pub(crate) fn lock_current(&self) -> Result<Held<'_>, Error> {

@@ -121,4 +121,15 @@ fn spread_over_cores_roundtrip() {
     common::roundtrip(&pool, &data, 4096);
     let s = pool.stats();
     assert_eq!(s.compress_sw.units, 64);
+    // The units were spread: with 2+ cores, more than one context compressed some.
+    let busy = pool
+        .stats_per_context()
+        .iter()
+        .filter(|c| c.compress_sw.units > 0)
+        .count();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(pool.batch_size(), cores.min(4));
+    if cores >= 2 {
+        assert!(busy >= 2, "spread over {busy} context(s)");
+    }
 }

@@ -148,6 +148,19 @@ fn main() {
         "model compute per 4 KiB unit (inline model, no latency model, driver included): p50 {:.0} ns",
         pct(&mut per, 0.5)
     );
+    let sw = Pool::builder()
+        .path(Path::Software)
+        .contexts(1)
+        .build()
+        .expect("software pool");
+    println!(
+        "memory per context: hardware pool {:?} = {} B; software pool {:?} = {} B \
+         (kernel: 64.34 KB IAA with 8 buffers, 8.28 KB software)",
+        pool.context_bytes(),
+        pool.context_bytes().total(),
+        sw.context_bytes(),
+        sw.context_bytes().total()
+    );
     println!(
         "cores: {} (the model's {} engine threads share them with the caller)",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
