@@ -49,30 +49,24 @@ impl<'a> BitWriter<'a> {
         self.cnt += n;
     }
 
-    /// Write out whole bytes; afterwards at most 7 bits are pending.
+    /// Write out whole bytes; afterwards at most 7 bits are pending. Needs `cnt < 64`.
     #[inline(always)]
     fn flush(&mut self) {
+        debug_assert!(self.cnt < 64);
         let nb = (self.cnt >> 3) as usize;
         if let Some(d) = self.buf.get_mut(self.pos..self.pos + 8) {
             d.copy_from_slice(&self.acc.to_le_bytes());
             self.pos += nb;
-            self.acc = if nb == 8 { 0 } else { self.acc >> (nb * 8) };
+            self.acc >>= nb * 8;
             self.cnt &= 7;
         } else {
-            self.flush_slow();
+            (self.pos, self.acc, self.cnt) = flush_slow(self.buf, self.pos, self.acc, self.cnt);
         }
     }
 
-    #[cold]
+    /// Flush byte by byte (end of output, headers).
     fn flush_slow(&mut self) {
-        while self.cnt >= 8 {
-            if let Some(b) = self.buf.get_mut(self.pos) {
-                *b = self.acc as u8;
-            }
-            self.pos += 1;
-            self.acc >>= 8;
-            self.cnt -= 8;
-        }
+        (self.pos, self.acc, self.cnt) = flush_slow(self.buf, self.pos, self.acc, self.cnt);
     }
 
     /// Pad to a byte boundary with zero bits and flush.
@@ -96,6 +90,21 @@ impl<'a> BitWriter<'a> {
         }
         self.pos += data.len();
     }
+}
+
+/// Byte-wise flush near the end of `buf`; bytes past its end are counted, not written.
+#[cold]
+#[inline(never)]
+fn flush_slow(buf: &mut [u8], mut pos: usize, mut acc: u64, mut cnt: u32) -> (usize, u64, u32) {
+    while cnt >= 8 {
+        if let Some(b) = buf.get_mut(pos) {
+            *b = acc as u8;
+        }
+        pos += 1;
+        acc >>= 8;
+        cnt -= 8;
+    }
+    (pos, acc, cnt)
 }
 
 /// Order in which code-length code lengths are sent.
@@ -363,7 +372,15 @@ fn write_stored(w: &mut BitWriter<'_>, data: &[u8], last: bool) {
 }
 
 #[inline(never)]
-fn write_seqs(w: &mut BitWriter<'_>, c: &Codes, src: &[u8], start: usize, seqs: &[Seq]) {
+fn write_seqs(out: &mut BitWriter<'_>, c: &Codes, src: &[u8], start: usize, seqs: &[Seq]) {
+    // A local copy of the writer keeps its state in registers.
+    let mut lw = BitWriter {
+        buf: &mut *out.buf,
+        pos: out.pos,
+        acc: out.acc,
+        cnt: out.cnt,
+    };
+    let w = &mut lw;
     let mut lit = [0u32; 256];
     for (b, e) in lit.iter_mut().enumerate() {
         *e = c.ll_codes[b] as u32 | (c.ll_lens[b] as u32) << 16;
@@ -428,6 +445,7 @@ fn write_seqs(w: &mut BitWriter<'_>, c: &Codes, src: &[u8], start: usize, seqs: 
     }
     w.put(c.ll_codes[256] as u64, c.ll_lens[256] as u32);
     w.flush();
+    (out.pos, out.acc, out.cnt) = (lw.pos, lw.acc, lw.cnt);
 }
 
 /// Run-length code the concatenated code lengths; items are `symbol | extra << 8`.
