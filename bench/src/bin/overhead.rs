@@ -11,10 +11,12 @@
 //! - `inline-memmove64`: the same with a 64-byte memmove.
 //! - `engines-noop-b32`: 1 engine thread; submit 32 NOOPs then poll all 32 (cross-thread).
 //!
-//! For instructions per descriptor run it twice under `valgrind --tool=callgrind` with
-//! `--only inline-noop --iters N1` and `N2`; the difference of the totals divided by N2 - N1 is
-//! instructions per descriptor (start-up cancels out). `callgrind_annotate --inclusive=yes`
-//! gives the model's share (`ModelPortal::push`), the rest is the driver side.
+//! Instructions per descriptor: `overhead --callgrind` runs this program twice under
+//! `valgrind --tool=callgrind` (`--only inline-noop` with 20 000 and 40 000 iterations); the
+//! difference of the totals divided by the difference of descriptors is instructions per
+//! descriptor (start-up cancels out), and `callgrind_annotate --inclusive=yes` gives the model's
+//! share (`ModelPortal::push`); the rest is the driver side (descriptor build, wq submit, poll,
+//! record slab).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -114,7 +116,82 @@ fn one(wq: &WorkQueue, recs: &mut IaaRecords, d: impl Fn(u64) -> IaaDescriptor) 
     recs.release(s).expect("release");
 }
 
+/// Total instructions and the model's inclusive share of one callgrind run.
+fn callgrind_run(n: u64) -> Result<(u64, u64), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = std::env::temp_dir().join(format!("overhead-cg-{}-{n}.out", std::process::id()));
+    let st = std::process::Command::new("valgrind")
+        .current_dir(std::env::temp_dir())
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(&exe)
+        .args(["--only", "inline-noop", "--iters", &n.to_string()])
+        .output()
+        .map_err(|e| format!("cannot run valgrind: {e}"))?;
+    if !st.status.success() {
+        return Err(format!(
+            "valgrind failed: {}",
+            String::from_utf8_lossy(&st.stderr)
+        ));
+    }
+    // Run from the temp dir: callgrind_annotate splits a function's cost between relative and
+    // absolute source paths when started inside the source tree.
+    let ann = std::process::Command::new("callgrind_annotate")
+        .current_dir(std::env::temp_dir())
+        .arg("--inclusive=yes")
+        .arg(&out)
+        .output()
+        .map_err(|e| format!("cannot run callgrind_annotate: {e}"))?;
+    let _ = std::fs::remove_file(&out);
+    let text = String::from_utf8_lossy(&ann.stdout);
+    let first_num = |line: &str| -> Option<u64> {
+        line.split_whitespace()
+            .next()?
+            .replace(',', "")
+            .parse()
+            .ok()
+    };
+    let total = text
+        .lines()
+        .find(|l| l.contains("PROGRAM TOTALS"))
+        .and_then(first_num)
+        .ok_or("no PROGRAM TOTALS in callgrind_annotate output")?;
+    let model = text
+        .lines()
+        .find(|l| l.contains("SoftPortal>::push [") || l.contains("SoftPortal>::push ("))
+        .and_then(first_num)
+        .ok_or("no ModelPortal::push line in callgrind_annotate output")?;
+    Ok((total, model))
+}
+
+fn callgrind() -> Result<(), String> {
+    let (n1, n2) = (20_000u64, 40_000u64);
+    // measure() also runs max(n / 10, 1000) warm-up iterations.
+    let d1 = n1 + (n1 / 10).max(1000);
+    let d2 = n2 + (n2 / 10).max(1000);
+    let (t1, m1) = callgrind_run(n1)?;
+    let (t2, m2) = callgrind_run(n2)?;
+    let per = |a: u64, b: u64| (b as f64 - a as f64) / (d2 - d1) as f64;
+    let total = per(t1, t2);
+    let model = per(m1, m2);
+    println!("callgrind, inline model, NOOP submit+poll ({d1} and {d2} descriptors):");
+    println!("  instructions/descriptor total        {total:8.1}");
+    println!("  of which the model (device side)     {model:8.1}");
+    println!(
+        "  driver side (wq + descriptors + app)  {:8.1}",
+        total - model
+    );
+    Ok(())
+}
+
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("--callgrind") {
+        if let Err(e) = callgrind() {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let mut iters: u64 = 2_000_000;
     let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
