@@ -301,21 +301,28 @@ impl Matcher {
                 // byte comparison.
                 let d0 = t0.wrapping_sub(e0) as usize;
                 let d1 = t0.wrapping_add(1).wrapping_sub(e1) as usize;
-                let (mut p, dist) =
-                    if d0.wrapping_sub(1) < WINDOW && d0 <= ip && rd32(src, ip - d0) == v0 {
-                        (ip, d0)
-                    } else if d1.wrapping_sub(1) < WINDOW
-                        && d1 <= ip + 1
-                        && rd32(src, ip + 1 - d1) == v1
-                    {
-                        (ip + 1, d1)
-                    } else {
-                        ip += 2 + ((ip - anchor) >> SKIP);
-                        continue;
-                    };
+                // Compare 8 bytes at once; a match needs the low 4 equal.
+                let (mut p, dist, x) = if d0.wrapping_sub(1) < WINDOW
+                    && d0 <= ip
+                    && (rd64(src, ip - d0) ^ v) as u32 == 0
+                {
+                    (ip, d0, rd64(src, ip - d0) ^ v)
+                } else if d1.wrapping_sub(1) < WINDOW
+                    && d1 <= ip + 1
+                    && rd32(src, ip + 1 - d1) == v1
+                {
+                    (ip + 1, d1, 0)
+                } else {
+                    ip += 2 + ((ip - anchor) >> SKIP);
+                    continue;
+                };
                 let mut c = p - dist;
                 let lim = end.min(p + MAX_MATCH);
-                let mut len = MIN_MATCH + extend(src, c + MIN_MATCH, p + MIN_MATCH, lim);
+                let mut len = if x != 0 {
+                    (x.trailing_zeros() / 8) as usize
+                } else {
+                    MIN_MATCH + extend(src, c + MIN_MATCH, p + MIN_MATCH, lim)
+                };
                 // Extend backwards over bytes the skip jumped past.
                 while p > anchor && c > 0 && len < MAX_MATCH && src[p - 1] == src[c - 1] {
                     p -= 1;
@@ -337,8 +344,6 @@ impl Matcher {
                 ip = p + len;
                 anchor = ip;
                 if ip < ilimit {
-                    let q = p + 1;
-                    tab[hash(rd32(src, q), shift) & MASK] = (q + off) as u16;
                     let q = ip - 2;
                     tab[hash(rd32(src, q), shift) & MASK] = (q + off) as u16;
                     let q = ip - 1;
