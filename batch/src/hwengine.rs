@@ -16,6 +16,11 @@ use crate::pool::{Context, Held, Pool};
 use crate::result::{ExecPath, UnitResult};
 use crate::stats::{bump, FallbackCause};
 
+/// Sort unit indices by input length, largest first (ties keep index order), in place.
+pub(crate) fn largest_first(order: &mut [u32], len_of: impl Fn(usize) -> usize) {
+    order.sort_unstable_by_key(|&u| (std::cmp::Reverse(len_of(u as usize)), u));
+}
+
 /// Weight of a new sample in the moving averages (1/8).
 fn ewma(old: u64, new: u64) -> u64 {
     if old == 0 {
@@ -49,7 +54,7 @@ impl Job<'_, '_> {
             ctx.order[k] = u as u32;
         }
         let ins = self.inputs;
-        ctx.order[..hi - lo].sort_unstable_by_key(|&u| std::cmp::Reverse(ins.len_of(u as usize)));
+        largest_first(&mut ctx.order[..hi - lo], |u| ins.len_of(u));
     }
 
     /// Run unit `u` in software because of `cause`, timing it for the hybrid decisions.
@@ -353,5 +358,18 @@ impl Job<'_, '_> {
             }
         }
         self.inflight = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::largest_first;
+
+    #[test]
+    fn decompress_chunks_submit_largest_inputs_first() {
+        let lens = [10usize, 300, 20, 300, 5, 4000, 0, 7];
+        let mut order: Vec<u32> = (0..8).collect();
+        largest_first(&mut order, |u| lens[u]);
+        assert_eq!(order, [5, 1, 3, 2, 0, 7, 4, 6]);
     }
 }

@@ -151,3 +151,111 @@ fn fault_storm_16_threads() {
 fn fault_storm_with_verify() {
     storm(true, if cfg!(debug_assertions) { 12 } else { 60 }, 23);
 }
+
+/// A pool on a fresh 1-engine model with one fault injected at descriptor `nth`.
+fn one_fault(kind: FaultKind, nth: u64, timeout_ms: u64) -> (Arc<ModelDevice>, Pool) {
+    let dev = ModelDevice::start(ModelConfig::iaa(1)).expect("model");
+    dev.inject(Fault {
+        wq: 0,
+        kind,
+        when: FaultWhen::Nth(nth),
+    })
+    .expect("fault");
+    let pool = Pool::builder()
+        .path(Path::Hardware)
+        .device(Device::SharedModel(Arc::clone(&dev)))
+        .hybrid(false)
+        .contexts(1)
+        .budgets(Budgets {
+            completion_timeout: Duration::from_millis(timeout_ms),
+            submit_retries: 8,
+        })
+        .build()
+        .expect("pool");
+    (dev, pool)
+}
+
+fn eight_pages() -> Vec<u8> {
+    common::generated(8 * UNIT)
+}
+
+#[test]
+fn page_fault_is_resolved_by_one_touch_and_resubmit() {
+    for write in [false, true] {
+        let (_dev, pool) = one_fault(FaultKind::PageFault { write }, 3, 10_000);
+        common::roundtrip(&pool, &eight_pages(), UNIT);
+        let s = pool.stats();
+        assert_eq!(s.fault_resubmits, 1, "{s:?}");
+        assert_eq!(s.total_fallbacks(), 0, "{s:?}");
+        assert_eq!(s.compress_hw.units, 8);
+    }
+}
+
+#[test]
+fn device_errors_send_that_unit_alone_to_software() {
+    for kind in [FaultKind::HardwareError, FaultKind::Watchdog] {
+        let (_dev, pool) = one_fault(kind, 2, 10_000);
+        common::roundtrip(&pool, &eight_pages(), UNIT);
+        let s = pool.stats();
+        assert_eq!(s.fallback(FallbackCause::DeviceError), 1, "{kind:?}: {s:?}");
+        assert_eq!(s.compress_hw.units, 7);
+        assert_eq!(s.compress_sw.units, 1);
+    }
+}
+
+#[test]
+fn decompress_overflow_goes_to_software_compress_overflow_is_incompressible() {
+    // Descriptor 1 is the second compress: reported incompressible (stored raw by the caller).
+    let (_dev, pool) = one_fault(FaultKind::OutputOverflow, 1, 10_000);
+    let comp = common::roundtrip(&pool, &eight_pages(), UNIT);
+    assert_eq!(comp.iter().filter(|c| c.is_none()).count(), 1);
+    assert_eq!(pool.stats().total_fallbacks(), 0);
+    // Descriptor 8 + 2 = a decompress: redone in software.
+    let (_dev, pool) = one_fault(FaultKind::OutputOverflow, 10, 10_000);
+    common::roundtrip(&pool, &eight_pages(), UNIT);
+    let s = pool.stats();
+    assert_eq!(s.fallback(FallbackCause::Undecodable), 1, "{s:?}");
+    assert_eq!(s.decompress_sw.units, 1);
+}
+
+#[test]
+fn hung_unit_times_out_and_its_slot_stays_quarantined_until_the_late_write() {
+    let (dev, pool) = one_fault(FaultKind::Hang, 4, 300);
+    let data = eight_pages();
+    common::roundtrip(&pool, &data, UNIT);
+    let s = pool.stats();
+    assert_eq!(s.timeouts, 1, "{s:?}");
+    assert_eq!(s.fallback(FallbackCause::Timeout), 1);
+    // The slot is still quarantined: later batches run on the other slots, correctly.
+    common::roundtrip(&pool, &data, UNIT);
+    // The device finishes the hung descriptor late, into the quarantined bounce buffer only.
+    assert_eq!(dev.finish_hung(), 1);
+    common::roundtrip(&pool, &data, UNIT);
+    let s = pool.stats();
+    assert_eq!(s.timeouts, 1);
+    assert_eq!(s.total_fallbacks(), 1, "{s:?}");
+}
+
+#[test]
+fn pool_dropped_with_a_hung_unit_keeps_its_memory_for_the_late_write() {
+    let (dev, pool) = one_fault(FaultKind::Hang, 0, 300);
+    common::roundtrip(&pool, &eight_pages(), UNIT);
+    assert_eq!(pool.stats().timeouts, 1);
+    drop(pool);
+    // The late completion writes into memory the dropped pool leaked on purpose.
+    assert_eq!(dev.finish_hung(), 1);
+    assert!(dev.stats().records > 0);
+}
+
+#[test]
+fn disabled_wq_refusals_go_to_software_after_the_retry_budget() {
+    let (dev, pool) = one_fault(FaultKind::DisableWq, 0, 10_000);
+    common::roundtrip(&pool, &eight_pages(), UNIT);
+    let s = pool.stats();
+    assert!(s.fallback(FallbackCause::SubmitRefused) >= 8, "{s:?}");
+    assert!(s.submit_retries > 0);
+    dev.set_wq_enabled(0, true).expect("wq 0");
+    let before = pool.stats().compress_hw.units;
+    common::roundtrip(&pool, &eight_pages(), UNIT);
+    assert_eq!(pool.stats().compress_hw.units, before + 8);
+}
