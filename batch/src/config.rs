@@ -81,6 +81,14 @@ pub enum WqChoice {
     Spread,
     /// Every context uses WQ `i`.
     Index(usize),
+    /// The kernel's split (iaa_crypto `g_comp_wqs_per_iaa`): the last `compress_wqs` WQs take
+    /// compress jobs, each call going to the next of them in turn (spreads compression); the
+    /// other WQs take decompress jobs, context `c` on the `c % n`-th. A device with fewer than
+    /// `compress_wqs + 1` WQs has generic WQs (as [`WqChoice::Spread`]).
+    SplitOps {
+        /// WQs reserved for compression.
+        compress_wqs: usize,
+    },
 }
 
 /// Which device the hardware path uses.

@@ -45,6 +45,8 @@ pub(crate) struct Job<'a, 'b> {
     /// Decompress: the chunk (of `hw_batch_size` positions) whose largest-first order is in
     /// the context's `order` array.
     pub(crate) order_chunk: usize,
+    /// The WQ this call submits to (hardware path).
+    pub(crate) wq: usize,
 }
 
 impl<'a, 'b> Job<'a, 'b> {
@@ -68,6 +70,7 @@ impl<'a, 'b> Job<'a, 'b> {
                 ..BatchSummary::default()
             },
             order_chunk: usize::MAX,
+            wq: 0,
         }
     }
 
@@ -83,7 +86,8 @@ impl<'a, 'b> Job<'a, 'b> {
 
     /// Called once at submission.
     pub(crate) fn start(&mut self, pool: &Pool, held: &mut Held<'_>) {
-        if held.guard.hw.is_some() {
+        if let (Some(hw), Some(be)) = (held.guard.hw.as_ref(), pool.backend.as_ref()) {
+            self.wq = be.pick(self.op, hw.index);
             self.hw_step(pool, held);
         }
     }

@@ -9,6 +9,7 @@
 //! free the moment the call returns.
 
 use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,7 @@ use iaa_driver::model::{self, ModelDevice};
 use iaa_wq::{IaaRecords, Slab, Slot, WorkQueue, WqError};
 
 use crate::config::{Device, PoolBuilder, WqChoice};
+use crate::engine::Op;
 
 /// One 64-byte line of a bounce buffer (64-byte aligned).
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -35,6 +37,9 @@ pub(crate) struct Backend {
     pub(crate) wqs: Vec<WorkQueue>,
     pub(crate) model: Option<Arc<ModelDevice>>,
     name: String,
+    choice: WqChoice,
+    /// Round-robin position over the compress WQs (`WqChoice::SplitOps`).
+    next_comp: AtomicUsize,
 }
 
 impl Backend {
@@ -87,15 +92,29 @@ impl Backend {
             wqs,
             model: Some(dev),
             name,
+            choice: b.wq,
+            next_comp: AtomicUsize::new(0),
         })
     }
 
     pub(crate) fn new_context(&self, cpu: usize, b: &PoolBuilder) -> Result<HwCtx, String> {
-        let wq = match b.wq {
-            WqChoice::Spread => cpu % self.wqs.len(),
+        HwCtx::new(cpu, b.hw_batch_size, b.max_unit_size).map_err(|e| e.to_string())
+    }
+
+    /// The WQ a call of `op` from context `ctx` submits to.
+    pub(crate) fn pick(&self, op: Op, ctx: usize) -> usize {
+        let n = self.wqs.len();
+        match self.choice {
             WqChoice::Index(i) => i,
-        };
-        HwCtx::new(wq, b.hw_batch_size, b.max_unit_size).map_err(|e| e.to_string())
+            WqChoice::SplitOps { compress_wqs } if compress_wqs >= 1 && n > compress_wqs => {
+                let dec = n - compress_wqs;
+                match op {
+                    Op::Compress => dec + self.next_comp.fetch_add(1, Relaxed) % compress_wqs,
+                    Op::Decompress => ctx % dec,
+                }
+            }
+            _ => ctx % n,
+        }
     }
 
     pub(crate) fn wq_count(&self) -> usize {
@@ -143,7 +162,11 @@ pub(crate) enum Submit {
 /// The hardware memory of one context. `slots` descriptors, records and buffer pairs; slot
 /// `i`'s record, descriptor and buffers always go together.
 pub(crate) struct HwCtx {
-    pub(crate) wq: usize,
+    /// Index of the context in the pool.
+    pub(crate) index: usize,
+    /// Quarantined slots, by slot index: the slot, the WQ it was submitted to, and whether
+    /// its credit was returned.
+    quar: Box<[Option<(Slot, usize, bool)>]>,
     descs: ManuallyDrop<Slab<IaaDescriptor>>,
     pub(crate) recs: ManuallyDrop<IaaRecords>,
     aecs: ManuallyDrop<Slab<CompressAecs>>,
@@ -155,7 +178,7 @@ pub(crate) struct HwCtx {
 }
 
 impl HwCtx {
-    fn new(wq: usize, slots: usize, buf_cap: usize) -> Result<HwCtx, WqError> {
+    fn new(index: usize, slots: usize, buf_cap: usize) -> Result<HwCtx, WqError> {
         let lines = buf_cap.div_ceil(LINE).max(1);
         // Two AECS: a device may treat the AECS region as two halves (read/write toggle,
         // spec §4.2), so the region the descriptor names is twice its size; the fixed-mode
@@ -164,7 +187,8 @@ impl HwCtx {
         aecs.write(0, &CompressAecs::fixed());
         aecs.write(1, &CompressAecs::fixed());
         Ok(HwCtx {
-            wq,
+            index,
+            quar: vec![None; slots].into_boxed_slice(),
             descs: ManuallyDrop::new(Slab::new(slots)?),
             recs: ManuallyDrop::new(IaaRecords::new(slots)?),
             aecs: ManuallyDrop::new(aecs),
@@ -183,6 +207,7 @@ impl HwCtx {
             + 2 * std::mem::size_of::<CompressAecs>()
             + 2 * slots * self.lines * LINE
             + slots * std::mem::size_of::<Option<Busy>>()
+            + slots * std::mem::size_of::<Option<(Slot, usize, bool)>>()
             // The record slab's free list (u32), in-use flags and quarantine list (slot + keep).
             + slots * (4 + 1 + 24)
     }
@@ -213,6 +238,41 @@ impl HwCtx {
         for (k, chunk) in dst.chunks_mut(LINE).enumerate() {
             if let Some(l) = self.outbuf.read(base + k) {
                 chunk.copy_from_slice(&l.0[..chunk.len()]);
+            }
+        }
+    }
+
+    /// Quarantine a slot submitted to WQ `wq` whose record is not written: neither the slot
+    /// nor its buffers are reused until the device writes the record.
+    pub(crate) fn quarantine(&mut self, s: Slot, wq: usize) {
+        self.busy[s.index()] = None;
+        if self.recs.quarantine(s, None).is_ok() {
+            self.quar[s.index()] = Some((s, wq, false));
+        }
+    }
+
+    /// Release quarantined slots whose record the device has now written, returning each
+    /// one's credit to the WQ it was submitted to.
+    pub(crate) fn reap(&mut self, wqs: &[WorkQueue]) {
+        if self.recs.quarantined() == 0 {
+            return;
+        }
+        for q in self.quar.iter_mut().flatten() {
+            if !q.2 && self.recs.poll(q.0).is_some() {
+                wqs[q.1].complete(1);
+                q.2 = true;
+            }
+        }
+        self.recs.reap();
+        for q in self.quar.iter_mut() {
+            if let Some((s, w, credited)) = *q {
+                if !self.recs.is_quarantined(s) {
+                    if !credited {
+                        // Written between the two looks above.
+                        wqs[w].complete(1);
+                    }
+                    *q = None;
+                }
             }
         }
     }

@@ -72,18 +72,13 @@ impl Job<'_, '_> {
             return false;
         };
         let b = &pool.cfg.builder;
-        let wq_idx = match held.guard.hw.as_ref() {
-            Some(h) => h.wq,
-            None => return false,
-        };
+        let wq_idx = self.wq;
         let wq = &backend.wqs[wq_idx];
         let mut progressed = false;
         let mut window_full = false;
 
         if let Some(h) = held.guard.hw.as_mut() {
-            if h.recs.quarantined() > 0 {
-                wq.reap(&mut *h.recs);
-            }
+            h.reap(&backend.wqs);
         }
 
         // 1. Fill free slots with the next units.
@@ -168,8 +163,7 @@ impl Job<'_, '_> {
             let Some(rec) = wq.poll(&hw.recs, busy.slot) else {
                 if busy.t0.elapsed() > b.budgets.completion_timeout {
                     // Abandon: the slot stays quarantined until its record is written.
-                    hw.busy[i] = None;
-                    let _ = hw.recs.quarantine(busy.slot, None);
+                    hw.quarantine(busy.slot, wq_idx);
                     self.inflight -= 1;
                     bump(&held.cell.stats.timeouts);
                     self.fallback(pool, held, busy.unit, FallbackCause::Timeout);
@@ -225,7 +219,7 @@ impl Job<'_, '_> {
         let class = classify(rec);
         let st = &held.cell.stats;
         let hw: &mut HwCtx = held.guard.hw.as_mut().expect("hardware context");
-        let wq = &backend.wqs[hw.wq];
+        let wq = &backend.wqs[self.wq];
         match (class, busy.phase) {
             (StatusClass::Done, Phase::Compress) => {
                 let len = rec.output_size as usize;
@@ -353,8 +347,8 @@ impl Job<'_, '_> {
             return;
         };
         for i in 0..hw.busy.len() {
-            if let Some(busy) = hw.busy[i].take() {
-                let _ = hw.recs.quarantine(busy.slot, None);
+            if let Some(busy) = hw.busy[i] {
+                hw.quarantine(busy.slot, self.wq);
             }
         }
         self.inflight = 0;

@@ -133,3 +133,28 @@ fn spread_over_cores_roundtrip() {
         assert!(busy >= 2, "spread over {busy} context(s)");
     }
 }
+
+#[test]
+fn split_ops_wq_policy_keeps_compress_and_decompress_apart() {
+    use iaa::model::{ModelConfig, ModelWqConfig};
+    let pool = Pool::builder()
+        .path(Path::Hardware)
+        .hybrid(false)
+        .budgets(common::debug_budgets())
+        .wq(iaa::WqChoice::SplitOps { compress_wqs: 2 })
+        .device(iaa::Device::Model(ModelConfig {
+            wqs: vec![ModelWqConfig::shared(16); 3],
+            ..ModelConfig::iaa(2)
+        }))
+        .contexts(2)
+        .build()
+        .unwrap();
+    let data = common::generated(16 * 4096);
+    for _ in 0..4 {
+        common::roundtrip(&pool, &data, 4096);
+    }
+    let s = pool.stats();
+    // WQ 0 took the 64 decompressions; WQs 1 and 2 took the 64 compressions, in turn.
+    assert_eq!(s.wq_submissions, vec![64, 32, 32], "{s:?}");
+    assert_eq!(s.total_fallbacks(), 0);
+}
