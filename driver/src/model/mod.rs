@@ -41,6 +41,7 @@ mod crc;
 mod deflate;
 mod dma;
 mod exec;
+mod timer;
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -376,6 +377,8 @@ struct Inner {
     hung: Mutex<Vec<(usize, Job)>>,
     sleepers: AtomicUsize,
     threads: Mutex<Vec<Thread>>,
+    timer: Option<timer::Timer>,
+    timer_seq: AtomicU64,
     late_refused: AtomicU64,
     retries: AtomicU64,
     dropped: AtomicU64,
@@ -426,6 +429,8 @@ impl ModelDevice {
                 finished: AtomicU64::new(0),
             })
             .collect();
+        let cfg_engines = cfg.engines;
+        let cfg_timed = cfg.latency != Latency::default();
         let inner = Arc::new(Inner {
             cfg,
             wqs,
@@ -435,6 +440,8 @@ impl ModelDevice {
             hung: Mutex::new(Vec::new()),
             sleepers: AtomicUsize::new(0),
             threads: Mutex::new(Vec::new()),
+            timer: (cfg_engines > 0 && cfg_timed).then(|| timer::Timer::new(4096)),
+            timer_seq: AtomicU64::new(0),
             late_refused: AtomicU64::new(0),
             retries: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
@@ -453,6 +460,14 @@ impl ModelDevice {
                 .spawn(move || engine(inn, e))
                 .map_err(ModelError::Spawn)?;
             lock(&inner.threads).push(h.thread().clone());
+            lock(&dev.handles).push(h);
+        }
+        if inner.timer.is_some() {
+            let inn = Arc::clone(&inner);
+            let h = std::thread::Builder::new()
+                .name("iaa-model-timer".into())
+                .spawn(move || timer_thread(inn))
+                .map_err(ModelError::Spawn)?;
             lock(&dev.handles).push(h);
         }
         Ok(dev)
@@ -558,6 +573,9 @@ impl Drop for ModelDevice {
         for t in lock(&self.inner.threads).iter() {
             t.unpark();
         }
+        if let Some(t) = &self.inner.timer {
+            t.cv.notify_all();
+        }
         for h in lock(&self.handles).drain(..) {
             let _ = h.join();
         }
@@ -608,29 +626,37 @@ impl Inner {
         }
     }
 
-    /// Execute one job of WQ `wq` and write its record (after the latency model's delay).
+    /// Modelled processing time of a descriptor.
+    fn latency_of(&self, desc: &[u8; 64]) -> Duration {
+        let lat = self.cfg.latency;
+        let bytes = exec::work_bytes(self.cfg.kind, desc);
+        Duration::from_nanos(lat.fixed_ns + lat.ns_per_kib.saturating_mul(bytes) / 1024)
+    }
+
+    /// Execute one job of WQ `wq` and write its record now (inline mode and late hung jobs:
+    /// the latency, if any, is waited out in this thread first).
     fn run(&self, wq: usize, job: &Job, s: &mut deflate::Scratch) {
         let w = &self.wqs[wq];
-        let lat = self.cfg.latency;
-        let timed = lat.fixed_ns != 0 || lat.ns_per_kib != 0;
+        let timed = self.cfg.latency != Latency::default();
         let t0 = if timed { Some(Instant::now()) } else { None };
         let done = exec::execute(&self.cfg, &w.cfg, &job.desc, job.fault, s);
         if let Some(t0) = t0 {
-            let bytes = exec::work_bytes(self.cfg.kind, &job.desc);
-            let ns = lat.fixed_ns + lat.ns_per_kib.saturating_mul(bytes) / 1024;
-            let until = t0 + Duration::from_nanos(ns);
-            while Instant::now() < until {
-                if until - Instant::now() > Duration::from_micros(100) {
-                    std::thread::sleep(Duration::from_micros(50));
-                } else {
-                    core::hint::spin_loop();
-                }
-            }
+            wait_until(t0 + self.latency_of(&job.desc));
         }
+        self.commit(wq, job.desc[7] == 0x02, &done);
+    }
+
+    /// Make a record visible and account for it.
+    fn commit(&self, wq: usize, drain: bool, done: &exec::Done) {
         if !done.commit() {
             self.unrecorded.fetch_add(1, Ordering::Relaxed);
         }
         self.executed.fetch_add(1, Ordering::Relaxed);
+        let w = &self.wqs[wq];
+        w.finished.fetch_add(1, Ordering::Release);
+        if drain {
+            lock(&w.pop).blocked = false;
+        }
     }
 
     /// Take the next job of WQ `wq` in order; a DRAIN blocks further takes until it completes.
@@ -653,7 +679,16 @@ impl Inner {
     }
 
     /// Process a popped job: drains wait for every earlier job of the WQ; hung jobs are parked.
-    fn process(&self, wq: usize, job: Job, seq: u64, s: &mut deflate::Scratch) {
+    /// With a latency model the record goes to the timer at `max(now, free_at) + latency`
+    /// (`free_at`: when this engine's previous job completes).
+    fn process(
+        &self,
+        wq: usize,
+        job: Job,
+        seq: u64,
+        s: &mut deflate::Scratch,
+        free_at: &mut Instant,
+    ) {
         let w = &self.wqs[wq];
         let is_drain = job.desc[7] == 0x02;
         if is_drain {
@@ -665,10 +700,92 @@ impl Inner {
             lock(&self.hung).push((wq, job));
             return;
         }
-        self.run(wq, &job, s);
-        w.finished.fetch_add(1, Ordering::Release);
-        if is_drain {
-            lock(&w.pop).blocked = false;
+        let Some(t) = &self.timer else {
+            self.run(wq, &job, s);
+            return;
+        };
+        let done = exec::execute(&self.cfg, &w.cfg, &job.desc, job.fault, s);
+        let now = Instant::now();
+        let deadline = (*free_at).max(now) + self.latency_of(&job.desc);
+        *free_at = deadline;
+        let seq = self.timer_seq.fetch_add(1, Ordering::Relaxed);
+        t.schedule(timer::Pending {
+            deadline,
+            seq,
+            wq,
+            drain: is_drain,
+            done,
+        });
+        // Do not run far ahead of modelled time: the WQ keeps its occupancy and the timer's
+        // backlog stays small. Sleep (no CPU) until at most MAX_AHEAD of work is pending.
+        loop {
+            let now = Instant::now();
+            if *free_at <= now + MAX_AHEAD || self.stop.load(Ordering::Acquire) {
+                break;
+            }
+            std::thread::park_timeout(*free_at - MAX_AHEAD - now);
+        }
+    }
+}
+
+/// How far (in modelled time) an engine may run ahead of the clock.
+const MAX_AHEAD: Duration = Duration::from_micros(100);
+
+/// Wait until `t`: sleep while far, spin only the last few microseconds.
+fn wait_until(t: Instant) {
+    loop {
+        let now = Instant::now();
+        if now >= t {
+            return;
+        }
+        let left = t - now;
+        if left > timer::SPIN * 4 {
+            std::thread::sleep(left - timer::SPIN * 2);
+        } else {
+            core::hint::spin_loop();
+        }
+    }
+}
+
+/// The timer thread: commit records at their deadlines (all at once when the device stops).
+fn timer_thread(inner: Arc<Inner>) {
+    timer::precise_sleeps();
+    let Some(t) = &inner.timer else { return };
+    let mut h = lock(&t.heap);
+    loop {
+        let stop = inner.stop.load(Ordering::Acquire);
+        let now = Instant::now();
+        let next = h.peek().map(|p| p.0.deadline);
+        match next {
+            None if stop => return,
+            None => {
+                h =
+                    t.cv.wait_timeout(h, Duration::from_millis(10))
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+            }
+            Some(d) if d <= now || stop => {
+                if let Some(std::cmp::Reverse(p)) = h.pop() {
+                    drop(h);
+                    inner.commit(p.wq, p.drain, &p.done);
+                    h = lock(&t.heap);
+                }
+            }
+            Some(d) => {
+                let left = d - now;
+                if left > timer::SPIN {
+                    h =
+                        t.cv.wait_timeout(h, left - timer::SPIN)
+                            .unwrap_or_else(|e| e.into_inner())
+                            .0;
+                } else {
+                    drop(h);
+                    while Instant::now() < d {
+                        core::hint::spin_loop();
+                    }
+                    h = lock(&t.heap);
+                }
+            }
         }
     }
 }
@@ -676,6 +793,7 @@ impl Inner {
 /// One engine: take jobs from the WQs in turn, spin a little when idle, then park.
 fn engine(inner: Arc<Inner>, id: usize) {
     let mut scratch = deflate::Scratch::new();
+    let mut free_at = Instant::now();
     let n = inner.wqs.len();
     let mut next = id % n;
     let mut idle = 0u32;
@@ -684,7 +802,7 @@ fn engine(inner: Arc<Inner>, id: usize) {
         for k in 0..n {
             let wq = (next + k) % n;
             if let Some((job, seq)) = inner.pop(wq) {
-                inner.process(wq, job, seq, &mut scratch);
+                inner.process(wq, job, seq, &mut scratch, &mut free_at);
                 next = (wq + 1) % n;
                 got = true;
                 break;
