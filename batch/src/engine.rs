@@ -47,6 +47,8 @@ pub(crate) struct Job<'a, 'b> {
     pub(crate) order_chunk: usize,
     /// The WQ this call submits to (hardware path).
     pub(crate) wq: usize,
+    /// This thread ran a software unit since it last polled the device.
+    pub(crate) sw_since_poll: bool,
 }
 
 impl<'a, 'b> Job<'a, 'b> {
@@ -71,6 +73,7 @@ impl<'a, 'b> Job<'a, 'b> {
             },
             order_chunk: usize::MAX,
             wq: 0,
+            sw_since_poll: false,
         }
     }
 

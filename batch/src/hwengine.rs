@@ -60,6 +60,7 @@ impl Job<'_, '_> {
     /// Run unit `u` in software because of `cause`, timing it for the hybrid decisions.
     fn fallback(&mut self, pool: &Pool, held: &mut Held<'_>, u: usize, cause: FallbackCause) {
         held.cell.stats.fallback(cause);
+        self.sw_since_poll = true;
         let t = Instant::now();
         self.soft(pool, held, u);
         let ns = t.elapsed().as_nanos() as u64;
@@ -173,9 +174,15 @@ impl Job<'_, '_> {
             };
             progressed = true;
             let ns = busy.t0.elapsed().as_nanos() as u64;
-            held.guard.hw_unit_ns = ewma(held.guard.hw_unit_ns, ns);
+            // A completion seen right after this thread did software work may have waited for
+            // it: only undelayed observations feed the device's latency estimate.
+            if !self.sw_since_poll {
+                held.guard.hw_unit_ns = ewma(held.guard.hw_unit_ns, ns);
+            }
             self.hw_complete(pool, held, busy, &rec);
         }
+
+        self.sw_since_poll = false;
 
         // 3. Nothing moved: the window is full (or quarantined) and units remain.
         if !progressed && self.front < self.back {
