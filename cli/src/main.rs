@@ -24,10 +24,12 @@ struct Cli {
 }
 
 // Each subcommand is one variant with its own `Args` type and one arm in `run`.
-// (`iaa devices` is added as `Devices(devices::DevicesArgs)` from src/devices.rs.)
 #[derive(Subcommand)]
 enum Command {
     /// Compress a file into unit-sized independent streams (a container, see docs/FORMAT.md).
+    ///
+    /// Units go through iaa::Pool in batches: the IAA hardware when a device is found
+    /// (IAA_DEVICE=model selects the software device model), otherwise the software path.
     Compress(CompressArgs),
     /// Decompress a container, checking the CRC of every unit.
     Decompress(DecompressArgs),
