@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use iaa_driver::model::{ModelConfig, ModelDevice};
+use iaa_wq::WorkQueue;
 
 use crate::error::Error;
 use crate::pool::Pool;
@@ -96,9 +97,13 @@ pub enum WqChoice {
 pub enum Device {
     /// `IAA_DEVICE=model` selects the software device model shaped by the environment
     /// (`IAA_MODEL_ENGINES`, `IAA_MODEL_WQ_SIZE`, `IAA_MODEL_WQ_MODE`, `IAA_MODEL_FIXED_NS`,
-    /// `IAA_MODEL_NS_PER_KIB`); otherwise no device is found (real devices: not wired yet).
+    /// `IAA_MODEL_NS_PER_KIB`); otherwise the kernel's IAA work queues (`/dev/iax/wqX.Y`
+    /// of type user, found through `/sys/bus/dsa`) are opened, all of them.
     #[default]
     Auto,
+    /// Work queues the caller opened (e.g. with `iaa_driver::kernel::open_with`), with a name
+    /// for `describe()`. Keep whatever serves them alive as long as the pool.
+    Queues(Arc<[WorkQueue]>, String),
     /// Start a device model with this configuration (owned by the pool).
     Model(ModelConfig),
     /// Use an already started device model (the caller keeps a handle, e.g. to inject faults).
@@ -111,6 +116,7 @@ impl std::fmt::Debug for Device {
             Device::Auto => f.write_str("Auto"),
             Device::Model(c) => f.debug_tuple("Model").field(c).finish(),
             Device::SharedModel(d) => f.debug_tuple("SharedModel").field(d.cfg()).finish(),
+            Device::Queues(q, name) => write!(f, "Queues({} WQs, {name})", q.len()),
         }
     }
 }

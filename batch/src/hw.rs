@@ -34,7 +34,7 @@ const LINE: usize = 64;
 /// A device backend: its work queues, and the model that serves them (if any).
 pub(crate) struct Backend {
     // Work queues drop before the model device they submit to.
-    pub(crate) wqs: Vec<WorkQueue>,
+    pub(crate) wqs: Arc<[WorkQueue]>,
     pub(crate) model: Option<Arc<ModelDevice>>,
     name: String,
     choice: WqChoice,
@@ -45,7 +45,25 @@ pub(crate) struct Backend {
 impl Backend {
     /// Open the device the builder asks for; `Err` says why there is none.
     pub(crate) fn open(b: &PoolBuilder) -> Result<Backend, String> {
+        let queues = |wqs: Arc<[WorkQueue]>, name: String| -> Result<Backend, String> {
+            if wqs.is_empty() {
+                return Err("no work queue given".into());
+            }
+            if let WqChoice::Index(i) = b.wq {
+                if i >= wqs.len() {
+                    return Err(format!("WQ {i} asked for, there are {}", wqs.len()));
+                }
+            }
+            Ok(Backend {
+                name: format!("{name}, {} WQ(s)", wqs.len()),
+                wqs,
+                model: None,
+                choice: b.wq,
+                next_comp: AtomicUsize::new(0),
+            })
+        };
         let (dev, how) = match &b.device {
+            Device::Queues(wqs, name) => return queues(Arc::clone(wqs), name.clone()),
             Device::SharedModel(d) => (Arc::clone(d), "device model (shared)"),
             Device::Model(cfg) => (
                 ModelDevice::start(cfg.clone()).map_err(|e| format!("device model: {e}"))?,
@@ -59,12 +77,16 @@ impl Backend {
                         "device model (IAA_DEVICE=model)",
                     )
                 } else {
-                    let inv = iaa_driver::sysfs::Discovery::new().scan();
-                    return Err(format!(
-                        "no IAA device for the pool (discovery: {:?}; kernel work queues are \
-                         not wired into the pool yet; IAA_DEVICE=model selects the device model)",
-                        inv.availability()
-                    ));
+                    let host = iaa_driver::kernel::open_host();
+                    if let Some(why) = host.why_none() {
+                        return Err(format!(
+                            "no IAA work queue: {why} (IAA_DEVICE=model selects the device model)"
+                        ));
+                    }
+                    let names: Vec<String> =
+                        host.wqs.iter().map(|k| k.sysfs_name.clone()).collect();
+                    let wqs: Vec<WorkQueue> = host.wqs.into_iter().map(|k| k.wq).collect();
+                    return queues(wqs.into(), format!("kernel WQs {}", names.join(" ")));
                 }
             }
         };
@@ -80,9 +102,10 @@ impl Backend {
                 return Err(format!("WQ {i} asked for, the device has {n}"));
             }
         }
-        let wqs = (0..n)
+        let wqs: Arc<[WorkQueue]> = (0..n)
             .map(|i| dev.wq(i).map_err(|e| e.to_string()))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?
+            .into();
         let c = dev.cfg();
         let name = format!(
             "{how}, {} engine(s), {} WQ(s) ({:?} size {})",
