@@ -185,6 +185,15 @@ impl Compressor {
         }
     }
 
+    /// Bytes of heap memory this compressor holds (for per-context accounting).
+    pub fn state_bytes(&self) -> usize {
+        self.matcher.state_bytes()
+            + self.seqs.len() * std::mem::size_of::<Seq>()
+            + std::mem::size_of::<Freqs>()
+            + 2 * std::mem::size_of::<Codes>()
+            + std::mem::size_of::<[u16; 320]>()
+    }
+
     /// Compress `src` as one raw-DEFLATE stream (final block flagged, byte padded) into `dst`.
     /// Every back-reference distance is <= 4096, so IAA hardware can decompress the result.
     ///

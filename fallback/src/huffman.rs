@@ -148,6 +148,19 @@ fn limit_lengths(count: &mut [u32; 64], limit: u32) {
     }
 }
 
+const fn make_rev8() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).reverse_bits();
+        i += 1;
+    }
+    t
+}
+
+/// Bit-reversed bytes.
+static REV8: [u8; 256] = make_rev8();
+
 /// Canonical codes, bit-reversed for LSB-first output, from code lengths.
 pub(crate) fn assign_codes(lens: &[u8], codes: &mut [u16]) {
     let mut count = [0u16; 16];
@@ -165,7 +178,8 @@ pub(crate) fn assign_codes(lens: &[u8], codes: &mut [u16]) {
         if l > 0 {
             let c = next[l as usize];
             next[l as usize] += 1;
-            codes[s] = c.reverse_bits() >> (16 - l);
+            let r = (REV8[(c & 0xFF) as usize] as u16) << 8 | REV8[(c >> 8) as usize] as u16;
+            codes[s] = r >> (16 - l);
         } else {
             codes[s] = 0;
         }

@@ -147,6 +147,19 @@ fn extend(s: &[u8], mut a: usize, mut b: usize, lim: usize) -> usize {
     b - start
 }
 
+/// One sequence of literals covering `src[start..end]`.
+fn literals_only(src: &[u8], start: usize, end: usize, seqs: &mut [Seq], f: &mut Freqs) -> usize {
+    for &b in &src[start..end] {
+        f.lit[b as usize] += 1;
+    }
+    seqs[0] = Seq {
+        lits: (end - start) as u32,
+        len: 0,
+        dist: 0,
+    };
+    1
+}
+
 #[inline(always)]
 fn hash(v: u32, shift: u32) -> usize {
     (v.wrapping_mul(0x9E37_79B1) >> shift) as usize
@@ -158,7 +171,7 @@ pub struct Matcher {
     head: Box<[u32]>,
     prev: Box<[u32]>,
     /// Fast level: last position (mod 2^16) per hash, never cleared.
-    hints: Box<[u16; HASH_SIZE]>,
+    hints: Box<[u16]>,
     /// Added to positions stored in `hints`; moved past the window on every new buffer so
     /// that hints of earlier buffers mostly fail the cheap distance test.
     hint_off: u16,
@@ -186,9 +199,10 @@ impl Matcher {
     pub fn with_level(level: Level) -> Self {
         Matcher {
             level,
-            head: vec![0; HASH_SIZE].into_boxed_slice(),
-            prev: vec![0; WINDOW].into_boxed_slice(),
-            hints: Box::new([0; HASH_SIZE]),
+            // Each level allocates only the tables it uses.
+            head: vec![0; if level == Level::Better { HASH_SIZE } else { 0 }].into_boxed_slice(),
+            prev: vec![0; if level == Level::Better { WINDOW } else { 0 }].into_boxed_slice(),
+            hints: vec![0u16; if level == Level::Fast { HASH_SIZE } else { 0 }].into_boxed_slice(),
             hint_off: 0,
             last_len: 0,
             base: 1,
@@ -232,9 +246,19 @@ impl Matcher {
         self.freqs = freqs;
     }
 
+    /// Bytes of heap memory this matcher holds.
+    pub fn state_bytes(&self) -> usize {
+        self.head.len() * 4
+            + self.prev.len() * 4
+            + self.hints.len() * 2
+            + self.seqs.capacity() * std::mem::size_of::<Seq>()
+            + std::mem::size_of::<Freqs>()
+    }
+
     /// Start a new independent buffer of `len` bytes: forget all history.
     pub(crate) fn begin(&mut self, len: usize) {
         // Every stored value is below `self.next_base`; make it the new base.
+        // (Inputs beyond 4 GiB wrap; every candidate is still checked against the bytes.)
         let need = self.next_base as u64 + len as u64 + 1;
         if need >= u32::MAX as u64 {
             self.head.fill(0);
@@ -246,7 +270,7 @@ impl Matcher {
             .hint_off
             .wrapping_add(self.last_len.wrapping_add(WINDOW as u16 + 1));
         self.last_len = len as u16;
-        self.next_base = self.base + len as u32 + 1;
+        self.next_base = self.base.wrapping_add(len as u32).wrapping_add(1);
         let bits = if len <= 4096 { 14 } else { HASH_BITS_MAX };
         self.shift = 32 - bits;
     }
@@ -276,7 +300,10 @@ impl Matcher {
         f: &mut Freqs,
     ) -> usize {
         let shift = self.shift;
-        let tab: &mut [u16; HASH_SIZE] = &mut self.hints;
+        let Ok(tab) = <&mut [u16; HASH_SIZE]>::try_from(&mut self.hints[..]) else {
+            // Not reached: Fast matchers always own the table. Stay correct anyway.
+            return literals_only(src, start, end, seqs, f);
+        };
         let off = self.hint_off as usize;
         const MASK: usize = HASH_SIZE - 1;
         let mut n = 0;
@@ -360,7 +387,7 @@ impl Matcher {
     fn insert(&mut self, src: &[u8], p: usize) -> u32 {
         let h = hash(rd32(src, p), self.shift);
         let old = self.head[h];
-        self.head[h] = p as u32 + self.base;
+        self.head[h] = (p as u32).wrapping_add(self.base);
         self.prev[p & (WINDOW - 1)] = old;
         old
     }

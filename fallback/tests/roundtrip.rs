@@ -188,3 +188,13 @@ fn matcher_tokens_respect_window() {
     });
     assert_eq!(rebuilt, data);
 }
+
+#[test]
+fn state_memory_is_reported_and_small() {
+    let fast = Compressor::new(Level::Fast).state_bytes();
+    let better = Compressor::new(Level::Better).state_bytes();
+    eprintln!("state bytes: Fast {fast}, Better {better}");
+    // Fast: 64 KiB of hints plus the 64 KiB-block sequence buffer; Better: chains instead.
+    assert!(fast > 64 << 10 && fast < 256 << 10, "{fast}");
+    assert!(better > fast, "{better} vs {fast}");
+}
