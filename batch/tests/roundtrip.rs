@@ -158,3 +158,49 @@ fn split_ops_wq_policy_keeps_compress_and_decompress_apart() {
     assert_eq!(s.wq_submissions, vec![64, 32, 32], "{s:?}");
     assert_eq!(s.total_fallbacks(), 0);
 }
+
+#[test]
+fn large_units_on_the_device_with_matching_max_unit_size() {
+    use iaa::model::ModelConfig;
+    let data = common::corpus().remove(0).1;
+    for unit in [16 * 1024, 64 * 1024] {
+        let pool = Pool::builder()
+            .path(Path::Hardware)
+            .hybrid(false)
+            .budgets(common::debug_budgets())
+            .max_unit_size(unit)
+            .device(iaa::Device::Model(ModelConfig::iaa(2)))
+            .contexts(1)
+            .build()
+            .unwrap();
+        let comp = common::roundtrip(&pool, &data, unit);
+        let s = pool.stats();
+        assert_eq!(s.total_fallbacks(), 0, "{s:?}");
+        assert!(s.compress_hw.units > 0);
+        // Device output keeps the 4 KiB window at any unit size.
+        for (i, c) in comp.iter().enumerate() {
+            if let Some(c) = c {
+                let mut back = vec![0u8; unit];
+                let opts = iaa_fallback::inflate::InflateOptions::iaa();
+                let n = iaa_fallback::inflate::inflate(c, &mut back, &opts).expect("IAA-decodable");
+                assert_eq!(&back[..n], &data[i * unit..(i * unit + n)]);
+            }
+        }
+        // The same units on a pool whose buffers are smaller go to software, counted.
+        let small = Pool::builder()
+            .path(Path::Hardware)
+            .device(iaa::Device::Model(ModelConfig::iaa(1)))
+            .contexts(1)
+            .build()
+            .unwrap();
+        let part = &data[..(4 * unit).min(data.len())];
+        let c = common::roundtrip(&small, part, unit);
+        // Every compress, and every decompress (its output needs more than 4 KiB), is too
+        // large for 4 KiB buffers.
+        let expected = c.len() + c.iter().filter(|c| c.is_some()).count();
+        assert_eq!(
+            small.stats().fallback(iaa::FallbackCause::TooLarge),
+            expected as u64
+        );
+    }
+}
