@@ -376,6 +376,7 @@ struct Inner {
     faults: Mutex<Vec<FaultRule>>,
     hung: Mutex<Vec<(usize, Job)>>,
     sleepers: AtomicUsize,
+    parked: Vec<AtomicBool>,
     threads: Mutex<Vec<Thread>>,
     timer: Option<timer::Timer>,
     timer_seq: AtomicU64,
@@ -439,6 +440,7 @@ impl ModelDevice {
             faults: Mutex::new(Vec::new()),
             hung: Mutex::new(Vec::new()),
             sleepers: AtomicUsize::new(0),
+            parked: (0..cfg_engines).map(|_| AtomicBool::new(false)).collect(),
             threads: Mutex::new(Vec::new()),
             timer: (cfg_engines > 0 && cfg_timed).then(|| timer::Timer::new(4096)),
             timer_seq: AtomicU64::new(0),
@@ -618,10 +620,18 @@ impl Inner {
         hit
     }
 
+    /// After a push: wake one parked engine, if any (one unpark per sleep, not per push).
     fn wake(&self) {
-        if self.sleepers.load(Ordering::Acquire) > 0 {
-            for t in lock(&self.threads).iter() {
-                t.unpark();
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.sleepers.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        for (i, p) in self.parked.iter().enumerate() {
+            if p.swap(false, Ordering::AcqRel) {
+                if let Some(t) = lock(&self.threads).get(i) {
+                    t.unpark();
+                }
+                return;
             }
         }
     }
@@ -728,6 +738,9 @@ impl Inner {
     }
 }
 
+/// How long an idle engine keeps polling before it parks.
+const IDLE_POLL: Duration = Duration::from_micros(20);
+
 /// How far (in modelled time) an engine may run ahead of the clock.
 const MAX_AHEAD: Duration = Duration::from_micros(100);
 
@@ -797,6 +810,7 @@ fn engine(inner: Arc<Inner>, id: usize) {
     let n = inner.wqs.len();
     let mut next = id % n;
     let mut idle = 0u32;
+    let mut idle_since = Instant::now();
     while !inner.stop.load(Ordering::Acquire) {
         let mut got = false;
         for k in 0..n {
@@ -812,19 +826,26 @@ fn engine(inner: Arc<Inner>, id: usize) {
             idle = 0;
             continue;
         }
+        // Idle: spin (PAUSE) for up to IDLE_POLL — a submitter's next batch usually comes
+        // within that, while a yield or a futex wake-up on a busy host costs far more — then
+        // park until a push wakes us.
         idle += 1;
-        if idle < 4096 {
-            core::hint::spin_loop();
-        } else if idle < 4160 {
-            std::thread::yield_now();
-        } else {
-            inner.sleepers.fetch_add(1, Ordering::AcqRel);
-            if inner.wqs.iter().all(|w| w.q.is_empty()) {
-                std::thread::park_timeout(Duration::from_millis(1));
-            }
-            inner.sleepers.fetch_sub(1, Ordering::AcqRel);
-            idle = 0;
+        if idle == 1 {
+            idle_since = Instant::now();
         }
+        if idle % 64 != 0 || idle_since.elapsed() < IDLE_POLL {
+            core::hint::spin_loop();
+            continue;
+        }
+        inner.parked[id].store(true, Ordering::SeqCst);
+        inner.sleepers.fetch_add(1, Ordering::SeqCst);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if inner.wqs.iter().all(|w| w.q.is_empty()) && !inner.stop.load(Ordering::Acquire) {
+            std::thread::park_timeout(Duration::from_millis(10));
+        }
+        inner.parked[id].store(false, Ordering::SeqCst);
+        inner.sleepers.fetch_sub(1, Ordering::SeqCst);
+        idle = 0;
     }
 }
 
