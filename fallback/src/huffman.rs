@@ -8,15 +8,14 @@ pub(crate) fn build_lengths(freq: &[u32], limit: u32, lens: &mut [u8], scratch: 
     lens.fill(0);
     // Counting sort by frequency (stable in symbol order); frequencies >= the number of
     // symbols share the last bucket, which is then sorted by full key (libdeflate's idea).
+    // Branch-free passes: zero frequencies land in bucket 0 and are skipped afterwards.
     let nsym = freq.len();
     let mut bucket = [0u16; 513];
-    let mut n = 0;
     for &f in freq {
-        if f > 0 {
-            bucket[(f as usize).min(nsym - 1)] += 1;
-            n += 1;
-        }
+        bucket[(f as usize).min(nsym - 1)] += 1;
     }
+    let zeros = bucket[0] as usize;
+    let n = nsym - zeros;
     if n < 2 {
         let s0 = freq.iter().position(|&f| f > 0).unwrap_or(0);
         lens[s0] = 1;
@@ -31,15 +30,13 @@ pub(crate) fn build_lengths(freq: &[u32], limit: u32, lens: &mut [u8], scratch: 
     }
     let last_start = bucket[nsym - 1] as usize;
     for (sym, &f) in freq.iter().enumerate() {
-        if f > 0 {
-            let b = &mut bucket[(f as usize).min(nsym - 1)];
-            // Frequencies are < 2^23 (a block has at most 64 Ki symbols).
-            scratch[*b as usize] = (f.min((1 << 23) - 1) << 9) | sym as u32;
-            *b += 1;
-        }
+        let b = &mut bucket[(f as usize).min(nsym - 1)];
+        // Frequencies are < 2^23 (a block has at most 64 Ki symbols).
+        scratch[*b as usize] = (f.min((1 << 23) - 1) << 9) | sym as u32;
+        *b += 1;
     }
-    scratch[last_start..n].sort_unstable();
-    let sorted = &mut scratch[..n];
+    scratch[last_start..nsym].sort_unstable();
+    let sorted = &mut scratch[zeros..nsym];
     let mut depth = [0u32; 288];
     let a = &mut depth[..n];
     for (d, &p) in a.iter_mut().zip(sorted.iter()) {
