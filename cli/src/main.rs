@@ -119,6 +119,8 @@ enum CliError {
     File { path: PathBuf, source: io::Error },
     #[error("refusing to write a binary container to a terminal; give an output file")]
     TerminalOutput,
+    #[error("{0}: input and output are the same file")]
+    SameFile(PathBuf),
     #[error(transparent)]
     Corpus(#[from] iaa_bench::CorpusError),
     #[error(transparent)]
@@ -129,6 +131,19 @@ enum CliError {
 
 fn is_dash(p: &std::path::Path) -> bool {
     p.as_os_str() == "-"
+}
+
+/// Refuses an output that names the input file (creating it would truncate the input).
+fn check_distinct(input: &std::path::Path, output: &std::path::Path) -> Result<(), CliError> {
+    if is_dash(input) || is_dash(output) {
+        return Ok(());
+    }
+    if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize()) {
+        if a == b {
+            return Err(CliError::SameFile(output.to_path_buf()));
+        }
+    }
+    Ok(())
 }
 
 fn open_input(path: &PathBuf) -> Result<File, CliError> {
@@ -147,6 +162,7 @@ fn create_output(path: &PathBuf) -> Result<File, CliError> {
 
 fn compress(a: CompressArgs) -> Result<(), CliError> {
     container::check_unit_size(a.unit_size)?;
+    check_distinct(&a.input, &a.output)?;
     let (codec_id, level) = (
         match a.codec {
             CodecArg::Deflate => Codec::Deflate,
@@ -237,6 +253,7 @@ fn compress(a: CompressArgs) -> Result<(), CliError> {
 }
 
 fn decompress(a: DecompressArgs) -> Result<(), CliError> {
+    check_distinct(&a.input, &a.output)?;
     let (input, len): (Box<dyn Read>, Option<u64>) = if is_dash(&a.input) {
         (
             Box::new(BufReader::with_capacity(1 << 20, io::stdin().lock())),

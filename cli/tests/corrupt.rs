@@ -201,3 +201,18 @@ fn refused_unit_sizes_and_missing_input() {
     let out = run(&[OsStr::new("decompress"), missing.as_os_str(), o.as_os_str()]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn output_naming_the_input_is_refused_and_the_input_survives() {
+    let f = fixture("same");
+    let input = f.dir.join("in");
+    let before = std::fs::read(&input).unwrap();
+    let out = run(&[OsStr::new("compress"), input.as_os_str(), input.as_os_str()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("same file"));
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+    let c = f.dir.join("good.iaa");
+    let out = run(&[OsStr::new("decompress"), c.as_os_str(), c.as_os_str()]);
+    assert!(!out.status.success());
+    assert_eq!(std::fs::read(&c).unwrap(), f.good);
+}
