@@ -177,3 +177,28 @@ fn batch_runs_each_descriptor_and_reports_failures() {
     assert_eq!(rec.status, 0x05);
     assert_eq!(subrecs.poll(slots[2]).unwrap().status, 0x10);
 }
+
+#[test]
+fn crc_seed_read_from_memory() {
+    let r = rig(ModelConfig::dsa(0));
+    let src = data(5000, 8);
+    let seed_mem: u32 = crc32c::crc32c(b"seed from memory");
+    let seed_addr = &seed_mem as *const u32 as u64;
+    let rec = run_dsa(&r, |c| {
+        let mut d = DsaCrc::generate(addr(&src), 5000, c)
+            .op_flags(OpFlags(0x0C | 0x1_0000))
+            .build();
+        d.set_seed_addr(seed_addr);
+        d
+    });
+    assert_eq!(rec.status, 1);
+    assert_eq!(rec.crc_val() as u32, crc32c::crc32c_append(seed_mem, &src));
+    // Bit 16 means nothing for a memmove: invalid flags.
+    let mut dst = vec![0u8; 16];
+    let rec = run_dsa(&r, |c| {
+        DsaMemmove::new(addr(&src), addr_mut(&mut dst), 16, c)
+            .op_flags(OpFlags(0x0C | 0x1_0000))
+            .build()
+    });
+    assert_eq!((rec.status, rec.invalid_flags()), (0x11, 0x1_0000));
+}

@@ -499,3 +499,32 @@ fn two_jobs_one_stream_through_the_written_aecs() {
     .concat();
     assert_eq!(zlib_inflate(&stream, 13_000).as_deref(), Some(&ab[..]));
 }
+
+#[test]
+fn literals_only_and_crc32c_on_decompress() {
+    use iaa_descriptors::CompressionFlags;
+    let r = rig(ModelConfig::iaa(0));
+    let src = data(6000, 101);
+    let (rec, lits) = model_compress(&r, &src, &CompressAecs::fixed(), 20_000, |b| b);
+    assert_eq!(rec.status, 1);
+    // Literals only (Huffman-only): set the flag on the raw descriptor.
+    let mut out = vec![0u8; 20_000];
+    let aecs = [CompressAecs::fixed(), CompressAecs::fixed()];
+    let rec2 = run_iaa(&r, |c| {
+        let mut d =
+            IaaCompress::new(addr(&src), 6000, addr_mut(&mut out), 20_000, addr(&aecs), c).build();
+        d.op_flags16 |= CompressionFlags::GEN_LITERALS.0;
+        d
+    });
+    assert_eq!(rec2.status, 1);
+    let huff_only = &out[..rec2.output_size as usize];
+    assert!(
+        huff_only.len() > lits.len(),
+        "no matches: larger than LZ77 output"
+    );
+    assert_eq!(zlib_inflate(huff_only, 7000).as_deref(), Some(&src[..]));
+    // Decompress reports CRC-32C when asked.
+    let (d, back) = model_decompress(&r, huff_only, 7000, |b| b.crc32c(true));
+    assert_eq!((d.status, d.crc), (1, crc32c::crc32c(&src)));
+    assert_eq!(back, src);
+}
