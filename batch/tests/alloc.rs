@@ -15,6 +15,8 @@ thread_local! {
     static ON: Cell<bool> = const { Cell::new(false) };
     static COUNT: Cell<usize> = const { Cell::new(0) };
     static BYTES: Cell<usize> = const { Cell::new(0) };
+    // Print where each counted allocation happens (the zero-allocation test sets it).
+    static TRACE: Cell<bool> = const { Cell::new(false) };
 }
 
 fn add(n: usize) {
@@ -28,16 +30,18 @@ unsafe impl GlobalAlloc for Counting {
         if ON.with(|o| o.get()) {
             add(l.size());
             // Say where (a counted allocation fails the test anyway).
-            ON.with(|o| o.set(false));
-            let bt = std::backtrace::Backtrace::force_capture();
-            // Straight to stderr (fd 2): the test harness's capture is not reentrant-safe here.
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "counted allocation of {} bytes at:\n{bt}",
-                l.size()
-            );
-            ON.with(|o| o.set(true));
+            if TRACE.with(|t| t.get()) {
+                ON.with(|o| o.set(false));
+                let bt = std::backtrace::Backtrace::force_capture();
+                // Straight to stderr (fd 2): the test harness's capture is not reentrant-safe here.
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "counted allocation of {} bytes at:\n{bt}",
+                    l.size()
+                );
+                ON.with(|o| o.set(true));
+            }
         }
         // SAFETY: same contract as our caller's.
         unsafe { System.alloc(l) }
@@ -69,6 +73,7 @@ fn counted<R>(f: impl FnOnce() -> R) -> (R, usize, usize) {
 
 #[test]
 fn no_allocation_per_call_on_every_path() {
+    TRACE.with(|t| t.set(true));
     let data = common::corpus().remove(0).1;
     let data = &data[..64 * 1024];
     let unit = 4096;
