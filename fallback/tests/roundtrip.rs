@@ -198,3 +198,53 @@ fn state_memory_is_reported_and_small() {
     assert!(fast > 64 << 10 && fast < 256 << 10, "{fast}");
     assert!(better > fast, "{better} vs {fast}");
 }
+
+#[test]
+fn outcome_does_not_depend_on_dst_size() {
+    // Mixed data: text, runs and random bytes, several lengths.
+    let text = common::load("dickens").unwrap_or_else(|| b"some text, some text. ".repeat(3000));
+    let noise = common::random_bytes(70_000, 17);
+    let mut inputs: Vec<Vec<u8>> = Vec::new();
+    for n in [5usize, 40, 300, 3000, 70_000] {
+        inputs.push(text[..n.min(text.len())].to_vec());
+        inputs.push(noise[..n].to_vec());
+        let mut mixed = text[..n.min(text.len()) / 2].to_vec();
+        mixed.extend_from_slice(&noise[..n / 2]);
+        inputs.push(mixed);
+    }
+    for level in [Level::Fast, Level::Better] {
+        let mut c = Compressor::new(level);
+        for src in &inputs {
+            let mut big = vec![0u8; max_compressed_len(src.len())];
+            let want = c.compress(src, &mut big).unwrap();
+            let sizes = [
+                0usize,
+                1,
+                src.len() / 3,
+                src.len() / 2,
+                src.len().saturating_sub(1),
+                src.len(),
+            ];
+            for &d in &sizes {
+                let mut dst = vec![0xAAu8; d];
+                let got = c.compress(src, &mut dst);
+                match want {
+                    CompressOutcome::Incompressible => {
+                        assert_eq!(got, Ok(CompressOutcome::Incompressible))
+                    }
+                    CompressOutcome::Compressed(k) if k <= d => {
+                        assert_eq!(got, Ok(CompressOutcome::Compressed(k)));
+                        assert_eq!(dst[..k], big[..k]);
+                    }
+                    CompressOutcome::Compressed(k) => assert_eq!(
+                        got,
+                        Err(iaa_fallback::FallbackError::OutputTooSmall {
+                            needed: k,
+                            available: d
+                        })
+                    ),
+                }
+            }
+        }
+    }
+}
