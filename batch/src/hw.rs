@@ -198,6 +198,9 @@ pub(crate) struct HwCtx {
     lines: usize,
     /// In-flight slots, indexed by slot index.
     pub(crate) busy: Box<[Option<Busy>]>,
+    /// Until when Drop waits for the device to finish quarantined slots (set by the pool for
+    /// all its contexts at once, so dropping a pool waits once, not once per context).
+    pub(crate) drop_deadline: Option<Instant>,
 }
 
 impl HwCtx {
@@ -219,6 +222,7 @@ impl HwCtx {
             outbuf: ManuallyDrop::new(Slab::new(slots * lines)?),
             lines,
             busy: vec![None; slots].into_boxed_slice(),
+            drop_deadline: None,
         })
     }
 
@@ -398,6 +402,10 @@ impl HwCtx {
     }
 }
 
+/// How long dropping a pool waits for the device to finish quarantined slots before it leaks
+/// their memory instead of freeing it.
+pub(crate) const DROP_WAIT: Duration = Duration::from_millis(200);
+
 /// A completed record, classified.
 pub(crate) fn classify(r: &IaaCompletionRecord) -> StatusClass {
     iaa_class(r.status, r.error_code)
@@ -407,7 +415,9 @@ impl Drop for HwCtx {
     fn drop(&mut self) {
         // Slots the device may still write (timed out, or abandoned by a dropped handle): give
         // the device a moment, then leak the memory rather than free it under a late write.
-        let deadline = Instant::now() + Duration::from_millis(200);
+        let deadline = self
+            .drop_deadline
+            .unwrap_or_else(|| Instant::now() + DROP_WAIT);
         let mut pending = true;
         while Instant::now() < deadline {
             self.recs.reap();

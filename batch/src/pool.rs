@@ -119,6 +119,19 @@ pub struct Pool {
     pub(crate) backend: Option<hw::Backend>,
 }
 
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // One shared deadline for the device to finish quarantined slots of every context.
+        let deadline = std::time::Instant::now() + hw::DROP_WAIT;
+        for c in self.cells.iter_mut() {
+            let ctx = c.ctx.get_mut().unwrap_or_else(|p| p.into_inner());
+            if let Some(h) = ctx.hw.as_mut() {
+                h.drop_deadline = Some(deadline);
+            }
+        }
+    }
+}
+
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pool")
