@@ -241,7 +241,6 @@ impl Compressor {
     }
 
     #[allow(clippy::too_many_arguments)]
-    #[inline(never)]
     fn write_block(
         &mut self,
         w: &mut BitWriter<'_>,
@@ -380,7 +379,6 @@ fn write_stored(w: &mut BitWriter<'_>, data: &[u8], last: bool) {
     }
 }
 
-#[inline(never)]
 fn write_seqs(out: &mut BitWriter<'_>, c: &Codes, src: &[u8], start: usize, seqs: &[Seq]) {
     // A local copy of the writer keeps its state in registers.
     let mut lw = BitWriter {
