@@ -268,3 +268,23 @@ fn many_threads_share_one_pool() {
     assert_eq!(st.decompress_sw.units, 8 * 5 * 32);
     assert_eq!(st.batches, 8 * 5 * 2);
 }
+
+#[test]
+fn pool_is_shareable_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Pool>();
+    send_sync::<iaa::Stats>();
+    let pool = std::sync::Arc::new(Pool::builder().path(iaa::Path::Software).build().unwrap());
+    assert!(pool.contexts() >= 1);
+    // One context per possible CPU by default.
+    let possible = std::fs::read_to_string("/sys/devices/system/cpu/possible").ok();
+    if let Some(p) = possible {
+        let last: usize = p
+            .trim()
+            .rsplit([',', '-'])
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        assert_eq!(pool.contexts(), last + 1, "possible CPUs {p:?}");
+    }
+}
