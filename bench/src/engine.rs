@@ -221,104 +221,114 @@ struct Measured {
     raw_units: usize,
 }
 
-fn measure(
-    codec: &mut dyn UnitCodec,
-    units: &Units,
+/// Buffers shared by every codec of one unit size (each run uses them from scratch).
+struct Scratch {
+    comp: Vec<u8>,
+    out: Vec<u8>,
+    lens: Vec<Option<usize>>,
+    outcomes: Vec<Compressed>,
+    dec_lens: Vec<usize>,
+    dec_index: Vec<usize>,
+}
+
+/// What every run of one unit size works on.
+struct Pass<'a> {
+    units: &'a Units,
+    srcs: &'a [&'a [u8]],
     unit_size: usize,
-    runs: usize,
     clock: Clock,
-) -> Result<Measured, BenchError> {
-    let slot = codec.max_compressed_len(unit_size);
+}
+
+/// One compress pass and one decompress pass of `codec` over every unit, timed; on the first
+/// run the round trip is verified and the stored size recorded.
+fn run_once(
+    codec: &mut dyn UnitCodec,
+    pass: &Pass<'_>,
+    first: bool,
+    sc: &mut Scratch,
+    m: &mut Measured,
+) -> Result<(), BenchError> {
+    let Pass {
+        units,
+        srcs,
+        unit_size,
+        clock,
+    } = *pass;
     let n = units.spans.len();
-    let mut comp = vec![0u8; n * slot];
-    // Stored length per unit; None = stored raw.
-    let mut lens: Vec<Option<usize>> = vec![None; n];
-    let mut out = vec![0u8; units.all.len()];
-    let mut m = Measured {
-        compress_secs: Vec::with_capacity(runs),
-        decompress_secs: Vec::with_capacity(runs),
-        stored: 0,
-        raw_units: 0,
-    };
+    let slot = codec.max_compressed_len(unit_size);
+    if sc.comp.len() < n * slot {
+        sc.comp.resize(n * slot, 0);
+    }
     let err = |(unit, source)| BenchError::Codec {
         unit,
         unit_size,
         source,
     };
-    let srcs: Vec<&[u8]> = units
-        .spans
-        .iter()
-        .map(|&(off, len)| &units.all[off..off + len])
-        .collect();
-    let mut outcomes = vec![Compressed::Incompressible; n];
-    let mut dec_lens = vec![0usize; n];
-    let mut dec_index: Vec<usize> = Vec::with_capacity(n);
-    for run in 0..runs {
-        let t = clock.now();
-        codec
-            .compress_many(&srcs, &mut comp, slot, &mut outcomes)
-            .map_err(err)?;
-        m.compress_secs.push(t.elapsed());
-        for ((l, o), src) in lens.iter_mut().zip(&outcomes).zip(&srcs) {
-            *l = match *o {
-                Compressed::Bytes(c) if c < src.len() => Some(c),
-                _ => None,
-            };
-        }
+    let t = clock.now();
+    codec
+        .compress_many(srcs, &mut sc.comp[..n * slot], slot, &mut sc.outcomes)
+        .map_err(err)?;
+    m.compress_secs.push(t.elapsed());
+    for ((l, o), src) in sc.lens.iter_mut().zip(&sc.outcomes).zip(srcs) {
+        *l = match *o {
+            Compressed::Bytes(c) if c < src.len() => Some(c),
+            _ => None,
+        };
+    }
 
-        let t = clock.now();
-        // Raw units are copied; the compressed ones go to the codec in one call.
-        let mut comp_srcs: Vec<&[u8]> = Vec::with_capacity(n);
-        dec_index.clear();
-        let mut dsts: Vec<&mut [u8]> = Vec::with_capacity(n);
-        let mut rest = out.as_mut_slice();
-        for (i, &(off, len)) in units.spans.iter().enumerate() {
-            let (dst, r) = std::mem::take(&mut rest).split_at_mut(len);
-            rest = r;
-            match lens[i] {
-                Some(c) => {
-                    comp_srcs.push(&comp[i * slot..i * slot + c]);
-                    dsts.push(dst);
-                    dec_index.push(i);
-                }
-                None => dst.copy_from_slice(&units.all[off..off + len]),
+    let t = clock.now();
+    // Raw units are copied; the compressed ones go to the codec in one call.
+    let mut comp_srcs: Vec<&[u8]> = Vec::with_capacity(n);
+    sc.dec_index.clear();
+    let mut dsts: Vec<&mut [u8]> = Vec::with_capacity(n);
+    let mut rest = sc.out.as_mut_slice();
+    for (i, &(off, len)) in units.spans.iter().enumerate() {
+        let (dst, r) = std::mem::take(&mut rest).split_at_mut(len);
+        rest = r;
+        match sc.lens[i] {
+            Some(c) => {
+                comp_srcs.push(&sc.comp[i * slot..i * slot + c]);
+                dsts.push(dst);
+                sc.dec_index.push(i);
             }
-        }
-        let k = comp_srcs.len();
-        codec
-            .decompress_many(&comp_srcs, &mut dsts, &mut dec_lens[..k])
-            .map_err(|(j, e)| err((dec_index.get(j).copied().unwrap_or(0), e)))?;
-        m.decompress_secs.push(t.elapsed());
-        drop(dsts);
-        drop(comp_srcs);
-        for (&i, &got) in dec_index.iter().zip(&dec_lens[..k]) {
-            let expected = units.spans[i].1;
-            if got != expected {
-                return Err(BenchError::WrongLength {
-                    codec: codec.name().to_string(),
-                    unit: i,
-                    got,
-                    expected,
-                });
-            }
-        }
-
-        if run == 0 {
-            if out != units.all {
-                return Err(BenchError::Mismatch {
-                    codec: codec.name().to_string(),
-                    unit_size,
-                });
-            }
-            m.raw_units = lens.iter().filter(|l| l.is_none()).count();
-            m.stored = lens
-                .iter()
-                .zip(&units.spans)
-                .map(|(l, &(_, len))| l.unwrap_or(len))
-                .sum();
+            None => dst.copy_from_slice(&units.all[off..off + len]),
         }
     }
-    Ok(m)
+    let k = comp_srcs.len();
+    let dec_index = &sc.dec_index;
+    codec
+        .decompress_many(&comp_srcs, &mut dsts, &mut sc.dec_lens[..k])
+        .map_err(|(j, e)| err((dec_index.get(j).copied().unwrap_or(0), e)))?;
+    m.decompress_secs.push(t.elapsed());
+    drop(dsts);
+    drop(comp_srcs);
+    for (&i, &got) in sc.dec_index.iter().zip(&sc.dec_lens[..k]) {
+        let expected = units.spans[i].1;
+        if got != expected {
+            return Err(BenchError::WrongLength {
+                codec: codec.name().to_string(),
+                unit: i,
+                got,
+                expected,
+            });
+        }
+    }
+    if first {
+        if sc.out != units.all {
+            return Err(BenchError::Mismatch {
+                codec: codec.name().to_string(),
+                unit_size,
+            });
+        }
+        m.raw_units = sc.lens.iter().filter(|l| l.is_none()).count();
+        m.stored = sc
+            .lens
+            .iter()
+            .zip(&units.spans)
+            .map(|(l, &(_, len))| l.unwrap_or(len))
+            .sum();
+    }
+    Ok(())
 }
 
 /// CPU model name and logical core count, from /proc/cpuinfo.
@@ -384,10 +394,51 @@ pub fn run(
     let mut decompress_reference = String::from("libdeflate-1");
     for &unit_size in &cfg.unit_sizes {
         let units = Units::new(corpus, unit_size);
+        let n = units.spans.len();
+        let srcs: Vec<&[u8]> = units
+            .spans
+            .iter()
+            .map(|&(off, len)| &units.all[off..off + len])
+            .collect();
+        let mut sc = Scratch {
+            comp: Vec::new(),
+            out: vec![0u8; units.all.len()],
+            lens: vec![None; n],
+            outcomes: vec![Compressed::Incompressible; n],
+            dec_lens: vec![0; n],
+            dec_index: Vec::with_capacity(n),
+        };
+        let mut measured: Vec<Measured> = codecs
+            .iter()
+            .map(|_| Measured {
+                compress_secs: Vec::with_capacity(cfg.runs),
+                decompress_secs: Vec::with_capacity(cfg.runs),
+                stored: 0,
+                raw_units: 0,
+            })
+            .collect();
+        let pass = Pass {
+            units: &units,
+            srcs: &srcs,
+            unit_size,
+            clock: cfg.clock,
+        };
+        // Runs are interleaved (run 1 of every codec, then run 2, ...) so that a burst of other
+        // load on the machine spreads over all rows instead of skewing one.
+        for run in 0..cfg.runs {
+            for (codec, m) in codecs.iter_mut().zip(measured.iter_mut()) {
+                progress(&format!(
+                    "{} @ {} bytes, run {}/{}",
+                    codec.name(),
+                    unit_size,
+                    run + 1,
+                    cfg.runs
+                ));
+                run_once(codec.as_mut(), &pass, run == 0, &mut sc, m)?;
+            }
+        }
         let first = rows.len();
-        for codec in codecs.iter_mut() {
-            progress(&format!("{} @ {} bytes", codec.name(), unit_size));
-            let m = measure(codec.as_mut(), &units, unit_size, cfg.runs, cfg.clock)?;
+        for (codec, m) in codecs.iter().zip(measured) {
             rows.push(Row {
                 unit_size,
                 codec: codec.name().to_string(),
@@ -396,7 +447,7 @@ pub fn run(
                 decompress_mb_s: mb / median(&m.decompress_secs),
                 ratio: input_bytes as f64 / m.stored as f64,
                 raw_units: m.raw_units,
-                units: units.spans.len(),
+                units: n,
                 compress_vs_ref: None,
                 decompress_vs_ref: None,
                 compress_secs: m.compress_secs,
