@@ -6,7 +6,8 @@
 //! cargo run --release -p iaa-bench --bin batch_latency [-- --rounds N --ns-per-kib 750 --engines 8]
 //! ```
 //! Each round takes the next 8 pages (4 KiB) of the corpus (Silesia, or generated data) and
-//! times (a) one `compress_batch` of 8 units and (b) 8 `compress` calls, alternating; the
+//! times (a) one `compress_batch` of 8 units and (b) 8 `compress` calls, alternating (then the
+//! same for decompression of those pages); the
 //! report gives per-page p50/p99 of both. Hybrid is off so every unit goes through the device.
 
 use std::time::Instant;
@@ -104,6 +105,43 @@ fn main() {
         }
         single_ns.push(t.elapsed().as_nanos() as f64 / 8.0);
     }
+    // Decompression: the same pages compressed once, then 8-unit decompress batches against
+    // 8 single decompress calls (the device's decode is cheaper than its encode in the model).
+    let mut comp: Vec<Vec<u8>> = Vec::with_capacity(pages.min(4096));
+    for p in 0..pages.min(4096) {
+        let mut c = vec![0u8; 4096];
+        if let Ok(UnitResult::Done { len, .. }) =
+            pool.compress(&data[p * 4096..(p + 1) * 4096], &mut c)
+        {
+            c.truncate(len);
+            comp.push(c);
+        }
+    }
+    let mut dbatch_ns = Vec::with_capacity(rounds);
+    let mut dsingle_ns = Vec::with_capacity(rounds);
+    for r in 0..rounds {
+        let k0 = (r * 8) % (comp.len() - 8);
+        let ins: [&[u8]; 8] = std::array::from_fn(|k| comp[k0 + k].as_slice());
+        let t = Instant::now();
+        let sum = pool
+            .decompress_batch(&ins, Outputs::flat(&mut out, 4096), &mut res)
+            .expect("call");
+        dbatch_ns.push(t.elapsed().as_nanos() as f64 / 8.0);
+        assert!(sum.all_ok());
+        let t = Instant::now();
+        for (k, c) in ins.iter().enumerate() {
+            let r = pool
+                .decompress(c, &mut out[k * 4096..(k + 1) * 4096])
+                .expect("call");
+            std::hint::black_box(r);
+        }
+        dsingle_ns.push(t.elapsed().as_nanos() as f64 / 8.0);
+    }
+    let d50 = pct(&mut dbatch_ns, 0.5);
+    let d99 = pct(&mut dbatch_ns, 0.99);
+    let e50 = pct(&mut dsingle_ns, 0.5);
+    let e99 = pct(&mut dsingle_ns, 0.99);
+
     let s = pool.stats();
     let b50 = pct(&mut batch_ns, 0.5);
     let b99 = pct(&mut batch_ns, 0.99);
@@ -114,10 +152,14 @@ fn main() {
     println!("|---------------------------|---------:|---------:|");
     println!("| batch of 8 (compress_batch) | {b50:>8.0} | {b99:>8.0} |");
     println!("| 8 single calls (compress)   | {s50:>8.0} | {s99:>8.0} |");
+    println!("| batch of 8 (decompress_batch) | {d50:>8.0} | {d99:>8.0} |");
+    println!("| 8 single calls (decompress)   | {e50:>8.0} | {e99:>8.0} |");
     println!();
     println!(
-        "speed-up of batching at p50: {:.2}x (kernel zswap on SPR: 3503/1356 = 2.58x)",
-        s50 / b50
+        "speed-up of batching at p50: compress {:.2}x, decompress {:.2}x (kernel zswap on SPR, \
+         compress: 3503/1356 = 2.58x)",
+        s50 / b50,
+        e50 / d50
     );
     println!(
         "units on the device in batches: {hw_units}/{}; fallbacks during the run: {}",
