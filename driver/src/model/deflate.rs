@@ -9,8 +9,10 @@ use iaa_descriptors::{
 
 /// Device history window: back-references reach at most this far.
 pub(crate) const WINDOW: usize = 4096;
-const HASH_BITS: u32 = 13;
-const MAX_CHAIN: usize = 32;
+const HASH_BITS: u32 = 12;
+const MAX_CHAIN: usize = 8;
+/// A match this long ends the chain search early.
+const GOOD_MATCH: usize = 32;
 const MIN_MATCH: usize = 3;
 const MAX_MATCH: usize = 258;
 
@@ -30,21 +32,47 @@ const DIST_EXTRA: [u8; 30] = [
     13,
 ];
 
-fn len_symbol(len: usize) -> usize {
-    // Largest base <= len (258 has its own symbol 285).
-    let mut i = LEN_BASE.len() - 1;
-    while LEN_BASE[i] as usize > len {
-        i -= 1;
+const fn len_table() -> [u8; 259] {
+    let mut t = [0u8; 259];
+    let mut len = 3;
+    while len <= 258 {
+        let mut i = LEN_BASE.len() - 1;
+        while LEN_BASE[i] as usize > len {
+            i -= 1;
+        }
+        t[len] = i as u8;
+        len += 1;
     }
-    i
+    t
 }
 
-fn dist_symbol(dist: usize) -> usize {
-    let mut i = DIST_BASE.len() - 1;
-    while DIST_BASE[i] as usize > dist {
-        i -= 1;
+const fn dist_table() -> [u8; WINDOW + 1] {
+    let mut t = [0u8; WINDOW + 1];
+    let mut d = 1;
+    while d <= WINDOW {
+        let mut i = DIST_BASE.len() - 1;
+        while DIST_BASE[i] as usize > d {
+            i -= 1;
+        }
+        t[d] = i as u8;
+        d += 1;
     }
-    i
+    t
+}
+
+static LEN_SYM: [u8; 259] = len_table();
+static DIST_SYM: [u8; WINDOW + 1] = dist_table();
+
+/// Length symbol index (0-28) of a match length 3..=258.
+#[inline]
+fn len_symbol(len: usize) -> usize {
+    LEN_SYM[len] as usize
+}
+
+/// Distance symbol (0-23) of a distance 1..=4096.
+#[inline]
+fn dist_symbol(dist: usize) -> usize {
+    DIST_SYM[dist] as usize
 }
 
 /// Per-engine working memory, allocated once.
@@ -69,6 +97,28 @@ impl Scratch {
 enum Token {
     Lit(u8),
     Match { len: usize, dist: usize },
+}
+
+/// Length of the common prefix of `a` and `b` (at most `b.len()`), 8 bytes at a time.
+#[inline]
+fn match_len(a: &[u8], b: &[u8]) -> usize {
+    let max = b.len().min(a.len());
+    let mut i = 0;
+    while i + 8 <= max {
+        let mut x = [0u8; 8];
+        let mut y = [0u8; 8];
+        x.copy_from_slice(&a[i..i + 8]);
+        y.copy_from_slice(&b[i..i + 8]);
+        let d = u64::from_le_bytes(x) ^ u64::from_le_bytes(y);
+        if d != 0 {
+            return i + (d.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < max && a[i] == b[i] {
+        i += 1;
+    }
+    i
 }
 
 fn hash3(b: &[u8]) -> usize {
@@ -98,14 +148,10 @@ fn tokens(src: &[u8], s: &mut Scratch, literals_only: bool, mut emit: impl FnMut
                 if c >= pos || pos - c > WINDOW {
                     break;
                 }
-                let l = src[c..]
-                    .iter()
-                    .zip(&src[pos..pos + max])
-                    .take_while(|(a, b)| a == b)
-                    .count();
+                let l = match_len(&src[c..], &src[pos..pos + max]);
                 if l > best.0 {
                     best = (l, pos - c);
-                    if l == max {
+                    if l == max || l >= GOOD_MATCH {
                         break;
                     }
                 }
@@ -158,10 +204,29 @@ impl<'a> BitOut<'a> {
             overflow: false,
         }
     }
+    #[inline]
     fn put(&mut self, v: u32, bits: u32) {
-        debug_assert!(bits <= 32);
+        debug_assert!(bits <= 32 && self.n < 32);
         self.acc |= ((v as u64) & ((1u64 << bits) - 1)) << self.n;
         self.n += bits;
+        if self.n >= 32 {
+            self.flush_bytes();
+        }
+    }
+    /// Move the whole bytes of the accumulator to the buffer (8 at a time when there is room).
+    fn flush_bytes(&mut self) {
+        let nbytes = (self.n / 8) as usize;
+        if self.pos + 8 <= self.buf.len() {
+            self.buf[self.pos..self.pos + 8].copy_from_slice(&self.acc.to_le_bytes());
+            self.pos += nbytes;
+            self.acc = if nbytes == 8 {
+                0
+            } else {
+                self.acc >> (nbytes * 8)
+            };
+            self.n -= nbytes as u32 * 8;
+            return;
+        }
         while self.n >= 8 {
             if self.pos == self.buf.len() {
                 self.overflow = true;
@@ -180,14 +245,17 @@ impl<'a> BitOut<'a> {
     }
     /// Pad to a byte boundary with zero bits.
     fn align(&mut self) {
-        if self.n > 0 {
-            let pad = 8 - self.n;
-            self.put(0, pad);
+        let r = self.n % 8;
+        if r > 0 {
+            self.put(0, 8 - r);
         }
     }
     /// Write out a partial last byte (unflushed output keeps its valid bits in the low end),
     /// unless `keep_tail`: then the partial byte is returned instead (for the AECS accumulator).
     fn finish(mut self, keep_tail: bool) -> Result<(usize, u8, u8), ()> {
+        while self.n >= 8 && !self.overflow {
+            self.flush_bytes();
+        }
         if keep_tail {
             return if self.overflow {
                 Err(())
@@ -395,14 +463,22 @@ impl Sink for DstSink<'_> {
         if dist > self.n {
             return Err(false);
         }
-        for _ in 0..len {
-            if self.n == self.buf.len() {
-                return Err(true);
+        let fit = len.min(self.buf.len() - self.n);
+        if dist >= fit {
+            self.buf
+                .copy_within(self.n - dist..self.n - dist + fit, self.n);
+            self.n += fit;
+        } else {
+            for _ in 0..fit {
+                self.buf[self.n] = self.buf[self.n - dist];
+                self.n += 1;
             }
-            self.buf[self.n] = self.buf[self.n - dist];
-            self.n += 1;
         }
-        Ok(())
+        if fit < len {
+            Err(true)
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -476,14 +552,31 @@ impl BitIn<'_> {
         self.pos += 1;
         Ok(b as u32)
     }
+    /// The next `n` (<= 32) bits without consuming them; bits past the end read as zero.
+    #[inline]
+    fn peek(&self, n: u32) -> u32 {
+        let byte = self.pos / 8;
+        if let Some(b) = self.src.get(byte..byte + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(b);
+            let v = u64::from_le_bytes(w) >> (self.pos % 8);
+            return (v & ((1u64 << n) - 1)) as u32;
+        }
+        let mut w = [0u8; 8];
+        let end = (byte + 8).min(self.src.len());
+        if byte < end {
+            w[..end - byte].copy_from_slice(&self.src[byte..end]);
+        }
+        let v = u64::from_le_bytes(w) >> (self.pos % 8);
+        (v & ((1u64 << n) - 1)) as u32
+    }
+    #[inline]
     fn bits(&mut self, n: u32) -> Result<u32, Short> {
         if self.pos + n as usize > self.limit {
             return Err(Short);
         }
-        let mut v = 0;
-        for i in 0..n {
-            v |= self.bit()? << i;
-        }
+        let v = self.peek(n);
+        self.pos += n as usize;
         Ok(v)
     }
     fn left(&self) -> usize {
@@ -491,10 +584,26 @@ impl BitIn<'_> {
     }
 }
 
-/// Canonical Huffman decoding table (counts per length and symbols in code order).
+/// Bits of the first-level lookup table.
+const LUT_BITS: u32 = 9;
+
+/// Canonical Huffman decoding table (counts per length and symbols in code order), plus a
+/// lookup table for codes of at most 9 bits: entry = symbol << 4 | length (0 = use the slow
+/// path).
 struct Huff {
     count: [u16; 16],
     symbol: [u16; 288],
+    lut: [u16; 1 << LUT_BITS],
+}
+
+impl Huff {
+    fn new() -> Self {
+        Huff {
+            count: [0; 16],
+            symbol: [0; 288],
+            lut: [0; 1 << LUT_BITS],
+        }
+    }
 }
 
 /// Outcome of building a code: fine, or over-subscribed.
@@ -521,11 +630,53 @@ fn build(h: &mut Huff, lengths: &[u8]) -> Result<(), ()> {
             offs[l as usize] += 1;
         }
     }
+    // Lookup table: canonical codes (RFC 1951 3.2.2), bit-reversed because the stream is
+    // read LSB first.
+    h.lut = [0; 1 << LUT_BITS];
+    let mut next = [0u32; 16];
+    let mut code = 0u32;
+    for len in 1..16 {
+        let below = if len == 1 { 0 } else { h.count[len - 1] as u32 };
+        code = (code + below) << 1;
+        next[len] = code;
+    }
+    for (sym, &l) in lengths.iter().enumerate() {
+        if l == 0 {
+            continue;
+        }
+        let c = next[l as usize];
+        next[l as usize] += 1;
+        if l as u32 > LUT_BITS {
+            continue;
+        }
+        let rev = c.reverse_bits() >> (32 - l as u32);
+        let entry = ((sym as u16) << 4) | l as u16;
+        let mut k = rev;
+        while k < 1 << LUT_BITS {
+            h.lut[k as usize] = entry;
+            k += 1 << l;
+        }
+    }
     Ok(())
 }
 
 /// Decode one symbol; `Ok(None)` when the bits match no code (incomplete code).
+#[inline]
 fn decode(r: &mut BitIn<'_>, h: &Huff) -> Result<Option<u16>, Short> {
+    let e = h.lut[r.peek(LUT_BITS) as usize];
+    if e != 0 {
+        let len = (e & 0xF) as usize;
+        if r.pos + len > r.limit {
+            return Err(Short);
+        }
+        r.pos += len;
+        return Ok(Some(e >> 4));
+    }
+    decode_slow(r, h)
+}
+
+/// Bit-by-bit canonical decoding (codes longer than the lookup table, invalid codes).
+fn decode_slow(r: &mut BitIn<'_>, h: &Huff) -> Result<Option<u16>, Short> {
     let (mut code, mut first, mut index) = (0i32, 0i32, 0i32);
     for len in 1..16 {
         code |= r.bit()? as i32;
@@ -622,10 +773,7 @@ fn dynamic_header(r: &mut BitIn<'_>, ll: &mut Huff, d: &mut Huff) -> Result<Resu
     for &i in CL_ORDER.iter().take(hclen) {
         cl_len[i] = r.bits(3)? as u8;
     }
-    let mut cl = Huff {
-        count: [0; 16],
-        symbol: [0; 288],
-    };
+    let mut cl = Huff::new();
     if build(&mut cl, &cl_len).is_err() {
         return Ok(Err(AE::BadClCodeLen));
     }
@@ -695,14 +843,8 @@ pub(crate) fn inflate(
     let total = src.len() * 8;
     let limit = total.saturating_sub(ignore_end_bits as usize);
     let mut r = BitIn { src, limit, pos: 0 };
-    let mut ll = Huff {
-        count: [0; 16],
-        symbol: [0; 288],
-    };
-    let mut d = Huff {
-        count: [0; 16],
-        symbol: [0; 288],
-    };
+    let mut ll = Huff::new();
+    let mut d = Huff::new();
     // Whether the last thing decoded was a qualifying EOB.
     let mut at_eob = false;
     let qualifies = |fin: bool| !rule.final_only() || fin;
