@@ -635,10 +635,10 @@ fn build(h: &mut Huff, lengths: &[u8]) -> Result<(), ()> {
     h.lut = [0; 1 << LUT_BITS];
     let mut next = [0u32; 16];
     let mut code = 0u32;
-    for len in 1..16 {
+    for (len, slot) in next.iter_mut().enumerate().skip(1) {
         let below = if len == 1 { 0 } else { h.count[len - 1] as u32 };
         code = (code + below) << 1;
-        next[len] = code;
+        *slot = code;
     }
     for (sym, &l) in lengths.iter().enumerate() {
         if l == 0 {
