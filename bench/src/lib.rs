@@ -1,8 +1,10 @@
 //! Benchmarks of this project's software path against peer libraries, on the same corpus in
 //! one run: libdeflate, zlib and zstd always; ISA-L with the `isal` feature.
 //!
-//! The `iaa bench` command ([`iaa-cli`]) is a thin front end over [`run_default`] and
-//! [`engine::run`]; other helpers' benchmark binaries live in `src/bin/`.
+//! The `iaa bench` command (crate `iaa-cli`) is a thin front end: it loads a corpus with
+//! [`corpus::load`], builds the codecs with [`peers::all_codecs`], measures with
+//! [`engine::run`] and prints [`Report::to_table`] or the report as JSON. Other helpers'
+//! benchmark binaries live in `src/bin/`.
 
 pub mod corpus;
 pub mod engine;
