@@ -36,6 +36,8 @@
 //! AECS writes its partial last byte (`output_bits` tells how many bits are valid) — with
 //! WR_SRC2_AECS_COMP the bits go to the written AECS's output accumulator as on hardware, and
 //! the next job (AECS toggle) continues the stream; whole bytes are written, not whole qwords.
+//! A misaligned completion record (0x1B) is still written at the given address (hardware
+//! reports it through SWERR; [U] in the spec) so that tests can see the status.
 
 mod crc;
 mod deflate;
