@@ -1,8 +1,9 @@
 //! [`Pool`]: per-CPU contexts created once, and the calls that use them.
 
 use std::cell::Cell;
+use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex};
 
 use crate::config::{Codec, Level, Path, PoolBuilder};
 use crate::cpu;
@@ -32,24 +33,54 @@ pub(crate) struct Context {
 }
 
 /// A context with its lock, its statistics and the token of the thread holding it.
+///
+/// The lock is "the context is in its cell": taking it moves the (boxed) context out under the
+/// mutex, giving it back moves it in and wakes one waiter. The holder owns the context outright
+/// while it works, so a [`Handle`] holding it can move to another thread (a `MutexGuard`
+/// could not).
 #[repr(align(128))]
 pub(crate) struct CtxCell {
     /// Thread token of the holder (0 = nobody); lets a thread that already holds this context
     /// (through a live handle) pick another one instead of deadlocking on itself.
     owner: AtomicU64,
     pub(crate) stats: CtxStats,
-    ctx: Mutex<Context>,
+    slot: Mutex<Option<Box<Context>>>,
+    freed: Condvar,
 }
 
-/// A locked context. Clears the owner token before the mutex is released.
+/// The context a [`Held`] owns (always present until the `Held` is dropped).
+pub(crate) struct CtxBox(Option<Box<Context>>);
+
+impl Deref for CtxBox {
+    type Target = Context;
+    fn deref(&self) -> &Context {
+        self.0
+            .as_deref()
+            .expect("a held context is present until released")
+    }
+}
+
+impl DerefMut for CtxBox {
+    fn deref_mut(&mut self) -> &mut Context {
+        self.0
+            .as_deref_mut()
+            .expect("a held context is present until released")
+    }
+}
+
+/// A taken context. Dropping it clears the owner token and puts the context back.
 pub(crate) struct Held<'p> {
     pub(crate) cell: &'p CtxCell,
-    pub(crate) guard: MutexGuard<'p, Context>,
+    pub(crate) guard: CtxBox,
 }
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
         self.cell.owner.store(0, Relaxed);
+        let mut slot = self.cell.slot.lock().unwrap_or_else(|p| p.into_inner());
+        *slot = self.guard.0.take();
+        drop(slot);
+        self.cell.freed.notify_one();
     }
 }
 
@@ -124,8 +155,8 @@ impl Drop for Pool {
         // One shared deadline for the device to finish quarantined slots of every context.
         let deadline = std::time::Instant::now() + hw::DROP_WAIT;
         for c in self.cells.iter_mut() {
-            let ctx = c.ctx.get_mut().unwrap_or_else(|p| p.into_inner());
-            if let Some(h) = ctx.hw.as_mut() {
+            let slot = c.slot.get_mut().unwrap_or_else(|p| p.into_inner());
+            if let Some(h) = slot.as_mut().and_then(|ctx| ctx.hw.as_mut()) {
                 h.drop_deadline = Some(deadline);
             }
         }
@@ -192,7 +223,8 @@ impl Pool {
             cells.push(CtxCell {
                 owner: AtomicU64::new(0),
                 stats: CtxStats::default(),
-                ctx: Mutex::new(ctx),
+                slot: Mutex::new(Some(Box::new(ctx))),
+                freed: Condvar::new(),
             });
         }
         let wqs = backend.as_ref().map_or(0, |be| be.wq_count());
@@ -324,9 +356,15 @@ impl Pool {
             if cell.owner.load(Relaxed) == caller {
                 continue;
             }
-            if let Ok(guard) = cell.ctx.try_lock() {
-                cell.owner.store(me, Relaxed);
-                return Some(Held { cell, guard });
+            if let Ok(mut slot) = cell.slot.try_lock() {
+                if let Some(ctx) = slot.take() {
+                    drop(slot);
+                    cell.owner.store(me, Relaxed);
+                    return Some(Held {
+                        cell,
+                        guard: CtxBox(Some(ctx)),
+                    });
+                }
             }
             fallback.get_or_insert(cell);
         }
@@ -334,11 +372,21 @@ impl Pool {
     }
 
     fn lock_cell<'p>(&'p self, cell: &'p CtxCell, me: u64) -> Held<'p> {
-        // A panic while a context was held leaves it usable: every field is valid at any
-        // point, and hardware slots track their own state.
-        let guard = cell.ctx.lock().unwrap_or_else(|p| p.into_inner());
+        // The mutex only guards the move in and out (no user code runs under it), so a
+        // poisoned one still holds a valid state.
+        let mut slot = cell.slot.lock().unwrap_or_else(|p| p.into_inner());
+        let ctx = loop {
+            if let Some(ctx) = slot.take() {
+                break ctx;
+            }
+            slot = cell.freed.wait(slot).unwrap_or_else(|p| p.into_inner());
+        };
+        drop(slot);
         cell.owner.store(me, Relaxed);
-        Held { cell, guard }
+        Held {
+            cell,
+            guard: CtxBox(Some(ctx)),
+        }
     }
 
     /// Start compressing `inputs` into `outputs`: validates the shapes, takes this CPU's
@@ -474,6 +522,10 @@ impl Pool {
 /// with [`Handle::poll`] or finish it with [`Handle::wait`]. Dropping it unfinished marks the
 /// unfinished units [`crate::UnitError::Abandoned`] and quarantines their hardware slots (the
 /// device only ever writes into the context's own buffers, never into the caller's).
+///
+/// A handle is `Send`: it may be polled, waited or dropped on another thread than the one that
+/// submitted it (it owns its context while alive). A thread that polls it becomes its holder
+/// for deadlock avoidance: a new call from that thread takes another context.
 pub struct Handle<'a, 'b> {
     pool: &'a Pool,
     held: Option<Held<'a>>,
@@ -507,6 +559,7 @@ impl<'a, 'b> Handle<'a, 'b> {
     /// the hardware completion records). Returns true once every unit has a result.
     pub fn poll(&mut self) -> bool {
         if let Some(held) = self.held.as_mut() {
+            held.cell.owner.store(thread_token(), Relaxed);
             self.job.step(self.pool, held);
         }
         self.release_if_done();
@@ -564,7 +617,10 @@ impl Context {
         let order_len = if hw.is_some() { b.hw_batch_size } else { 0 };
         let order = vec![0u32; order_len].into_boxed_slice();
         let codec_state = soft.state_bytes();
-        let software = codec_state + verify_len + std::mem::size_of::<CtxCell>();
+        let software = codec_state
+            + verify_len
+            + std::mem::size_of::<CtxCell>()
+            + std::mem::size_of::<Context>();
         let hardware = hw.as_ref().map_or(0, |h| h.bytes()) + order_len * 4;
         let ctx = Context {
             soft,

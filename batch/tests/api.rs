@@ -288,3 +288,26 @@ fn pool_is_shareable_between_threads() {
         assert_eq!(pool.contexts(), last + 1, "possible CPUs {p:?}");
     }
 }
+
+#[test]
+fn handles_are_send_and_finish_on_another_thread() {
+    fn send<T: Send>(_: &T) {}
+    each(|cfg, pool| {
+        let data = common::generated(16 * 4096);
+        let mut out = vec![0u8; 16 * 4096];
+        let mut res = vec![UnitResult::Pending; 16];
+        let h = pool
+            .submit_compress(
+                Inputs::units(&data, 4096),
+                Outputs::flat(&mut out, 4096),
+                &mut res,
+            )
+            .unwrap();
+        send(&h);
+        let sum = std::thread::scope(|s| s.spawn(move || h.wait()).join().unwrap());
+        assert!(sum.all_ok(), "{cfg}");
+        assert!(res.iter().all(|r| r.is_done()));
+        // The context came back: the pool still works from this thread.
+        common::roundtrip(pool, &data, 4096);
+    });
+}
