@@ -167,7 +167,7 @@ impl Compressor {
     /// A compressor for `level`.
     pub fn new(level: Level) -> Self {
         Compressor {
-            matcher: Matcher::with_level(level),
+            matcher: Matcher::tables_only(level),
             seqs: vec![Seq::default(); MAX_SEQS].into_boxed_slice(),
             freqs: Box::new(Freqs::new()),
             dynamic: Box::new(Codes {

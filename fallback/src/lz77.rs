@@ -180,7 +180,6 @@ pub struct Matcher {
     next_base: u32,
     shift: u32,
     seqs: Vec<Seq>,
-    freqs: Box<Freqs>,
 }
 
 impl Default for Matcher {
@@ -195,8 +194,15 @@ impl Matcher {
         Self::with_level(Level::Fast)
     }
 
-    /// A matcher for the given level.
+    /// A matcher for the given level; all memory of [`Matcher::tokens`] is allocated here.
     pub fn with_level(level: Level) -> Self {
+        let mut m = Self::tables_only(level);
+        m.seqs = vec![Seq::default(); MAX_SEQS];
+        m
+    }
+
+    /// The tables without the token buffer (the compressor brings its own).
+    pub(crate) fn tables_only(level: Level) -> Self {
         Matcher {
             level,
             // Each level allocates only the tables it uses.
@@ -209,22 +215,24 @@ impl Matcher {
             next_base: 1,
             shift: 32 - 12,
             seqs: Vec::new(),
-            freqs: Box::new(Freqs::new()),
         }
     }
 
     /// Find the tokens of `src` (no history before it), in order. Every match has
-    /// `4 <= len <= 258` and `1 <= dist <= 4096`. Allocates only on the first call.
+    /// `4 <= len <= 258` and `1 <= dist <= 4096`. Does not allocate.
     pub fn tokens(&mut self, src: &[u8], out: &mut impl FnMut(Token)) {
         if self.seqs.len() < MAX_SEQS {
+            // Only a matcher made by `tables_only` lacks the buffer (never handed out).
             self.seqs = vec![Seq::default(); MAX_SEQS];
         }
         let mut seqs = std::mem::take(&mut self.seqs);
-        let mut freqs = std::mem::replace(&mut self.freqs, Box::new(Freqs::new()));
+        // Frequencies are not needed here; a stack scratch keeps tokens() allocation-free.
+        let mut freqs = Freqs::new();
         self.begin(src.len());
         let mut start = 0;
         while start < src.len() {
             let end = (start + BLOCK).min(src.len());
+            freqs.clear();
             let n = self.parse(src, start, end, &mut seqs, &mut freqs);
             let mut p = start;
             for s in &seqs[..n] {
@@ -243,7 +251,6 @@ impl Matcher {
             start = end;
         }
         self.seqs = seqs;
-        self.freqs = freqs;
     }
 
     /// Bytes of heap memory this matcher holds.
@@ -252,7 +259,6 @@ impl Matcher {
             + self.prev.len() * 4
             + self.hints.len() * 2
             + self.seqs.capacity() * std::mem::size_of::<Seq>()
-            + std::mem::size_of::<Freqs>()
     }
 
     /// Start a new independent buffer of `len` bytes: forget all history.
