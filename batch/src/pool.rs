@@ -121,8 +121,9 @@ pub(crate) struct Resolved {
 pub struct ContextBytes {
     /// Software part: codec state (compressor + decompressor), verify scratch, bookkeeping.
     pub software: usize,
-    /// Of `software`, what the codec state reports for itself (zstd: its own count of its C
-    /// heap; deflate: the inline size only, until iaa-fallback reports its heap).
+    /// Of `software`, the codec state: deflate = iaa-fallback's compressor with the heap it
+    /// reports, plus the decompressor handle (libdeflate's few KiB of C heap not included);
+    /// zstd = zstd's own count of its contexts (C heap).
     pub codec_state: usize,
     /// Hardware part: descriptors, 64-byte-aligned completion records, AECS, input and output
     /// bounce buffers, slot bookkeeping (0 for a software pool).

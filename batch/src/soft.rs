@@ -69,12 +69,15 @@ impl SoftCodec {
         }
     }
 
-    /// Bytes of state this codec holds. zstd: the library's own count. Deflate: the inline
-    /// size of the states (iaa-fallback does not report its heap yet; see BATCH_API.md).
+    /// Bytes of state this codec holds. zstd: the library's own count (C heap). Deflate: the
+    /// compressor with the heap it reports, and the decompressor's Rust-side size (libdeflate's
+    /// own state is on the C heap, a few KiB, not reported).
     pub(crate) fn state_bytes(&self) -> usize {
         match self {
-            SoftCodec::Deflate { .. } => {
-                std::mem::size_of::<Compressor>() + std::mem::size_of::<Decompressor>()
+            SoftCodec::Deflate { comp, .. } => {
+                std::mem::size_of::<Compressor>()
+                    + comp.state_bytes()
+                    + std::mem::size_of::<Decompressor>()
             }
             SoftCodec::Zstd { comp, decomp, .. } => comp.sizeof() + decomp.sizeof(),
         }
