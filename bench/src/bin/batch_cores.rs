@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use iaa::{Outputs, Path, Pool, UnitResult};
-use iaa_bench::corpus::{self, LoadOptions};
+use iaa_cli::bench::corpus::{self, LoadOptions};
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use iaa::model::{Latency, ModelConfig, ModelWqConfig};
 use iaa::{Device, Outputs, Path, Pool, UnitResult};
-use iaa_bench::corpus::{self, LoadOptions};
+use iaa_cli::bench::corpus::{self, LoadOptions};
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();

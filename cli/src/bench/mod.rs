@@ -1,10 +1,11 @@
 //! Benchmarks of this project's software path against peer libraries, on the same corpus in
 //! one run: libdeflate, zlib and zstd always; ISA-L with the `isal` feature.
 //!
-//! The `iaa bench` command (crate `iaa-cli`) is a thin front end: it loads a corpus with
+//! The `iaa bench` command is a thin front end over this module: it loads a corpus with
 //! [`corpus::load`], builds the codecs with [`peers::all_codecs`], measures with
-//! [`engine::run`] and prints [`Report::to_table`] or the report as JSON. Other helpers'
-//! benchmark binaries live in `src/bin/`.
+//! [`engine::run`] and prints [`Report::to_table`] or the report as JSON. The benchmark
+//! binaries of the `bench/` crate (driver overhead, batch latency, hybrid, cores) reuse
+//! [`corpus`].
 
 pub mod corpus;
 pub mod engine;
