@@ -160,15 +160,21 @@ impl<'a, 'b> Job<'a, 'b> {
         self.inflight = 0;
     }
 
-    /// Software path with `spread_over_cores`: split the remaining units into one part per
-    /// thread; scoped helper threads take other contexts of the pool.
+    /// Software path with `spread_over_cores`: the remaining units are shared out in small
+    /// chunks from one queue, so every thread (the caller and `spread_threads - 1` scoped
+    /// helpers, each on another context of the pool, each starting with one chunk) keeps
+    /// taking work until none is left.
+    /// Units differ in cost (text compresses slower than zeros), so a fixed split into equal
+    /// parts would leave one core idle while the other finishes its part.
     pub(crate) fn spread_rest(&mut self, pool: &Pool, held: &mut Held<'_>) {
         let rem = self.back.saturating_sub(self.front);
         let parts = pool.cfg.spread_threads.min(rem / 2);
         if parts < 2 {
             return;
         }
-        let per = rem.div_ceil(parts);
+        // Chunks small enough to balance (about 8 per thread), large enough that the queue's
+        // lock is taken rarely.
+        let chunk = (rem / (parts * 8)).clamp(1, 64);
         let caller = thread_token();
         let op = self.op;
         let b = &pool.cfg.builder;
@@ -178,37 +184,39 @@ impl<'a, 'b> Job<'a, 'b> {
         let res = &mut self.results[self.front..self.back];
         let ncells = pool.cells.len();
         let me_first = crate::cpu::current_cpu(ncells);
+        let queue = SpreadQueue::new(ins, outs, res);
         let total = std::thread::scope(|s| {
-            let (ins0, mut ins_rest) = ins.split_at(per);
-            let (mut outs0, mut outs_rest) = outs.into_split(per);
-            let (res0, mut res_rest) = res.split_at_mut(per);
+            let queue = &queue;
             let mut joins = Vec::with_capacity(parts - 1);
             for p in 1..parts {
-                let (i_p, i_r) = ins_rest.split_at(per);
-                let (o_p, o_r) = outs_rest.into_split(per);
-                let (r_p, r_r) = res_rest.split_at_mut(per.min(res_rest.len()));
-                ins_rest = i_r;
-                outs_rest = o_r;
-                res_rest = r_r;
                 let first = (me_first + p) % ncells;
+                // Each helper starts with a chunk of its own, so it has work even if the
+                // caller would otherwise drain the queue before the helper is scheduled.
+                let Some(mine) = queue.take(chunk) else { break };
                 joins.push(s.spawn(move || {
-                    let mut o_p = o_p;
-                    match pool.lock_helper(first, caller) {
-                        Some(mut h) => {
-                            let sum =
-                                soft_range(&mut h, b, op, no_device, i_p, o_p.reborrow(), r_p);
-                            Ok(sum)
-                        }
-                        None => Err((i_p, o_p, r_p)),
+                    // A helper that finds no free context hands its chunk back to the caller.
+                    let Some(mut h) = pool.lock_helper(first, caller) else {
+                        return Err(mine);
+                    };
+                    let (i, mut o, r) = mine;
+                    let mut sum = soft_range(&mut h, b, op, no_device, i, o.reborrow(), r);
+                    while let Some((i, mut o, r)) = queue.take(chunk) {
+                        let part = soft_range(&mut h, b, op, no_device, i, o.reborrow(), r);
+                        sum.add(&part);
                     }
+                    Ok(sum)
                 }));
             }
-            let mut total = soft_range(held, b, op, no_device, ins0, outs0.reborrow(), res0);
+            let mut total = BatchSummary::default();
+            while let Some((i, mut o, r)) = queue.take(chunk) {
+                let part = soft_range(held, b, op, no_device, i, o.reborrow(), r);
+                total.add(&part);
+            }
             for j in joins {
                 let part = match j.join() {
-                    Ok(Ok(sum)) => sum,
-                    Ok(Err((i_p, mut o_p, r_p))) => {
-                        soft_range(held, b, op, no_device, i_p, o_p.reborrow(), r_p)
+                    Ok(Ok(part)) => part,
+                    Ok(Err((i, mut o, r))) => {
+                        soft_range(held, b, op, no_device, i, o.reborrow(), r)
                     }
                     Err(panic) => std::panic::resume_unwind(panic),
                 };
@@ -218,6 +226,40 @@ impl<'a, 'b> Job<'a, 'b> {
         });
         self.summary.add(&total);
         self.front = self.back;
+    }
+}
+
+/// The units of a spread batch not yet taken, handed out front first in chunks.
+struct SpreadQueue<'a, 'b> {
+    rest: std::sync::Mutex<(Inputs<'a>, Outputs<'a, 'b>, &'a mut [UnitResult])>,
+}
+
+impl<'a, 'b> SpreadQueue<'a, 'b> {
+    fn new(ins: Inputs<'a>, outs: Outputs<'a, 'b>, res: &'a mut [UnitResult]) -> Self {
+        Self {
+            rest: std::sync::Mutex::new((ins, outs, res)),
+        }
+    }
+
+    /// The next (at most) `chunk` units with their slots and results; `None` when all are
+    /// taken.
+    #[allow(clippy::type_complexity)]
+    fn take(&self, chunk: usize) -> Option<(Inputs<'a>, Outputs<'a, 'b>, &'a mut [UnitResult])> {
+        // Only splitting happens under the lock, so a poisoned lock still holds a valid state.
+        let mut g = self.rest.lock().unwrap_or_else(|p| p.into_inner());
+        let n = g.2.len();
+        if n == 0 {
+            return None;
+        }
+        let k = chunk.min(n);
+        let empty_ins = g.0.split_at(0).0;
+        let (ins, outs, res) =
+            std::mem::replace(&mut *g, (empty_ins, Outputs::Slices(&mut []), &mut []));
+        let (i0, i1) = ins.split_at(k);
+        let (o0, o1) = outs.into_split(k);
+        let (r0, r1) = res.split_at_mut(k);
+        *g = (i1, o1, r1);
+        Some((i0, o0, r0))
     }
 }
 
