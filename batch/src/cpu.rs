@@ -39,13 +39,7 @@ pub(crate) fn possible_cpus() -> usize {
 
 /// The CPU the calling thread runs on, clamped to `n` contexts.
 pub(crate) fn current_cpu(n: usize) -> usize {
-    // SAFETY: sched_getcpu takes no arguments and only reads the current CPU number.
-    let c = unsafe { libc::sched_getcpu() };
-    if c < 0 {
-        0
-    } else {
-        (c as usize) % n.max(1)
-    }
+    iaa_wq::cpu::current_cpu().map_or(0, |c| c % n.max(1))
 }
 
 #[cfg(test)]

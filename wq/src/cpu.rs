@@ -55,6 +55,15 @@ fn detect() -> CpuFeatures {
     CpuFeatures::default()
 }
 
+/// The CPU the calling thread runs on now (`sched_getcpu`), or `None` when the kernel cannot
+/// say. The thread may migrate right after; callers use it as a hint (which per-CPU context to
+/// try first), never as a lock.
+pub fn current_cpu() -> Option<usize> {
+    // SAFETY: sched_getcpu takes no arguments and only reads the current CPU number.
+    let c = unsafe { libc::sched_getcpu() };
+    usize::try_from(c).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
