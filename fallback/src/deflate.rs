@@ -392,10 +392,19 @@ fn write_seqs(out: &mut BitWriter<'_>, c: &Codes, src: &[u8], start: usize, seqs
     for (b, e) in lit.iter_mut().enumerate() {
         *e = c.ll_codes[b] as u32 | (c.ll_lens[b] as u32) << 16;
     }
-    // Per length symbol: code and bit count (extra bits added per match).
-    let mut lsym = [(0u32, 0u32); 29];
-    for (k, e) in lsym.iter_mut().enumerate() {
-        *e = (c.ll_codes[257 + k] as u32, c.ll_lens[257 + k] as u32);
+    // Per match length: its code merged with its extra bits | bit count << 24 (<= 20 bits).
+    let mut ltab = [0u32; 259];
+    for (len, e) in ltab.iter_mut().enumerate().skip(3) {
+        let k = LEN_SYM[len] as usize;
+        let cl = c.ll_lens[257 + k] as u32;
+        let bits = c.ll_codes[257 + k] as u32 | (len as u32 - LEN_BASE[k] as u32) << cl;
+        *e = bits | (cl + LEN_EXTRA[k] as u32) << 24;
+    }
+    // Per distance symbol: code | code length << 16 | bit count with extra bits << 24.
+    let mut dtab = [0u32; 30];
+    for (k, e) in dtab.iter_mut().enumerate() {
+        let cl = c.d_lens[k] as u32;
+        *e = c.d_codes[k] as u32 | cl << 16 | (cl + DIST_EXTRA[k] as u32) << 24;
     }
     // Four literals fit the accumulator (7 pending + 4 * 14 bits) unless a code is 15 long.
     let four = c.ll_lens[..256].iter().all(|&l| l <= 14);
@@ -436,16 +445,14 @@ fn write_seqs(out: &mut BitWriter<'_>, c: &Codes, src: &[u8], start: usize, seqs
         w.flush();
         p += lits.len();
         if s.len > 0 {
-            let len = s.len as u32;
-            let k = LEN_SYM[len as usize] as usize;
-            let (lc, ll) = lsym[k];
-            let lb = lc | (len - LEN_BASE[k] as u32) << ll;
-            w.put(lb as u64, ll + LEN_EXTRA[k] as u32);
+            let le = ltab[s.len as usize % 259];
+            w.put((le & 0xFF_FFFF) as u64, le >> 24);
             let dist = s.dist as u32;
             let ds = dist_sym(dist);
-            let dl = c.d_lens[ds] as u32;
-            let dbits = c.d_codes[ds] as u64 | ((dist - DIST_BASE[ds] as u32) as u64) << dl;
-            w.put(dbits, dl + DIST_EXTRA[ds] as u32);
+            let de = dtab[ds % 30];
+            let dbits = (de & 0xFFFF) as u64
+                | ((dist - DIST_BASE[ds] as u32) as u64) << ((de >> 16) & 0xFF);
+            w.put(dbits, de >> 24);
             w.flush();
             p += s.len as usize;
         }

@@ -292,12 +292,17 @@ impl Matcher {
         f: &mut Freqs,
     ) -> usize {
         match self.level {
-            Level::Fast => self.parse_fast(src, start, end, seqs, f),
+            // The hash shift as a constant keeps it out of a register (x86 shifts by a
+            // variable need CL).
+            Level::Fast if self.shift == 32 - 14 => {
+                self.parse_fast::<{ 32 - 14 }>(src, start, end, seqs, f)
+            }
+            Level::Fast => self.parse_fast::<{ 32 - HASH_BITS_MAX }>(src, start, end, seqs, f),
             Level::Better => self.parse_better(src, start, end, seqs, f),
         }
     }
 
-    fn parse_fast(
+    fn parse_fast<const SHIFT: u32>(
         &mut self,
         src: &[u8],
         start: usize,
@@ -305,7 +310,7 @@ impl Matcher {
         seqs: &mut [Seq],
         f: &mut Freqs,
     ) -> usize {
-        let shift = self.shift;
+        let shift = SHIFT;
         let Ok(tab) = <&mut [u16; HASH_SIZE]>::try_from(&mut self.hints[..]) else {
             // Not reached: Fast matchers always own the table. Stay correct anyway.
             return literals_only(src, start, end, seqs, f);
@@ -334,9 +339,9 @@ impl Matcher {
                     // the byte comparison.
                     let d = tk.wrapping_sub(e) as usize;
                     let pk = ip + k;
+                    // `d - 1 < pk` is `d <= pk`.
                     if hit.is_none()
-                        && d.wrapping_sub(1) < WINDOW
-                        && d <= pk
+                        && d.wrapping_sub(1) < WINDOW.min(pk)
                         && rd32(src, pk - d) == vk
                     {
                         hit = Some((pk, d));
