@@ -18,11 +18,14 @@ pub const MIN_MATCH: usize = 4;
 /// Longest match DEFLATE can code.
 pub const MAX_MATCH: usize = 258;
 /// Input bytes parsed into one DEFLATE block.
-pub(crate) const BLOCK: usize = 64 * 1024;
+pub(crate) const BLOCK: usize = 32 * 1024;
 /// Sequences one block can need: every sequence but the last ends with a match of >= 4 bytes.
 pub(crate) const MAX_SEQS: usize = BLOCK / MIN_MATCH + 2;
 
 const HASH_BITS_MAX: u32 = 15;
+/// Hint table of the Fast level: 2^14 `u16` (32 KiB), for every unit size.
+const FAST_BITS: u32 = 14;
+const FAST_SIZE: usize = 1 << FAST_BITS;
 const SKIP: usize = 6;
 const HASH_SIZE: usize = 1 << HASH_BITS_MAX;
 
@@ -208,7 +211,7 @@ impl Matcher {
             // Each level allocates only the tables it uses.
             head: vec![0; if level == Level::Better { HASH_SIZE } else { 0 }].into_boxed_slice(),
             prev: vec![0; if level == Level::Better { WINDOW } else { 0 }].into_boxed_slice(),
-            hints: vec![0u16; if level == Level::Fast { HASH_SIZE } else { 0 }].into_boxed_slice(),
+            hints: vec![0u16; if level == Level::Fast { FAST_SIZE } else { 0 }].into_boxed_slice(),
             hint_off: 0,
             last_len: 0,
             base: 1,
@@ -292,17 +295,12 @@ impl Matcher {
         f: &mut Freqs,
     ) -> usize {
         match self.level {
-            // The hash shift as a constant keeps it out of a register (x86 shifts by a
-            // variable need CL).
-            Level::Fast if self.shift == 32 - 14 => {
-                self.parse_fast::<{ 32 - 14 }>(src, start, end, seqs, f)
-            }
-            Level::Fast => self.parse_fast::<{ 32 - HASH_BITS_MAX }>(src, start, end, seqs, f),
+            Level::Fast => self.parse_fast(src, start, end, seqs, f),
             Level::Better => self.parse_better(src, start, end, seqs, f),
         }
     }
 
-    fn parse_fast<const SHIFT: u32>(
+    fn parse_fast(
         &mut self,
         src: &[u8],
         start: usize,
@@ -310,13 +308,14 @@ impl Matcher {
         seqs: &mut [Seq],
         f: &mut Freqs,
     ) -> usize {
-        let shift = SHIFT;
-        let Ok(tab) = <&mut [u16; HASH_SIZE]>::try_from(&mut self.hints[..]) else {
+        // A constant shift stays out of a register (x86 shifts by a variable need CL).
+        const SHIFT: u32 = 32 - FAST_BITS;
+        let Ok(tab) = <&mut [u16; FAST_SIZE]>::try_from(&mut self.hints[..]) else {
             // Not reached: Fast matchers always own the table. Stay correct anyway.
             return literals_only(src, start, end, seqs, f);
         };
         let off = self.hint_off as usize;
-        const MASK: usize = HASH_SIZE - 1;
+        const MASK: usize = FAST_SIZE - 1;
         let mut n = 0;
         let mut anchor = start;
         let mut ip = start;
@@ -331,7 +330,7 @@ impl Matcher {
                 let mut hit = None;
                 for k in 0..4 {
                     let vk = (v >> (8 * k)) as u32;
-                    let h = hash(vk, shift) & MASK;
+                    let h = hash(vk, SHIFT) & MASK;
                     let e = tab[h];
                     let tk = t0.wrapping_add(k as u16);
                     tab[h] = tk;
@@ -376,9 +375,9 @@ impl Matcher {
                 anchor = ip;
                 if ip < ilimit {
                     let q = ip - 2;
-                    tab[hash(rd32(src, q), shift) & MASK] = (q + off) as u16;
+                    tab[hash(rd32(src, q), SHIFT) & MASK] = (q + off) as u16;
                     let q = ip - 1;
-                    tab[hash(rd32(src, q), shift) & MASK] = (q + off) as u16;
+                    tab[hash(rd32(src, q), SHIFT) & MASK] = (q + off) as u16;
                 }
             }
         }
