@@ -4,41 +4,43 @@
 /// At least two symbols always get a code, so every code is complete (zlib rejects
 /// incomplete literal/length codes). `scratch` must hold `freq.len()` entries.
 pub(crate) fn build_lengths(freq: &[u32], limit: u32, lens: &mut [u8], scratch: &mut [u32]) {
-    debug_assert!(freq.len() <= 512 && lens.len() == freq.len() && scratch.len() >= freq.len());
+    debug_assert!(freq.len() <= 288 && lens.len() == freq.len() && scratch.len() >= freq.len());
     lens.fill(0);
-    // Counting sort by frequency (stable in symbol order); frequencies >= the number of
-    // symbols share the last bucket, which is then sorted by full key (libdeflate's idea).
-    // Branch-free passes: zero frequencies land in bucket 0 and are skipped afterwards.
-    let nsym = freq.len();
-    let mut bucket = [0u16; 513];
-    for &f in freq {
-        bucket[(f as usize).min(nsym - 1)] += 1;
+    // Keys `freq << 9 | symbol` of the used symbols only, compacted without branches
+    // (frequencies are < 2^23: a block has at most 64 Ki symbols).
+    let mut n = 0;
+    for (sym, &f) in freq.iter().enumerate() {
+        scratch[n] = (f.min((1 << 23) - 1) << 9) | sym as u32;
+        n += (f != 0) as usize;
     }
-    let zeros = bucket[0] as usize;
-    let n = nsym - zeros;
     if n < 2 {
         let s0 = freq.iter().position(|&f| f > 0).unwrap_or(0);
         lens[s0] = 1;
         lens[if s0 == 0 { 1 } else { 0 }] = 1;
         return;
     }
+    // Counting sort by frequency (stable in symbol order); frequencies >= n share the last
+    // bucket, which is then sorted by full key (libdeflate's idea).
+    let mut bucket = [0u16; 288];
+    for &k in &scratch[..n] {
+        bucket[((k >> 9) as usize).min(n - 1)] += 1;
+    }
     let mut sum = 0u16;
-    for b in bucket[..nsym].iter_mut() {
+    for b in bucket[..n].iter_mut() {
         let c = *b;
         *b = sum;
         sum += c;
     }
-    let last_start = bucket[nsym - 1] as usize;
-    for (sym, &f) in freq.iter().enumerate() {
-        let b = &mut bucket[(f as usize).min(nsym - 1)];
-        // Frequencies are < 2^23 (a block has at most 64 Ki symbols).
-        scratch[*b as usize] = (f.min((1 << 23) - 1) << 9) | sym as u32;
+    let last_start = bucket[n - 1] as usize;
+    let mut sorted_buf = [0u32; 288];
+    for &k in &scratch[..n] {
+        let b = &mut bucket[((k >> 9) as usize).min(n - 1)];
+        sorted_buf[*b as usize] = k;
         *b += 1;
     }
-    scratch[last_start..nsym].sort_unstable();
-    let sorted = &mut scratch[zeros..nsym];
-    let mut depth = [0u32; 288];
-    let a = &mut depth[..n];
+    let sorted = &mut sorted_buf[..n];
+    sorted[last_start..].sort_unstable();
+    let a = &mut scratch[..n];
     for (d, &p) in a.iter_mut().zip(sorted.iter()) {
         *d = p >> 9;
     }
