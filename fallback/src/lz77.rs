@@ -315,6 +315,8 @@ impl Matcher {
             // Not reached: Fast matchers always own the table. Stay correct anyway.
             return literals_only(src, start, end, seqs, f);
         };
+        // Matches never pass `end`; `src.len() == end` helps the bounds checks.
+        let src = &src[..end];
         let off = self.hint_off as usize;
         const MASK: usize = FAST_SIZE - 1;
         let mut n = 0;
@@ -327,6 +329,7 @@ impl Matcher {
             while ip < flimit {
                 let v = rd64(src, ip);
                 let t0 = (ip + off) as u16;
+                let lim = WINDOW.min(ip);
                 // Four positions per step from one 8-byte load; the first that matches wins.
                 let mut hit = None;
                 for k in 0..4 {
@@ -339,10 +342,12 @@ impl Matcher {
                     // the byte comparison.
                     let d = tk.wrapping_sub(e) as usize;
                     let pk = ip + k;
-                    // `d - 1 < pk` is `d <= pk`.
+                    // `d - 1 < lim <= ip` keeps `d <= pk`. The candidate's 4 bytes end
+                    // before `pk + 4 <= end`: the `min` never changes the index and lets
+                    // the compiler drop the bounds check.
                     if hit.is_none()
-                        && d.wrapping_sub(1) < WINDOW.min(pk)
-                        && rd32(src, pk - d) == vk
+                        && d.wrapping_sub(1) < lim
+                        && rd32(src, (pk - d).min(end - 4)) == vk
                     {
                         hit = Some((pk, d));
                     }
