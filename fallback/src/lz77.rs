@@ -113,13 +113,11 @@ const fn make_len_sym() -> [u8; 259] {
 /// Distance symbol for a distance 1..=32768.
 #[inline(always)]
 pub(crate) fn dist_sym(dist: u32) -> usize {
+    // Branch-free: symbol = 2 * floor(log2(d)) + the bit below the top one (d = dist - 1);
+    // d = 0 and 1 give 0 and 1.
     let d = dist - 1;
-    if d < 4 {
-        d as usize
-    } else {
-        let l = 31 - d.leading_zeros();
-        (2 * l + ((d >> (l - 1)) & 1)) as usize
-    }
+    let l = 31 - (d | 1).leading_zeros();
+    (2 * l + ((d >> l.saturating_sub(1)) & 1)) as usize
 }
 
 #[inline(always)]
@@ -536,5 +534,31 @@ impl Matcher {
             dist: 0,
         };
         n + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dist_sym_matches_the_base_table() {
+        for dist in 1..=32768u32 {
+            let s = dist_sym(dist);
+            let base = DIST_BASE[s] as u32;
+            assert!(
+                base <= dist && dist < base + (1 << DIST_EXTRA[s]),
+                "dist {dist} -> symbol {s}"
+            );
+        }
+    }
+
+    #[test]
+    fn len_sym_matches_the_base_table() {
+        for len in 3..=258usize {
+            let s = LEN_SYM[len] as usize;
+            let base = LEN_BASE[s] as usize;
+            assert!(base <= len && (len < base + (1 << LEN_EXTRA[s]) || len == 258));
+        }
     }
 }
