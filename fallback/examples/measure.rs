@@ -83,6 +83,11 @@ fn main() {
         total
     );
     println!(
+        "Compressor::state_bytes: Fast {} B, Better {} B",
+        Compressor::new(Level::Fast).state_bytes(),
+        Compressor::new(Level::Better).state_bytes()
+    );
+    println!(
         "{:>6}  {:<28} {:>9} {:>7} {:>12}",
         "unit", "codec", "MB/s", "ratio", "vs libdefl-1"
     );

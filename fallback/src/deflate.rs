@@ -2,8 +2,7 @@
 
 use crate::huffman::{assign_codes, build_lengths};
 use crate::lz77::{
-    dist_sym, Freqs, Matcher, Seq, BLOCK, DIST_BASE, DIST_EXTRA, LEN_BASE, LEN_EXTRA, LEN_SYM,
-    MAX_SEQS,
+    dist_sym, Freqs, Matcher, Seq, BLOCK, DIST_BASE, DIST_EXTRA, LEN_BASE, LEN_EXTRA, MAX_SEQS,
 };
 use crate::{FallbackError, Level};
 
@@ -397,12 +396,17 @@ fn write_seqs(out: &mut BitWriter<'_>, c: &Codes, src: &[u8], start: usize, seqs
         *e = c.ll_codes[b] as u32 | (c.ll_lens[b] as u32) << 16;
     }
     // Per match length: its code merged with its extra bits | bit count << 24 (<= 20 bits).
+    // Filled per length symbol: its 2^extra lengths differ only in the extra bits.
     let mut ltab = [0u32; 259];
-    for (len, e) in ltab.iter_mut().enumerate().skip(3) {
-        let k = LEN_SYM[len] as usize;
+    for k in 0..29 {
         let cl = c.ll_lens[257 + k] as u32;
-        let bits = c.ll_codes[257 + k] as u32 | (len as u32 - LEN_BASE[k] as u32) << cl;
-        *e = bits | (cl + LEN_EXTRA[k] as u32) << 24;
+        let first = c.ll_codes[257 + k] as u32 | (cl + LEN_EXTRA[k] as u32) << 24;
+        let base = LEN_BASE[k] as usize;
+        // Symbol 27 covers 227..=257 (258 has its own symbol 28).
+        let n = if k == 27 { 31 } else { 1 << LEN_EXTRA[k] };
+        for (j, e) in ltab[base..base + n].iter_mut().enumerate() {
+            *e = first | (j as u32) << cl;
+        }
     }
     // Per distance symbol: code | code length << 16 | bit count with extra bits << 24.
     let mut dtab = [0u32; 30];
