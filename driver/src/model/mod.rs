@@ -691,8 +691,8 @@ impl Inner {
     }
 
     /// Process a popped job: drains wait for every earlier job of the WQ; hung jobs are parked.
-    /// With a latency model the record goes to the timer at `max(now, free_at) + latency`
-    /// (`free_at`: when this engine's previous job completes).
+    /// With a latency model the record goes to the timer at `max(start, free_at) + latency`
+    /// (`start`: when the engine took the job; `free_at`: when its previous job completes).
     fn process(
         &self,
         wq: usize,
@@ -716,9 +716,13 @@ impl Inner {
             self.run(wq, &job, s);
             return;
         };
+        // The modelled time starts when the engine takes the job, before the host computes
+        // its result: that compute is the model's stand-in for the device's work, so it runs
+        // inside the latency, not on top of it (a unit costs max(latency, compute), not their
+        // sum). Same rule as `run`.
+        let start = Instant::now();
         let done = exec::execute(&self.cfg, &w.cfg, &job.desc, job.fault, s);
-        let now = Instant::now();
-        let deadline = (*free_at).max(now) + self.latency_of(&job.desc);
+        let deadline = (*free_at).max(start) + self.latency_of(&job.desc);
         *free_at = deadline;
         let seq = self.timer_seq.fetch_add(1, Ordering::Relaxed);
         t.schedule(timer::Pending {
