@@ -9,6 +9,12 @@
 //! `slowdown * t_sw` per unit, so with `engines` engines the device alone delivers
 //! `engines / slowdown` of the software rate. Each mode compresses the same `units` pages per
 //! call; the best of `reps` calls is reported, with the share of units each path did.
+//!
+//! The device model computes each unit's deflate on a host thread (real hardware would not use
+//! host CPU), so on a small machine the model and the caller compete for cores. Per mode the
+//! bench prints the CPU time of the calling thread and of the model's threads per call, and how
+//! long they waited for a core (`/proc/self/task/*/schedstat`): if the model's threads waited,
+//! the figure measures the host's cores, not the batch engine.
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +29,62 @@ fn arg(name: &str, default: u64) -> u64 {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// CPU time and run-queue wait (ns) of this process's threads, split into the calling thread
+/// (`main`), the device model's engines (`iaa-model-engine*`: their deflate and idle polling)
+/// and its completion timer (`iaa-model-timer`).
+#[derive(Default, Clone, Copy)]
+struct Sched {
+    main_cpu: u64,
+    main_wait: u64,
+    model_cpu: u64,
+    model_wait: u64,
+    timer_cpu: u64,
+}
+
+fn sched() -> Sched {
+    let mut s = Sched::default();
+    let me = std::process::id().to_string();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return s;
+    };
+    for t in dir.flatten() {
+        let p = t.path();
+        let comm = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
+        let st = std::fs::read_to_string(p.join("schedstat")).unwrap_or_default();
+        let mut f = st.split_whitespace().map(|v| v.parse::<u64>().unwrap_or(0));
+        let (cpu, wait) = (f.next().unwrap_or(0), f.next().unwrap_or(0));
+        if t.file_name().to_str() == Some(me.as_str()) {
+            s.main_cpu += cpu;
+            s.main_wait += wait;
+        } else if comm.starts_with("iaa-model-timer") {
+            s.timer_cpu += cpu;
+        } else if comm.starts_with("iaa-model") {
+            s.model_cpu += cpu;
+            s.model_wait += wait;
+        }
+    }
+    s
+}
+
+impl Sched {
+    fn since(self, a: Sched) -> Sched {
+        Sched {
+            main_cpu: self.main_cpu - a.main_cpu,
+            main_wait: self.main_wait - a.main_wait,
+            model_cpu: self.model_cpu - a.model_cpu,
+            model_wait: self.model_wait - a.model_wait,
+            timer_cpu: self.timer_cpu - a.timer_cpu,
+        }
+    }
+    fn add(&mut self, o: Sched) {
+        self.main_cpu += o.main_cpu;
+        self.main_wait += o.main_wait;
+        self.model_cpu += o.model_cpu;
+        self.model_wait += o.model_wait;
+        self.timer_cpu += o.timer_cpu;
+    }
 }
 
 /// Wall time of one call and its summary.
@@ -102,9 +164,12 @@ fn main() {
     );
     // The three modes alternate, so a change of machine load hits them alike; best of `reps`.
     let mut best = [(Duration::MAX, iaa::BatchSummary::default()); 3];
+    let mut cpu = [Sched::default(); 3];
     for _ in 0..reps {
         for (k, p) in [&sw, &hw, &hy].into_iter().enumerate() {
+            let s0 = sched();
             let r = run(p, src);
+            cpu[k].add(sched().since(s0));
             if r.0 < best[k].0 {
                 best[k] = r;
             }
@@ -142,6 +207,23 @@ fn main() {
         t_sw_all.as_secs_f64() / t_hy.as_secs_f64(),
         t_hw.as_secs_f64() / t_hy.as_secs_f64()
     );
+    println!();
+    println!(
+        "per call, mean of {reps} (ms): CPU of the calling thread, of the model's engines and \
+         timer, and how long caller and engines waited for a core"
+    );
+    let ms = |ns: u64| ns as f64 / reps.max(1) as f64 / 1e6;
+    for (name, c) in ["software only", "device only", "hybrid"].iter().zip(cpu) {
+        println!(
+            "  {name:<14} caller cpu {:>6.2} wait {:>5.2} | engines cpu {:>6.2} wait {:>5.2} \
+             | timer cpu {:>5.2}",
+            ms(c.main_cpu),
+            ms(c.main_wait),
+            ms(c.model_cpu),
+            ms(c.model_wait),
+            ms(c.timer_cpu)
+        );
+    }
     for (name, p) in [("device-only", &hw), ("hybrid", &hy)] {
         let st = p.stats();
         let causes: Vec<String> = iaa::FallbackCause::ALL
