@@ -30,6 +30,14 @@ fn ewma(old: u64, new: u64) -> u64 {
     }
 }
 
+/// Hybrid, near the end of a call: a unit submitted now would come back (after about
+/// `hw_unit_ns`, measured with the window full) later than the calling thread could compress
+/// all `rem` remaining units in software (`sw_unit_ns` each), so submitting it would only make
+/// the caller wait for the device at the end. False while either estimate is unknown.
+fn device_would_finish_last(rem: usize, hw_unit_ns: u64, sw_unit_ns: u64) -> bool {
+    hw_unit_ns > 0 && sw_unit_ns > 0 && hw_unit_ns > (rem as u64).saturating_mul(sw_unit_ns)
+}
+
 impl Job<'_, '_> {
     /// The unit at position `pos`: decompress chunks are submitted largest input first.
     fn unit_at(&self, ctx: &Context, pos: usize) -> usize {
@@ -113,6 +121,20 @@ impl Job<'_, '_> {
                 progressed = true;
                 continue;
             }
+            if b.hybrid
+                && self.inflight > 0
+                && device_would_finish_last(
+                    self.back - self.front,
+                    held.guard.hw_unit_ns,
+                    held.guard.sw_unit_ns,
+                )
+            {
+                // End of the call: the caller finishes what is left before the device would
+                // return this unit, so it stays here (taken from the tail below).
+                window_full = true;
+                break;
+            }
+            let hw = held.guard.hw.as_mut().expect("hardware context");
             let Some(slot) = hw.claim() else {
                 window_full = true;
                 break;
@@ -364,7 +386,19 @@ impl Job<'_, '_> {
 
 #[cfg(test)]
 mod tests {
-    use super::largest_first;
+    use super::{device_would_finish_last, largest_first};
+
+    #[test]
+    fn the_last_units_stay_with_the_caller_only_when_the_device_would_return_later() {
+        // Device 480 us per unit with the window full, software 20 us: with 23 units left the
+        // next one stays with the caller; with 24 left it still goes to the device.
+        assert!(device_would_finish_last(23, 480_000, 20_000));
+        assert!(!device_would_finish_last(24, 480_000, 20_000));
+        assert!(!device_would_finish_last(500, 480_000, 20_000));
+        // Unknown estimates: keep submitting.
+        assert!(!device_would_finish_last(1, 0, 20_000));
+        assert!(!device_would_finish_last(1, 480_000, 0));
+    }
 
     #[test]
     fn decompress_chunks_submit_largest_inputs_first() {
