@@ -167,6 +167,30 @@ fn hash(v: u32, shift: u32) -> usize {
     (v.wrapping_mul(0x9E37_79B1) >> shift) as usize
 }
 
+/// Count `lits` and one match of `len` at `dist` in `f`, and store them as sequence `n`;
+/// returns the next sequence index. Shared by both levels' parsers (hot: always inlined).
+#[inline(always)]
+fn record(
+    f: &mut Freqs,
+    seqs: &mut [Seq],
+    n: usize,
+    lits: &[u8],
+    len: usize,
+    dist: usize,
+) -> usize {
+    for &b in lits {
+        f.lit[b as usize] += 1;
+    }
+    f.lit[257 + LEN_SYM[len] as usize] += 1;
+    f.dist[dist_sym(dist as u32)] += 1;
+    seqs[n] = Seq {
+        lits: lits.len() as u32,
+        len: len as u16,
+        dist: dist as u16,
+    };
+    n + 1
+}
+
 /// The LZ77 match finder. State is allocated in [`Matcher::new`]; calls do not allocate.
 pub struct Matcher {
     level: Level,
@@ -363,18 +387,7 @@ impl Matcher {
                     c -= 1;
                     len += 1;
                 }
-                let lits = &src[anchor..p];
-                for &b in lits {
-                    f.lit[b as usize] += 1;
-                }
-                f.lit[257 + LEN_SYM[len] as usize] += 1;
-                f.dist[dist_sym(dist as u32)] += 1;
-                seqs[n] = Seq {
-                    lits: lits.len() as u32,
-                    len: len as u16,
-                    dist: dist as u16,
-                };
-                n += 1;
+                n = record(f, seqs, n, &src[anchor..p], len, dist);
                 ip = p + len;
                 anchor = ip;
                 if ip < ilimit {
@@ -487,35 +500,13 @@ impl Matcher {
                         continue;
                     }
                     // ip + 1 is already inserted.
-                    let lits = &src[anchor..ip];
-                    for &b in lits {
-                        f.lit[b as usize] += 1;
-                    }
-                    f.lit[257 + LEN_SYM[len] as usize] += 1;
-                    f.dist[dist_sym(dist as u32)] += 1;
-                    seqs[n] = Seq {
-                        lits: lits.len() as u32,
-                        len: len as u16,
-                        dist: dist as u16,
-                    };
-                    n += 1;
+                    n = record(f, seqs, n, &src[anchor..ip], len, dist);
                     let stop = (ip + len).min(ilimit);
                     for p in ip + 2..stop {
                         self.insert(src, p);
                     }
                 } else {
-                    let lits = &src[anchor..ip];
-                    for &b in lits {
-                        f.lit[b as usize] += 1;
-                    }
-                    f.lit[257 + LEN_SYM[len] as usize] += 1;
-                    f.dist[dist_sym(dist as u32)] += 1;
-                    seqs[n] = Seq {
-                        lits: lits.len() as u32,
-                        len: len as u16,
-                        dist: dist as u16,
-                    };
-                    n += 1;
+                    n = record(f, seqs, n, &src[anchor..ip], len, dist);
                     let stop = (ip + len).min(ilimit);
                     for p in ip + 1..stop {
                         self.insert(src, p);
