@@ -167,6 +167,20 @@ fn hash(v: u32, shift: u32) -> usize {
     (v.wrapping_mul(0x9E37_79B1) >> shift) as usize
 }
 
+/// Count the literals after the last match and store them as the final sequence `n` (no
+/// match); returns the sequence count.
+fn record_tail(f: &mut Freqs, seqs: &mut [Seq], n: usize, lits: &[u8]) -> usize {
+    for &b in lits {
+        f.lit[b as usize] += 1;
+    }
+    seqs[n] = Seq {
+        lits: lits.len() as u32,
+        len: 0,
+        dist: 0,
+    };
+    n + 1
+}
+
 /// Count `lits` and one match of `len` at `dist` in `f`, and store them as sequence `n`;
 /// returns the next sequence index. Shared by both levels' parsers (hot: always inlined).
 #[inline(always)]
@@ -398,15 +412,7 @@ impl Matcher {
                 }
             }
         }
-        for &b in &src[anchor..end] {
-            f.lit[b as usize] += 1;
-        }
-        seqs[n] = Seq {
-            lits: (end - anchor) as u32,
-            len: 0,
-            dist: 0,
-        };
-        n + 1
+        record_tail(f, seqs, n, &src[anchor..end])
     }
 
     /// Insert position `p` into the chains and return the previous head of its hash.
@@ -516,15 +522,7 @@ impl Matcher {
                 anchor = ip;
             }
         }
-        for &b in &src[anchor..end] {
-            f.lit[b as usize] += 1;
-        }
-        seqs[n] = Seq {
-            lits: (end - anchor) as u32,
-            len: 0,
-            dist: 0,
-        };
-        n + 1
+        record_tail(f, seqs, n, &src[anchor..end])
     }
 }
 
