@@ -9,16 +9,7 @@
 use std::time::{Duration, Instant};
 
 use iaa::{Outputs, Path, Pool, UnitResult};
-use iaa_cli::bench::corpus::{self, LoadOptions};
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use iaa_bench::{arg, corpus_bytes};
 
 /// CPU time (user + system) of the whole process so far.
 fn cpu_time() -> Duration {
@@ -33,18 +24,7 @@ fn cpu_time() -> Duration {
 fn main() {
     let units = arg("--units", 2048) as usize;
     let reps = arg("--reps", 7) as usize;
-    let corpus = corpus::load(
-        None,
-        LoadOptions {
-            max_bytes_per_file: Some(units * 4096 / 4 + 4096),
-        },
-    )
-    .expect("corpus");
-    let data: Vec<u8> = corpus
-        .files
-        .iter()
-        .flat_map(|f| f.data.iter().copied())
-        .collect();
+    let (corpus, data) = corpus_bytes(units * 4096 / 4 + 4096);
     let src = &data[..(units * 4096).min(data.len() / 4096 * 4096)];
     let units = src.len() / 4096;
     let one = Pool::builder().path(Path::Software).build().expect("pool");

@@ -20,16 +20,7 @@ use std::time::{Duration, Instant};
 
 use iaa::model::{Latency, ModelConfig, ModelWqConfig};
 use iaa::{Budgets, Device, Outputs, Path, Pool, PoolBuilder, UnitResult};
-use iaa_cli::bench::corpus::{self, LoadOptions};
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use iaa_bench::{arg, corpus_bytes};
 
 /// CPU time and run-queue wait (ns) of this process's threads, split into the calling thread
 /// (`main`), the device model's engines (`iaa-model-engine*`: their deflate and idle polling)
@@ -106,18 +97,7 @@ fn main() {
     let slowdown = arg("--slowdown", 4);
     let engines = arg("--engines", 2) as usize;
     let reps = arg("--reps", 5) as usize;
-    let corpus = corpus::load(
-        None,
-        LoadOptions {
-            max_bytes_per_file: Some(units * 4096 / 4 + 4096),
-        },
-    )
-    .expect("corpus");
-    let data: Vec<u8> = corpus
-        .files
-        .iter()
-        .flat_map(|f| f.data.iter().copied())
-        .collect();
+    let (corpus, data) = corpus_bytes(units * 4096 / 4 + 4096);
     let src = &data[..(units * 4096).min(data.len() / 4096 * 4096)];
     let units = src.len() / 4096;
 

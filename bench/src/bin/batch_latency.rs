@@ -14,16 +14,7 @@ use std::time::Instant;
 
 use iaa::model::{Latency, ModelConfig, ModelWqConfig};
 use iaa::{Device, Outputs, Path, Pool, UnitResult};
-use iaa_cli::bench::corpus::{self, LoadOptions};
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use iaa_bench::{arg, corpus_bytes};
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -49,18 +40,7 @@ fn main() {
         .hybrid(false)
         .build()
         .expect("pool on the device model");
-    let corpus = corpus::load(
-        None,
-        LoadOptions {
-            max_bytes_per_file: Some(4 << 20),
-        },
-    )
-    .expect("corpus");
-    let data: Vec<u8> = corpus
-        .files
-        .iter()
-        .flat_map(|f| f.data.iter().copied())
-        .collect();
+    let (corpus, data) = corpus_bytes(4 << 20);
     let pages = data.len() / 4096;
     println!("batch_latency: {}", pool.describe());
     println!(
