@@ -53,6 +53,52 @@ pub enum Level {
     Better,
 }
 
+/// Which encoder produces the software path's deflate units. Every choice writes raw deflate
+/// whose distances stay within 4 KiB, so IAA and any inflater read the units of all of them;
+/// they differ in speed and in the exact bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SoftwareEncoder {
+    /// The fastest encoder this build has for the pool's level: ISA-L for [`Level::Fast`]
+    /// when built with the `isal` feature (measured faster at every unit size, see
+    /// `bench/README.md`), otherwise `iaa-fallback`'s own.
+    #[default]
+    Auto,
+    /// `iaa-fallback`'s own encoder (pure Rust; always available).
+    Native,
+    /// ISA-L level 1 with a 4 KiB history (`hist_bits = 12`); [`Level::Fast`] only. Needs the
+    /// `isal` feature (and the system's libisal): building a pool without it is an error.
+    Isal,
+}
+
+impl SoftwareEncoder {
+    /// Whether this build contains the ISA-L encoder (feature `isal`).
+    pub const fn isal_available() -> bool {
+        cfg!(feature = "isal")
+    }
+
+    /// The encoder `Auto` resolves to for `codec` and `level` in this build.
+    pub fn resolve(self, codec: Codec, level: Level) -> SoftwareEncoder {
+        match self {
+            SoftwareEncoder::Auto
+                if Self::isal_available() && codec == Codec::Deflate && level == Level::Fast =>
+            {
+                SoftwareEncoder::Isal
+            }
+            SoftwareEncoder::Auto => SoftwareEncoder::Native,
+            e => e,
+        }
+    }
+
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SoftwareEncoder::Auto => "auto",
+            SoftwareEncoder::Native => "native",
+            SoftwareEncoder::Isal => "isa-l",
+        }
+    }
+}
+
 /// Time budgets and retry budgets of the hardware path. Every wait is bounded: when a budget
 /// runs out the unit goes to software and the cause is counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +174,7 @@ pub struct PoolBuilder {
     pub(crate) path: Path,
     pub(crate) codec: Codec,
     pub(crate) level: Level,
+    pub(crate) encoder: SoftwareEncoder,
     pub(crate) verify: bool,
     pub(crate) budgets: Budgets,
     pub(crate) wq: WqChoice,
@@ -145,6 +192,7 @@ impl Default for PoolBuilder {
             path: Path::Auto,
             codec: Codec::Deflate,
             level: Level::Fast,
+            encoder: SoftwareEncoder::Auto,
             verify: false,
             budgets: Budgets::default(),
             wq: WqChoice::Spread,
@@ -172,6 +220,11 @@ impl PoolBuilder {
     /// Software compression effort (default [`Level::Fast`]).
     pub fn level(mut self, level: Level) -> Self {
         self.level = level;
+        self
+    }
+    /// Software deflate encoder (default [`SoftwareEncoder::Auto`]).
+    pub fn software_encoder(mut self, encoder: SoftwareEncoder) -> Self {
+        self.encoder = encoder;
         self
     }
     /// Decompress every compressed unit again and compare before reporting it (default off).
@@ -233,6 +286,18 @@ impl PoolBuilder {
         }
         if self.cpus == Some(0) {
             return Err(Error::Config("contexts must be at least 1"));
+        }
+        if self.encoder == SoftwareEncoder::Isal {
+            if !SoftwareEncoder::isal_available() {
+                return Err(Error::Config(
+                    "software_encoder Isal needs the `isal` feature (built without it)",
+                ));
+            }
+            if self.codec != Codec::Deflate || self.level != Level::Fast {
+                return Err(Error::Config(
+                    "software_encoder Isal takes only codec Deflate at level Fast",
+                ));
+            }
         }
         if self.codec == Codec::Zstd && self.path == Path::Hardware {
             return Err(Error::CodecNotOnHardware(self.codec.name()));

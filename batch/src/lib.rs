@@ -42,7 +42,7 @@ mod result;
 mod soft;
 mod stats;
 
-pub use config::{Budgets, Codec, Device, Level, Path, PoolBuilder, WqChoice};
+pub use config::{Budgets, Codec, Device, Level, Path, PoolBuilder, SoftwareEncoder, WqChoice};
 pub use error::{Error, UnitError};
 pub use iaa_driver::model;
 pub use io::{Inputs, Outputs};

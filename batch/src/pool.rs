@@ -5,7 +5,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Condvar, Mutex};
 
-use crate::config::{Codec, Level, Path, PoolBuilder};
+use crate::config::{Codec, Level, Path, PoolBuilder, SoftwareEncoder};
 use crate::cpu;
 use crate::engine::{Job, Op};
 use crate::error::Error;
@@ -273,6 +273,12 @@ impl Pool {
     /// The software compression level of the pool.
     pub fn level(&self) -> Level {
         self.cfg.builder.level
+    }
+
+    /// The software deflate encoder the pool's contexts use (`Auto` resolved for this build).
+    pub fn software_encoder(&self) -> SoftwareEncoder {
+        let b = &self.cfg.builder;
+        b.encoder.resolve(b.codec, b.level)
     }
 
     /// One line saying which path is in use and why.
@@ -608,7 +614,7 @@ impl Context {
         cpu: usize,
     ) -> Result<(Context, ContextBytes), String> {
         let b = &cfg.builder;
-        let soft = SoftCodec::new(b.codec, b.level)?;
+        let soft = SoftCodec::new(b.codec, b.level, b.encoder.resolve(b.codec, b.level))?;
         let verify_len = if b.verify { b.max_unit_size } else { 0 };
         let verify_buf = vec![0u8; verify_len].into_boxed_slice();
         let hw = match backend {

@@ -1,11 +1,12 @@
-//! The software codec state of one context: `iaa-fallback`'s 4 KiB-window deflate
-//! ([`iaa_fallback::Compressor`], IAA-readable output) and its decompressor, or zstd contexts.
+//! The software codec state of one context: 4 KiB-window deflate (IAA-readable output) from
+//! `iaa-fallback`'s own encoder ([`iaa_fallback::Compressor`]) or, with the `isal` feature,
+//! ISA-L's level 1, decompressed by `iaa-fallback`'s decompressor; or zstd contexts.
 //! Allocated once with the context; compress/decompress allocate nothing.
 
 use iaa_fallback::{CompressOutcome, Compressor, DecompressError, Decompressor};
 use zstd::zstd_safe::{CCtx, DCtx};
 
-use crate::config::{Codec, Level};
+use crate::config::{Codec, Level, SoftwareEncoder};
 use crate::error::UnitError;
 
 /// Result of compressing one unit in software.
@@ -17,11 +18,43 @@ pub(crate) enum SoftOutcome {
     Incompressible,
 }
 
+/// A deflate encoder whose distances stay within 4 KiB.
+pub(crate) enum Encoder {
+    /// `iaa-fallback`'s own.
+    Native(Box<Compressor>),
+    /// ISA-L level 1, `hist_bits = 12`.
+    #[cfg(feature = "isal")]
+    Isal(Box<iaa_fallback::isal::IsalCompressor>),
+}
+
+impl Encoder {
+    fn compress(&mut self, src: &[u8], dst: &mut [u8]) -> Option<usize> {
+        let r = match self {
+            Encoder::Native(c) => c.compress(src, dst),
+            #[cfg(feature = "isal")]
+            Encoder::Isal(c) => c.compress(src, dst),
+        };
+        match r {
+            Ok(CompressOutcome::Compressed(n)) => Some(n),
+            // Not smaller than the unit, or does not fit the slot: store raw.
+            Ok(CompressOutcome::Incompressible) | Err(_) => None,
+        }
+    }
+
+    fn state_bytes(&self) -> usize {
+        match self {
+            Encoder::Native(c) => std::mem::size_of::<Compressor>() + c.state_bytes(),
+            #[cfg(feature = "isal")]
+            Encoder::Isal(c) => c.state_bytes(),
+        }
+    }
+}
+
 /// Per-context software codec state, created once with the context.
 pub(crate) enum SoftCodec {
     /// Raw deflate, every distance within 4 KiB.
     Deflate {
-        comp: Box<Compressor>,
+        comp: Encoder,
         decomp: Box<Decompressor>,
     },
     /// zstd frames (software only).
@@ -34,15 +67,33 @@ pub(crate) enum SoftCodec {
 
 impl SoftCodec {
     /// Allocate the codec state.
-    pub(crate) fn new(codec: Codec, level: Level) -> Result<Self, String> {
+    /// `encoder` is resolved ([`SoftwareEncoder::resolve`]) and was checked by the builder.
+    pub(crate) fn new(
+        codec: Codec,
+        level: Level,
+        encoder: SoftwareEncoder,
+    ) -> Result<Self, String> {
         match codec {
             Codec::Deflate => {
                 let lvl = match level {
                     Level::Fast => iaa_fallback::Level::Fast,
                     Level::Better => iaa_fallback::Level::Better,
                 };
+                let comp = match encoder {
+                    #[cfg(feature = "isal")]
+                    SoftwareEncoder::Isal => {
+                        Encoder::Isal(Box::new(iaa_fallback::isal::IsalCompressor::new()))
+                    }
+                    #[cfg(not(feature = "isal"))]
+                    SoftwareEncoder::Isal => {
+                        return Err("the ISA-L encoder is not in this build".to_string())
+                    }
+                    SoftwareEncoder::Auto | SoftwareEncoder::Native => {
+                        Encoder::Native(Box::new(Compressor::new(lvl)))
+                    }
+                };
                 Ok(SoftCodec::Deflate {
-                    comp: Box::new(Compressor::new(lvl)),
+                    comp,
                     decomp: Box::new(Decompressor::new()),
                 })
             }
@@ -75,9 +126,7 @@ impl SoftCodec {
     pub(crate) fn state_bytes(&self) -> usize {
         match self {
             SoftCodec::Deflate { comp, .. } => {
-                std::mem::size_of::<Compressor>()
-                    + comp.state_bytes()
-                    + std::mem::size_of::<Decompressor>()
+                comp.state_bytes() + std::mem::size_of::<Decompressor>()
             }
             SoftCodec::Zstd { comp, decomp, .. } => comp.sizeof() + decomp.sizeof(),
         }
@@ -96,11 +145,10 @@ impl SoftCodec {
         }
         let dst = &mut dst[..cap];
         match self {
-            SoftCodec::Deflate { comp, .. } => match comp.compress(src, dst) {
-                Ok(CompressOutcome::Compressed(n)) => Ok(SoftOutcome::Compressed(n)),
-                // Not smaller than the unit, or does not fit the slot: store raw.
-                Ok(CompressOutcome::Incompressible) | Err(_) => Ok(SoftOutcome::Incompressible),
-            },
+            SoftCodec::Deflate { comp, .. } => Ok(match comp.compress(src, dst) {
+                Some(n) => SoftOutcome::Compressed(n),
+                None => SoftOutcome::Incompressible,
+            }),
             SoftCodec::Zstd { comp, level, .. } => match comp.compress(dst, src, *level) {
                 Ok(n) if n < src.len() => Ok(SoftOutcome::Compressed(n)),
                 // With a valid context the only error is "destination too small".

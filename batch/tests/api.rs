@@ -311,3 +311,43 @@ fn handles_are_send_and_finish_on_another_thread() {
         common::roundtrip(pool, &data, 4096);
     });
 }
+
+#[test]
+fn software_encoder_choice_is_checked_and_resolved() {
+    use iaa::{Codec, Level, Path, SoftwareEncoder};
+    let b = || Pool::builder().path(Path::Software).contexts(1);
+    // Native is always there; Auto is ISA-L exactly when it is built in, and only at Fast.
+    let native = b()
+        .software_encoder(SoftwareEncoder::Native)
+        .build()
+        .unwrap();
+    assert_eq!(native.software_encoder(), SoftwareEncoder::Native);
+    let auto = b().build().unwrap();
+    let want = if SoftwareEncoder::isal_available() {
+        SoftwareEncoder::Isal
+    } else {
+        SoftwareEncoder::Native
+    };
+    assert_eq!(auto.software_encoder(), want);
+    let better = b().level(Level::Better).build().unwrap();
+    assert_eq!(better.software_encoder(), SoftwareEncoder::Native);
+    // ISA-L takes deflate at level Fast only; without the feature it is a config error.
+    for bad in [
+        b().software_encoder(SoftwareEncoder::Isal)
+            .level(Level::Better),
+        b().software_encoder(SoftwareEncoder::Isal)
+            .codec(Codec::Zstd),
+    ] {
+        assert!(matches!(bad.build(), Err(Error::Config(_))));
+    }
+    let isal = b().software_encoder(SoftwareEncoder::Isal).build();
+    if SoftwareEncoder::isal_available() {
+        let pool = isal.unwrap();
+        assert_eq!(pool.software_encoder(), SoftwareEncoder::Isal);
+        // Its units are plain raw deflate within 4 KiB (checked on the corpus in roundtrip.rs).
+        let data = common::generated(64 * 1024);
+        common::roundtrip(&pool, &data, 4096);
+    } else {
+        assert!(matches!(isal, Err(Error::Config(_))));
+    }
+}

@@ -52,6 +52,11 @@ impl IsalCompressor {
         }
     }
 
+    /// Bytes of heap memory this compressor holds (ISA-L's stream and level buffer).
+    pub fn state_bytes(&self) -> usize {
+        self.stream.len() * 8 + self.level_buf.len()
+    }
+
     /// Same contract as [`crate::Compressor::compress`].
     pub fn compress(
         &mut self,

@@ -89,10 +89,19 @@ pub fn debug_budgets() -> iaa::Budgets {
     }
 }
 
-/// The pool configurations the shared suites run against: `(name, builder)`.
+/// The pool configurations the shared suites run against: `(name, builder)`. "software" uses
+/// the build's default encoder (ISA-L with the `isal` feature); "software-native" always
+/// `iaa-fallback`'s own; "software-isal" is added in `isal` builds.
 pub fn configs() -> Vec<(&'static str, PoolBuilder)> {
-    vec![
+    let mut v = vec![
         ("software", Pool::builder().path(Path::Software).contexts(4)),
+        (
+            "software-native",
+            Pool::builder()
+                .path(Path::Software)
+                .software_encoder(iaa::SoftwareEncoder::Native)
+                .contexts(4),
+        ),
         (
             "software-verify",
             Pool::builder()
@@ -134,7 +143,17 @@ pub fn configs() -> Vec<(&'static str, PoolBuilder)> {
                     ..ModelConfig::iaa(0)
                 })),
         ),
-    ]
+    ];
+    if iaa::SoftwareEncoder::isal_available() {
+        v.push((
+            "software-isal",
+            Pool::builder()
+                .path(Path::Software)
+                .software_encoder(iaa::SoftwareEncoder::Isal)
+                .contexts(4),
+        ));
+    }
+    v
 }
 
 /// Compress `data` in units of `unit`, decompress every compressed unit, and check each unit
