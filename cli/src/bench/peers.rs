@@ -109,18 +109,25 @@ pub fn isal_available() -> bool {
     cfg!(feature = "isal")
 }
 
-/// All codecs of one benchmark run: ours first (fast, better), then the peers.
+/// All codecs of one benchmark run: ours first (fast, better, the Pool), then the peers.
 pub fn all_codecs() -> Result<Vec<Box<dyn UnitCodec>>, PeerError> {
     #[allow(unused_mut)]
     let mut v: Vec<Box<dyn UnitCodec>> = vec![
         Box::new(ours::Ours::new(ours::OursLevel::Fast)),
         Box::new(ours::Ours::new(ours::OursLevel::Better)),
-        Box::new(pool::PoolSoftware::new()?),
+        Box::new(pool::PoolSoftware::new(iaa::SoftwareEncoder::Native)?),
         Box::new(libdeflate::Libdeflate::new(1)?),
         Box::new(zlib::Zlib::new(1)?),
         Box::new(zlib::Zlib::with_window(1, 12)?),
         Box::new(zstd::Zstd::new(1)?),
     ];
+    // With `isal`, the Pool's default encoder at level fast is ISA-L: its own row, after
+    // the other rows of ours.
+    #[cfg(feature = "isal")]
+    v.insert(
+        3,
+        Box::new(pool::PoolSoftware::new(iaa::SoftwareEncoder::Isal)?),
+    );
     #[cfg(feature = "isal")]
     v.push(Box::new(isal::Isal::new(1, 12)?));
     Ok(v)

@@ -1,28 +1,38 @@
 //! This project's public API on the software path: `iaa::Pool` (`Path::Software`, level
-//! fast), one `compress_units` / `decompress_batch` call for all units of a pass, so the row
-//! shows what a caller of the batch API gets, pool overhead included.
+//! fast, one of its software encoders), one `compress_units` / `decompress_batch` call for all
+//! units of a pass, so the row shows what a caller of the batch API gets, pool overhead
+//! included.
 
 use super::{Compressed, PeerError, UnitCodec};
-use iaa::{Outputs, Path, Pool, UnitResult};
+use iaa::{Outputs, Path, Pool, SoftwareEncoder, UnitResult};
 
 /// A software-path pool and its result array.
 pub struct PoolSoftware {
+    name: &'static str,
     pool: Pool,
     results: Vec<UnitResult>,
 }
 
 impl PoolSoftware {
-    /// A pool on the software path at level fast.
-    pub fn new() -> Result<Self, PeerError> {
+    /// A pool on the software path at level fast with `encoder` (`Native` or `Isal`; the
+    /// latter only in builds with the `isal` feature).
+    pub fn new(encoder: SoftwareEncoder) -> Result<Self, PeerError> {
+        let name = match encoder {
+            SoftwareEncoder::Isal => "ours iaa::Pool fast (batch, ISA-L encoder)",
+            SoftwareEncoder::Native => "ours iaa::Pool fast (batch)",
+            SoftwareEncoder::Auto => "ours iaa::Pool fast (batch, auto encoder)",
+        };
         let pool = Pool::builder()
             .path(Path::Software)
             .level(iaa::Level::Fast)
+            .software_encoder(encoder)
             .build()
             .map_err(|e| PeerError::Init {
                 codec: "iaa::Pool",
                 detail: e.to_string(),
             })?;
         Ok(PoolSoftware {
+            name,
             pool,
             results: Vec::new(),
         })
@@ -55,7 +65,7 @@ fn failure(results: &[UnitResult], what: &'static str) -> Option<(usize, PeerErr
 
 impl UnitCodec for PoolSoftware {
     fn name(&self) -> &str {
-        "ours iaa::Pool fast (batch)"
+        self.name
     }
     fn is_ours(&self) -> bool {
         true
