@@ -117,6 +117,13 @@
 #define IAA_FALLBACK_CAUSES_MAX 16
 
 /**
+ * An unfinished asynchronous call (opaque). From `iaa_submit_compress_units` or
+ * `iaa_submit_decompress_batch`; ends with `iaa_handle_wait` or `iaa_handle_free`. One thread
+ * at a time may use a handle; it may move between threads.
+ */
+typedef struct iaa_handle iaa_handle;
+
+/**
  * A pool of per-CPU compression contexts (opaque). Create with `iaa_pool_create`, share
  * between threads freely, free with `iaa_pool_destroy`.
  */
@@ -329,7 +336,8 @@ int iaa_pool_create(const struct iaa_config *cfg, struct iaa_pool **out);
 
 /**
  * Frees a pool and every context it holds. NULL is a no-op. No other call on this pool may be
- * running or start afterwards.
+ * running or start afterwards. Handles still alive on it (`iaa_submit_*`) stay valid: the
+ * pool is freed when the last of them is waited for or freed.
  *
  * # Safety
  * `pool` is NULL or a pool from `iaa_pool_create` not yet destroyed.
@@ -501,6 +509,75 @@ int iaa_pool_stats(const struct iaa_pool *pool, struct iaa_stats *out);
  * `"page_fault"`; NULL for an index the library does not use.
  */
 const char *iaa_fallback_cause_name(uint32_t index);
+
+/**
+ * Starts compressing `units` separate buffers like `iaa_compress_units`, without waiting:
+ * on success `*out` is a handle and `results[i]` is `-EINPROGRESS` until the handle reports
+ * done. Drive it with `iaa_handle_poll`, finish it with `iaa_handle_wait`, or abandon it with
+ * `iaa_handle_free`. The handle holds one of the pool's contexts until it ends: a thread that
+ * holds every context gets `-EDEADLK`. Refuses malformed calls like `iaa_compress_units`
+ * (nothing written but `*out = NULL`), and a NULL `out`.
+ *
+ * # Safety
+ * As for `iaa_compress_units`, and every buffer and array (`src`, `dst`, `results`) must stay
+ * valid and untouched by the caller until the handle ends; the four pointer/length arrays
+ * are read during this call only.
+ */
+int iaa_submit_compress_units(struct iaa_pool *pool,
+                              const uint8_t *const *src,
+                              const size_t *src_lens,
+                              uint8_t *const *dst,
+                              const size_t *dst_caps,
+                              size_t units,
+                              int32_t *results,
+                              size_t results_len,
+                              struct iaa_handle **out);
+
+/**
+ * Starts decompressing like `iaa_decompress_batch`, without waiting; see
+ * `iaa_submit_compress_units`.
+ *
+ * # Safety
+ * As for `iaa_submit_compress_units`.
+ */
+int iaa_submit_decompress_batch(struct iaa_pool *pool,
+                                const uint8_t *const *src,
+                                const size_t *src_lens,
+                                uint8_t *const *dst,
+                                const size_t *dst_caps,
+                                size_t units,
+                                int32_t *results,
+                                size_t results_len,
+                                struct iaa_handle **out);
+
+/**
+ * Makes progress without blocking for long. Returns 1 once every unit has its result (then
+ * `results` is written), 0 while units are still running, or a negative code (`-EINVAL` for
+ * a NULL or ended handle). The handle stays alive either way: end it with `iaa_handle_wait`.
+ *
+ * # Safety
+ * `h` is NULL or a handle not yet ended, used by one thread at a time.
+ */
+int iaa_handle_poll(struct iaa_handle *h);
+
+/**
+ * Finishes every unit, writes `results` and `info` (may be NULL; the totals of the call), and
+ * ends the handle. Returns 0, or `-EINVAL` for a NULL or ended handle or a bad `info->size`
+ * (the handle is not ended then).
+ *
+ * # Safety
+ * `h` is NULL or a handle not yet ended; `info` is NULL or holds `info->size` writable bytes.
+ */
+int iaa_handle_wait(struct iaa_handle *h, struct iaa_batch_info *info);
+
+/**
+ * Ends a handle without waiting: units not finished yet get `-ECANCELED` in `results` (their
+ * slots hold nothing useful), finished ones keep their result. NULL is a no-op.
+ *
+ * # Safety
+ * `h` is NULL or a handle not yet ended.
+ */
+void iaa_handle_free(struct iaa_handle *h);
 
 #ifdef __cplusplus
 }  // extern "C"

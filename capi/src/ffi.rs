@@ -30,7 +30,14 @@ const MAX_STRUCT_SIZE: usize = 4096;
 #[allow(non_camel_case_types)]
 pub struct iaa_pool {
     magic: u64,
-    pool: Pool,
+    pub(crate) pool: Pool,
+    /// Handles alive on this pool (`iaa_submit_*` until `iaa_handle_wait`/`_free`), times 2,
+    /// plus 1 once `iaa_pool_destroy` was called: the pool is freed when this reaches 1.
+    pub(crate) handles_state: std::sync::atomic::AtomicUsize,
+    /// Finished handles kept for reuse, so a warm submit allocates nothing. Boxed: a handle's
+    /// address is what C holds, and the `iaa::Handle` inside borrows its own vectors.
+    #[allow(clippy::vec_box)]
+    pub(crate) spare_handles: std::sync::Mutex<Vec<Box<crate::handle::Inflight>>>,
 }
 
 // Compile-time facts the ABI relies on.
@@ -45,7 +52,7 @@ const _: () = {
 /// # Safety
 /// `p` is NULL or points to readable memory of at least `size_of::<iaa_pool>()` bytes (a pool
 /// returned by `iaa_pool_create` and not yet destroyed).
-unsafe fn pool_ref<'a>(p: *const iaa_pool) -> Result<&'a Pool, CapiError> {
+pub(crate) unsafe fn pool_ref<'a>(p: *const iaa_pool) -> Result<&'a Pool, CapiError> {
     if p.is_null() {
         return Err(CapiError::Null("pool"));
     }
@@ -71,7 +78,7 @@ fn range_ok<T>(p: *const T, len: usize) -> bool {
 /// # Safety
 /// When `len > 0` and `p` is non-null, `p` points to `len` readable, initialised `T`s that no
 /// one writes during the call.
-unsafe fn in_slice<'a, T>(
+pub(crate) unsafe fn in_slice<'a, T>(
     p: *const T,
     len: usize,
     what: &'static str,
@@ -95,7 +102,7 @@ unsafe fn in_slice<'a, T>(
 /// When `len > 0` and `p` is non-null, `p` points to `len` writable `T`s that nothing else
 /// accesses during the call (the disjointness checks of the callers cover the other
 /// arguments).
-unsafe fn out_slice<'a, T>(
+pub(crate) unsafe fn out_slice<'a, T>(
     p: *mut T,
     len: usize,
     what: &'static str,
@@ -115,14 +122,14 @@ unsafe fn out_slice<'a, T>(
 }
 
 /// `[start, end)` of a slice's bytes.
-fn span<T>(s: &[T]) -> (usize, usize) {
+pub(crate) fn span<T>(s: &[T]) -> (usize, usize) {
     let a = s.as_ptr() as usize;
     (a, a + std::mem::size_of_val(s))
 }
 
 /// True when no two `writes` overlap and no write overlaps any of `reads` (empty ranges never
 /// overlap). Both slices are reordered in place; nothing is allocated.
-fn disjoint(writes: &mut [(usize, usize)], reads: &mut [(usize, usize)]) -> bool {
+pub(crate) fn disjoint(writes: &mut [(usize, usize)], reads: &mut [(usize, usize)]) -> bool {
     writes.sort_unstable();
     reads.sort_unstable();
     // Move the non-empty writes to the front, keeping their order.
@@ -182,7 +189,7 @@ fn put_scratch(s: Scratch) {
 
 /// An empty vector of one element lifetime turned into an empty vector of another, keeping its
 /// allocation (in-place collection of a `vec::IntoIter` whose element layout does not change).
-fn rebind<A, B>(mut v: Vec<A>) -> Vec<B> {
+pub(crate) fn rebind<A, B>(mut v: Vec<A>) -> Vec<B> {
     v.clear();
     v.into_iter()
         .map(|_| unreachable!("the vector is empty"))
@@ -209,7 +216,7 @@ unsafe fn struct_size<T>(p: *const T, what: &'static str) -> Result<usize, CapiE
 ///
 /// # Safety
 /// `info` is NULL or points to a writable struct of `info->size` bytes.
-unsafe fn batch_info_arg(
+pub(crate) unsafe fn batch_info_arg(
     info: *mut iaa_batch_info,
 ) -> Result<Option<(*mut iaa_batch_info, usize)>, CapiError> {
     if info.is_null() {
@@ -224,7 +231,7 @@ unsafe fn batch_info_arg(
 ///
 /// # Safety
 /// As for [`batch_info_arg`], whose result this takes.
-unsafe fn write_info(info: Option<(*mut iaa_batch_info, usize)>, s: &iaa::BatchSummary) {
+pub(crate) unsafe fn write_info(info: Option<(*mut iaa_batch_info, usize)>, s: &iaa::BatchSummary) {
     if let Some((p, size)) = info {
         let v = iaa_batch_info {
             size: size_of::<iaa_batch_info>(),
@@ -332,6 +339,10 @@ pub unsafe extern "C" fn iaa_pool_create(cfg: *const iaa_config, out: *mut *mut 
             let handle = Box::into_raw(Box::new(iaa_pool {
                 magic: POOL_MAGIC,
                 pool,
+                handles_state: std::sync::atomic::AtomicUsize::new(0),
+                spare_handles: std::sync::Mutex::new(Vec::with_capacity(
+                    crate::handle::SPARE_HANDLES,
+                )),
             }));
             // SAFETY: as above.
             unsafe { out.write(handle) };
@@ -341,7 +352,8 @@ pub unsafe extern "C" fn iaa_pool_create(cfg: *const iaa_config, out: *mut *mut 
 }
 
 /// Frees a pool and every context it holds. NULL is a no-op. No other call on this pool may be
-/// running or start afterwards.
+/// running or start afterwards. Handles still alive on it (`iaa_submit_*`) stay valid: the
+/// pool is freed when the last of them is waited for or freed.
 ///
 /// # Safety
 /// `pool` is NULL or a pool from `iaa_pool_create` not yet destroyed.
@@ -353,10 +365,10 @@ pub unsafe extern "C" fn iaa_pool_destroy(pool: *mut iaa_pool) {
             return IAA_OK;
         }
         // SAFETY: a live pool created by Box::into_raw; the magic is cleared first so a stale
-        // handle used later is refused as long as the memory is not reused.
+        // pool pointer used later is refused as long as the memory is not reused.
         unsafe {
             (*pool).magic = 0;
-            drop(Box::from_raw(pool));
+            crate::handle::destroy_pool(pool);
         }
         IAA_OK
     });

@@ -18,10 +18,12 @@
 mod codes;
 mod error;
 mod ffi;
+mod handle;
 mod types;
 
 pub use codes::*;
 pub use ffi::*;
+pub use handle::*;
 pub use types::*;
 
 use std::ffi::{c_char, c_int};

@@ -239,6 +239,41 @@ fn zlib_interop_example_on_the_device_model_hardware_path() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Compiles examples/c/async_pages.c against the static library and runs it, on the software
+/// path and on the device model's hardware path.
+#[test]
+fn async_example_submits_polls_and_waits_from_c() {
+    let dir = scratch("async");
+    let exe = dir.join("async_pages");
+    let mut libs = pkg_config("iaa-static");
+    libs.push("-lz".into());
+    compile(
+        &compiler("CC", "cc"),
+        &workspace().join("examples/c/async_pages.c"),
+        &exe,
+        C_FLAGS,
+        &libs,
+    );
+    let out = run(&exe, &[]);
+    println!("{out}");
+    assert!(out.contains("async: 32 units in 2 handles"), "{out}");
+    let model = Command::new(&exe)
+        .arg("hw")
+        .env("IAA_DEVICE", "model")
+        .output()
+        .expect("run the example");
+    let text = String::from_utf8_lossy(&model.stdout).into_owned();
+    println!("{text}");
+    assert!(
+        model.status.success(),
+        "{:?}\n{text}\n{}",
+        model.status,
+        String::from_utf8_lossy(&model.stderr)
+    );
+    assert!(figure(&text, "hw units") > 0, "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn misuse_example_from_c_gets_error_codes_through_the_shared_library() {
     let dir = scratch("misuse");
