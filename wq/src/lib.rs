@@ -43,7 +43,7 @@ pub use cpu::CpuFeatures;
 pub use outcome::{dsa_outcome, iaa_outcome, DsaOutcome, IaaOutcome};
 pub use slab::{
     poll_raw, CompletionRecord, CompressAecsSlab, DecompressAecsSlab, DsaDescriptorSlab,
-    DsaRecords, IaaDescriptorSlab, IaaRecords, RecordSlab, Slab, Slot, WaitOutcome, Waiter,
+    DsaRecords, IaaDescriptorSlab, IaaRecords, RecordSlab, Slab, Slot, WaitOutcome, Waiter, PAGE,
 };
 
 /// Errors of this crate.

@@ -19,6 +19,9 @@ use iaa_descriptors::{
 
 use crate::WqError;
 
+/// Page size for [`Slab::new_pages`] (x86: 4 KiB; IOMMU mappings are made in whole pages).
+pub const PAGE: usize = 4096;
+
 /// A fixed number of `T`, zeroed, aligned as `T` demands (64 for descriptors and IAA records,
 /// 32 for DSA records and AECS), allocated once in [`Slab::new`] and never moved or grown.
 ///
@@ -27,6 +30,8 @@ use crate::WqError;
 pub struct Slab<T: Pod> {
     ptr: NonNull<T>,
     cap: usize,
+    /// Alignment of the allocation (at least `align_of::<T>()`; 4096 for [`Slab::new_pages`]).
+    align: usize,
 }
 
 // SAFETY: the slab owns plain-old-data memory; every access goes through raw pointers with
@@ -39,21 +44,45 @@ unsafe impl<T: Pod> Sync for Slab<T> {}
 impl<T: Pod> Slab<T> {
     /// `cap` zeroed elements (`cap` >= 1).
     pub fn new(cap: usize) -> Result<Self, WqError> {
-        let layout = Self::layout(cap)?;
+        Self::with_align(cap, core::mem::align_of::<T>())
+    }
+
+    /// `cap` zeroed elements in whole 4 KiB pages of their own (start page-aligned, size
+    /// rounded up to pages), so the slab can be mapped through an IOMMU (VFIO) without
+    /// exposing any other memory to the device.
+    pub fn new_pages(cap: usize) -> Result<Self, WqError> {
+        Self::with_align(cap, PAGE)
+    }
+
+    fn with_align(cap: usize, align: usize) -> Result<Self, WqError> {
+        let layout = Self::layout(cap, align)?;
         // SAFETY: the layout has non-zero size (cap >= 1 and T is not zero-sized: checked in
         // `layout`).
         let raw = unsafe { alloc_zeroed(layout) };
         let ptr = NonNull::new(raw.cast::<T>()).ok_or(WqError::Alloc {
             bytes: layout.size(),
         })?;
-        Ok(Slab { ptr, cap })
+        Ok(Slab { ptr, cap, align })
     }
 
-    fn layout(cap: usize) -> Result<Layout, WqError> {
+    fn layout(cap: usize, align: usize) -> Result<Layout, WqError> {
         if cap == 0 || core::mem::size_of::<T>() == 0 {
             return Err(WqError::BadCapacity(cap));
         }
-        Layout::array::<T>(cap).map_err(|_| WqError::BadCapacity(cap))
+        let a = Layout::array::<T>(cap).map_err(|_| WqError::BadCapacity(cap))?;
+        let align = align.max(a.align());
+        let size = a
+            .size()
+            .checked_next_multiple_of(align)
+            .ok_or(WqError::BadCapacity(cap))?;
+        Layout::from_size_align(size, align).map_err(|_| WqError::BadCapacity(cap))
+    }
+
+    /// The whole allocation: its start and its size in bytes (a multiple of 4 KiB for
+    /// [`Slab::new_pages`]).
+    pub fn region(&self) -> (*mut u8, usize) {
+        let size = Self::layout(self.cap, self.align).map_or(0, |l| l.size());
+        (self.ptr.as_ptr().cast(), size)
     }
 
     /// Number of elements.
@@ -93,8 +122,8 @@ impl<T: Pod> Slab<T> {
 
 impl<T: Pod> Drop for Slab<T> {
     fn drop(&mut self) {
-        if let Ok(layout) = Self::layout(self.cap) {
-            // SAFETY: allocated in `new` with exactly this layout.
+        if let Ok(layout) = Self::layout(self.cap, self.align) {
+            // SAFETY: allocated in `with_align` with exactly this layout.
             unsafe { dealloc(self.ptr.as_ptr().cast(), layout) };
         }
     }
@@ -239,7 +268,21 @@ pub struct RecordSlab<R: CompletionRecord> {
 impl<R: CompletionRecord> RecordSlab<R> {
     /// `cap` zeroed records, all free.
     pub fn new(cap: usize) -> Result<Self, WqError> {
-        let slab = Slab::new(cap)?;
+        Self::from_slab(Slab::new(cap)?)
+    }
+
+    /// As [`RecordSlab::new`], the records in pages of their own ([`Slab::new_pages`]).
+    pub fn new_pages(cap: usize) -> Result<Self, WqError> {
+        Self::from_slab(Slab::new_pages(cap)?)
+    }
+
+    /// The records' memory (start, bytes), e.g. to map it through an IOMMU.
+    pub fn region(&self) -> (*mut u8, usize) {
+        self.slab.region()
+    }
+
+    fn from_slab(slab: Slab<R>) -> Result<Self, WqError> {
+        let cap = slab.capacity();
         let cap32 = u32::try_from(cap).map_err(|_| WqError::BadCapacity(cap))?;
         Ok(RecordSlab {
             slab,
@@ -489,5 +532,27 @@ mod tests {
         let again = r.claim().unwrap();
         assert_eq!(again, s);
         assert!(r.poll(again).is_none(), "status reset before reuse");
+    }
+}
+
+#[cfg(test)]
+mod page_tests {
+    use super::*;
+
+    #[test]
+    fn page_slabs_own_whole_pages() {
+        let s: Slab<IaaDescriptor> = Slab::new_pages(3).unwrap();
+        let (p, n) = s.region();
+        assert_eq!(p as usize % PAGE, 0);
+        assert_eq!(n, PAGE);
+        let big: Slab<IaaDescriptor> = Slab::new_pages(65).unwrap();
+        assert_eq!(big.region().1, 2 * PAGE);
+        let r: IaaRecords = RecordSlab::new_pages(8).unwrap();
+        assert_eq!(r.region().0 as usize % PAGE, 0);
+        // An ordinary slab is exactly its elements.
+        let o: Slab<IaaDescriptor> = Slab::new(3).unwrap();
+        assert_eq!(o.region().1, 3 * 64);
+        assert!(s.write(2, &<IaaDescriptor as bytemuck::Zeroable>::zeroed()));
+        assert!(!s.write(3, &<IaaDescriptor as bytemuck::Zeroable>::zeroed()));
     }
 }

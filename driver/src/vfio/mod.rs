@@ -109,6 +109,30 @@ pub enum VfioError {
     Dma(#[from] DmaError),
 }
 
+/// What a user of the work queues (the batch pool) needs from a device in VFIO mode: its
+/// submission queues, the IOMMU through which every byte the device touches must be mapped
+/// (IOVA = process address: map a buffer at its own address and put that address in the
+/// descriptor), and the device object, kept alive as long as the queues.
+pub struct IommuQueues {
+    /// One submission queue per enabled (dedicated) WQ.
+    pub wqs: Arc<[iaa_wq::WorkQueue]>,
+    /// Maps memory for the device (VFIO container, or the soft IOMMU of [`ModelVfio`]).
+    pub mapper: Arc<dyn IommuMapper>,
+    /// What the device is, for messages.
+    pub name: String,
+    /// The device ([`VfioIdxd`] or [`ModelVfio`]): dropping it disables the WQs.
+    pub keep: Box<dyn std::any::Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for IommuQueues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IommuQueues")
+            .field("wqs", &self.wqs.len())
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
 /// IOVA of the DMA arena when process addresses cannot be used as IOVAs.
 pub const FALLBACK_IOVA: u64 = 1 << 32;
 
@@ -202,6 +226,24 @@ impl VfioIdxd {
     /// Size of enabled WQ `wq` (the in-flight bound for MOVDIR64B submission).
     pub fn wq_size(&self, wq: u32) -> Option<u16> {
         self.controller.wq_regs(wq).map(|r| r.size)
+    }
+
+    /// The submission queues of every enabled WQ with the VFIO container as the mapper; the
+    /// device is kept inside. Buffers must be mapped at IOVA = their process address.
+    pub fn into_queues(self, name: String) -> Result<IommuQueues, VfioError> {
+        let wqs = self
+            .controller
+            .enabled_wqs()
+            .iter()
+            .map(|&i| self.work_queue(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mapper: Arc<dyn IommuMapper> = self.pci.container();
+        Ok(IommuQueues {
+            wqs: wqs.into(),
+            mapper,
+            name,
+            keep: Box::new(self),
+        })
     }
 }
 

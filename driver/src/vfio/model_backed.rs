@@ -193,6 +193,30 @@ impl ModelVfio {
     pub fn model(&self) -> &Arc<ModelDevice> {
         &self.model
     }
+
+    /// The enabled WQs' submission queues with the soft IOMMU as the mapper; this device is
+    /// kept inside. Take [`ModelVfio::fault_counter`] and [`ModelVfio::iommu_arc`] first to
+    /// watch DMA faults and mappings afterwards.
+    pub fn into_queues(mut self, name: String) -> super::IommuQueues {
+        let wqs = std::mem::take(&mut self.wqs);
+        let mapper: Arc<dyn super::IommuMapper> = self.iommu.clone();
+        super::IommuQueues {
+            wqs: wqs.into(),
+            mapper,
+            name,
+            keep: Box::new(self),
+        }
+    }
+
+    /// The shared counter of descriptors dropped for naming unmapped memory.
+    pub fn fault_counter(&self) -> Arc<AtomicU64> {
+        self.faults.clone()
+    }
+
+    /// The soft IOMMU, shared.
+    pub fn iommu_arc(&self) -> Arc<SoftIommu> {
+        self.iommu.clone()
+    }
 }
 
 impl Drop for ModelVfio {
