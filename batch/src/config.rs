@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use iaa_driver::model::{ModelConfig, ModelDevice};
+use iaa_driver::vfio::IommuQueues;
 use iaa_wq::WorkQueue;
 
 use crate::error::Error;
@@ -143,8 +144,10 @@ pub enum WqChoice {
 pub enum Device {
     /// `IAA_DEVICE=model` selects the software device model shaped by the environment
     /// (`IAA_MODEL_ENGINES`, `IAA_MODEL_WQ_SIZE`, `IAA_MODEL_WQ_MODE`, `IAA_MODEL_FIXED_NS`,
-    /// `IAA_MODEL_NS_PER_KIB`); otherwise the kernel's IAA work queues (`/dev/iax/wqX.Y`
-    /// of type user, found through `/sys/bus/dsa`) are opened, all of them.
+    /// `IAA_MODEL_NS_PER_KIB`); `IAA_DEVICE=vfio:DDDD:BB:DD.F` drives that PCI function (bound
+    /// to vfio-pci) in VFIO user mode; `IAA_DEVICE=vfio-model` the same VFIO bring-up over the
+    /// register model with the device model behind it; otherwise the kernel's IAA work queues
+    /// (`/dev/iax/wqX.Y` of type user, found through `/sys/bus/dsa`) are opened, all of them.
     #[default]
     Auto,
     /// Work queues the caller opened (e.g. with `iaa_driver::kernel::open_with`), with a name
@@ -154,6 +157,10 @@ pub enum Device {
     Model(ModelConfig),
     /// Use an already started device model (the caller keeps a handle, e.g. to inject faults).
     SharedModel(Arc<ModelDevice>),
+    /// A device in VFIO user mode (`iaa_driver::vfio::VfioIdxd::into_queues`, or
+    /// `ModelVfio::into_queues` over the models): dedicated WQs, and every buffer of every
+    /// context mapped through the device's IOMMU at IOVA = its process address.
+    Iommu(Arc<IommuQueues>),
 }
 
 impl std::fmt::Debug for Device {
@@ -163,6 +170,7 @@ impl std::fmt::Debug for Device {
             Device::Model(c) => f.debug_tuple("Model").field(c).finish(),
             Device::SharedModel(d) => f.debug_tuple("SharedModel").field(d.cfg()).finish(),
             Device::Queues(q, name) => write!(f, "Queues({} WQs, {name})", q.len()),
+            Device::Iommu(q) => write!(f, "Iommu({} WQs, {})", q.wqs.len(), q.name),
         }
     }
 }

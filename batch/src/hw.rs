@@ -19,6 +19,7 @@ use iaa_descriptors::{
     StatusClass,
 };
 use iaa_driver::model::{self, ModelDevice};
+use iaa_driver::vfio::{IommuMapper, IommuQueues};
 use iaa_wq::{IaaRecords, Slab, Slot, WorkQueue, WqError};
 
 use crate::config::{Device, PoolBuilder, WqChoice};
@@ -36,6 +37,10 @@ pub(crate) struct Backend {
     // Work queues drop before the model device they submit to.
     pub(crate) wqs: Arc<[WorkQueue]>,
     pub(crate) model: Option<Arc<ModelDevice>>,
+    /// VFIO mode: the IOMMU every context maps its device memory through.
+    mapper: Option<Arc<dyn IommuMapper>>,
+    /// VFIO mode: the device (kept up while the pool lives; dropped after the WQs).
+    _iommu: Option<Arc<IommuQueues>>,
     name: String,
     choice: WqChoice,
     /// Round-robin position over the compress WQs (`WqChoice::SplitOps`).
@@ -58,18 +63,30 @@ impl Backend {
                 name: format!("{name}, {} WQ(s)", wqs.len()),
                 wqs,
                 model: None,
+                mapper: None,
+                _iommu: None,
                 choice: b.wq,
                 next_comp: AtomicUsize::new(0),
             })
         };
+        let iommu = |q: Arc<IommuQueues>| -> Result<Backend, String> {
+            let mut be = queues(Arc::clone(&q.wqs), format!("VFIO {}", q.name))?;
+            be.mapper = Some(Arc::clone(&q.mapper));
+            be._iommu = Some(q);
+            Ok(be)
+        };
         let (dev, how) = match &b.device {
             Device::Queues(wqs, name) => return queues(Arc::clone(wqs), name.clone()),
+            Device::Iommu(q) => return iommu(Arc::clone(q)),
             Device::SharedModel(d) => (Arc::clone(d), "device model (shared)"),
             Device::Model(cfg) => (
                 ModelDevice::start(cfg.clone()).map_err(|e| format!("device model: {e}"))?,
                 "device model",
             ),
             Device::Auto => {
+                if let Some(q) = vfio_from_env()? {
+                    return iommu(Arc::new(q));
+                }
                 if model::selected_by_env() {
                     let cfg = model::ModelConfig::from_env().map_err(|e| e.to_string())?;
                     (
@@ -114,6 +131,8 @@ impl Backend {
         Ok(Backend {
             wqs,
             model: Some(dev),
+            mapper: None,
+            _iommu: None,
             name,
             choice: b.wq,
             next_comp: AtomicUsize::new(0),
@@ -121,7 +140,8 @@ impl Backend {
     }
 
     pub(crate) fn new_context(&self, cpu: usize, b: &PoolBuilder) -> Result<HwCtx, String> {
-        HwCtx::new(cpu, b.hw_batch_size, b.max_unit_size).map_err(|e| e.to_string())
+        HwCtx::new(cpu, b.hw_batch_size, b.max_unit_size, self.mapper.clone())
+            .map_err(|e| e.to_string())
     }
 
     /// The WQ a call of `op` from context `ctx` submits to.
@@ -147,6 +167,41 @@ impl Backend {
     pub(crate) fn name(&self) -> String {
         self.name.clone()
     }
+}
+
+/// `IAA_DEVICE=vfio:BDF` (a function bound to vfio-pci) or `IAA_DEVICE=vfio-model` (the
+/// register model and the device model, `IAA_MODEL_ENGINES` engines, default 2); `None` for
+/// any other value.
+fn vfio_from_env() -> Result<Option<IommuQueues>, String> {
+    use iaa_driver::vfio::{Bar0ModelConfig, ModelVfio, VfioIdxd};
+    let Ok(v) = std::env::var("IAA_DEVICE") else {
+        return Ok(None);
+    };
+    let v = v.trim();
+    // Up to 8 dedicated WQs (capped by the device), and a small arena: the pool maps its own
+    // context memory, so the arena only proves the DMA path.
+    const WQS: usize = 8;
+    const ARENA: usize = 1 << 16;
+    if v.eq_ignore_ascii_case("vfio-model") {
+        let engines = std::env::var("IAA_MODEL_ENGINES")
+            .ok()
+            .and_then(|e| e.trim().parse().ok())
+            .unwrap_or(2);
+        let dev = ModelVfio::open(Bar0ModelConfig::spr_iaa(), WQS, engines, ARENA)
+            .map_err(|e| format!("VFIO over the device model: {e}"))?;
+        return Ok(Some(
+            dev.into_queues("device model (IAA_DEVICE=vfio-model)".into()),
+        ));
+    }
+    if let Some(bdf) = v.strip_prefix("vfio:") {
+        let dev = VfioIdxd::open(std::path::Path::new("/"), bdf, WQS, ARENA)
+            .map_err(|e| format!("VFIO {bdf}: {e}"))?;
+        return dev
+            .into_queues(format!("{bdf} (IAA_DEVICE=vfio:{bdf})"))
+            .map(Some)
+            .map_err(|e| format!("VFIO {bdf}: {e}"));
+    }
+    Ok(None)
 }
 
 /// What a slot is doing.
@@ -201,38 +256,102 @@ pub(crate) struct HwCtx {
     /// Until when Drop waits for the device to finish quarantined slots (set by the pool for
     /// all its contexts at once, so dropping a pool waits once, not once per context).
     pub(crate) drop_deadline: Option<Instant>,
+    /// VFIO mode: the IOMMU and the regions (IOVA = address, bytes) mapped through it.
+    iommu: Option<Mapped>,
 }
 
+/// A context's memory mapped through an IOMMU: the mapper and the (IOVA, bytes) regions.
+type Mapped = (Arc<dyn IommuMapper>, Vec<(u64, usize)>);
+
 impl HwCtx {
-    fn new(index: usize, slots: usize, buf_cap: usize) -> Result<HwCtx, WqError> {
+    /// `mapper`: VFIO mode, where the device reaches memory only through the IOMMU: the
+    /// memory it touches (records, AECS, bounce buffers) gets pages of its own, mapped at
+    /// IOVA = process address, so the descriptors need no translation. (Descriptors are
+    /// copied to the portal by the CPU and are not mapped.)
+    fn new(
+        index: usize,
+        slots: usize,
+        buf_cap: usize,
+        mapper: Option<Arc<dyn IommuMapper>>,
+    ) -> Result<HwCtx, String> {
         let lines = buf_cap.div_ceil(LINE).max(1);
+        let e = |e: WqError| e.to_string();
+        let pages = mapper.is_some();
+        let slab = |n: usize| {
+            if pages {
+                Slab::<Line>::new_pages(n)
+            } else {
+                Slab::<Line>::new(n)
+            }
+        };
         // Two AECS: a device may treat the AECS region as two halves (read/write toggle,
         // spec §4.2), so the region the descriptor names is twice its size; the fixed-mode
         // tables are in the first half, which is what the descriptor reads.
-        let aecs = Slab::new(2)?;
+        let aecs = if pages {
+            Slab::new_pages(2)
+        } else {
+            Slab::new(2)
+        }
+        .map_err(e)?;
         aecs.write(0, &CompressAecs::fixed());
         aecs.write(1, &CompressAecs::fixed());
-        Ok(HwCtx {
+        let recs = if pages {
+            IaaRecords::new_pages(slots)
+        } else {
+            IaaRecords::new(slots)
+        }
+        .map_err(e)?;
+        let mut ctx = HwCtx {
             index,
             quar: vec![None; slots].into_boxed_slice(),
-            descs: ManuallyDrop::new(Slab::new(slots)?),
-            recs: ManuallyDrop::new(IaaRecords::new(slots)?),
+            descs: ManuallyDrop::new(Slab::new(slots).map_err(e)?),
+            recs: ManuallyDrop::new(recs),
             aecs: ManuallyDrop::new(aecs),
-            inbuf: ManuallyDrop::new(Slab::new(slots * lines)?),
-            outbuf: ManuallyDrop::new(Slab::new(slots * lines)?),
+            inbuf: ManuallyDrop::new(slab(slots * lines).map_err(e)?),
+            outbuf: ManuallyDrop::new(slab(slots * lines).map_err(e)?),
             lines,
             busy: vec![None; slots].into_boxed_slice(),
             drop_deadline: None,
-        })
+            iommu: None,
+        };
+        if let Some(m) = mapper {
+            let regions = [
+                ctx.recs.region(),
+                ctx.aecs.region(),
+                ctx.inbuf.region(),
+                ctx.outbuf.region(),
+            ];
+            let mut mapped = Vec::with_capacity(regions.len());
+            for (p, len) in regions {
+                // SAFETY: each region is a page-aligned slab of whole pages owned by this
+                // context, accessed only through raw pointers (never Rust references), and
+                // unmapped in Drop before it is freed (or leaked with its mapping when the
+                // device may still write it).
+                let r = unsafe { m.map(p as u64, len, p) };
+                if let Err(err) = r {
+                    for &(iova, len) in &mapped {
+                        let _ = m.unmap(iova, len);
+                    }
+                    return Err(format!(
+                        "IOMMU map of {len} bytes at {p:p} (IOVA = address): {err}"
+                    ));
+                }
+                mapped.push((p as u64, len));
+            }
+            ctx.iommu = Some((m, mapped));
+        }
+        Ok(ctx)
     }
 
     /// Bytes of hardware memory and bookkeeping of this context.
     pub(crate) fn bytes(&self) -> usize {
         let slots = self.busy.len();
-        slots * std::mem::size_of::<IaaDescriptor>()
-            + slots * std::mem::size_of::<IaaCompletionRecord>()
-            + 2 * std::mem::size_of::<CompressAecs>()
-            + 2 * slots * self.lines * LINE
+        // The slabs as allocated (whole pages each in VFIO mode).
+        self.descs.region().1
+            + self.recs.region().1
+            + self.aecs.region().1
+            + self.inbuf.region().1
+            + self.outbuf.region().1
             + slots * std::mem::size_of::<Option<Busy>>()
             + slots * std::mem::size_of::<Option<(Slot, usize, bool)>>()
             // The record slab's free list (u32), in-use flags and quarantine list (slot + keep).
@@ -433,6 +552,12 @@ impl Drop for HwCtx {
             std::thread::sleep(Duration::from_millis(1));
         }
         if !pending {
+            // The device is done with this memory: take it out of the IOMMU before freeing it.
+            if let Some((m, regions)) = self.iommu.take() {
+                for (iova, len) in regions {
+                    let _ = m.unmap(iova, len);
+                }
+            }
             // SAFETY: each field is dropped exactly once, here, and Drop never touches it again;
             // the device has written every record, so it no longer accesses this memory.
             unsafe {

@@ -143,6 +143,15 @@ pub fn configs() -> Vec<(&'static str, PoolBuilder)> {
                     ..ModelConfig::iaa(0)
                 })),
         ),
+        (
+            "vfio-model",
+            Pool::builder()
+                .path(Path::Hardware)
+                .hybrid(false)
+                .budgets(debug_budgets())
+                .contexts(4)
+                .device(Device::Iommu(std::sync::Arc::new(vfio_model()))),
+        ),
     ];
     if iaa::SoftwareEncoder::isal_available() {
         v.push((
@@ -154,6 +163,14 @@ pub fn configs() -> Vec<(&'static str, PoolBuilder)> {
         ));
     }
     v
+}
+
+/// A device in VFIO user mode over the register model, the device model behind it checking
+/// every descriptor address against its soft IOMMU (2 dedicated WQs, 2 engines).
+pub fn vfio_model() -> iaa_driver::vfio::IommuQueues {
+    iaa_driver::vfio::ModelVfio::open(iaa_driver::vfio::Bar0ModelConfig::spr_iaa(), 2, 2, 1 << 16)
+        .expect("VFIO bring-up over the models")
+        .into_queues("test VFIO model".into())
 }
 
 /// Compress `data` in units of `unit`, decompress every compressed unit, and check each unit

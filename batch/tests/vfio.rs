@@ -1,0 +1,119 @@
+//! The pool in VFIO user mode (`Device::Iommu`), over the register model with the device model
+//! behind a soft IOMMU that drops every descriptor naming unmapped memory, as a real IOMMU
+//! would fault it.
+
+mod common;
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use iaa::{Budgets, Device, FallbackCause, Outputs, Path, Pool, UnitResult};
+use iaa_driver::vfio::{Bar0ModelConfig, ModelVfio};
+
+fn data() -> Vec<u8> {
+    let d = common::corpus().remove(0).1;
+    d[..(32 * 4096).min(d.len())].to_vec()
+}
+
+#[test]
+fn every_unit_runs_on_the_device_through_mapped_memory() {
+    let dev = ModelVfio::open(Bar0ModelConfig::spr_iaa(), 2, 2, 1 << 16).unwrap();
+    let faults = dev.fault_counter();
+    let iommu = dev.iommu_arc();
+    let arena_maps = iommu.mappings();
+    let pool = Pool::builder()
+        .path(Path::Hardware)
+        .hybrid(false)
+        .budgets(common::debug_budgets())
+        .contexts(3)
+        .device(Device::Iommu(Arc::new(dev.into_queues("test".into()))))
+        .build()
+        .unwrap();
+    assert!(pool.describe().contains("VFIO"), "{}", pool.describe());
+    // Records, AECS, input and output buffers of each context: 4 mappings per context.
+    assert_eq!(iommu.mappings(), arena_maps + 4 * 3);
+    let data = data();
+    let comp = common::roundtrip(&pool, &data, 4096);
+    for (i, c) in comp.iter().enumerate() {
+        if let Some(c) = c {
+            let orig = &data[i * 4096..((i + 1) * 4096).min(data.len())];
+            assert_eq!(common::inflate_independent(c, 4096), orig);
+        }
+    }
+    let s = pool.stats();
+    assert!(
+        s.compress_hw.units > 0 && s.decompress_hw.units > 0,
+        "{s:?}"
+    );
+    assert_eq!(s.total_fallbacks(), 0, "{s:?}");
+    assert_eq!(
+        faults.load(Relaxed),
+        0,
+        "no descriptor named unmapped memory"
+    );
+    drop(pool);
+    // The contexts unmapped their memory, and the device (with its arena) is gone.
+    assert_eq!(iommu.mappings(), 0);
+}
+
+#[test]
+fn unmapped_context_memory_is_refused_by_the_iommu() {
+    // Negative control: the same IOMMU-checked WQs handed over as plain queues, so the pool
+    // maps nothing. Every descriptor is dropped as a DMA fault, every unit times out and is
+    // done in software instead.
+    let dev = ModelVfio::open(Bar0ModelConfig::spr_iaa(), 1, 1, 1 << 16).unwrap();
+    let faults = dev.fault_counter();
+    let q = dev.into_queues("unmapped".into());
+    let pool = Pool::builder()
+        .path(Path::Hardware)
+        .hybrid(false)
+        .budgets(Budgets {
+            completion_timeout: Duration::from_millis(5),
+            ..Budgets::default()
+        })
+        .hw_batch_size(2)
+        .contexts(1)
+        .device(Device::Queues(Arc::clone(&q.wqs), "unmapped".into()))
+        .build()
+        .unwrap();
+    let data = data();
+    let data = &data[..4 * 4096];
+    let mut out = vec![0u8; data.len()];
+    let mut res = vec![UnitResult::Pending; 4];
+    let sum = pool
+        .compress_batch(data, 4096, Outputs::flat(&mut out, 4096), &mut res)
+        .unwrap();
+    assert_eq!(sum.failed, 0);
+    assert_eq!(sum.hardware, 0, "{res:?}");
+    assert!(faults.load(Relaxed) > 0);
+    let s = pool.stats();
+    assert!(s.fallback(FallbackCause::Timeout) > 0, "{s:?}");
+    drop(pool);
+    drop(q);
+}
+
+#[test]
+fn iaa_device_vfio_model_selects_vfio_mode_from_the_environment() {
+    // Only this binary's tests run here, and none of the others uses Device::Auto.
+    std::env::set_var("IAA_DEVICE", "vfio-model");
+    let pool = Pool::builder()
+        .path(Path::Hardware)
+        .budgets(common::debug_budgets())
+        .contexts(2)
+        .build()
+        .unwrap();
+    std::env::remove_var("IAA_DEVICE");
+    assert!(
+        pool.describe().contains("vfio-model"),
+        "{}",
+        pool.describe()
+    );
+    common::roundtrip(&pool, &data(), 4096);
+    assert!(pool.stats().compress_hw.units > 0);
+    // A function that does not exist gives a clear error, not a panic.
+    std::env::set_var("IAA_DEVICE", "vfio:0000:ff:1f.7");
+    let e = Pool::builder().path(Path::Hardware).build().unwrap_err();
+    std::env::remove_var("IAA_DEVICE");
+    assert!(e.to_string().contains("0000:ff:1f.7"), "{e}");
+}
