@@ -117,3 +117,17 @@ fn iaa_device_vfio_model_selects_vfio_mode_from_the_environment() {
     std::env::remove_var("IAA_DEVICE");
     assert!(e.to_string().contains("0000:ff:1f.7"), "{e}");
 }
+
+#[test]
+fn vfio_context_memory_is_whole_pages() {
+    let pool = Pool::builder()
+        .path(Path::Hardware)
+        .contexts(2)
+        .device(Device::Iommu(Arc::new(common::vfio_model())))
+        .build()
+        .unwrap();
+    let b = pool.context_bytes();
+    eprintln!("VFIO context: {b:?}");
+    // Two bounce-buffer slabs of 8 x 4 KiB, records and AECS in a page each, descriptors.
+    assert!(b.hardware >= 2 * 8 * 4096 + 2 * 4096, "{b:?}");
+}
