@@ -14,8 +14,9 @@
 //! Instructions are chosen at run time from CPUID ([`CpuFeatures`], cached); a method whose
 //! instruction the CPU lacks is refused with [`WqError::CpuLacks`], never executed.
 //!
-//! Every `unsafe` of the hot path is in this crate: `hw.rs` (the instructions) and `slab.rs`
-//! (aligned memory, atomic status reads).
+//! Every `unsafe` of the hot path is in this crate: `hw.rs` (the instructions), `slab.rs`
+//! (aligned memory, atomic status reads) and `jobmem.rs` ([`IaaJobMemory`]: job memory whose
+//! descriptors it builds itself, so its submit is safe and crates above stay safe Rust).
 //!
 //! # The DMA contract
 //! A descriptor names memory by address; the device (or the model) reads and writes it after
@@ -29,6 +30,7 @@
 
 pub mod cpu;
 mod hw;
+pub mod jobmem;
 pub mod outcome;
 pub mod slab;
 
@@ -40,6 +42,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use cpu::CpuFeatures;
+pub use jobmem::{IaaJob, IaaJobMemory};
 pub use outcome::{dsa_outcome, iaa_outcome, DsaOutcome, IaaOutcome};
 pub use slab::{
     poll_raw, CompletionRecord, CompressAecsSlab, DecompressAecsSlab, DsaDescriptorSlab,

@@ -191,6 +191,11 @@ impl Slot {
     pub const fn index(self) -> usize {
         self.0 as usize
     }
+
+    /// The slot of index `i` (callers check the range against their slab).
+    pub(crate) const fn from_index(i: usize) -> Slot {
+        Slot(i as u32)
+    }
 }
 
 /// What a bounded wait ended with.
@@ -417,6 +422,11 @@ impl<R: CompletionRecord> RecordSlab<R> {
             }
         }
         n
+    }
+
+    /// Whether a slot is claimed (in use or quarantined).
+    pub fn is_in_use(&self, s: Slot) -> bool {
+        self.in_use.get(s.index()).copied().unwrap_or(false)
     }
 
     /// Whether a slot is in quarantine.
