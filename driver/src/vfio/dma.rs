@@ -367,6 +367,78 @@ impl DmaBuf<'_> {
     }
 }
 
+/// [`iaa_wq::IaaJobMemory`] whose device-visible regions are mapped through an IOMMU at
+/// IOVA = process address (VFIO mode), so the descriptors it builds need no translation. The
+/// regions are unmapped before the memory is freed; if the device may still write them when
+/// this is dropped, both the mapping and the memory are leaked instead.
+pub struct MappedJobMemory {
+    mem: iaa_wq::IaaJobMemory,
+    mapper: Arc<dyn IommuMapper>,
+    regions: Vec<(u64, usize)>,
+}
+
+impl MappedJobMemory {
+    /// Map `mem` (allocated with `pages = true`) through `mapper`.
+    pub fn new(mem: iaa_wq::IaaJobMemory, mapper: Arc<dyn IommuMapper>) -> Result<Self, DmaError> {
+        let mut regions = Vec::with_capacity(4);
+        for (p, len) in mem.device_regions() {
+            if (p as usize) % 4096 != 0 || len % 4096 != 0 {
+                for &(iova, l) in &regions {
+                    let _ = mapper.unmap(iova, l);
+                }
+                return Err(DmaError::Map {
+                    iova: p as u64,
+                    len,
+                    message: "job memory is not in whole pages (allocate it with pages = true)"
+                        .into(),
+                });
+            }
+            // SAFETY: the region is a page-aligned slab of whole pages owned by `mem`, which
+            // this value owns from now on; `IaaJobMemory` accesses it only through raw-pointer
+            // copies, never references; Drop unmaps it before `mem` frees it, or leaks both.
+            if let Err(e) = unsafe { mapper.map(p as u64, len, p) } {
+                for &(iova, l) in &regions {
+                    let _ = mapper.unmap(iova, l);
+                }
+                return Err(e);
+            }
+            regions.push((p as u64, len));
+        }
+        Ok(MappedJobMemory {
+            mem,
+            mapper,
+            regions,
+        })
+    }
+}
+
+impl std::ops::Deref for MappedJobMemory {
+    type Target = iaa_wq::IaaJobMemory;
+    fn deref(&self) -> &iaa_wq::IaaJobMemory {
+        &self.mem
+    }
+}
+
+impl std::ops::DerefMut for MappedJobMemory {
+    fn deref_mut(&mut self) -> &mut iaa_wq::IaaJobMemory {
+        &mut self.mem
+    }
+}
+
+impl Drop for MappedJobMemory {
+    fn drop(&mut self) {
+        let deadline = self.mem.drop_deadline();
+        if self.mem.settle(deadline) {
+            for &(iova, len) in &self.regions {
+                let _ = self.mapper.unmap(iova, len);
+            }
+        } else {
+            // Still pending: keep the mapping, and let the memory's own Drop leak it at once.
+            self.mem.set_drop_deadline(std::time::Instant::now());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

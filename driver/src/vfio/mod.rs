@@ -41,7 +41,7 @@ pub mod regs;
 pub use bar::{Bar0, MmioRegion, PciCommand};
 pub use bar0_model::{Bar0Model, Bar0ModelConfig, CommandRecord};
 pub use bringup::{BringUpError, Controller, DeviceCaps, Plan, PlanError, WqPlan, WqRegs};
-pub use dma::{DmaArena, DmaBuf, DmaError, IommuMapper, SoftIommu};
+pub use dma::{DmaArena, DmaBuf, DmaError, IommuMapper, MappedJobMemory, SoftIommu};
 pub use model_backed::ModelVfio;
 pub use pci::{
     is_denylisted, scan_functions, PciFunction, VfioPci, DSA_DEVICE_IDS, IAA_DEVICE_IDS,
