@@ -8,29 +8,17 @@
 //! buffers) stays quarantined until the device writes the record, and the caller's buffers are
 //! free the moment the call returns.
 
-use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytemuck::{Pod, Zeroable};
-use iaa_descriptors::{
-    iaa_class, CompressAecs, IaaCompletionRecord, IaaCompress, IaaDecompress, IaaDescriptor,
-    StatusClass,
-};
+use iaa_descriptors::{iaa_class, IaaCompletionRecord, StatusClass};
 use iaa_driver::model::{self, ModelDevice};
-use iaa_driver::vfio::{IommuMapper, IommuQueues};
-use iaa_wq::{IaaRecords, Slab, Slot, WorkQueue, WqError};
+use iaa_driver::vfio::{IommuMapper, IommuQueues, MappedJobMemory};
+use iaa_wq::{IaaJob, IaaJobMemory, IaaRecords, Slot, WorkQueue, WqError};
 
 use crate::config::{Device, PoolBuilder, WqChoice};
 use crate::engine::Op;
-
-/// One 64-byte line of a bounce buffer (64-byte aligned).
-#[derive(Clone, Copy, Pod, Zeroable)]
-#[repr(C, align(64))]
-pub(crate) struct Line([u8; 64]);
-
-const LINE: usize = 64;
 
 /// A device backend: its work queues, and the model that serves them (if any).
 pub(crate) struct Backend {
@@ -237,162 +225,97 @@ pub(crate) enum Submit {
     Failed,
 }
 
-/// The hardware memory of one context. `slots` descriptors, records and buffer pairs; slot
-/// `i`'s record, descriptor and buffers always go together.
+/// The device memory of one context: plain, or mapped through an IOMMU (VFIO mode).
+enum JobMem {
+    Plain(IaaJobMemory),
+    Mapped(MappedJobMemory),
+}
+
+/// The hardware side of one context: its job memory (`hw_batch_size` slots of descriptor,
+/// record and bounce buffers, see [`IaaJobMemory`]) and which slots are in flight.
 pub(crate) struct HwCtx {
     /// Index of the context in the pool.
     pub(crate) index: usize,
     /// Quarantined slots, by slot index: the slot, the WQ it was submitted to, and whether
     /// its credit was returned.
     quar: Box<[Option<(Slot, usize, bool)>]>,
-    descs: ManuallyDrop<Slab<IaaDescriptor>>,
-    pub(crate) recs: ManuallyDrop<IaaRecords>,
-    aecs: ManuallyDrop<Slab<CompressAecs>>,
-    inbuf: ManuallyDrop<Slab<Line>>,
-    outbuf: ManuallyDrop<Slab<Line>>,
-    lines: usize,
+    mem: JobMem,
     /// In-flight slots, indexed by slot index.
     pub(crate) busy: Box<[Option<Busy>]>,
-    /// Until when Drop waits for the device to finish quarantined slots (set by the pool for
-    /// all its contexts at once, so dropping a pool waits once, not once per context).
-    pub(crate) drop_deadline: Option<Instant>,
-    /// VFIO mode: the IOMMU and the regions (IOVA = address, bytes) mapped through it.
-    iommu: Option<Mapped>,
 }
-
-/// A context's memory mapped through an IOMMU: the mapper and the (IOVA, bytes) regions.
-type Mapped = (Arc<dyn IommuMapper>, Vec<(u64, usize)>);
 
 impl HwCtx {
     /// `mapper`: VFIO mode, where the device reaches memory only through the IOMMU: the
     /// memory it touches (records, AECS, bounce buffers) gets pages of its own, mapped at
-    /// IOVA = process address, so the descriptors need no translation. (Descriptors are
-    /// copied to the portal by the CPU and are not mapped.)
+    /// IOVA = process address, so the descriptors need no translation.
     fn new(
         index: usize,
         slots: usize,
         buf_cap: usize,
         mapper: Option<Arc<dyn IommuMapper>>,
     ) -> Result<HwCtx, String> {
-        let lines = buf_cap.div_ceil(LINE).max(1);
-        let e = |e: WqError| e.to_string();
-        let pages = mapper.is_some();
-        let slab = |n: usize| {
-            if pages {
-                Slab::<Line>::new_pages(n)
-            } else {
-                Slab::<Line>::new(n)
-            }
+        let mem = IaaJobMemory::new(slots, buf_cap, mapper.is_some()).map_err(|e| e.to_string())?;
+        let mem = match mapper {
+            Some(m) => JobMem::Mapped(
+                MappedJobMemory::new(mem, m)
+                    .map_err(|e| format!("IOMMU map of the context memory: {e}"))?,
+            ),
+            None => JobMem::Plain(mem),
         };
-        // Two AECS: a device may treat the AECS region as two halves (read/write toggle,
-        // spec §4.2), so the region the descriptor names is twice its size; the fixed-mode
-        // tables are in the first half, which is what the descriptor reads.
-        let aecs = if pages {
-            Slab::new_pages(2)
-        } else {
-            Slab::new(2)
-        }
-        .map_err(e)?;
-        aecs.write(0, &CompressAecs::fixed());
-        aecs.write(1, &CompressAecs::fixed());
-        let recs = if pages {
-            IaaRecords::new_pages(slots)
-        } else {
-            IaaRecords::new(slots)
-        }
-        .map_err(e)?;
-        let mut ctx = HwCtx {
+        Ok(HwCtx {
             index,
             quar: vec![None; slots].into_boxed_slice(),
-            descs: ManuallyDrop::new(Slab::new(slots).map_err(e)?),
-            recs: ManuallyDrop::new(recs),
-            aecs: ManuallyDrop::new(aecs),
-            inbuf: ManuallyDrop::new(slab(slots * lines).map_err(e)?),
-            outbuf: ManuallyDrop::new(slab(slots * lines).map_err(e)?),
-            lines,
+            mem,
             busy: vec![None; slots].into_boxed_slice(),
-            drop_deadline: None,
-            iommu: None,
-        };
-        if let Some(m) = mapper {
-            let regions = [
-                ctx.recs.region(),
-                ctx.aecs.region(),
-                ctx.inbuf.region(),
-                ctx.outbuf.region(),
-            ];
-            let mut mapped = Vec::with_capacity(regions.len());
-            for (p, len) in regions {
-                // SAFETY: each region is a page-aligned slab of whole pages owned by this
-                // context, accessed only through raw pointers (never Rust references), and
-                // unmapped in Drop before it is freed (or leaked with its mapping when the
-                // device may still write it).
-                let r = unsafe { m.map(p as u64, len, p) };
-                if let Err(err) = r {
-                    for &(iova, len) in &mapped {
-                        let _ = m.unmap(iova, len);
-                    }
-                    return Err(format!(
-                        "IOMMU map of {len} bytes at {p:p} (IOVA = address): {err}"
-                    ));
-                }
-                mapped.push((p as u64, len));
-            }
-            ctx.iommu = Some((m, mapped));
-        }
-        Ok(ctx)
+        })
+    }
+
+    fn mem(&self) -> &IaaJobMemory {
+        self.mem.get()
+    }
+
+    fn mem_mut(&mut self) -> &mut IaaJobMemory {
+        self.mem.get_mut()
+    }
+
+    /// The completion records (for `WorkQueue::poll`).
+    pub(crate) fn records(&self) -> &IaaRecords {
+        self.mem().records()
+    }
+
+    /// Until when dropping this context waits for the device to finish quarantined slots (the
+    /// pool sets one deadline for all its contexts, so dropping a pool waits once).
+    pub(crate) fn set_drop_deadline(&mut self, at: Instant) {
+        self.mem_mut().set_drop_deadline(at);
     }
 
     /// Bytes of hardware memory and bookkeeping of this context.
     pub(crate) fn bytes(&self) -> usize {
         let slots = self.busy.len();
-        // The slabs as allocated (whole pages each in VFIO mode).
-        self.descs.region().1
-            + self.recs.region().1
-            + self.aecs.region().1
-            + self.inbuf.region().1
-            + self.outbuf.region().1
+        self.mem().bytes()
             + slots * std::mem::size_of::<Option<Busy>>()
             + slots * std::mem::size_of::<Option<(Slot, usize, bool)>>()
-            // The record slab's free list (u32), in-use flags and quarantine list (slot + keep).
-            + slots * (4 + 1 + 24)
+            // The record slab's free list (u32), in-use flags and quarantine list (slot + keep),
+            // and the submitted flags.
+            + slots * (4 + 1 + 24 + 1)
     }
 
     /// Capacity of one bounce buffer.
     pub(crate) fn buf_cap(&self) -> usize {
-        self.lines * LINE
-    }
-
-    fn buf_addr(slab: &Slab<Line>, slot: usize, lines: usize) -> u64 {
-        slab.addr(slot * lines).unwrap_or(0)
-    }
-
-    /// Copy `src` into the input buffer of `slot` (`src.len() <= buf_cap`).
-    fn fill_input(&self, slot: usize, src: &[u8]) {
-        let base = slot * self.lines;
-        for (k, chunk) in src.chunks(LINE).enumerate() {
-            let mut l = Line([0; LINE]);
-            l.0[..chunk.len()].copy_from_slice(chunk);
-            self.inbuf.write(base + k, &l);
-        }
+        self.mem().buf_cap()
     }
 
     /// Copy the first `dst.len()` bytes of `slot`'s output buffer into `dst`. Called only after
     /// the slot's record showed completion (acquire), so the device's writes are visible.
-    pub(crate) fn copy_output(&self, slot: usize, dst: &mut [u8]) {
-        let base = slot * self.lines;
-        for (k, chunk) in dst.chunks_mut(LINE).enumerate() {
-            if let Some(l) = self.outbuf.read(base + k) {
-                chunk.copy_from_slice(&l.0[..chunk.len()]);
-            }
-        }
+    pub(crate) fn copy_output(&self, s: Slot, dst: &mut [u8]) {
+        self.mem().copy_output(s, dst);
     }
 
     /// Quarantine a slot submitted to WQ `wq` whose record is not written: neither the slot
     /// nor its buffers are reused until the device writes the record.
     pub(crate) fn quarantine(&mut self, s: Slot, wq: usize) {
         self.busy[s.index()] = None;
-        if self.recs.quarantine(s, None).is_ok() {
+        if self.mem_mut().quarantine(s) {
             self.quar[s.index()] = Some((s, wq, false));
         }
     }
@@ -400,19 +323,21 @@ impl HwCtx {
     /// Release quarantined slots whose record the device has now written, returning each
     /// one's credit to the WQ it was submitted to.
     pub(crate) fn reap(&mut self, wqs: &[WorkQueue]) {
-        if self.recs.quarantined() == 0 {
+        if self.mem().quarantined() == 0 {
             return;
         }
-        for q in self.quar.iter_mut().flatten() {
-            if !q.2 && self.recs.poll(q.0).is_some() {
-                wqs[q.1].complete(1);
-                q.2 = true;
+        let HwCtx { quar, mem, .. } = self;
+        for (s, w, credited) in quar.iter_mut().flatten() {
+            if !*credited && mem.get().records().poll(*s).is_some() {
+                wqs[*w].complete(1);
+                *credited = true;
             }
         }
-        self.recs.reap();
-        for q in self.quar.iter_mut() {
+        mem.get_mut().reap();
+        let m = mem.get();
+        for q in quar.iter_mut() {
             if let Some((s, w, credited)) = *q {
-                if !self.recs.is_quarantined(s) {
+                if !m.is_quarantined(s) {
                     if !credited {
                         // Written between the two looks above.
                         wqs[w].complete(1);
@@ -425,69 +350,51 @@ impl HwCtx {
 
     /// Claim a free slot (quarantined ones are skipped until reaped).
     pub(crate) fn claim(&mut self) -> Option<Slot> {
-        self.recs.claim()
+        self.mem_mut().claim()
     }
 
     /// Give a slot back.
     pub(crate) fn release(&mut self, s: Slot) {
         self.busy[s.index()] = None;
-        let _ = self.recs.release(s);
+        self.mem_mut().release(s);
     }
 
-    /// Build the descriptor of `phase` for `slot` (input already in place for compress and
-    /// decompress) and store it in the descriptor slab.
+    /// Build the descriptor of `phase` for `slot` (copying `input` in for compress and
+    /// decompress).
     pub(crate) fn prepare(&self, s: Slot, phase: Phase, input: &[u8], max_out: usize) {
-        let i = s.index();
-        let rec = self.recs.addr(s);
-        let inb = Self::buf_addr(&self.inbuf, i, self.lines);
-        let outb = Self::buf_addr(&self.outbuf, i, self.lines);
-        let desc = match phase {
+        let m = self.mem();
+        let job = match phase {
             Phase::Compress => {
-                self.fill_input(i, input);
-                IaaCompress::new(
-                    inb,
-                    input.len() as u32,
-                    outb,
-                    max_out as u32,
-                    self.aecs.addr(0).unwrap_or(0),
-                    rec,
-                )
-                .build()
+                m.fill_input(s, input);
+                IaaJob::Compress {
+                    len: input.len(),
+                    max_out,
+                }
             }
             Phase::Decompress => {
-                self.fill_input(i, input);
-                IaaDecompress::new(inb, input.len() as u32, outb, max_out as u32, rec).build()
+                m.fill_input(s, input);
+                IaaJob::Decompress {
+                    len: input.len(),
+                    max_out,
+                }
             }
-            // Decode the slot's own compressed output; nothing is written (suppress output),
-            // the destination names the slot's input buffer only to be a valid address.
-            Phase::Verify { len, .. } => {
-                IaaDecompress::new(outb, len as u32, inb, self.buf_cap() as u32, rec)
-                    .suppress_output(true)
-                    .build()
-            }
+            Phase::Verify { len, .. } => IaaJob::Verify { len },
         };
-        self.descs.write(i, &desc);
+        m.prepare(s, job);
     }
 
     /// Submit `slot`'s descriptor, retrying a refusal at most `retries` times. `retried` is
     /// increased by the number of extra attempts.
     pub(crate) fn submit(
-        &self,
+        &mut self,
         wq: &WorkQueue,
         s: Slot,
         retries: u32,
         retried: &mut u64,
     ) -> Submit {
-        self.recs.reset(s);
-        let Some(desc) = self.descs.read(s.index()) else {
-            return Submit::Failed;
-        };
+        let m = self.mem_mut();
         for attempt in 0..=retries {
-            // SAFETY: the DMA contract of `WorkQueue::submit`: every address in the descriptor
-            // is memory of this context (record, AECS, bounce buffers), which stays allocated
-            // and untouched by the CPU until the record is written: the slot is in `busy` until
-            // then, or quarantined in `recs` (and leaked by Drop if still pending).
-            match unsafe { wq.submit_iaa(&desc) } {
+            match m.submit(wq, s) {
                 Ok(()) => return Submit::Accepted,
                 Err(WqError::NoCredit { .. })
                 | Err(WqError::Refused)
@@ -506,67 +413,31 @@ impl HwCtx {
     /// Touch the faulting byte (read it, and write it back for a write fault) if it is in this
     /// context's memory, as a CPU access would fault the page in.
     pub(crate) fn touch(&self, addr: u64, write: bool) {
-        for slab in [&*self.inbuf, &*self.outbuf] {
-            let base = slab.addr(0).unwrap_or(0);
-            let end = base + (slab.capacity() * LINE) as u64;
-            if (base..end).contains(&addr) {
-                let i = ((addr - base) as usize) / LINE;
-                if let Some(l) = slab.read(i) {
-                    if write {
-                        slab.write(i, &l);
-                    }
-                }
-            }
+        self.mem().touch(addr, write);
+    }
+}
+
+impl JobMem {
+    fn get(&self) -> &IaaJobMemory {
+        match self {
+            JobMem::Plain(m) => m,
+            JobMem::Mapped(m) => m,
+        }
+    }
+
+    fn get_mut(&mut self) -> &mut IaaJobMemory {
+        match self {
+            JobMem::Plain(m) => m,
+            JobMem::Mapped(m) => m,
         }
     }
 }
 
 /// How long dropping a pool waits for the device to finish quarantined slots before it leaks
 /// their memory instead of freeing it.
-pub(crate) const DROP_WAIT: Duration = Duration::from_millis(200);
+pub(crate) const DROP_WAIT: Duration = iaa_wq::jobmem::DROP_WAIT;
 
 /// A completed record, classified.
 pub(crate) fn classify(r: &IaaCompletionRecord) -> StatusClass {
     iaa_class(r.status, r.error_code)
-}
-
-impl Drop for HwCtx {
-    fn drop(&mut self) {
-        // Slots the device may still write (timed out, or abandoned by a dropped handle): give
-        // the device a moment, then leak the memory rather than free it under a late write.
-        let deadline = self
-            .drop_deadline
-            .unwrap_or_else(|| Instant::now() + DROP_WAIT);
-        let mut pending = true;
-        while Instant::now() < deadline {
-            self.recs.reap();
-            let busy_pending = self
-                .busy
-                .iter()
-                .flatten()
-                .any(|b| self.recs.poll(b.slot).is_none());
-            if self.recs.quarantined() == 0 && !busy_pending {
-                pending = false;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        if !pending {
-            // The device is done with this memory: take it out of the IOMMU before freeing it.
-            if let Some((m, regions)) = self.iommu.take() {
-                for (iova, len) in regions {
-                    let _ = m.unmap(iova, len);
-                }
-            }
-            // SAFETY: each field is dropped exactly once, here, and Drop never touches it again;
-            // the device has written every record, so it no longer accesses this memory.
-            unsafe {
-                ManuallyDrop::drop(&mut self.descs);
-                ManuallyDrop::drop(&mut self.recs);
-                ManuallyDrop::drop(&mut self.aecs);
-                ManuallyDrop::drop(&mut self.inbuf);
-                ManuallyDrop::drop(&mut self.outbuf);
-            }
-        }
-    }
 }

@@ -183,7 +183,7 @@ impl Job<'_, '_> {
             let Some(busy) = hw.busy[i] else {
                 continue;
             };
-            let Some(rec) = wq.poll(&hw.recs, busy.slot) else {
+            let Some(rec) = wq.poll(hw.records(), busy.slot) else {
                 if busy.t0.elapsed() > b.budgets.completion_timeout {
                     // Abandon: the slot stays quarantined until its record is written.
                     hw.quarantine(busy.slot, wq_idx);
@@ -356,7 +356,7 @@ impl Job<'_, '_> {
         let hw = held.guard.hw.as_mut().expect("hardware context");
         let r = match self.outputs.slot(u).get_mut(..len) {
             Some(dst) => {
-                hw.copy_output(busy.slot.index(), dst);
+                hw.copy_output(busy.slot, dst);
                 UnitResult::Done {
                     len,
                     path: ExecPath::Hardware,

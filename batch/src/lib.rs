@@ -25,15 +25,14 @@
 //! ```
 
 #![warn(missing_docs)]
-// Safe Rust throughout, but for the one module that hands descriptors to a work queue (the
-// device then writes the context's memory, which `iaa_wq` cannot check) and frees that memory.
-#![deny(unsafe_code)]
+// Safe Rust throughout: the device memory, descriptor building and submission are
+// `iaa_wq::IaaJobMemory` (and its IOMMU mapping `iaa_driver::vfio::MappedJobMemory`).
+#![forbid(unsafe_code)]
 
 mod config;
 mod cpu;
 mod engine;
 mod error;
-#[allow(unsafe_code)]
 mod hw;
 mod hwengine;
 mod io;

@@ -158,7 +158,7 @@ impl Drop for Pool {
         for c in self.cells.iter_mut() {
             let slot = c.slot.get_mut().unwrap_or_else(|p| p.into_inner());
             if let Some(h) = slot.as_mut().and_then(|ctx| ctx.hw.as_mut()) {
-                h.drop_deadline = Some(deadline);
+                h.set_drop_deadline(deadline);
             }
         }
     }
