@@ -111,6 +111,9 @@ const CL_ORDER: [usize; 19] = [
     16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
 ];
 
+/// Extra bits of each code-length symbol (16: 2, 17: 3, 18: 7).
+const CL_EXTRA: [u8; 19] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 7];
+
 /// Huffman tables of one block.
 struct Codes {
     ll_lens: [u8; 288],
@@ -296,16 +299,12 @@ impl Compressor {
             .rposition(|&s| self.cl_lens[s] != 0)
             .map_or(0, |p| p + 1);
         dyn_bits += 14 + 3 * hclen as u64;
+        let mut rle_bits = 0u32;
         for &it in &self.rle[..nrle] {
-            let s = (it & 0xFF) as usize;
-            dyn_bits += self.cl_lens[s] as u64
-                + match s {
-                    16 => 2,
-                    17 => 3,
-                    18 => 7,
-                    _ => 0,
-                };
+            let s = (it & 0xFF) as usize % 19;
+            rle_bits += (self.cl_lens[s] + CL_EXTRA[s]) as u32;
         }
+        dyn_bits += rle_bits as u64;
         let n = end - start;
         let stored_bits = {
             let chunks = n.div_ceil(65535).max(1) as u64;
@@ -342,15 +341,11 @@ impl Compressor {
                 w.flush();
             }
             for &it in &self.rle[..nrle] {
-                let s = (it & 0xFF) as usize;
+                let s = (it & 0xFF) as usize % 19;
                 let e = (it >> 8) as u64;
-                w.put(self.cl_codes[s] as u64, self.cl_lens[s] as u32);
-                match s {
-                    16 => w.put(e, 2),
-                    17 => w.put(e, 3),
-                    18 => w.put(e, 7),
-                    _ => {}
-                }
+                // `e` is 0 for the lengths 0..=15 (no extra bits).
+                let cl = self.cl_lens[s] as u32;
+                w.put(self.cl_codes[s] as u64 | e << cl, cl + CL_EXTRA[s] as u32);
                 w.flush();
             }
         } else {

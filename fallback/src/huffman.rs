@@ -161,26 +161,58 @@ const fn make_rev8() -> [u8; 256] {
 static REV8: [u8; 256] = make_rev8();
 
 /// Canonical codes, bit-reversed for LSB-first output, from code lengths.
+///
+/// The symbols are handled as four contiguous quarters, each with its own counters: a
+/// counter bumped for consecutive symbols is a store-to-load chain, and four chains overlap.
 pub(crate) fn assign_codes(lens: &[u8], codes: &mut [u16]) {
-    let mut count = [0u16; 16];
-    for &l in lens {
-        count[l as usize] += 1;
+    debug_assert_eq!(lens.len(), codes.len());
+    let q = lens.len().div_ceil(4).max(1);
+    let (l0, rest) = lens.split_at(q.min(lens.len()));
+    let (l1, rest) = rest.split_at(q.min(rest.len()));
+    let (l2, l3) = rest.split_at(q.min(rest.len()));
+    let mut count = [[0u16; 16]; 4];
+    for i in 0..q {
+        // Quarters 0..2 have exactly q symbols; only the last may be shorter.
+        count[0][(l0.get(i).unwrap_or(&0) & 15) as usize] += 1;
+        count[1][(l1.get(i).unwrap_or(&0) & 15) as usize] += 1;
+        count[2][(l2.get(i).unwrap_or(&0) & 15) as usize] += 1;
+        count[3][(l3.get(i).unwrap_or(&0) & 15) as usize] += 1;
     }
-    count[0] = 0;
-    let mut next = [0u16; 16];
+    // next[j][l]: the next code of length l in quarter j.
+    let mut next = [[0u16; 16]; 4];
     let mut code = 0u16;
     for l in 1..16 {
-        code = (code + count[l - 1]) << 1;
-        next[l] = code;
+        let prev = count[0][l - 1] + count[1][l - 1] + count[2][l - 1] + count[3][l - 1];
+        code = (code + if l == 1 { 0 } else { prev }) << 1;
+        next[0][l] = code;
+        next[1][l] = next[0][l] + count[0][l];
+        next[2][l] = next[1][l] + count[1][l];
+        next[3][l] = next[2][l] + count[2][l];
     }
-    for (s, &l) in lens.iter().enumerate() {
-        if l > 0 {
-            let c = next[l as usize];
-            next[l as usize] += 1;
-            let r = (REV8[(c & 0xFF) as usize] as u16) << 8 | REV8[(c >> 8) as usize] as u16;
-            codes[s] = r >> (16 - l);
-        } else {
-            codes[s] = 0;
+    let (c0, rest) = codes.split_at_mut(l0.len());
+    let (c1, rest) = rest.split_at_mut(l1.len());
+    let (c2, c3) = rest.split_at_mut(l2.len());
+    // Unused symbols (length 0) take `next[j][0]` (never read) and get code 0.
+    let one = |next: &mut [u16; 16], l: u8| -> u16 {
+        let l = (l & 15) as usize;
+        let c = next[l];
+        next[l] = c.wrapping_add(1);
+        let r = (REV8[(c & 0xFF) as usize] as u32) << 8 | REV8[(c >> 8) as usize] as u32;
+        (r >> (16 - l)) as u16
+    };
+    let [n0, n1, n2, n3] = &mut next;
+    for i in 0..q {
+        if let (Some(&a), Some(o)) = (l0.get(i), c0.get_mut(i)) {
+            *o = one(n0, a);
+        }
+        if let (Some(&a), Some(o)) = (l1.get(i), c1.get_mut(i)) {
+            *o = one(n1, a);
+        }
+        if let (Some(&a), Some(o)) = (l2.get(i), c2.get_mut(i)) {
+            *o = one(n2, a);
+        }
+        if let (Some(&a), Some(o)) = (l3.get(i), c3.get_mut(i)) {
+            *o = one(n3, a);
         }
     }
 }

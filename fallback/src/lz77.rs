@@ -366,7 +366,9 @@ impl Matcher {
                 let v = rd64(src, ip);
                 let t0 = (ip + off) as u16;
                 let lim = WINDOW.min(ip);
-                // Four positions per step from one 8-byte load; the first that matches wins.
+                // Four positions per step from one 8-byte load; the first that matches wins
+                // and ends the step (the later positions are not looked up: cheaper, and
+                // fewer, longer matches).
                 let mut hit = None;
                 for k in 0..4 {
                     let vk = (v >> (8 * k)) as u32;
@@ -381,17 +383,19 @@ impl Matcher {
                     // `d - 1 < lim <= ip` keeps `d <= pk`. The candidate's 4 bytes end
                     // before `pk + 4 <= end`: the `min` never changes the index and lets
                     // the compiler drop the bounds check.
-                    if hit.is_none()
-                        && d.wrapping_sub(1) < lim
-                        && rd32(src, (pk - d).min(end - 4)) == vk
-                    {
+                    if d.wrapping_sub(1) < lim && rd32(src, (pk - d).min(end - 4)) == vk {
                         hit = Some((pk, d));
+                        break;
                     }
                 }
                 let Some((mut p, dist)) = hit else {
                     ip += 4 + ((ip - anchor) >> SKIP);
                     continue;
                 };
+                // The position after the hit still goes into the table (most of the ratio
+                // the skipped lookups would give; `p + 5 <= end`).
+                let q = p + 1;
+                tab[hash(rd32(src, q), SHIFT) & MASK] = (q + off) as u16;
                 let mut c = p - dist;
                 let lim = end.min(p + MAX_MATCH);
                 let mut len = MIN_MATCH + extend(src, c + MIN_MATCH, p + MIN_MATCH, lim);
