@@ -66,7 +66,8 @@ enum Stamp {
     Wall(Instant),
 }
 
-fn thread_cpu_secs() -> f64 {
+/// CPU time of the calling thread, in seconds (NaN if the clock is unavailable).
+pub fn thread_cpu_secs() -> f64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
