@@ -18,11 +18,10 @@ use iaa_fallback::{max_compressed_len, CompressOutcome, Compressor, Decompressor
 /// a caller would store them raw).
 type Units = Vec<(Vec<u8>, usize)>;
 
-fn encode(
-    files: &[&[u8]],
-    unit: usize,
-    f: &mut dyn FnMut(&[u8], &mut [u8]) -> Option<usize>,
-) -> (Units, f64) {
+/// One encoder call: compress `src` into `dst`, `Some(len)` when it produced a stream.
+type Encode<'a> = dyn FnMut(&[u8], &mut [u8]) -> Option<usize> + 'a;
+
+fn encode(files: &[&[u8]], unit: usize, f: &mut Encode<'_>) -> (Units, f64) {
     let mut out = Vec::new();
     let mut dst = vec![0u8; max_compressed_len(unit) + 1024];
     let (mut raw, mut stored) = (0usize, 0usize);
