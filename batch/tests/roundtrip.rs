@@ -111,26 +111,39 @@ fn zstd_software_roundtrip() {
 
 #[test]
 fn spread_over_cores_roundtrip() {
-    let pool = Pool::builder()
-        .path(Path::Software)
-        .spread_over_cores(true)
-        .contexts(4)
-        .build()
-        .unwrap();
-    let data = common::generated(256 * 1024);
-    common::roundtrip(&pool, &data, 4096);
-    let s = pool.stats();
-    assert_eq!(s.compress_sw.units, 64);
-    // The units were spread: with 2+ cores, more than one context compressed some.
-    let busy = pool
-        .stats_per_context()
-        .iter()
-        .filter(|c| c.compress_sw.units > 0)
-        .count();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    assert_eq!(pool.batch_size(), cores.min(4));
+    // Whether a second thread gets units before the caller finishes them all depends on the
+    // scheduler (a loaded CI machine, a fast encoder): a few attempts, with the slower native
+    // encoder and enough units; one spread run is the proof.
+    let mut spread = Vec::new();
+    for _ in 0..5 {
+        let pool = Pool::builder()
+            .path(Path::Software)
+            .software_encoder(iaa::SoftwareEncoder::Native)
+            .spread_over_cores(true)
+            .contexts(4)
+            .build()
+            .unwrap();
+        assert_eq!(pool.batch_size(), cores.min(4));
+        let data = common::generated(1024 * 1024);
+        common::roundtrip(&pool, &data, 4096);
+        let s = pool.stats();
+        assert_eq!(s.compress_sw.units, 256);
+        let busy = pool
+            .stats_per_context()
+            .iter()
+            .filter(|c| c.compress_sw.units > 0)
+            .count();
+        spread.push(busy);
+        if cores < 2 || busy >= 2 {
+            break;
+        }
+    }
     if cores >= 2 {
-        assert!(busy >= 2, "spread over {busy} context(s)");
+        assert!(
+            spread.iter().any(|&b| b >= 2),
+            "never spread: contexts used per attempt {spread:?}"
+        );
     }
 }
 
