@@ -42,9 +42,16 @@ impl PoolCodec {
         })
     }
 
-    /// One line saying which path the pool uses and why.
+    /// One line saying which path the pool uses and why, and its software deflate encoder.
     pub fn describe(&self) -> String {
-        self.pool.describe()
+        match self.pool.codec() {
+            iaa::Codec::Deflate => format!(
+                "{}; software deflate encoder: {}",
+                self.pool.describe(),
+                self.pool.software_encoder().name()
+            ),
+            iaa::Codec::Zstd => self.pool.describe(),
+        }
     }
 }
 
