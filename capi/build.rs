@@ -47,7 +47,13 @@ fn main() {
         return;
     };
     let include = manifest.join("include");
-    let libs = native_static_libs(&os, &tenv);
+    // With the `isal` feature the static library also needs the system's libisal.
+    let isal = if env::var_os("CARGO_FEATURE_ISAL").is_some() {
+        "-lisal "
+    } else {
+        ""
+    };
+    let libs = format!("{isal}{}", native_static_libs(&os, &tenv));
     let common = format!(
         "prefix={prefix}\nlibdir=${{prefix}}\nincludedir={include}\n\n\
          Description: Batched compression over Intel IAA with software fallback (C ABI)\n\
