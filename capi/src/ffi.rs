@@ -641,64 +641,116 @@ unsafe fn vector_call(
     // disjoint (in units_call) before any is used.
     let p = unsafe { pool_ref(pool)? };
     let info = unsafe { batch_info_arg(info)? };
-    if results_len < units {
-        return Err(CapiError::Invalid("results_len is smaller than units"));
-    }
-    let srcs = unsafe { in_slice(src, units, "src")? };
-    let lens = unsafe { in_slice(src_lens, units, "src_lens")? };
-    let dsts = unsafe { in_slice(dst, units, "dst")? };
-    let caps = unsafe { in_slice(dst_caps, units, "dst_caps")? };
-    let results = unsafe { out_slice(results, units, "results")? };
+    let mut a = unsafe { c_arrays(src, src_lens, dst, dst_caps, units, results, results_len)? };
     let mut scratch = take_scratch();
-    let r = unsafe { units_call(compress, p, srcs, lens, dsts, caps, results, &mut scratch) };
+    let r = unsafe { units_call(compress, p, &mut a, &mut scratch) };
     put_scratch(scratch);
     unsafe { write_info(info, &r?) };
     Ok(IAA_OK)
+}
+
+/// The C arrays of a pointer-array call, checked: `units` elements each, `results` of at least
+/// `units` elements (only the first `units` are used).
+pub(crate) struct CArrays<'a> {
+    pub(crate) srcs: &'a [*const u8],
+    pub(crate) lens: &'a [usize],
+    pub(crate) dsts: &'a [*mut u8],
+    pub(crate) caps: &'a [usize],
+    pub(crate) results: &'a mut [i32],
+}
+
+/// Checks and borrows the arrays of a pointer-array call.
+///
+/// # Safety
+/// Each non-NULL array holds `units` elements (`results` `results_len`), readable (`results`
+/// writable) during the borrow.
+pub(crate) unsafe fn c_arrays<'a>(
+    src: *const *const u8,
+    src_lens: *const usize,
+    dst: *const *mut u8,
+    dst_caps: *const usize,
+    units: usize,
+    results: *mut i32,
+    results_len: usize,
+) -> Result<CArrays<'a>, CapiError> {
+    if results_len < units {
+        return Err(CapiError::Invalid("results_len is smaller than units"));
+    }
+    // SAFETY (every block): forwarded from this function's contract.
+    Ok(CArrays {
+        srcs: unsafe { in_slice(src, units, "src")? },
+        lens: unsafe { in_slice(src_lens, units, "src_lens")? },
+        dsts: unsafe { in_slice(dst, units, "dst")? },
+        caps: unsafe { in_slice(dst_caps, units, "dst_caps")? },
+        results: unsafe { out_slice(results, units, "results")? },
+    })
+}
+
+/// Borrows every unit's buffer into `ins` / `outs` (cleared first) and checks that no output
+/// overlaps another output, an input, the arrays or `results`. `writes` and `reads` are
+/// scratch (cleared first); nothing is allocated once they are large enough.
+///
+/// # Safety
+/// Each `a.srcs[i]` holds `a.lens[i]` readable bytes and each `a.dsts[i]` `a.caps[i]` writable
+/// bytes (NULL only with length 0), valid for `'a`.
+pub(crate) unsafe fn bind_units<'a>(
+    a: &CArrays<'_>,
+    ins: &mut Vec<&'a [u8]>,
+    outs: &mut Vec<&'a mut [u8]>,
+    writes: &mut Vec<(usize, usize)>,
+    reads: &mut Vec<(usize, usize)>,
+) -> Result<(), CapiError> {
+    ins.clear();
+    outs.clear();
+    writes.clear();
+    reads.clear();
+    for (&s, &l) in a.srcs.iter().zip(a.lens) {
+        // SAFETY: forwarded from this function's contract.
+        ins.push(unsafe { in_slice(s, l, "src[i]")? });
+    }
+    for (&d, &c) in a.dsts.iter().zip(a.caps) {
+        if c > i32::MAX as usize {
+            return Err(CapiError::Invalid("dst_caps[i] exceeds INT32_MAX"));
+        }
+        // SAFETY: forwarded from this function's contract; disjointness is checked below,
+        // before any slot is written.
+        outs.push(unsafe { out_slice(d, c, "dst[i]")? });
+    }
+    writes.extend(outs.iter().map(|s| span(s)));
+    writes.push(span(a.results));
+    reads.extend(ins.iter().map(|s| span(s)));
+    reads.extend([span(a.srcs), span(a.lens), span(a.dsts), span(a.caps)]);
+    if !disjoint(writes, reads) {
+        return Err(CapiError::Invalid("output buffers overlap"));
+    }
+    Ok(())
 }
 
 /// The pointer-array calls after their arrays were checked, using (and leaving empty) this
 /// thread's scratch vectors.
 ///
 /// # Safety
-/// As for `iaa_decompress_batch`: each `srcs[i]` holds `lens[i]` readable bytes and each
-/// `dsts[i]` `caps[i]` writable bytes (NULL only with length 0).
-#[allow(clippy::too_many_arguments)]
+/// As for [`bind_units`].
 unsafe fn units_call(
     compress: bool,
     p: &Pool,
-    srcs: &[*const u8],
-    lens: &[usize],
-    dsts: &[*mut u8],
-    caps: &[usize],
-    results: &mut [i32],
+    a: &mut CArrays<'_>,
     scratch: &mut Scratch,
 ) -> Result<iaa::BatchSummary, CapiError> {
-    let n = srcs.len();
+    let n = a.srcs.len();
     let mut ins: Vec<&[u8]> = rebind(std::mem::take(&mut scratch.ins));
     let mut outs: Vec<&mut [u8]> = rebind(std::mem::take(&mut scratch.outs));
-    let (writes, reads) = (&mut scratch.writes, &mut scratch.reads);
-    writes.clear();
-    reads.clear();
     let r = (|| {
-        for (&s, &l) in srcs.iter().zip(lens) {
-            // SAFETY: forwarded from this function's contract.
-            ins.push(unsafe { in_slice(s, l, "src[i]")? });
-        }
-        for (&d, &c) in dsts.iter().zip(caps) {
-            if c > i32::MAX as usize {
-                return Err(CapiError::Invalid("dst_caps[i] exceeds INT32_MAX"));
-            }
-            // SAFETY: forwarded from this function's contract; disjointness checked below
-            // before any slot is written.
-            outs.push(unsafe { out_slice(d, c, "dst[i]")? });
-        }
-        writes.extend(outs.iter().map(|s| span(s)));
-        writes.push(span(results));
-        reads.extend(ins.iter().map(|s| span(s)));
-        reads.extend([span(srcs), span(lens), span(dsts), span(caps)]);
-        if !disjoint(writes, reads) {
-            return Err(CapiError::Invalid("output buffers overlap"));
-        }
+        // SAFETY: forwarded from this function's contract.
+        unsafe {
+            bind_units(
+                a,
+                &mut ins,
+                &mut outs,
+                &mut scratch.writes,
+                &mut scratch.reads,
+            )?
+        };
         scratch.results.clear();
         scratch.results.resize(n, UnitResult::Pending);
         let (i, o, r) = (ins.as_slice(), outs.as_mut_slice(), &mut scratch.results);
@@ -707,7 +759,7 @@ unsafe fn units_call(
         } else {
             p.decompress_batch(i, o, r)?
         };
-        for (o, r) in results.iter_mut().zip(&scratch.results) {
+        for (o, r) in a.results.iter_mut().zip(&scratch.results) {
             *o = unit_code(r)?;
         }
         Ok(sum)

@@ -17,9 +17,7 @@ use iaa::{BatchSummary, Pool, UnitResult};
 
 use crate::codes::IAA_OK;
 use crate::error::{to_code, unit_code, CapiError};
-use crate::ffi::{
-    batch_info_arg, disjoint, iaa_pool, in_slice, out_slice, pool_ref, span, write_info,
-};
+use crate::ffi::{batch_info_arg, bind_units, c_arrays, iaa_pool, pool_ref, write_info, CArrays};
 use crate::guard;
 use crate::types::iaa_batch_info;
 
@@ -182,14 +180,7 @@ unsafe fn submit(
     // SAFETY (every block): forwarded from this function's contract.
     unsafe { out.write(std::ptr::null_mut()) };
     let p: &'static Pool = unsafe { pool_ref(pool)? };
-    if results_len < units {
-        return Err(CapiError::Invalid("results_len is smaller than units"));
-    }
-    let srcs = unsafe { in_slice(src, units, "src")? };
-    let lens = unsafe { in_slice(src_lens, units, "src_lens")? };
-    let dsts = unsafe { in_slice(dst, units, "dst")? };
-    let caps = unsafe { in_slice(dst_caps, units, "dst_caps")? };
-    let c_results: &mut [i32] = unsafe { out_slice(results, units, "results")? };
+    let mut a = unsafe { c_arrays(src, src_lens, dst, dst_caps, units, results, results_len)? };
     let pool_state = unsafe { &*pool };
     let mut inf = pool_state
         .spare_handles
@@ -198,7 +189,7 @@ unsafe fn submit(
         .and_then(|mut s| s.pop())
         .unwrap_or_else(|| Box::new(Inflight::new()));
     // SAFETY: forwarded from this function's contract.
-    match unsafe { start(compress, p, srcs, lens, dsts, caps, c_results, &mut inf) } {
+    match unsafe { start(compress, p, &mut a, &mut inf) } {
         Ok(()) => {
             pool_state.handles_state.fetch_add(2, AcqRel);
             inf.magic = HANDLE_MAGIC;
@@ -221,49 +212,28 @@ unsafe fn submit(
     }
 }
 
-/// Checks the caller's buffers into `inf` and starts the job.
+/// Borrows the caller's buffers into `inf` and starts the job.
 ///
 /// # Safety
-/// As for `iaa_submit_compress_units`; the arrays are the checked C arrays.
-#[allow(clippy::too_many_arguments)]
+/// As for `iaa_submit_compress_units`: the buffers stay valid until the handle ends.
 unsafe fn start(
     compress: bool,
     p: &'static Pool,
-    srcs: &[*const u8],
-    lens: &[usize],
-    dsts: &[*mut u8],
-    caps: &[usize],
-    c_results: &mut [i32],
+    a: &mut CArrays<'_>,
     inf: &mut Inflight,
 ) -> Result<(), CapiError> {
-    let units = srcs.len();
-    inf.ins.clear();
-    inf.outs.clear();
-    inf.writes.clear();
-    inf.reads.clear();
-    for (&s, &l) in srcs.iter().zip(lens) {
-        inf.ins.push(unsafe { in_slice(s, l, "src[i]")? });
-    }
-    for (&d, &c) in dsts.iter().zip(caps) {
-        if c > i32::MAX as usize {
-            return Err(CapiError::Invalid("dst_caps[i] exceeds INT32_MAX"));
-        }
-        inf.outs.push(unsafe { out_slice(d, c, "dst[i]")? });
-    }
-    let Inflight {
-        ins,
-        outs,
-        writes,
-        reads,
-        ..
-    } = inf;
-    writes.extend(outs.iter().map(|s| span(s)));
-    writes.push(span(c_results));
-    reads.extend(ins.iter().map(|s| span(s)));
-    reads.extend([span(srcs), span(lens), span(dsts), span(caps)]);
-    if !disjoint(writes, reads) {
-        return Err(CapiError::Invalid("output buffers overlap"));
-    }
+    let units = a.srcs.len();
+    // SAFETY: forwarded from this function's contract (valid until the handle ends, which
+    // is what 'static stands for here).
+    unsafe {
+        bind_units(
+            a,
+            &mut inf.ins,
+            &mut inf.outs,
+            &mut inf.writes,
+            &mut inf.reads,
+        )?
+    };
     inf.results.clear();
     inf.results.resize(units, UnitResult::Pending);
     // SAFETY: the three slices point into `inf`'s vectors, which stay untouched (and
@@ -281,11 +251,11 @@ unsafe fn start(
     } else {
         p.submit_decompress(i, o, r)?
     };
-    for c in c_results.iter_mut() {
+    for c in a.results.iter_mut() {
         *c = -libc::EINPROGRESS;
     }
     inf.job = Some(job);
-    inf.c_results = c_results.as_mut_ptr();
+    inf.c_results = a.results.as_mut_ptr();
     inf.units = units;
     inf.summary = BatchSummary::default();
     inf.reported = false;
