@@ -1,44 +1,11 @@
 //! The asynchronous calls: submit, poll, wait, free; a pool destroyed while handles live;
-//! misuse; no allocation in warm submit/wait rounds.
+//! misuse. (No allocation in warm submit/wait rounds: `alloc.rs`.)
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::ptr;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use iaa_capi::*;
 
 const EINVAL: i32 = -libc::EINVAL;
-
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-fn note() {
-    if COUNTING.try_with(|c| c.get()).unwrap_or(false) {
-        ALLOCS.fetch_add(1, Relaxed);
-    }
-}
-// SAFETY: forwards to the system allocator; the counter has no effect on the memory.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        note();
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        note();
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-#[global_allocator]
-static A: Counting = Counting;
 
 fn pool(path: u32, contexts: u32) -> *mut iaa_pool {
     let mut cfg = unsafe { std::mem::zeroed::<iaa_config>() };
@@ -327,51 +294,4 @@ fn misuse_is_refused() {
         iaa_handle_free(h);
         iaa_pool_destroy(p);
     }
-}
-
-#[test]
-fn warm_submit_wait_rounds_allocate_nothing() {
-    let p = pool(IAA_PATH_SOFTWARE, 1);
-    let mut pages = Pages::new(8);
-    let ins: Vec<*const u8> = pages.src.iter().map(|s| s.as_ptr()).collect();
-    let lens = [4096usize; 8];
-    let outs: Vec<*mut u8> = pages.dst.iter_mut().map(|d| d.as_mut_ptr()).collect();
-    let caps = [4096usize; 8];
-    let mut round = || {
-        let mut h = ptr::null_mut();
-        // SAFETY: arrays of 8, buffers of their lengths.
-        unsafe {
-            assert_eq!(
-                iaa_submit_compress_units(
-                    p,
-                    ins.as_ptr(),
-                    lens.as_ptr(),
-                    outs.as_ptr(),
-                    caps.as_ptr(),
-                    8,
-                    pages.res.as_mut_ptr(),
-                    8,
-                    &mut h,
-                ),
-                0
-            );
-            while iaa_handle_poll(h) == 0 {}
-            assert_eq!(iaa_handle_wait(h, ptr::null_mut()), 0);
-        }
-    };
-    round();
-    let before = ALLOCS.load(Relaxed);
-    COUNTING.with(|c| c.set(true));
-    for _ in 0..5 {
-        round();
-    }
-    COUNTING.with(|c| c.set(false));
-    assert_eq!(
-        ALLOCS.load(Relaxed) - before,
-        0,
-        "allocations in 5 warm rounds"
-    );
-    assert!(pages.res.iter().all(|&r| r > 0));
-    // SAFETY: live pool.
-    unsafe { iaa_pool_destroy(p) };
 }
