@@ -52,8 +52,8 @@ fn count(f: impl FnOnce()) -> usize {
     ALLOCS.load(Relaxed) - before
 }
 
-#[test]
-fn batch_calls_allocate_nothing_after_the_first() {
+/// A software pool with one context (so every call uses the same warm state).
+fn one_context_software_pool() -> *mut iaa_pool {
     let mut cfg = unsafe { std::mem::zeroed::<iaa_config>() };
     // SAFETY: writable config.
     unsafe { iaa_config_init(&mut cfg) };
@@ -62,6 +62,12 @@ fn batch_calls_allocate_nothing_after_the_first() {
     let mut pool = ptr::null_mut();
     // SAFETY: valid arguments.
     assert_eq!(unsafe { iaa_pool_create(&cfg, &mut pool) }, 0);
+    pool
+}
+
+#[test]
+fn batch_calls_allocate_nothing_after_the_first() {
+    let pool = one_context_software_pool();
     let src: Vec<u8> = (0..16 * 4096u32).map(|i| (i / 7 % 251) as u8).collect();
     let n = iaa_unit_count(src.len(), 4096);
     let mut dst = vec![0u8; n * 4096];
@@ -132,14 +138,7 @@ fn batch_calls_allocate_nothing_after_the_first() {
 
 #[test]
 fn warm_submit_wait_rounds_allocate_nothing() {
-    let mut cfg = unsafe { std::mem::zeroed::<iaa_config>() };
-    // SAFETY: writable config.
-    unsafe { iaa_config_init(&mut cfg) };
-    cfg.path = IAA_PATH_SOFTWARE;
-    cfg.contexts = 1;
-    let mut pool = ptr::null_mut();
-    // SAFETY: valid arguments.
-    assert_eq!(unsafe { iaa_pool_create(&cfg, &mut pool) }, 0);
+    let pool = one_context_software_pool();
     let src: Vec<u8> = (0..8 * 4096u32).map(|i| (i / 5 % 241) as u8).collect();
     let mut dst = vec![0u8; src.len()];
     let ins: [*const u8; 8] = std::array::from_fn(|i| src[i * 4096..].as_ptr());
