@@ -60,8 +60,9 @@ pub enum Level {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SoftwareEncoder {
     /// The fastest encoder this build has for the pool's level: ISA-L for [`Level::Fast`]
-    /// when built with the `isal` feature (measured faster at every unit size, see
-    /// `bench/README.md`), otherwise `iaa-fallback`'s own.
+    /// when built with the `isal` feature (at parity with ours at 4 KiB units, 1.3-1.6x
+    /// faster at 16-64 KiB, at a ratio 0.4-1% lower; see `bench/README.md`), otherwise
+    /// `iaa-fallback`'s own.
     #[default]
     Auto,
     /// `iaa-fallback`'s own encoder (pure Rust; always available).
