@@ -182,7 +182,7 @@ fn vfio_from_env() -> Result<Option<IommuQueues>, String> {
         ));
     }
     if let Some(bdf) = v.strip_prefix("vfio:") {
-        let dev = VfioIdxd::open(std::path::Path::new("/"), bdf, WQS, ARENA)
+        let dev = VfioIdxd::open(std::path::Path::new("/sys"), bdf, WQS, ARENA)
             .map_err(|e| format!("VFIO {bdf}: {e}"))?;
         return dev
             .into_queues(format!("{bdf} (IAA_DEVICE=vfio:{bdf})"))

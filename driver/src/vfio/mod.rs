@@ -148,7 +148,7 @@ pub struct VfioIdxd {
 
 impl VfioIdxd {
     /// Open `bdf`, reset it, bring up `wqs` dedicated WQs (capped by the device) and map a DMA
-    /// arena of `dma_bytes`.
+    /// arena of `dma_bytes`. `sys_root` is the sysfs mount (`/sys`).
     pub fn open(
         sys_root: &Path,
         bdf: &str,
