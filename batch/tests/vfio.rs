@@ -116,6 +116,20 @@ fn iaa_device_vfio_model_selects_vfio_mode_from_the_environment() {
     let e = Pool::builder().path(Path::Hardware).build().unwrap_err();
     std::env::remove_var("IAA_DEVICE");
     assert!(e.to_string().contains("0000:ff:1f.7"), "{e}");
+    // A function that exists (this machine's first PCI function, if sysfs shows any) is found
+    // under /sys and refused for what it is, not as missing.
+    let first = std::fs::read_dir("/sys/bus/pci/devices")
+        .ok()
+        .and_then(|mut d| d.next())
+        .and_then(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned());
+    if let Some(bdf) = first {
+        std::env::set_var("IAA_DEVICE", format!("vfio:{bdf}"));
+        let e = Pool::builder().path(Path::Hardware).build().unwrap_err();
+        std::env::remove_var("IAA_DEVICE");
+        assert!(!e.to_string().contains("no PCI function"), "{e}");
+        eprintln!("vfio:{bdf}: {e}");
+    }
 }
 
 #[test]
