@@ -339,6 +339,9 @@ fn bridge(server: OwnedFd, queue: WorkQueue, stats: Arc<BridgeStats>) {
         let mut desc = [0u8; 64];
         desc.copy_from_slice(&buf[..64]);
         let start = Instant::now();
+        // Counted before the submission: the model may execute the descriptor, and its
+        // submitter see the record, before this thread runs again.
+        stats.forwarded.fetch_add(1, Ordering::Relaxed);
         loop {
             // SAFETY: the descriptor was written by a submitter of this process through
             // `WorkQueue::submit` on the client side, whose contract (every address valid and
@@ -349,13 +352,13 @@ fn bridge(server: OwnedFd, queue: WorkQueue, stats: Arc<BridgeStats>) {
                     // The kernel does not track completions of write(2) submissions; credits
                     // are the client's business.
                     queue.complete(1);
-                    stats.forwarded.fetch_add(1, Ordering::Relaxed);
                     break;
                 }
                 Err(_) if start.elapsed() < BRIDGE_RETRY_BUDGET => {
                     std::thread::sleep(Duration::from_micros(20));
                 }
                 Err(_) => {
+                    stats.forwarded.fetch_sub(1, Ordering::Relaxed);
                     stats.dropped.fetch_add(1, Ordering::Relaxed);
                     break;
                 }
