@@ -12,9 +12,7 @@ use std::mem::ManuallyDrop;
 use std::time::{Duration, Instant};
 
 use bytemuck::{Pod, Zeroable};
-use iaa_descriptors::{
-    CompressAecs, IaaCompletionRecord, IaaCompress, IaaDecompress, IaaDescriptor,
-};
+use iaa_descriptors::{CompressAecs, IaaCompress, IaaDecompress, IaaDescriptor};
 
 use crate::slab::{IaaRecords, Slab, Slot};
 use crate::{WorkQueue, WqError};
@@ -114,11 +112,6 @@ impl IaaJobMemory {
             submitted: vec![false; slots].into_boxed_slice(),
             drop_deadline: None,
         })
-    }
-
-    /// Number of slots.
-    pub fn slots(&self) -> usize {
-        self.submitted.len()
     }
 
     /// Capacity of one bounce buffer.
@@ -321,11 +314,6 @@ impl IaaJobMemory {
             }
             std::thread::sleep(Duration::from_millis(1));
         }
-    }
-
-    /// The record a completion left (for tests and diagnostics).
-    pub fn record(&self, s: Slot) -> Option<IaaCompletionRecord> {
-        self.recs.poll(s)
     }
 }
 
