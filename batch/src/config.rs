@@ -1,11 +1,6 @@
 //! Pool configuration: [`PoolBuilder`] and the choices it takes.
 
-use std::sync::Arc;
 use std::time::Duration;
-
-use iaa_driver::model::{ModelConfig, ModelDevice};
-use iaa_driver::vfio::IommuQueues;
-use iaa_wq::WorkQueue;
 
 use crate::error::Error;
 use crate::pool::Pool;
@@ -122,58 +117,87 @@ impl Default for Budgets {
     }
 }
 
-/// Which work queue(s) of the device the pool's contexts submit to (hardware path).
+/// Which work queue(s) of the device a unit is submitted to (hardware path).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WqChoice {
-    /// Spread the contexts over every WQ of the device (context `c` uses WQ `c % n`).
+    /// The kernel's socket policy (iaa_crypto): CPUs map to the IAAs of their package;
+    /// compress descriptors go round-robin over the WQs of the IAAs of the calling CPU's
+    /// package, decompress descriptors to the IAA mapped to the calling CPU; a package without
+    /// a usable WQ borrows another's (see `Pool::describe`). A device with two or more WQs
+    /// keeps separate compress and decompress WQs (by `op_config`, else by name, else halves).
+    /// Without topology (the model, VFIO) every WQ serves every CPU.
     #[default]
-    Spread,
-    /// Every context uses WQ `i`.
+    Socket,
+    /// Every unit goes to WQ `i` (in the backend's order, `Pool::describe` lists it).
     Index(usize),
-    /// The kernel's split (iaa_crypto `g_comp_wqs_per_iaa`): the last `compress_wqs` WQs take
-    /// compress jobs, each call going to the next of them in turn (spreads compression); the
-    /// other WQs take decompress jobs, context `c` on the `c % n`-th. A device with fewer than
-    /// `compress_wqs + 1` WQs has generic WQs (as [`WqChoice::Spread`]).
-    SplitOps {
-        /// WQs reserved for compression.
-        compress_wqs: usize,
-    },
+}
+
+/// The device model's shape for [`Device::Model`] (feature `model`).
+#[cfg(feature = "model")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelOptions {
+    /// Engine threads, 0..=64; 0 executes each descriptor inline in the submitting thread.
+    pub engines: usize,
+    /// Work queues, 1..=8.
+    pub wqs: usize,
+    /// Entries per WQ, 1..=128.
+    pub wq_size: u32,
+    /// Dedicated WQs (MOVDIR64B credits) instead of shared ones (ENQCMD retry).
+    pub dedicated: bool,
+    /// Fixed latency per descriptor, nanoseconds.
+    pub fixed_ns: u64,
+    /// Latency per KiB of input, nanoseconds.
+    pub ns_per_kib: u64,
+    /// Behave as a device that cannot read process memory: inputs are copied first.
+    pub require_bounce: bool,
+}
+
+#[cfg(feature = "model")]
+impl Default for ModelOptions {
+    /// Two engines, one shared WQ of 32 entries, no latency: `IAA_DEVICE=model`'s default.
+    fn default() -> Self {
+        ModelOptions {
+            engines: 2,
+            wqs: 1,
+            wq_size: 32,
+            dedicated: false,
+            fixed_ns: 0,
+            ns_per_kib: 0,
+            require_bounce: false,
+        }
+    }
 }
 
 /// Which device the hardware path uses.
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Device {
-    /// `IAA_DEVICE=model` selects the software device model shaped by the environment
-    /// (`IAA_MODEL_ENGINES`, `IAA_MODEL_WQ_SIZE`, `IAA_MODEL_WQ_MODE`, `IAA_MODEL_FIXED_NS`,
-    /// `IAA_MODEL_NS_PER_KIB`); `IAA_DEVICE=vfio:DDDD:BB:DD.F` drives that PCI function (bound
-    /// to vfio-pci) in VFIO user mode; `IAA_DEVICE=vfio-model` the same VFIO bring-up over the
-    /// register model with the device model behind it; otherwise the kernel's IAA work queues
-    /// (`/dev/iax/wqX.Y` of type user, found through `/sys/bus/dsa`) are opened, all of them.
+    /// `IAA_DEVICE` from the environment when set (any [`Device::Named`] value), otherwise
+    /// every usable IAA work queue of the kernel (`/dev/iax/wqX.Y` of type user, found through
+    /// `/sys/bus/dsa`). With the `model` feature, `IAA_DEVICE=model` is the software device
+    /// model shaped by `IAA_MODEL_ENGINES`, `IAA_MODEL_WQ_SIZE`, `IAA_MODEL_WQ_MODE`
+    /// (`shared`|`dedicated`), `IAA_MODEL_FIXED_NS`, `IAA_MODEL_NS_PER_KIB` and
+    /// `IAA_MODEL_BOUNCE`, and `IAA_DEVICE=vfio-model` the VFIO bring-up over the register
+    /// model with the device model behind it.
     #[default]
     Auto,
-    /// Work queues the caller opened (e.g. with `iaa_driver::kernel::open_with`), with a name
-    /// for `describe()`. Keep whatever serves them alive as long as the pool.
-    Queues(Arc<[WorkQueue]>, String),
-    /// Start a device model with this configuration (owned by the pool).
-    Model(ModelConfig),
-    /// Use an already started device model (the caller keeps a handle, e.g. to inject faults).
-    SharedModel(Arc<ModelDevice>),
-    /// A device in VFIO user mode (`iaa_driver::vfio::VfioIdxd::into_queues`, or
-    /// `ModelVfio::into_queues` over the models): dedicated WQs, and every buffer of every
-    /// context mapped through the device's IOMMU at IOVA = its process address.
-    Iommu(Arc<IommuQueues>),
-}
-
-impl std::fmt::Debug for Device {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Device::Auto => f.write_str("Auto"),
-            Device::Model(c) => f.debug_tuple("Model").field(c).finish(),
-            Device::SharedModel(d) => f.debug_tuple("SharedModel").field(d.cfg()).finish(),
-            Device::Queues(q, name) => write!(f, "Queues({} WQs, {name})", q.len()),
-            Device::Iommu(q) => write!(f, "Iommu({} WQs, {})", q.wqs.len(), q.name),
-        }
-    }
+    /// By name: `iax1` (that device's kernel WQs), `wq1.0` (one kernel WQ), a PCI address
+    /// `0000:6a:02.0` (its kernel WQs), `vfio:0000:6a:02.0` (VFIO user mode), `model` and
+    /// `vfio-model` (feature `model`), or a name registered with `iaa_driver::open::register`.
+    Named(String),
+    /// The kernel's IAA work queues found under other roots than `/sys` and `/dev`
+    /// (containers that mount them elsewhere, test trees).
+    Kernel {
+        /// Where sysfs is mounted.
+        sys_root: std::path::PathBuf,
+        /// Where the WQ character devices are.
+        dev_root: std::path::PathBuf,
+    },
+    /// A PCI function (`0000:6a:02.0`) bound to vfio-pci, driven in VFIO user mode: dedicated
+    /// WQs, every buffer mapped through the IOMMU.
+    Vfio(String),
+    /// A device model started for this pool (feature `model`).
+    #[cfg(feature = "model")]
+    Model(ModelOptions),
 }
 
 /// Builder of a [`Pool`]. Every option has a default; `Pool::builder().build()` gives an
@@ -204,7 +228,7 @@ impl Default for PoolBuilder {
             encoder: SoftwareEncoder::Auto,
             verify: false,
             budgets: Budgets::default(),
-            wq: WqChoice::Spread,
+            wq: WqChoice::Socket,
             device: Device::Auto,
             spread_over_cores: false,
             hw_batch_size: 8,

@@ -21,6 +21,14 @@ pub(crate) enum Op {
 }
 
 impl Op {
+    /// The operation as the WQ chooser names it.
+    pub(crate) fn choice_op(self) -> iaa_driver::choice::Op {
+        match self {
+            Op::Compress => iaa_driver::choice::Op::Compress,
+            Op::Decompress => iaa_driver::choice::Op::Decompress,
+        }
+    }
+
     pub(crate) fn dir(self) -> Dir {
         match self {
             Op::Compress => Dir::Compress,
@@ -45,8 +53,10 @@ pub(crate) struct Job<'a, 'b> {
     /// Decompress: the chunk (of `hw_batch_size` positions) whose largest-first order is in
     /// the context's `order` array.
     pub(crate) order_chunk: usize,
-    /// The WQ this call submits to (hardware path).
-    pub(crate) wq: usize,
+    /// The CPU the call started on: it chooses the WQs (hardware path).
+    pub(crate) cpu: usize,
+    /// Units submitted so far: compress descriptors round-robin over the package's IAAs.
+    pub(crate) seq: usize,
     /// This thread ran a software unit since it last polled the device.
     pub(crate) sw_since_poll: bool,
 }
@@ -72,7 +82,8 @@ impl<'a, 'b> Job<'a, 'b> {
                 ..BatchSummary::default()
             },
             order_chunk: usize::MAX,
-            wq: 0,
+            cpu: 0,
+            seq: 0,
             sw_since_poll: false,
         }
     }
@@ -89,8 +100,8 @@ impl<'a, 'b> Job<'a, 'b> {
 
     /// Called once at submission.
     pub(crate) fn start(&mut self, pool: &Pool, held: &mut Held<'_>) {
-        if let (Some(hw), Some(be)) = (held.guard.hw.as_ref(), pool.backend.as_ref()) {
-            self.wq = be.pick(self.op, hw.index);
+        if let Some(hw) = held.guard.hw.as_ref() {
+            self.cpu = iaa_wq::cpu::current_cpu().unwrap_or(hw.index);
             self.hw_step(pool, held);
         }
     }

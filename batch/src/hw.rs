@@ -8,188 +8,135 @@
 //! buffers) stays quarantined until the device writes the record, and the caller's buffers are
 //! free the moment the call returns.
 
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use iaa_descriptors::{iaa_class, IaaCompletionRecord, StatusClass};
-use iaa_driver::model::{self, ModelDevice};
-use iaa_driver::vfio::{IommuMapper, IommuQueues, MappedJobMemory};
+use iaa_driver::vfio::{IommuMapper, MappedJobMemory};
 use iaa_wq::{IaaJob, IaaJobMemory, IaaRecords, Slot, WorkQueue, WqError};
 
 use crate::config::{Device, PoolBuilder, WqChoice};
 use crate::engine::Op;
 
-/// A device backend: its work queues, and the model that serves them (if any).
+/// The device the pool runs on (opened by `iaa_driver::open`) and how units choose its WQs.
 pub(crate) struct Backend {
-    // Work queues drop before the model device they submit to.
-    pub(crate) wqs: Arc<[WorkQueue]>,
-    pub(crate) model: Option<Arc<ModelDevice>>,
-    /// VFIO mode: the IOMMU every context maps its device memory through.
-    mapper: Option<Arc<dyn IommuMapper>>,
-    /// VFIO mode: the device (kept up while the pool lives; dropped after the WQs).
-    _iommu: Option<Arc<IommuQueues>>,
-    name: String,
+    dev: iaa_driver::open::Backend,
     choice: WqChoice,
-    /// Round-robin position over the compress WQs (`WqChoice::SplitOps`).
-    next_comp: AtomicUsize,
 }
 
 impl Backend {
     /// Open the device the builder asks for; `Err` says why there is none.
     pub(crate) fn open(b: &PoolBuilder) -> Result<Backend, String> {
-        let queues = |wqs: Arc<[WorkQueue]>, name: String| -> Result<Backend, String> {
-            if wqs.is_empty() {
-                return Err("no work queue given".into());
-            }
-            if let WqChoice::Index(i) = b.wq {
-                if i >= wqs.len() {
-                    return Err(format!("WQ {i} asked for, there are {}", wqs.len()));
-                }
-            }
-            Ok(Backend {
-                name: format!("{name}, {} WQ(s)", wqs.len()),
-                wqs,
-                model: None,
-                mapper: None,
-                _iommu: None,
-                choice: b.wq,
-                next_comp: AtomicUsize::new(0),
-            })
+        use iaa_driver::open::{self, Target};
+        #[cfg(feature = "model")]
+        iaa_model::register();
+        let dev = match &b.device {
+            Device::Auto => open::open(&Target::Auto),
+            Device::Named(n) => open::open(&Target::Named(n.clone())),
+            Device::Kernel { sys_root, dev_root } => open::open(&Target::Kernel {
+                sys_root: sys_root.clone(),
+                dev_root: dev_root.clone(),
+            }),
+            Device::Vfio(bdf) => open::open(&Target::Vfio(bdf.clone())),
+            #[cfg(feature = "model")]
+            Device::Model(o) => return Self::checked(model_backend(o)?, b),
         };
-        let iommu = |q: Arc<IommuQueues>| -> Result<Backend, String> {
-            let mut be = queues(Arc::clone(&q.wqs), format!("VFIO {}", q.name))?;
-            be.mapper = Some(Arc::clone(&q.mapper));
-            be._iommu = Some(q);
-            Ok(be)
-        };
-        let (dev, how) = match &b.device {
-            Device::Queues(wqs, name) => return queues(Arc::clone(wqs), name.clone()),
-            Device::Iommu(q) => return iommu(Arc::clone(q)),
-            Device::SharedModel(d) => (Arc::clone(d), "device model (shared)"),
-            Device::Model(cfg) => (
-                ModelDevice::start(cfg.clone()).map_err(|e| format!("device model: {e}"))?,
-                "device model",
-            ),
-            Device::Auto => {
-                if let Some(q) = vfio_from_env()? {
-                    return iommu(Arc::new(q));
-                }
-                if model::selected_by_env() {
-                    let cfg = model::ModelConfig::from_env().map_err(|e| e.to_string())?;
-                    (
-                        ModelDevice::start(cfg).map_err(|e| format!("device model: {e}"))?,
-                        "device model (IAA_DEVICE=model)",
-                    )
-                } else {
-                    let host = iaa_driver::kernel::open_host();
-                    if let Some(why) = host.why_none() {
-                        return Err(format!(
-                            "no IAA work queue: {why} (IAA_DEVICE=model selects the device model)"
-                        ));
-                    }
-                    let names: Vec<String> =
-                        host.wqs.iter().map(|k| k.sysfs_name.clone()).collect();
-                    let wqs: Vec<WorkQueue> = host.wqs.into_iter().map(|k| k.wq).collect();
-                    return queues(wqs.into(), format!("kernel WQs {}", names.join(" ")));
-                }
-            }
-        };
-        if dev.cfg().kind != model::DeviceKind::Iaa {
-            return Err("the device model is a DSA, not an IAA".into());
-        }
-        let n = dev.cfg().wqs.len();
+        let dev = dev.map_err(|e| match &b.device {
+            Device::Auto => format!("{e} (IAA_DEVICE=model selects the device model)"),
+            _ => e.to_string(),
+        })?;
+        Self::checked(dev, b)
+    }
+
+    fn checked(dev: iaa_driver::open::Backend, b: &PoolBuilder) -> Result<Backend, String> {
+        let n = dev.wqs().len();
         if n == 0 {
-            return Err("the device has no work queue".into());
+            return Err(format!("{}: no work queue", dev.name()));
         }
         if let WqChoice::Index(i) = b.wq {
             if i >= n {
-                return Err(format!("WQ {i} asked for, the device has {n}"));
+                return Err(format!("WQ {i} asked for, {} has {n}", dev.name()));
             }
         }
-        let wqs: Arc<[WorkQueue]> = (0..n)
-            .map(|i| dev.wq(i).map_err(|e| e.to_string()))
-            .collect::<Result<Vec<_>, _>>()?
-            .into();
-        let c = dev.cfg();
-        let name = format!(
-            "{how}, {} engine(s), {} WQ(s) ({:?} size {})",
-            c.engines, n, c.wqs[0].mode, c.wqs[0].size
-        );
-        Ok(Backend {
-            wqs,
-            model: Some(dev),
-            mapper: None,
-            _iommu: None,
-            name,
-            choice: b.wq,
-            next_comp: AtomicUsize::new(0),
-        })
+        Ok(Backend { dev, choice: b.wq })
     }
 
     pub(crate) fn new_context(&self, cpu: usize, b: &PoolBuilder) -> Result<HwCtx, String> {
-        HwCtx::new(cpu, b.hw_batch_size, b.max_unit_size, self.mapper.clone())
-            .map_err(|e| e.to_string())
+        HwCtx::new(
+            cpu,
+            b.hw_batch_size,
+            b.max_unit_size,
+            self.dev.mapper().cloned(),
+        )
+        .map_err(|e| e.to_string())
     }
 
-    /// The WQ a call of `op` from context `ctx` submits to.
-    pub(crate) fn pick(&self, op: Op, ctx: usize) -> usize {
-        let n = self.wqs.len();
+    /// The WQ unit number `seq` of an `op` call from `cpu` is submitted to.
+    pub(crate) fn pick(&self, op: Op, cpu: usize, seq: usize) -> usize {
         match self.choice {
             WqChoice::Index(i) => i,
-            WqChoice::SplitOps { compress_wqs } if compress_wqs >= 1 && n > compress_wqs => {
-                let dec = n - compress_wqs;
-                match op {
-                    Op::Compress => dec + self.next_comp.fetch_add(1, Relaxed) % compress_wqs,
-                    Op::Decompress => ctx % dec,
-                }
-            }
-            _ => ctx % n,
+            WqChoice::Socket => self.dev.pick(cpu, op.choice_op(), seq),
         }
     }
 
-    pub(crate) fn wq_count(&self) -> usize {
-        self.wqs.len()
+    /// The work queues.
+    pub(crate) fn wqs(&self) -> &[WorkQueue] {
+        self.dev.wqs()
     }
 
+    pub(crate) fn wq_names(&self) -> Vec<String> {
+        self.dev.info().iter().map(|w| w.name.clone()).collect()
+    }
+
+    pub(crate) fn wq_count(&self) -> usize {
+        self.dev.wqs().len()
+    }
+
+    /// What the device is, its WQs and any notes (a socket borrowing another's IAA).
     pub(crate) fn name(&self) -> String {
-        self.name.clone()
+        let names: Vec<&str> = self.dev.info().iter().map(|w| w.name.as_str()).collect();
+        let mut s = format!(
+            "{}, {} WQ(s): {}",
+            self.dev.name(),
+            names.len(),
+            names.join(" ")
+        );
+        if self.dev.mapper().is_some() {
+            s.push_str(", VFIO user mode (every buffer mapped through the IOMMU)");
+        }
+        for n in self.dev.notes() {
+            s.push_str("; ");
+            s.push_str(n);
+        }
+        s
     }
 }
 
-/// `IAA_DEVICE=vfio:BDF` (a function bound to vfio-pci) or `IAA_DEVICE=vfio-model` (the
-/// register model and the device model, `IAA_MODEL_ENGINES` engines, default 2); `None` for
-/// any other value.
-fn vfio_from_env() -> Result<Option<IommuQueues>, String> {
-    use iaa_driver::vfio::{Bar0ModelConfig, ModelVfio, VfioIdxd};
-    let Ok(v) = std::env::var("IAA_DEVICE") else {
-        return Ok(None);
+/// A device model started for one pool.
+#[cfg(feature = "model")]
+fn model_backend(o: &crate::config::ModelOptions) -> Result<iaa_driver::open::Backend, String> {
+    use iaa_model::{Latency, ModelConfig, ModelDevice, ModelWqConfig};
+    if o.engines > 64 || !(1..=8).contains(&o.wqs) || !(1..=128).contains(&o.wq_size) {
+        return Err(
+            "ModelOptions out of range (engines 0..=64, wqs 1..=8, wq_size 1..=128)".into(),
+        );
+    }
+    let wq = if o.dedicated {
+        ModelWqConfig::dedicated(o.wq_size)
+    } else {
+        ModelWqConfig::shared(o.wq_size)
     };
-    let v = v.trim();
-    // Up to 8 dedicated WQs (capped by the device), and a small arena: the pool maps its own
-    // context memory, so the arena only proves the DMA path.
-    const WQS: usize = 8;
-    const ARENA: usize = 1 << 16;
-    if v.eq_ignore_ascii_case("vfio-model") {
-        let engines = std::env::var("IAA_MODEL_ENGINES")
-            .ok()
-            .and_then(|e| e.trim().parse().ok())
-            .unwrap_or(2);
-        let dev = ModelVfio::open(Bar0ModelConfig::spr_iaa(), WQS, engines, ARENA)
-            .map_err(|e| format!("VFIO over the device model: {e}"))?;
-        return Ok(Some(
-            dev.into_queues("device model (IAA_DEVICE=vfio-model)".into()),
-        ));
-    }
-    if let Some(bdf) = v.strip_prefix("vfio:") {
-        let dev = VfioIdxd::open(std::path::Path::new("/sys"), bdf, WQS, ARENA)
-            .map_err(|e| format!("VFIO {bdf}: {e}"))?;
-        return dev
-            .into_queues(format!("{bdf} (IAA_DEVICE=vfio:{bdf})"))
-            .map(Some)
-            .map_err(|e| format!("VFIO {bdf}: {e}"));
-    }
-    Ok(None)
+    let cfg = ModelConfig {
+        wqs: vec![wq; o.wqs],
+        latency: Latency {
+            fixed_ns: o.fixed_ns,
+            ns_per_kib: o.ns_per_kib,
+        },
+        require_bounce: o.require_bounce,
+        ..ModelConfig::iaa(o.engines)
+    };
+    let dev = ModelDevice::start(cfg).map_err(|e| format!("device model: {e}"))?;
+    iaa_model::backend(dev, "device model").map_err(|e| format!("device model: {e}"))
 }
 
 /// What a slot is doing.
@@ -213,6 +160,8 @@ pub(crate) struct Busy {
     pub(crate) phase: Phase,
     pub(crate) t0: Instant,
     pub(crate) resubmitted: bool,
+    /// The WQ it was submitted to.
+    pub(crate) wq: usize,
 }
 
 /// How a submission went.

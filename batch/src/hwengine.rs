@@ -81,13 +81,12 @@ impl Job<'_, '_> {
             return false;
         };
         let b = &pool.cfg.builder;
-        let wq_idx = self.wq;
-        let wq = &backend.wqs[wq_idx];
+        let wqs = backend.wqs();
         let mut progressed = false;
         let mut window_full = false;
 
         if let Some(h) = held.guard.hw.as_mut() {
-            h.reap(&backend.wqs);
+            h.reap(wqs);
         }
 
         // 1. Fill free slots with the next units.
@@ -140,8 +139,9 @@ impl Job<'_, '_> {
                 break;
             };
             hw.prepare(slot, phase, input, max_out);
+            let wq_idx = backend.pick(self.op, self.cpu, self.seq);
             let mut retried = 0;
-            let sub = hw.submit(wq, slot, b.budgets.submit_retries, &mut retried);
+            let sub = hw.submit(&wqs[wq_idx], slot, b.budgets.submit_retries, &mut retried);
             held.cell.stats.submit_retries.fetch_add(retried, Relaxed);
             match sub {
                 Submit::Accepted => {
@@ -151,7 +151,9 @@ impl Job<'_, '_> {
                         phase,
                         t0: Instant::now(),
                         resubmitted: false,
+                        wq: wq_idx,
                     });
+                    self.seq += 1;
                     self.front += 1;
                     self.inflight += 1;
                     pool.wq_stats[wq_idx].add(input.len());
@@ -183,10 +185,10 @@ impl Job<'_, '_> {
             let Some(busy) = hw.busy[i] else {
                 continue;
             };
-            let Some(rec) = wq.poll(hw.records(), busy.slot) else {
+            let Some(rec) = wqs[busy.wq].poll(hw.records(), busy.slot) else {
                 if busy.t0.elapsed() > b.budgets.completion_timeout {
                     // Abandon: the slot stays quarantined until its record is written.
-                    hw.quarantine(busy.slot, wq_idx);
+                    hw.quarantine(busy.slot, busy.wq);
                     self.inflight -= 1;
                     bump(&held.cell.stats.timeouts);
                     self.fallback(pool, held, busy.unit, FallbackCause::Timeout);
@@ -248,7 +250,7 @@ impl Job<'_, '_> {
         let class = classify(rec);
         let st = &held.cell.stats;
         let hw: &mut HwCtx = held.guard.hw.as_mut().expect("hardware context");
-        let wq = &backend.wqs[self.wq];
+        let wq = &backend.wqs()[busy.wq];
         match (class, busy.phase) {
             (StatusClass::Done, Phase::Compress) => {
                 let len = rec.output_size as usize;
@@ -377,7 +379,7 @@ impl Job<'_, '_> {
         };
         for i in 0..hw.busy.len() {
             if let Some(busy) = hw.busy[i] {
-                hw.quarantine(busy.slot, self.wq);
+                hw.quarantine(busy.slot, busy.wq);
             }
         }
         self.inflight = 0;

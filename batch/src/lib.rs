@@ -41,9 +41,10 @@ mod result;
 mod soft;
 mod stats;
 
+#[cfg(feature = "model")]
+pub use config::ModelOptions;
 pub use config::{Budgets, Codec, Device, Level, Path, PoolBuilder, SoftwareEncoder, WqChoice};
 pub use error::{Error, UnitError};
-pub use iaa_driver::model;
 pub use io::{Inputs, Outputs};
 pub use pool::{ContextBytes, Handle, Pool};
 pub use result::{BatchSummary, ExecPath, UnitResult};

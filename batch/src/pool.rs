@@ -249,10 +249,12 @@ impl Pool {
         self.cfg.hardware
     }
 
-    /// The device model serving the hardware path, if that is what it is (for fault
-    /// injection and its statistics).
-    pub fn model(&self) -> Option<&std::sync::Arc<iaa_driver::model::ModelDevice>> {
-        self.backend.as_ref().and_then(|b| b.model.as_ref())
+    /// The names of the hardware path's work queues (`wq1.0` on the kernel path), in the order
+    /// of [`Stats::wq_submissions`](crate::Stats::wq_submissions); empty on the software path.
+    pub fn work_queues(&self) -> Vec<String> {
+        self.backend
+            .as_ref()
+            .map_or_else(Vec::new, |b| b.wq_names())
     }
 
     /// The codec of the pool.

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use iaa::model::{Fault, FaultKind, FaultWhen, ModelConfig, ModelDevice, ModelWqConfig};
-use iaa::{Budgets, Device, FallbackCause, Path, Pool};
+use iaa::{Budgets, FallbackCause, Path, Pool};
+use iaa_model::{Fault, FaultKind, FaultWhen, ModelConfig, ModelDevice, ModelWqConfig};
 
 const THREADS: usize = 16;
 const UNIT: usize = 4096;
@@ -50,7 +50,7 @@ fn storm(verify: bool, batches_per_thread: usize, seed: u64) {
     let dev = storm_device(2, seed);
     let pool = Pool::builder()
         .path(Path::Hardware)
-        .device(Device::SharedModel(Arc::clone(&dev)))
+        .device(common::shared_model(&dev))
         .verify(verify)
         .contexts(4)
         .budgets(Budgets {
@@ -163,7 +163,7 @@ fn one_fault(kind: FaultKind, nth: u64, timeout_ms: u64) -> (Arc<ModelDevice>, P
     .expect("fault");
     let pool = Pool::builder()
         .path(Path::Hardware)
-        .device(Device::SharedModel(Arc::clone(&dev)))
+        .device(common::shared_model(&dev))
         .hybrid(false)
         .contexts(1)
         .budgets(Budgets {

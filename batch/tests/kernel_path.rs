@@ -5,16 +5,12 @@
 
 mod common;
 
-#[allow(dead_code, clippy::all)]
-#[path = "../../driver/tests/common/mod.rs"]
-mod drvcommon;
-
 use std::sync::Arc;
 
-use drvcommon::{bdf, Host};
-use iaa::model::{ModelConfig, ModelDevice, ModelWqConfig};
-use iaa::{Device, Path, Pool};
-use iaa_driver::kernel::{open_with, ModelNodeOpener};
+use iaa::{Path, Pool};
+use iaa_driver::fixture::{bdf, Host};
+use iaa_driver::kernel::open_with;
+use iaa_model::{ModelConfig, ModelDevice, ModelNodeOpener, ModelWqConfig};
 
 fn host() -> Host {
     let h = Host::new();
@@ -43,25 +39,28 @@ fn pool_over_kernel_wqs_round_trips_the_corpus() {
     let mut cfg = ModelConfig::iaa(2);
     cfg.wqs = vec![ModelWqConfig::shared(32), ModelWqConfig::dedicated(16)];
     let model = ModelDevice::start(cfg).expect("model");
-    let opener = ModelNodeOpener::new(Arc::clone(&model))
-        .serve(h.dev().join("iax/wq1.0"), 0)
-        .serve(h.dev().join("iax/wq1.1"), 1);
-    let host = open_with(&h.discovery(), &opener);
-    assert_eq!(host.why_none(), None, "{:?}", host.failed);
-    let wqs: Vec<iaa_wq::WorkQueue> = host.wqs.into_iter().map(|k| k.wq).collect();
-    let wqs: Arc<[iaa_wq::WorkQueue]> = wqs.into();
-    assert_eq!(wqs.len(), 2);
-    // WQ 0 is the shared one (ENQCMD semantics: retry), WQ 1 the dedicated one (credits).
+    let (sys, dev) = (h.sys(), h.dev());
+    let stats = ModelNodeOpener::new(Arc::clone(&model)).stats().clone();
+    let bridge = Arc::clone(&stats);
+    let device = common::registered("test-kernel-fixture", move || {
+        let opener = ModelNodeOpener::with_stats(Arc::clone(&model), Arc::clone(&bridge))
+            .serve(dev.join("iax/wq1.0"), 0)
+            .serve(dev.join("iax/wq1.1"), 1);
+        let discovery = iaa_driver::sysfs::Discovery::with_roots(sys.clone(), dev.clone());
+        let host = open_with(&discovery, &opener);
+        assert_eq!(host.why_none(), None, "{:?}", host.failed);
+        assert_eq!(host.wqs.len(), 2);
+        iaa_driver::open::Backend::from_host(host, "fixture kernel WQs")
+            .expect("fixture WQs")
+            .keep(opener)
+    });
     for which in [0, 1] {
         let pool = Pool::builder()
             .path(Path::Hardware)
             .hybrid(false)
             .budgets(common::debug_budgets())
             .wq(iaa::WqChoice::Index(which))
-            .device(Device::Queues(
-                Arc::clone(&wqs),
-                "fixture kernel WQs".into(),
-            ))
+            .device(device.clone())
             .contexts(2)
             .build()
             .expect("pool over kernel WQs");
@@ -79,18 +78,6 @@ fn pool_over_kernel_wqs_round_trips_the_corpus() {
         assert!(s.wq_submissions[which] > 0 && s.wq_submissions[1 - which] == 0);
     }
     // Every descriptor went through write(2) into the model.
-    assert!(
-        opener
-            .stats()
-            .forwarded
-            .load(std::sync::atomic::Ordering::Relaxed)
-            > 0
-    );
-    assert_eq!(
-        opener
-            .stats()
-            .dropped
-            .load(std::sync::atomic::Ordering::Relaxed),
-        0
-    );
+    assert!(stats.forwarded.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    assert_eq!(stats.dropped.load(std::sync::atomic::Ordering::Relaxed), 0);
 }

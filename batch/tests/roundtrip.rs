@@ -148,16 +148,17 @@ fn spread_over_cores_roundtrip() {
 }
 
 #[test]
-fn split_ops_wq_policy_keeps_compress_and_decompress_apart() {
-    use iaa::model::{ModelConfig, ModelWqConfig};
+fn socket_policy_keeps_compress_and_decompress_apart_on_one_device() {
+    // One device with three WQs and no topology: the first two (half, rounded up) compress,
+    // in turn per descriptor; the third decompresses (the kernel's split).
     let pool = Pool::builder()
         .path(Path::Hardware)
         .hybrid(false)
         .budgets(common::debug_budgets())
-        .wq(iaa::WqChoice::SplitOps { compress_wqs: 2 })
-        .device(iaa::Device::Model(ModelConfig {
-            wqs: vec![ModelWqConfig::shared(16); 3],
-            ..ModelConfig::iaa(2)
+        .device(iaa::Device::Model(iaa::ModelOptions {
+            wqs: 3,
+            wq_size: 16,
+            ..iaa::ModelOptions::default()
         }))
         .contexts(2)
         .build()
@@ -167,14 +168,13 @@ fn split_ops_wq_policy_keeps_compress_and_decompress_apart() {
         common::roundtrip(&pool, &data, 4096);
     }
     let s = pool.stats();
-    // WQ 0 took the 64 decompressions; WQs 1 and 2 took the 64 compressions, in turn.
-    assert_eq!(s.wq_submissions, vec![64, 32, 32], "{s:?}");
+    // WQs 0 and 1 took the 64 compressions, in turn; WQ 2 the 64 decompressions.
+    assert_eq!(s.wq_submissions, vec![32, 32, 64], "{s:?}");
     assert_eq!(s.total_fallbacks(), 0);
 }
 
 #[test]
 fn large_units_on_the_device_with_matching_max_unit_size() {
-    use iaa::model::ModelConfig;
     let data = common::corpus().remove(0).1;
     for unit in [16 * 1024, 64 * 1024] {
         let pool = Pool::builder()
@@ -182,7 +182,7 @@ fn large_units_on_the_device_with_matching_max_unit_size() {
             .hybrid(false)
             .budgets(common::debug_budgets())
             .max_unit_size(unit)
-            .device(iaa::Device::Model(ModelConfig::iaa(2)))
+            .device(iaa::Device::Model(iaa::ModelOptions::default()))
             .contexts(1)
             .build()
             .unwrap();
@@ -202,7 +202,10 @@ fn large_units_on_the_device_with_matching_max_unit_size() {
         // The same units on a pool whose buffers are smaller go to software, counted.
         let small = Pool::builder()
             .path(Path::Hardware)
-            .device(iaa::Device::Model(ModelConfig::iaa(1)))
+            .device(iaa::Device::Model(iaa::ModelOptions {
+                engines: 1,
+                ..iaa::ModelOptions::default()
+            }))
             .contexts(1)
             .build()
             .unwrap();

@@ -1,15 +1,14 @@
-//! The pool in VFIO user mode (`Device::Iommu`), over the register model with the device model
+//! The pool in VFIO user mode, over the register model with the device model
 //! behind a soft IOMMU that drops every descriptor naming unmapped memory, as a real IOMMU
 //! would fault it.
 
 mod common;
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
 use std::time::Duration;
 
-use iaa::{Budgets, Device, FallbackCause, Outputs, Path, Pool, UnitResult};
-use iaa_driver::vfio::{Bar0ModelConfig, ModelVfio};
+use iaa::{Budgets, FallbackCause, Outputs, Path, Pool, UnitResult};
+use iaa_model::{Bar0ModelConfig, ModelVfio};
 
 fn data() -> Vec<u8> {
     let d = common::corpus().remove(0).1;
@@ -27,7 +26,10 @@ fn every_unit_runs_on_the_device_through_mapped_memory() {
         .hybrid(false)
         .budgets(common::debug_budgets())
         .contexts(3)
-        .device(Device::Iommu(Arc::new(dev.into_queues("test".into()))))
+        .device(common::registered_once(
+            "test-vfio-mapped",
+            dev.into_backend("test".into()),
+        ))
         .build()
         .unwrap();
     assert!(pool.describe().contains("VFIO"), "{}", pool.describe());
@@ -64,7 +66,6 @@ fn unmapped_context_memory_is_refused_by_the_iommu() {
     // done in software instead.
     let dev = ModelVfio::open(Bar0ModelConfig::spr_iaa(), 1, 1, 1 << 16).unwrap();
     let faults = dev.fault_counter();
-    let q = dev.into_queues("unmapped".into());
     let pool = Pool::builder()
         .path(Path::Hardware)
         .hybrid(false)
@@ -74,7 +75,10 @@ fn unmapped_context_memory_is_refused_by_the_iommu() {
         })
         .hw_batch_size(2)
         .contexts(1)
-        .device(Device::Queues(Arc::clone(&q.wqs), "unmapped".into()))
+        .device(common::registered_once(
+            "test-vfio-unmapped",
+            dev.into_unmapped_backend("unmapped".into()),
+        ))
         .build()
         .unwrap();
     let data = data();
@@ -90,7 +94,6 @@ fn unmapped_context_memory_is_refused_by_the_iommu() {
     let s = pool.stats();
     assert!(s.fallback(FallbackCause::Timeout) > 0, "{s:?}");
     drop(pool);
-    drop(q);
 }
 
 #[test]
@@ -137,7 +140,7 @@ fn vfio_context_memory_is_whole_pages() {
     let pool = Pool::builder()
         .path(Path::Hardware)
         .contexts(2)
-        .device(Device::Iommu(Arc::new(common::vfio_model())))
+        .device(common::vfio_model())
         .build()
         .unwrap();
     let b = pool.context_bytes();

@@ -51,6 +51,47 @@ pub fn run(args: &DevicesArgs) -> std::io::Result<()> {
     so.flush()
 }
 
+/// One CPU's route with WQ names: `(cpu, package, compress WQs, decompress WQ)`.
+type Route = (usize, Option<u32>, Vec<String>, Option<String>);
+
+/// Per CPU, the WQs its compress descriptors go to (round-robin over its package's IAAs) and
+/// the WQ its decompress descriptors go to: the pool's own chooser
+/// (`iaa_driver::choice::WqChooser`, the kernel's socket policy) over the usable IAA WQs.
+pub fn cpu_map(inv: &Inventory) -> Vec<Route> {
+    use iaa_driver::choice::{ChoicePolicy, WqCandidate, WqChooser};
+    let chooser = WqChooser::new(
+        WqCandidate::from_inventory(inv),
+        &inv.topology,
+        ChoicePolicy::default(),
+    );
+    let name = |i: usize| chooser.candidates()[i].sysfs_name.clone();
+    chooser
+        .cpu_map(&inv.topology)
+        .into_iter()
+        .map(|r| {
+            (
+                r.cpu,
+                r.package,
+                r.compress.into_iter().map(name).collect(),
+                r.decompress.map(name),
+            )
+        })
+        .collect()
+}
+
+/// Sockets with CPUs but no usable IAA WQ of their own (their CPUs borrow another's).
+fn borrowing_sockets(inv: &Inventory) -> Vec<u32> {
+    let local: Vec<Option<u32>> = inv.usable_iaa_wqs().map(|(d, _)| d.socket).collect();
+    if local.is_empty() || local.contains(&None) {
+        return Vec::new();
+    }
+    inv.topology
+        .packages()
+        .into_iter()
+        .filter(|p| !local.contains(&Some(*p)))
+        .collect()
+}
+
 /// `hardware` when at least one IAA WQ is usable, else `software`.
 fn path_word(inv: &Inventory) -> &'static str {
     match inv.availability() {
@@ -252,6 +293,32 @@ pub fn render_table(inv: &Inventory, cpu: CpuSubmit, args: &DevicesArgs) -> Stri
             }
         }
     }
+    let routes = cpu_map(inv);
+    if !routes.is_empty() && routes.iter().any(|r| r.3.is_some() || !r.2.is_empty()) {
+        out.push('\n');
+        let rows: Vec<Vec<String>> = routes
+            .iter()
+            .map(|(cpu, pkg, comp, dec)| {
+                vec![
+                    cpu.to_string(),
+                    opt(*pkg),
+                    comp.join(" "),
+                    dec.clone().unwrap_or_else(|| "-".into()),
+                ]
+            })
+            .collect();
+        table(
+            &mut out,
+            &["CPU", "PACKAGE", "COMPRESS", "DECOMPRESS"],
+            &rows,
+        );
+    }
+    for s in borrowing_sockets(inv) {
+        let _ = writeln!(
+            out,
+            "note: socket {s} has no usable IAA WQ: its CPUs use the other sockets' IAAs"
+        );
+    }
     for p in &inv.problems {
         let _ = writeln!(out, "warning: {p}");
     }
@@ -326,6 +393,18 @@ pub fn to_json(inv: &Inventory, cpu: CpuSubmit, args: &DevicesArgs) -> Value {
                 })
             })
             .collect::<Vec<_>>(),
+        "cpu_map": cpu_map(inv)
+            .into_iter()
+            .map(|(cpu, package, compress, decompress)| {
+                json!({
+                    "cpu": cpu,
+                    "package": package,
+                    "compress": compress,
+                    "decompress": decompress,
+                })
+            })
+            .collect::<Vec<_>>(),
+        "borrowing_sockets": borrowing_sockets(inv),
         "problems": inv.problems,
     })
 }

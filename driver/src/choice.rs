@@ -277,6 +277,46 @@ impl WqChooser {
     }
 }
 
+/// Where one CPU's descriptors go: what `iaa devices` prints as `cpu_map`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CpuRoute {
+    /// The CPU id.
+    pub cpu: usize,
+    /// Its package (socket), when the topology says.
+    pub package: Option<u32>,
+    /// The WQs its compress descriptors go to, round-robin, in turn order (indices into
+    /// [`WqChooser::candidates`]).
+    pub compress: Vec<usize>,
+    /// The WQ its decompress descriptors go to (the first, when its IAA has several).
+    pub decompress: Option<usize>,
+}
+
+impl WqChooser {
+    /// The route of every CPU of `topology` (the same tables [`WqChooser::pick`] reads).
+    pub fn cpu_map(&self, topology: &Topology) -> Vec<CpuRoute> {
+        let turns = self.candidates.len().max(1) * self.devices.len().max(1);
+        (0..topology.cpu_count())
+            .filter(|&cpu| topology.package_of(cpu).is_some())
+            .map(|cpu| {
+                let mut compress = Vec::new();
+                for seq in 0..turns {
+                    if let Some(w) = self.pick(cpu, Op::Compress, seq) {
+                        if !compress.contains(&w) {
+                            compress.push(w);
+                        }
+                    }
+                }
+                CpuRoute {
+                    cpu,
+                    package: topology.package_of(cpu),
+                    compress,
+                    decompress: self.pick(cpu, Op::Decompress, 0),
+                }
+            })
+            .collect()
+    }
+}
+
 /// `[compress, decompress]` role of each candidate.
 fn assign_roles(c: &[WqCandidate]) -> Vec<[bool; 2]> {
     let mut roles: Vec<[bool; 2]> = c

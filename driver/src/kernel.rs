@@ -3,27 +3,15 @@
 //! (shared) when the CPU has the instruction; otherwise descriptors go through `write(2)` on the
 //! WQ's file descriptor, after a NOOP probe has shown that path works.
 //!
-//! [`ModelNodeOpener`] puts the software device model behind that same open + submit code: each
-//! "node" is one end of a `SOCK_SEQPACKET` socket pair whose other end a bridge thread reads,
-//! pushing every 64-byte descriptor into a model WQ, the way the kernel's `write(2)` handler
-//! pushes it into the device. Tests (and CI hosts without IAA) run the kernel path end to end
-//! with it. What it does not reproduce: `write(2)` returning `EAGAIN` when a shared WQ is full
-//! (the bridge retries instead, for up to [`BRIDGE_RETRY_BUDGET`], then drops the descriptor and
-//! counts it), and `mmap` of a portal (user-mode MOVDIR64B/ENQCMD into memory the model watches
-//! would need a CPU with those instructions and a trap on the page; not done).
+//! The device model can stand behind this same open + submit code: `iaa_model::ModelNodeOpener`
+//! serves fixture WQ nodes through `write(2)`.
 
-use crate::model::ModelDevice;
 use crate::sysfs::{
-    probe_write_noop, CdevOpener, Device, DeviceKind, Inventory, OpenError, OpenedWq, ProbeError,
-    UnusableReason, WorkQueue as SysfsWq, WqMode as SysfsMode, WRITE_PROBE_BUDGET,
+    CdevOpener, Device, DeviceKind, Inventory, OpenError, ProbeError, UnusableReason,
+    WorkQueue as SysfsWq, WqMode as SysfsMode,
 };
 use iaa_wq::{preferred_portal_method, CpuFeatures, WorkQueue, WqConfig, WqError, WqMode};
-use std::collections::HashMap;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 
 /// Errors of the kernel path.
 #[derive(Debug, thiserror::Error)]
@@ -176,9 +164,19 @@ pub fn open_iaa_wqs(
     opener: &dyn CdevOpener,
     cpu: CpuFeatures,
 ) -> (Vec<KernelWq>, Vec<KernelError>) {
+    open_iaa_wqs_where(inv, opener, cpu, &|_| true)
+}
+
+/// Open the usable IAA WQs of `inv` that `keep` accepts.
+fn open_iaa_wqs_where(
+    inv: &Inventory,
+    opener: &dyn CdevOpener,
+    cpu: CpuFeatures,
+    keep: &dyn Fn((&Device, &SysfsWq)) -> bool,
+) -> (Vec<KernelWq>, Vec<KernelError>) {
     let mut ok = Vec::new();
     let mut failed = Vec::new();
-    for (d, w) in inv.usable_iaa_wqs() {
+    for (d, w) in inv.usable_iaa_wqs().filter(|&dw| keep(dw)) {
         match open_wq(d, w, opener, cpu) {
             Ok(k) => ok.push(k),
             Err(e) => failed.push(e),
@@ -233,159 +231,21 @@ pub fn open_host() -> HostWqs {
 
 /// Scan with `discovery` and open every usable IAA WQ through `opener`.
 pub fn open_with(discovery: &crate::sysfs::Discovery, opener: &dyn CdevOpener) -> HostWqs {
+    open_filtered(discovery, opener, &|_| true)
+}
+
+/// Scan with `discovery` and open, through `opener`, the usable IAA WQs `keep` accepts (one
+/// device, one WQ).
+pub fn open_filtered(
+    discovery: &crate::sysfs::Discovery,
+    opener: &dyn CdevOpener,
+    keep: &dyn Fn((&Device, &SysfsWq)) -> bool,
+) -> HostWqs {
     let inventory = discovery.scan_with(opener);
-    let (wqs, failed) = open_iaa_wqs(&inventory, opener, CpuFeatures::get());
+    let (wqs, failed) = open_iaa_wqs_where(&inventory, opener, CpuFeatures::get(), keep);
     HostWqs {
         inventory,
         wqs,
         failed,
-    }
-}
-
-/// How long the bridge keeps retrying a descriptor the model refuses (full or disabled shared
-/// WQ) before dropping it.
-pub const BRIDGE_RETRY_BUDGET: Duration = Duration::from_secs(1);
-
-/// Counters of a [`ModelNodeOpener`].
-#[derive(Debug, Default)]
-pub struct BridgeStats {
-    /// Descriptors forwarded into the model.
-    pub forwarded: AtomicU64,
-    /// Descriptors dropped after [`BRIDGE_RETRY_BUDGET`] of refusals.
-    pub dropped: AtomicU64,
-    /// Reads that were not exactly 64 bytes (ignored, as the kernel rejects them).
-    pub malformed: AtomicU64,
-}
-
-/// A [`CdevOpener`] whose WQ nodes are served by a [`ModelDevice`] through `write(2)`.
-pub struct ModelNodeOpener {
-    model: Arc<ModelDevice>,
-    nodes: HashMap<PathBuf, usize>,
-    stats: Arc<BridgeStats>,
-}
-
-impl std::fmt::Debug for ModelNodeOpener {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ModelNodeOpener")
-            .field("nodes", &self.nodes)
-            .finish()
-    }
-}
-
-impl ModelNodeOpener {
-    /// An opener that serves no node yet.
-    pub fn new(model: Arc<ModelDevice>) -> Self {
-        ModelNodeOpener {
-            model,
-            nodes: HashMap::new(),
-            stats: Arc::new(BridgeStats::default()),
-        }
-    }
-
-    /// Serve `path` with model WQ `index`.
-    pub fn serve(mut self, path: impl Into<PathBuf>, index: usize) -> Self {
-        self.nodes.insert(path.into(), index);
-        self
-    }
-
-    /// Bridge counters.
-    pub fn stats(&self) -> &BridgeStats {
-        &self.stats
-    }
-}
-
-fn errno() -> i32 {
-    std::io::Error::last_os_error()
-        .raw_os_error()
-        .unwrap_or(libc::EIO)
-}
-
-fn seqpacket_pair() -> Result<(OwnedFd, OwnedFd), i32> {
-    let mut fds = [0i32; 2];
-    // SAFETY: `fds` is a valid 2-element array for the kernel to fill.
-    let r = unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    };
-    if r != 0 {
-        return Err(errno());
-    }
-    // SAFETY: both descriptors were just created and are owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-fn bridge(server: OwnedFd, queue: WorkQueue, stats: Arc<BridgeStats>) {
-    let mut buf = [0u8; 128];
-    loop {
-        // SAFETY: `buf` is a live writable buffer of the given length; the fd is owned here.
-        let n = unsafe { libc::recv(server.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n == 0 {
-            return; // client closed: the WQ was dropped
-        }
-        if n < 0 {
-            if errno() == libc::EINTR {
-                continue;
-            }
-            return;
-        }
-        if n != 64 {
-            stats.malformed.fetch_add(1, Ordering::Relaxed);
-            continue;
-        }
-        let mut desc = [0u8; 64];
-        desc.copy_from_slice(&buf[..64]);
-        let start = Instant::now();
-        // Counted before the submission: the model may execute the descriptor, and its
-        // submitter see the record, before this thread runs again.
-        stats.forwarded.fetch_add(1, Ordering::Relaxed);
-        loop {
-            // SAFETY: the descriptor was written by a submitter of this process through
-            // `WorkQueue::submit` on the client side, whose contract (every address valid and
-            // untouched until the record is written) carries over unchanged: the bridge only
-            // moves the 64 bytes.
-            match unsafe { queue.submit(&desc) } {
-                Ok(()) => {
-                    // The kernel does not track completions of write(2) submissions; credits
-                    // are the client's business.
-                    queue.complete(1);
-                    break;
-                }
-                Err(_) if start.elapsed() < BRIDGE_RETRY_BUDGET => {
-                    std::thread::sleep(Duration::from_micros(20));
-                }
-                Err(_) => {
-                    stats.forwarded.fetch_sub(1, Ordering::Relaxed);
-                    stats.dropped.fetch_add(1, Ordering::Relaxed);
-                    break;
-                }
-            }
-        }
-    }
-}
-
-impl CdevOpener for ModelNodeOpener {
-    fn open(&self, path: &Path) -> Result<OpenedWq, OpenError> {
-        let index = *self.nodes.get(path).ok_or(OpenError::NotFound)?;
-        let queue = self.model.wq(index).map_err(|_| OpenError::Open {
-            errno: libc::ENODEV,
-        })?;
-        let (client, server) = seqpacket_pair().map_err(|errno| OpenError::Open { errno })?;
-        let stats = Arc::clone(&self.stats);
-        std::thread::Builder::new()
-            .name(format!("iaa-bridge-{index}"))
-            .spawn(move || bridge(server, queue, stats))
-            .map_err(|e| OpenError::Open {
-                errno: e.raw_os_error().unwrap_or(libc::EAGAIN),
-            })?;
-        // mmap is "refused": the model has no portal page, so submission is write(2).
-        Ok(OpenedWq::new(path.to_path_buf(), client, None))
-    }
-
-    fn probe_write(&self, wq: &OpenedWq) -> Result<(), ProbeError> {
-        probe_write_noop(wq.fd().as_fd(), WRITE_PROBE_BUDGET)
     }
 }

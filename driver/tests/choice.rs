@@ -1,6 +1,6 @@
 //! WQ choice on the discovered SPR fixture host, and a proof that `pick` does not allocate.
 
-mod common;
+use iaa_driver::fixture as common;
 
 use iaa_driver::choice::{ChoicePolicy, Op, WqCandidate, WqChooser};
 use iaa_driver::sysfs::{FakeOpener, FakeOutcome, OpenError};

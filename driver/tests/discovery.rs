@@ -1,6 +1,6 @@
 //! Discovery against fixture trees: the committed one-IAA tree and generated hosts.
 
-mod common;
+use iaa_driver::fixture as common;
 
 use common::{bdf, spr_host, Host};
 use iaa_driver::sysfs::{

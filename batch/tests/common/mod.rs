@@ -5,8 +5,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use iaa::model::ModelConfig;
-use iaa::{Device, Path, Pool, PoolBuilder};
+use iaa::{Device, ModelOptions, Path, Pool, PoolBuilder};
 
 /// Bytes taken from each corpus file: a prefix in debug builds (keeps each test file well under
 /// a minute), the whole file in release.
@@ -119,7 +118,7 @@ pub fn configs() -> Vec<(&'static str, PoolBuilder)> {
                 .path(Path::Hardware)
                 .hybrid(false)
                 .budgets(debug_budgets())
-                .device(Device::Model(ModelConfig::iaa(2)))
+                .device(Device::Model(ModelOptions::default()))
                 .contexts(4),
         ),
         (
@@ -128,7 +127,7 @@ pub fn configs() -> Vec<(&'static str, PoolBuilder)> {
                 .path(Path::Auto)
                 .verify(true)
                 .budgets(debug_budgets())
-                .device(Device::Model(ModelConfig::iaa(2)))
+                .device(Device::Model(ModelOptions::default()))
                 .contexts(4),
         ),
         (
@@ -138,9 +137,11 @@ pub fn configs() -> Vec<(&'static str, PoolBuilder)> {
                 .hybrid(false)
                 .budgets(debug_budgets())
                 .contexts(4)
-                .device(Device::Model(ModelConfig {
-                    wqs: vec![iaa::model::ModelWqConfig::dedicated(16)],
-                    ..ModelConfig::iaa(0)
+                .device(Device::Model(ModelOptions {
+                    engines: 0,
+                    dedicated: true,
+                    wq_size: 16,
+                    ..ModelOptions::default()
                 })),
         ),
         (
@@ -150,7 +151,7 @@ pub fn configs() -> Vec<(&'static str, PoolBuilder)> {
                 .hybrid(false)
                 .budgets(debug_budgets())
                 .contexts(4)
-                .device(Device::Iommu(std::sync::Arc::new(vfio_model()))),
+                .device(vfio_model()),
         ),
     ];
     if iaa::SoftwareEncoder::isal_available() {
@@ -166,11 +167,23 @@ pub fn configs() -> Vec<(&'static str, PoolBuilder)> {
 }
 
 /// A device in VFIO user mode over the register model, the device model behind it checking
-/// every descriptor address against its soft IOMMU (2 dedicated WQs, 2 engines).
-pub fn vfio_model() -> iaa_driver::vfio::IommuQueues {
-    iaa_driver::vfio::ModelVfio::open(iaa_driver::vfio::Bar0ModelConfig::spr_iaa(), 2, 2, 1 << 16)
-        .expect("VFIO bring-up over the models")
-        .into_queues("test VFIO model".into())
+/// every descriptor address against its soft IOMMU (2 dedicated WQs, 2 engines), registered
+/// under the name `test-vfio-model` (each pool opens its own).
+pub fn vfio_model() -> Device {
+    registered("test-vfio-model", || {
+        iaa_model::ModelVfio::open(iaa_model::Bar0ModelConfig::spr_iaa(), 2, 2, 1 << 16)
+            .expect("VFIO bring-up over the models")
+            .into_backend("test VFIO model".into())
+    })
+}
+
+/// `Device::Named(name)`, with `name` registered to open through `open`.
+pub fn registered(
+    name: &str,
+    open: impl Fn() -> iaa_driver::open::Backend + Send + Sync + 'static,
+) -> Device {
+    iaa_driver::open::register(name, std::sync::Arc::new(move || Ok(open())));
+    Device::Named(name.into())
 }
 
 /// Compress `data` in units of `unit`, decompress every compressed unit, and check each unit
@@ -229,4 +242,34 @@ pub fn inflate_independent(comp: &[u8], cap: usize) -> Vec<u8> {
     d.decompress_vec(comp, &mut out, flate2::FlushDecompress::Finish)
         .expect("valid raw deflate");
     out
+}
+
+/// A device naming the already started `dev` (the test keeps its handle to inject faults),
+/// registered under a fresh name.
+pub fn shared_model(dev: &std::sync::Arc<iaa_model::ModelDevice>) -> Device {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let name = format!("test-shared-model-{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    let dev = std::sync::Arc::clone(dev);
+    registered(&name, move || {
+        iaa_model::backend(std::sync::Arc::clone(&dev), "device model (shared)")
+            .expect("an IAA model")
+    })
+}
+
+/// `Device::Named(name)` opening `backend` once (a later open of the name fails).
+pub fn registered_once(name: &str, backend: iaa_driver::open::Backend) -> Device {
+    let slot = std::sync::Mutex::new(Some(backend));
+    iaa_driver::open::register(
+        name,
+        std::sync::Arc::new(move || {
+            slot.lock()
+                .unwrap()
+                .take()
+                .ok_or(iaa_driver::open::OpenError::NoDevice(
+                    "opened already".into(),
+                ))
+        }),
+    );
+    Device::Named(name.into())
 }

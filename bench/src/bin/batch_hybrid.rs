@@ -18,8 +18,7 @@
 
 use std::time::{Duration, Instant};
 
-use iaa::model::{Latency, ModelConfig, ModelWqConfig};
-use iaa::{Budgets, Device, Outputs, Path, Pool, PoolBuilder, UnitResult};
+use iaa::{Budgets, Device, ModelOptions, Outputs, Path, Pool, PoolBuilder, UnitResult};
 use iaa_bench::{arg, corpus_bytes};
 
 /// CPU time and run-queue wait (ns) of this process's threads, split into the calling thread
@@ -120,14 +119,11 @@ fn main() {
                 completion_timeout: Duration::from_secs(1),
                 ..Budgets::default()
             })
-            .device(Device::Model(ModelConfig {
+            .device(Device::Model(ModelOptions {
                 engines,
-                wqs: vec![ModelWqConfig::shared(64)],
-                latency: Latency {
-                    fixed_ns: per_unit,
-                    ns_per_kib: 0,
-                },
-                ..ModelConfig::iaa(engines)
+                wq_size: 64,
+                fixed_ns: per_unit,
+                ..ModelOptions::default()
             }))
     };
     let hw = model(false).build().expect("device pool");

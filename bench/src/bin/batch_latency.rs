@@ -12,8 +12,7 @@
 
 use std::time::Instant;
 
-use iaa::model::{Latency, ModelConfig, ModelWqConfig};
-use iaa::{Device, Outputs, Path, Pool, UnitResult};
+use iaa::{Device, ModelOptions, Outputs, Path, Pool, UnitResult};
 use iaa_bench::{arg, corpus_bytes};
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
@@ -25,14 +24,11 @@ fn main() {
     let rounds = arg("--rounds", 2000) as usize;
     let ns_per_kib = arg("--ns-per-kib", 750);
     let engines = arg("--engines", 8) as usize;
-    let cfg = ModelConfig {
+    let cfg = ModelOptions {
         engines,
-        wqs: vec![ModelWqConfig::shared(64)],
-        latency: Latency {
-            fixed_ns: 0,
-            ns_per_kib,
-        },
-        ..ModelConfig::iaa(engines)
+        wq_size: 64,
+        ns_per_kib,
+        ..ModelOptions::default()
     };
     let pool = Pool::builder()
         .path(Path::Hardware)
@@ -151,7 +147,10 @@ fn main() {
     // the latency model): the inline model executes each descriptor in the calling thread.
     let inline = Pool::builder()
         .path(Path::Hardware)
-        .device(Device::Model(ModelConfig::iaa(0)))
+        .device(Device::Model(ModelOptions {
+            engines: 0,
+            ..ModelOptions::default()
+        }))
         .hybrid(false)
         .contexts(1)
         .build()

@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release -p iaa-bench --bin overhead [-- --iters N] [-- --only inline-noop]
 //! ```
-//! Modes (all through `iaa_wq::WorkQueue` into `iaa_driver::model`):
+//! Modes (all through `iaa_wq::WorkQueue` into `iaa_model`):
 //! - `inline-noop`: model with 0 engines (the device runs inside `submit`, in this thread):
 //!   build NOOP descriptor, submit, poll the record, release. Measures driver + model CPU cost.
 //! - `inline-memmove64`: the same with a 64-byte memmove.
@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use iaa_descriptors::{IaaCompletionRecord, IaaDescriptor, IaaMemmove, IaaNoop};
-use iaa_driver::model::{ModelConfig, ModelDevice, ModelWqConfig};
+use iaa_model::{ModelConfig, ModelDevice, ModelWqConfig};
 use iaa_wq::{IaaRecords, WorkQueue};
 
 struct Counting;

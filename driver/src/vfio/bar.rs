@@ -1,5 +1,5 @@
 //! Register access behind a trait, so the same bring-up code drives a real memory-mapped BAR0
-//! ([`MmioRegion`]) and the register model ([`super::Bar0Model`]).
+//! ([`MmioRegion`]) and the register model (`iaa_model::Bar0Model`).
 
 use std::ptr::NonNull;
 

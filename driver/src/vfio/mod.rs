@@ -4,13 +4,13 @@
 //! Layers, each usable on its own:
 //! - [`regs`]: BAR0 offsets, commands, CMDSTS error codes (decoded into [`CmdError`]).
 //! - [`Bar0`] / [`PciCommand`]: register access behind traits, implemented by the real mapped
-//!   BAR ([`MmioRegion`]) and by the register model ([`Bar0Model`]).
+//!   BAR ([`MmioRegion`]) and by the register model (`iaa_model::Bar0Model`).
 //! - [`Controller`]: capabilities, group/WQ programming (read-modify-write), ENABLE_DEVICE /
 //!   ENABLE_WQ with bounded CMDSTS polling, orderly teardown. Tested over the model.
 //! - [`DmaArena`]: pinned memory mapped with VFIO_IOMMU_MAP_DMA; descriptors, completion records
 //!   and bounce buffers carry IOVAs. [`SoftIommu`] stands in for the IOMMU in tests.
-//! - [`ModelVfio`]: the same bring-up over [`Bar0Model`] with the software device model executing
-//!   the descriptors, IOVAs checked against a [`SoftIommu`] (tests, CI).
+//! - `iaa_model::ModelVfio`: the same bring-up over `iaa_model::Bar0Model` with the software
+//!   device model executing the descriptors, IOVAs checked against a [`SoftIommu`] (tests, CI).
 //! - [`VfioPci`] and [`VfioIdxd`]: the real thing (container, group, device, BAR0/BAR2 mapping,
 //!   bus master, reset), which needs `/dev/vfio` and a function bound to `vfio-pci`.
 //!
@@ -31,18 +31,14 @@
 //! when a denylisted function is not bound to vfio-pci. See `docs/SETUP.md`.
 
 pub mod bar;
-pub mod bar0_model;
 pub mod bringup;
 pub mod dma;
-pub mod model_backed;
 pub mod pci;
 pub mod regs;
 
 pub use bar::{Bar0, MmioRegion, PciCommand};
-pub use bar0_model::{Bar0Model, Bar0ModelConfig, CommandRecord};
 pub use bringup::{BringUpError, Controller, DeviceCaps, Plan, PlanError, WqPlan, WqRegs};
 pub use dma::{DmaArena, DmaBuf, DmaError, IommuMapper, MappedJobMemory, SoftIommu};
-pub use model_backed::ModelVfio;
 pub use pci::{
     is_denylisted, scan_functions, PciFunction, VfioPci, DSA_DEVICE_IDS, IAA_DEVICE_IDS,
     VFIO_DENYLIST,
@@ -107,30 +103,6 @@ pub enum VfioError {
     /// DMA setup failed.
     #[error(transparent)]
     Dma(#[from] DmaError),
-}
-
-/// What a user of the work queues (the batch pool) needs from a device in VFIO mode: its
-/// submission queues, the IOMMU through which every byte the device touches must be mapped
-/// (IOVA = process address: map a buffer at its own address and put that address in the
-/// descriptor), and the device object, kept alive as long as the queues.
-pub struct IommuQueues {
-    /// One submission queue per enabled (dedicated) WQ.
-    pub wqs: Arc<[iaa_wq::WorkQueue]>,
-    /// Maps memory for the device (VFIO container, or the soft IOMMU of [`ModelVfio`]).
-    pub mapper: Arc<dyn IommuMapper>,
-    /// What the device is, for messages.
-    pub name: String,
-    /// The device ([`VfioIdxd`] or [`ModelVfio`]): dropping it disables the WQs.
-    pub keep: Box<dyn std::any::Any + Send + Sync>,
-}
-
-impl std::fmt::Debug for IommuQueues {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IommuQueues")
-            .field("wqs", &self.wqs.len())
-            .field("name", &self.name)
-            .finish()
-    }
 }
 
 /// IOVA of the DMA arena when process addresses cannot be used as IOVAs.
@@ -199,7 +171,7 @@ impl VfioIdxd {
     /// A submission queue on enabled WQ `wq`: MOVDIR64B to its portal page, credits bounded by
     /// the WQ size. The queue keeps BAR2 mapped; after this device is dropped (WQs disabled) its
     /// submissions are discarded by the device. Descriptors must carry IOVAs of [`Self::arena`].
-    pub fn work_queue(&self, wq: u32) -> Result<iaa_wq::WorkQueue, VfioError> {
+    fn work_queue(&self, wq: u32) -> Result<iaa_wq::WorkQueue, VfioError> {
         let portal = self.portal(wq).ok_or(VfioError::Vfio {
             step: "portal of a WQ that is not enabled",
             message: format!("WQ {wq}"),
@@ -228,22 +200,30 @@ impl VfioIdxd {
         self.controller.wq_regs(wq).map(|r| r.size)
     }
 
-    /// The submission queues of every enabled WQ with the VFIO container as the mapper; the
-    /// device is kept inside. Buffers must be mapped at IOVA = their process address.
-    pub fn into_queues(self, name: String) -> Result<IommuQueues, VfioError> {
+    /// The pool's backend: a submission queue on every enabled WQ, the VFIO container as the
+    /// IOMMU every buffer is mapped through (at IOVA = its process address), and the device
+    /// kept inside. Consumes the device, so each WQ gets exactly one queue and one set of
+    /// credits.
+    pub fn into_backend(self, name: String) -> Result<crate::open::Backend, VfioError> {
         let wqs = self
             .controller
             .enabled_wqs()
             .iter()
             .map(|&i| self.work_queue(i))
             .collect::<Result<Vec<_>, _>>()?;
+        let info = self
+            .controller
+            .enabled_wqs()
+            .iter()
+            .map(|&i| crate::open::WqInfo {
+                name: format!("{}/wq{i}", self.pci.function().bdf),
+                socket: None,
+            })
+            .collect();
         let mapper: Arc<dyn IommuMapper> = self.pci.container();
-        Ok(IommuQueues {
-            wqs: wqs.into(),
-            mapper,
-            name,
-            keep: Box::new(self),
-        })
+        Ok(crate::open::Backend::new(wqs, info, name)
+            .with_iommu(mapper)
+            .keep(self))
     }
 }
 

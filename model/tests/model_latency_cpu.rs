@@ -8,7 +8,7 @@ use model_common::*;
 use std::time::{Duration, Instant};
 
 use iaa_descriptors::IaaNoop;
-use iaa_driver::model::{ModelConfig, ModelWqConfig};
+use iaa_model::{ModelConfig, ModelWqConfig};
 use iaa_wq::IaaRecords;
 
 fn process_cpu() -> Duration {

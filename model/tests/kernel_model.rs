@@ -3,13 +3,14 @@
 //! feeds into the model), the NOOP probe, then compress and decompress batches through the
 //! resulting `iaa_wq::WorkQueue`s.
 
-mod common;
+use iaa_driver::fixture as common;
 
 use common::{bdf, Host};
 use iaa_descriptors::{CompressAecs, IaaCompletionRecord, IaaCompress, IaaDecompress};
-use iaa_driver::kernel::{open_iaa_wqs, open_with, open_wq, KernelError, ModelNodeOpener};
-use iaa_driver::model::{ModelConfig, ModelDevice, ModelWqConfig};
+use iaa_driver::kernel::{open_iaa_wqs, open_with, open_wq, KernelError};
 use iaa_driver::sysfs::{Availability, SubmissionKind, UnusableReason, WqStatus};
+use iaa_model::ModelNodeOpener;
+use iaa_model::{ModelConfig, ModelDevice, ModelWqConfig};
 use iaa_wq::{CpuFeatures, IaaRecords, SubmitMethod, WaitOutcome, WorkQueue};
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -9,11 +9,12 @@
 //! IOVAs are identity-mapped (IOVA = process address, as SPDK does in VA mode), so the model,
 //! which reads memory by process address, needs no translation.
 
-use super::bar0_model::{Bar0Model, Bar0ModelConfig};
-use super::bringup::{Controller, Plan};
-use super::dma::{DmaArena, SoftIommu};
-use super::VfioError;
-use crate::model::{ModelConfig, ModelDevice, ModelWqConfig};
+use crate::bar0::{Bar0Model, Bar0ModelConfig};
+use crate::{ModelConfig, ModelDevice, ModelWqConfig};
+use iaa_driver::open::{Backend, WqInfo};
+use iaa_driver::vfio::bringup::{Controller, Plan};
+use iaa_driver::vfio::dma::{DmaArena, SoftIommu};
+use iaa_driver::vfio::{IommuMapper, VfioError};
 use iaa_wq::{PortalAccept, SoftPortal, WorkQueue, WqConfig, WqMode};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -194,18 +195,32 @@ impl ModelVfio {
         &self.model
     }
 
-    /// The enabled WQs' submission queues with the soft IOMMU as the mapper; this device is
-    /// kept inside. Take [`ModelVfio::fault_counter`] and [`ModelVfio::iommu_arc`] first to
-    /// watch DMA faults and mappings afterwards.
-    pub fn into_queues(mut self, name: String) -> super::IommuQueues {
+    /// The pool's backend: the enabled WQs' submission queues with the soft IOMMU as the
+    /// mapper; this device is kept inside. Take [`ModelVfio::fault_counter`] and
+    /// [`ModelVfio::iommu_arc`] first to watch DMA faults and mappings afterwards.
+    pub fn into_backend(mut self, name: String) -> Backend {
         let wqs = std::mem::take(&mut self.wqs);
-        let mapper: Arc<dyn super::IommuMapper> = self.iommu.clone();
-        super::IommuQueues {
-            wqs: wqs.into(),
-            mapper,
-            name,
-            keep: Box::new(self),
-        }
+        let info = (0..wqs.len())
+            .map(|i| WqInfo {
+                name: format!("vfio-model/wq{i}"),
+                socket: None,
+            })
+            .collect();
+        let mapper: Arc<dyn IommuMapper> = self.iommu.clone();
+        Backend::new(wqs, info, name).with_iommu(mapper).keep(self)
+    }
+
+    /// The same queues handed over without the IOMMU (a negative control for tests): a pool
+    /// on it maps nothing, so every descriptor names unmapped memory and is dropped.
+    pub fn into_unmapped_backend(mut self, name: String) -> Backend {
+        let wqs = std::mem::take(&mut self.wqs);
+        let info = (0..wqs.len())
+            .map(|i| WqInfo {
+                name: format!("vfio-model/wq{i}"),
+                socket: None,
+            })
+            .collect();
+        Backend::new(wqs, info, name).requires_bounce().keep(self)
     }
 
     /// The shared counter of descriptors dropped for naming unmapped memory.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use iaa_descriptors::IaaMemmove;
-use iaa_driver::model::{ModelConfig, ModelWqConfig};
+use iaa_model::{ModelConfig, ModelWqConfig};
 use iaa_wq::{IaaRecords, WqError};
 
 const THREADS: usize = 4;
@@ -18,7 +18,7 @@ fn many_threads_one_small_shared_wq() {
         threshold: 3,
         ..ModelWqConfig::shared(4)
     }];
-    let dev = iaa_driver::model::ModelDevice::start(cfg).unwrap();
+    let dev = iaa_model::ModelDevice::start(cfg).unwrap();
     let wq = Arc::new(dev.wq(0).unwrap());
     let handles: Vec<_> = (0..THREADS)
         .map(|t| {

@@ -27,7 +27,9 @@
 //! `IAA_DEVICE=model` in the environment ([`selected_by_env`]) asks for the model instead of
 //! real devices; [`ModelConfig::from_env`] reads its shape (`IAA_MODEL_ENGINES`,
 //! `IAA_MODEL_WQ_SIZE`, `IAA_MODEL_WQ_MODE` = `shared`|`dedicated`, `IAA_MODEL_FIXED_NS`,
-//! `IAA_MODEL_NS_PER_KIB`), and [`open`] gives the device and its [`iaa_wq::WorkQueue`]s — the
+//! `IAA_MODEL_NS_PER_KIB`, `IAA_MODEL_BOUNCE` = 1 for [`ModelConfig::require_bounce`]), [`register`]
+//! makes `IAA_DEVICE=model` and `IAA_DEVICE=vfio-model` open it through `iaa_driver::open`,
+//! [`backend`] makes a pool backend of a started model, and [`open`] gives the device and its [`iaa_wq::WorkQueue`]s — the
 //! same type a real WQ is opened as, so everything above the WQ runs the same code.
 //!
 //! Documented gaps: analytics/filter opcodes are not modelled (0x10); decompress does not read
@@ -39,11 +41,14 @@
 //! A misaligned completion record (0x1B) is still written at the given address (hardware
 //! reports it through SWERR; [U] in the spec) so that tests can see the status.
 
+pub mod bar0;
 mod crc;
 mod deflate;
 mod dma;
 mod exec;
+pub mod kernel;
 mod timer;
+pub mod vfio;
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -55,7 +60,10 @@ use crossbeam_queue::ArrayQueue;
 use iaa_descriptors::{DsaOpcode, IaaOpcode, OpCap};
 use iaa_wq::{PortalAccept, SoftPortal, WorkQueue, WqConfig, WqError, WqMode};
 
+pub use bar0::{Bar0Model, Bar0ModelConfig, CommandRecord};
 pub use crc::{crc64, Crc32, Crc32Kind, Xor16};
+pub use kernel::{BridgeStats, ModelNodeOpener, BRIDGE_RETRY_BUDGET};
+pub use vfio::ModelVfio;
 
 /// IAA opcodes the model implements.
 pub const IAA_MODELLED: &[IaaOpcode] = &[
@@ -101,6 +109,9 @@ pub enum ModelError {
     /// Creating the WorkQueue failed.
     #[error(transparent)]
     Wq(#[from] WqError),
+    /// A pool backend was asked of a DSA model.
+    #[error("the device model is a DSA, not an IAA")]
+    NotIaa,
     /// An engine thread could not be started.
     #[error("cannot start an engine thread: {0}")]
     Spawn(std::io::Error),
@@ -182,6 +193,10 @@ pub struct ModelConfig {
     pub latency: Latency,
     /// DSA: largest batch.
     pub max_batch: u32,
+    /// Behave as a device that cannot read process memory (VFIO without SVA): [`backend`]
+    /// tells the pool to copy inputs into its own memory first. The model itself still reads
+    /// any address; this only shapes the pool's choice.
+    pub require_bounce: bool,
 }
 
 impl ModelConfig {
@@ -194,6 +209,7 @@ impl ModelConfig {
             opcap: OpCap::from_opcodes(IAA_MODELLED.iter().map(|o| *o as u8)),
             latency: Latency::default(),
             max_batch: 0,
+            require_bounce: false,
         }
     }
     /// A DSA with `engines` engines and one shared WQ of 32 entries.
@@ -205,6 +221,7 @@ impl ModelConfig {
             opcap: OpCap::from_opcodes(DSA_MODELLED.iter().map(|o| *o as u8)),
             latency: Latency::default(),
             max_batch: 1024,
+            require_bounce: false,
         }
     }
     /// An IAA model shaped by the environment (see the module docs); defaults: 2 engines, one
@@ -235,6 +252,7 @@ impl ModelConfig {
             fixed_ns: num("IAA_MODEL_FIXED_NS", 0)?,
             ns_per_kib: num("IAA_MODEL_NS_PER_KIB", 0)?,
         };
+        c.require_bounce = num("IAA_MODEL_BOUNCE", 0)? != 0;
         Ok(c)
     }
 }
@@ -259,6 +277,78 @@ pub fn open(cfg: ModelConfig) -> Result<Opened, ModelError> {
         .map(|i| device.wq(i))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Opened { device, wqs })
+}
+
+/// A pool backend on `device` (an IAA model): one queue per configured WQ, named `model/wqN`,
+/// the device kept alive inside. The model reads process memory as a device with SVA does, so
+/// the pool may hand it the caller's input directly unless the configuration says
+/// [`ModelConfig::require_bounce`].
+pub fn backend(
+    device: Arc<ModelDevice>,
+    what: &str,
+) -> Result<iaa_driver::open::Backend, ModelError> {
+    use iaa_driver::open::{Backend, WqInfo};
+    if device.cfg().kind != DeviceKind::Iaa {
+        return Err(ModelError::NotIaa);
+    }
+    let n = device.cfg().wqs.len();
+    let wqs = (0..n)
+        .map(|i| device.wq(i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let info = (0..n)
+        .map(|i| WqInfo {
+            name: format!("model/wq{i}"),
+            socket: None,
+        })
+        .collect();
+    let c = device.cfg();
+    let name = match c.wqs.first() {
+        Some(w) => format!(
+            "{what}, {} engine(s), {n} WQ(s) ({:?} size {})",
+            c.engines, w.mode, w.size
+        ),
+        None => format!("{what}, no WQ"),
+    };
+    let bounce = c.require_bounce;
+    let b = Backend::new(wqs, info, name).keep(device);
+    Ok(if bounce { b.requires_bounce() } else { b })
+}
+
+/// Register the model's names with `iaa_driver::open` (once; later calls do nothing):
+/// `model` (a device shaped by [`ModelConfig::from_env`]) and `vfio-model` (the VFIO bring-up
+/// over [`Bar0Model`] with the model behind it, `IAA_MODEL_ENGINES` engines, default 2).
+pub fn register() {
+    use iaa_driver::open::{self, OpenError};
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let failed = |what: &str, e: &dyn std::fmt::Display| OpenError::Failed {
+            what: what.into(),
+            message: e.to_string(),
+        };
+        open::register(
+            "model",
+            Arc::new(move || {
+                let cfg = ModelConfig::from_env().map_err(|e| failed("device model", &e))?;
+                let dev = ModelDevice::start(cfg).map_err(|e| failed("device model", &e))?;
+                backend(dev, "device model").map_err(|e| failed("device model", &e))
+            }),
+        );
+        open::register(
+            "vfio-model",
+            Arc::new(move || {
+                let cfg = ModelConfig::from_env()
+                    .map_err(|e| failed("VFIO over the device model", &e))?;
+                let dev = ModelVfio::open(
+                    Bar0ModelConfig::spr_iaa(),
+                    open::VFIO_WQS,
+                    cfg.engines,
+                    open::VFIO_ARENA,
+                )
+                .map_err(|e| failed("VFIO over the device model", &e))?;
+                Ok(dev.into_backend("VFIO over the device model".into()))
+            }),
+        );
+    });
 }
 
 /// A fault to inject.

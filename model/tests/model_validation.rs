@@ -10,7 +10,7 @@ use iaa_descriptors::{
     CompressAecs, DecompressionFlags, DsaCompletionRecord, DsaMemmove, DsaNoop,
     IaaCompletionRecord, IaaCompress, IaaDecompress, IaaDescriptor, IaaMemmove, IaaNoop, OpFlags,
 };
-use iaa_driver::model::{ModelConfig, ModelWqConfig};
+use iaa_model::{ModelConfig, ModelWqConfig};
 use iaa_wq::{dsa_outcome, iaa_outcome, DsaOutcome, IaaOutcome, IaaRecords, Waiter};
 
 /// A 64-byte-aligned buffer for records at arbitrary offsets.

@@ -5,9 +5,10 @@
 use iaa_driver::sysfs::{DeviceKind, WqMode};
 use iaa_driver::vfio::regs::{self, wqcfg};
 use iaa_driver::vfio::{
-    Bar0, Bar0Model, Bar0ModelConfig, BringUpError, CmdError, Command, Controller, DeviceRegState,
-    PciCommand, PciFunction, Plan, PlanError, VfioError, VfioPci, WqPlan,
+    Bar0, BringUpError, CmdError, Command, Controller, DeviceRegState, PciCommand, PciFunction,
+    Plan, PlanError, VfioError, VfioPci, WqPlan,
 };
+use iaa_model::{Bar0Model, Bar0ModelConfig};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -11,7 +11,7 @@ use iaa_descriptors::{
     CompressAecs, EndProcessing, EobRule, HuffEntry, IaaCompletionRecord, IaaCompress,
     IaaCompressStats, IaaCrc64, IaaDecompress, D_SYMBOLS, HISTOGRAM_BYTES, LL_SYMBOLS,
 };
-use iaa_driver::model::ModelConfig;
+use iaa_model::ModelConfig;
 
 /// Raw inflate with zlib; `None` if zlib rejects the stream.
 fn zlib_inflate(src: &[u8], cap: usize) -> Option<Vec<u8>> {

@@ -7,7 +7,7 @@ use iaa_descriptors::{
     DsaBatch, DsaCompare, DsaCompletionRecord, DsaCrc, DsaDescriptor, DsaDrain, DsaDualcast,
     DsaFill, DsaMemmove, DsaNoop, OpFlags,
 };
-use iaa_driver::model::ModelConfig;
+use iaa_model::ModelConfig;
 use iaa_wq::{DsaDescriptorSlab, DsaRecords};
 
 #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use iaa_descriptors::{DsaCompletionRecord, DsaDescriptor, IaaCompletionRecord, IaaDescriptor};
-use iaa_driver::model::{ModelConfig, ModelDevice};
+use iaa_model::{ModelConfig, ModelDevice};
 use iaa_wq::{DsaRecords, IaaRecords, WaitOutcome, WorkQueue};
 
 pub const BUDGET: Duration = Duration::from_secs(10);

@@ -5,7 +5,7 @@ mod model_common;
 use model_common::*;
 
 use iaa_descriptors::{IaaDrain, IaaMemmove, IaaNoop};
-use iaa_driver::model::{self, ModelConfig};
+use iaa_model::{self as model, ModelConfig};
 use iaa_wq::SubmitMethod;
 
 #[test]

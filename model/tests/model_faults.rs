@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use iaa_descriptors::{CompressAecs, DsaMemmove, IaaCompress, IaaDecompress, IaaMemmove, IaaNoop};
-use iaa_driver::model::{Fault, FaultKind, FaultWhen, ModelConfig, ModelWqConfig};
+use iaa_model::{Fault, FaultKind, FaultWhen, ModelConfig, ModelWqConfig};
 use iaa_wq::{dsa_outcome, iaa_outcome, DsaOutcome, IaaOutcome, IaaRecords, WaitOutcome, WqError};
 
 fn nth(kind: FaultKind, n: u64) -> Fault {

@@ -1,7 +1,6 @@
 //! Builds fake sysfs + /dev trees in a temporary directory, laid out like a real host:
 //! `sys/devices/pci0000:XX/<bdf>/<iaxN>/...` with `sys/bus/dsa/devices/<name>` symlinks, CPU
 //! topology under `sys/devices/system/cpu`, and WQ nodes as regular files under `dev/`.
-#![allow(dead_code)]
 
 use std::fs;
 use std::os::unix::fs::symlink;
@@ -14,6 +13,12 @@ pub const SPR_DSA_OP_CAP: &str =
 
 pub struct Host {
     pub dir: tempfile::TempDir,
+}
+
+impl Default for Host {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Host {
@@ -33,8 +38,8 @@ impl Host {
         self.dir.path().join("dev")
     }
 
-    pub fn discovery(&self) -> iaa_driver::sysfs::Discovery {
-        iaa_driver::sysfs::Discovery::with_roots(self.sys(), self.dev())
+    pub fn discovery(&self) -> crate::sysfs::Discovery {
+        crate::sysfs::Discovery::with_roots(self.sys(), self.dev())
     }
 
     pub fn write(&self, rel: impl AsRef<Path>, content: &str) {
@@ -334,5 +339,30 @@ pub fn spr_host() -> Host {
         &[("state", Some("disabled"))],
         true,
     );
+    h
+}
+
+/// IAAs of [`two_socket_interleaved`]: `(name, PCI address, NUMA node = package)`, 4 per socket.
+pub const INTERLEAVED_IAAS: [(&str, &str, i32); 8] = [
+    ("iax1", "0000:6a:02.0", 0),
+    ("iax3", "0000:6f:02.0", 0),
+    ("iax5", "0000:74:02.0", 0),
+    ("iax7", "0000:79:02.0", 0),
+    ("iax9", "0000:e7:02.0", 1),
+    ("iax11", "0000:ec:02.0", 1),
+    ("iax13", "0000:f1:02.0", 1),
+    ("iax15", "0000:f6:02.0", 1),
+];
+
+/// A 2-socket Sapphire Rapids host as the kernel numbers it: 8 CPUs interleaved between the
+/// packages (even CPUs on package 0, odd on package 1), 4 IAAs per socket, each with one
+/// enabled shared user WQ `wqN.0` (size 32) and its node under `dev/iax/`.
+pub fn two_socket_interleaved() -> Host {
+    let h = Host::new();
+    h.cpus(&[0, 1, 0, 1, 0, 1, 0, 1]);
+    for (name, bdf, node) in INTERLEAVED_IAAS {
+        h.device(name, bdf, node, None, &[]);
+        h.wq(name, bdf, &format!("wq{}.0", &name[3..]), &[], true);
+    }
     h
 }

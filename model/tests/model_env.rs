@@ -2,7 +2,7 @@
 //! `iaa_wq::WorkQueue`s. (One test in its own binary: it sets process environment variables.)
 
 use iaa_descriptors::IaaNoop;
-use iaa_driver::model::{self, ModelConfig, ModelError};
+use iaa_model::{self as model, ModelConfig, ModelError};
 use iaa_wq::{IaaRecords, SubmitMethod, WaitOutcome, WqMode};
 
 #[test]

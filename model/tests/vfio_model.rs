@@ -3,7 +3,8 @@
 //! decompress batches, IOMMU faults for unbounced buffers, teardown.
 
 use iaa_descriptors::{CompressAecs, IaaCompletionRecord, IaaCompress, IaaDecompress};
-use iaa_driver::vfio::{Bar0ModelConfig, DeviceRegState, DmaBuf, ModelVfio};
+use iaa_driver::vfio::{DeviceRegState, DmaBuf};
+use iaa_model::{Bar0ModelConfig, ModelVfio};
 use iaa_wq::{poll_raw, WorkQueue};
 use std::time::{Duration, Instant};
 

@@ -22,9 +22,9 @@
 //! without PASID support (0x26), max batch shift (0x27), max transfer shift (0x28), WQ in no group
 //! (0x16).
 
-use super::bar::{Bar0, PciCommand};
-use super::regs::{self, bits, wqcfg, Command, DeviceRegState, CMDSTS_ACTIVE};
-use crate::sysfs::DeviceKind;
+use iaa_driver::sysfs::DeviceKind;
+use iaa_driver::vfio::bar::{Bar0, PciCommand};
+use iaa_driver::vfio::regs::{self, bits, wqcfg, Command, DeviceRegState, CMDSTS_ACTIVE};
 use std::sync::{Mutex, MutexGuard};
 
 /// Capabilities and layout of the modelled device.
