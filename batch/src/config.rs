@@ -215,6 +215,7 @@ pub struct PoolBuilder {
     pub(crate) spread_over_cores: bool,
     pub(crate) hw_batch_size: usize,
     pub(crate) max_unit_size: usize,
+    pub(crate) hw_large_budget: usize,
     pub(crate) hybrid: bool,
     pub(crate) cpus: Option<usize>,
 }
@@ -232,7 +233,8 @@ impl Default for PoolBuilder {
             device: Device::Auto,
             spread_over_cores: false,
             hw_batch_size: 8,
-            max_unit_size: 4096,
+            max_unit_size: 65536,
+            hw_large_budget: 131072,
             hybrid: true,
             cpus: None,
         }
@@ -290,11 +292,22 @@ impl PoolBuilder {
         self.hw_batch_size = n;
         self
     }
-    /// Capacity of each per-context hardware output buffer, i.e. the largest unit (compress
-    /// input or decompress output) the hardware path takes (default 4096). Larger units go to
-    /// software. Software-only pools allocate no such buffers.
+    /// The largest unit (compress input, or decompress output) the hardware path takes, in
+    /// bytes, 1..=2^21 (default 65536, so 4, 16 and 64 KiB units all run on the device).
+    /// Larger units go to software, counted as `TooLarge`. Each context has `hw_batch_size`
+    /// slots of `min(max_unit_size, 4096)` bytes and, when `max_unit_size` is larger, as many
+    /// slots of `max_unit_size` bytes as [`PoolBuilder::hw_large_budget`] holds (at most
+    /// `hw_batch_size`). Software-only pools allocate no such buffers.
     pub fn max_unit_size(mut self, n: usize) -> Self {
         self.max_unit_size = n;
+        self
+    }
+    /// Bytes per context (per direction: input and output buffers each) for slots larger than
+    /// 4 KiB, 0..=2^24 (default 131072: two 64 KiB units, or eight 16 KiB units, in flight per
+    /// context). 0, or a budget below `max_unit_size`, sends every unit above 4 KiB to
+    /// software.
+    pub fn hw_large_budget(mut self, bytes: usize) -> Self {
+        self.hw_large_budget = bytes;
         self
     }
     /// Let the calling thread compress pending units in software while the hardware is
@@ -314,8 +327,11 @@ impl PoolBuilder {
         if self.hw_batch_size == 0 || self.hw_batch_size > 1024 {
             return Err(Error::Config("hw_batch_size must be in 1..=1024"));
         }
-        if self.max_unit_size == 0 || self.max_unit_size > u32::MAX as usize {
-            return Err(Error::Config("max_unit_size must be in 1..=u32::MAX"));
+        if self.max_unit_size == 0 || self.max_unit_size > 1 << 21 {
+            return Err(Error::Config("max_unit_size must be in 1..=2097152"));
+        }
+        if self.hw_large_budget > 1 << 24 {
+            return Err(Error::Config("hw_large_budget must be in 0..=16777216"));
         }
         if self.cpus == Some(0) {
             return Err(Error::Config("contexts must be at least 1"));

@@ -62,10 +62,13 @@ impl Backend {
     }
 
     pub(crate) fn new_context(&self, cpu: usize, b: &PoolBuilder) -> Result<HwCtx, String> {
+        let (small_cap, large, large_cap) = slot_sizes(b);
         HwCtx::new(
             cpu,
             b.hw_batch_size,
-            b.max_unit_size,
+            small_cap,
+            large,
+            large_cap,
             self.dev.mapper().cloned(),
         )
         .map_err(|e| e.to_string())
@@ -110,6 +113,23 @@ impl Backend {
         }
         s
     }
+}
+
+/// A small slot holds one page: the unit size of zswap and of most pages a storage engine
+/// compresses.
+pub(crate) const SMALL_SLOT: usize = 4096;
+
+/// The context's slots: `hw_batch_size` small ones of `min(max_unit_size, 4 KiB)` bytes, and
+/// when `max_unit_size` is larger, as many slots of `max_unit_size` bytes as
+/// `hw_large_budget` holds (at most `hw_batch_size`). Returns (small cap, large count, large
+/// cap).
+pub(crate) fn slot_sizes(b: &PoolBuilder) -> (usize, usize, usize) {
+    let small = b.max_unit_size.min(SMALL_SLOT);
+    if b.max_unit_size <= SMALL_SLOT {
+        return (small, 0, 0);
+    }
+    let large = (b.hw_large_budget / b.max_unit_size).min(b.hw_batch_size);
+    (small, large, if large > 0 { b.max_unit_size } else { 0 })
 }
 
 /// A device model started for one pool.
@@ -201,9 +221,13 @@ impl HwCtx {
         index: usize,
         slots: usize,
         buf_cap: usize,
+        large: usize,
+        large_cap: usize,
         mapper: Option<Arc<dyn IommuMapper>>,
     ) -> Result<HwCtx, String> {
-        let mem = IaaJobMemory::new(slots, buf_cap, mapper.is_some()).map_err(|e| e.to_string())?;
+        let mem = IaaJobMemory::with_sizes(slots, buf_cap, large, large_cap, mapper.is_some())
+            .map_err(|e| e.to_string())?;
+        let slots = mem.slots();
         let mem = match mapper {
             Some(m) => JobMem::Mapped(
                 MappedJobMemory::new(mem, m)
@@ -297,9 +321,10 @@ impl HwCtx {
         }
     }
 
-    /// Claim a free slot (quarantined ones are skipped until reaped).
-    pub(crate) fn claim(&mut self) -> Option<Slot> {
-        self.mem_mut().claim()
+    /// Claim a free slot whose buffers hold `need` bytes (quarantined ones are skipped until
+    /// reaped).
+    pub(crate) fn claim(&mut self, need: usize) -> Option<Slot> {
+        self.mem_mut().claim(need)
     }
 
     /// Give a slot back.

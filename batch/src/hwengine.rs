@@ -134,7 +134,12 @@ impl Job<'_, '_> {
                 break;
             }
             let hw = held.guard.hw.as_mut().expect("hardware context");
-            let Some(slot) = hw.claim() else {
+            // The slot must hold the input, and a decompress's output up to the buffer size.
+            let need = match self.op {
+                Op::Compress => input.len(),
+                Op::Decompress => input.len().max(max_out),
+            };
+            let Some(slot) = hw.claim(need) else {
                 window_full = true;
                 break;
             };

@@ -174,14 +174,14 @@ fn socket_policy_keeps_compress_and_decompress_apart_on_one_device() {
 }
 
 #[test]
-fn large_units_on_the_device_with_matching_max_unit_size() {
+fn large_units_on_the_device_by_default() {
     let data = common::corpus().remove(0).1;
     for unit in [16 * 1024, 64 * 1024] {
+        // Default sizes: no max_unit_size given.
         let pool = Pool::builder()
             .path(Path::Hardware)
             .hybrid(false)
             .budgets(common::debug_budgets())
-            .max_unit_size(unit)
             .device(iaa::Device::Model(iaa::ModelOptions::default()))
             .contexts(1)
             .build()
@@ -202,6 +202,7 @@ fn large_units_on_the_device_with_matching_max_unit_size() {
         // The same units on a pool whose buffers are smaller go to software, counted.
         let small = Pool::builder()
             .path(Path::Hardware)
+            .max_unit_size(4096)
             .device(iaa::Device::Model(iaa::ModelOptions {
                 engines: 1,
                 ..iaa::ModelOptions::default()
@@ -218,5 +219,28 @@ fn large_units_on_the_device_with_matching_max_unit_size() {
             small.stats().fallback(iaa::FallbackCause::TooLarge),
             expected as u64
         );
+    }
+}
+
+/// The memory of one context at the three unit sizes storage engines use, against the kernel's
+/// 64.34 KB per CPU (iaa_crypto, 4 KiB pages): printed for the record, bounded here.
+#[test]
+fn context_memory_per_max_unit_size() {
+    for (unit, bound) in [(4096, 80 << 10), (16384, 360 << 10), (65536, 360 << 10)] {
+        let pool = Pool::builder()
+            .path(Path::Hardware)
+            .max_unit_size(unit)
+            .device(iaa::Device::Model(iaa::ModelOptions::default()))
+            .contexts(1)
+            .build()
+            .unwrap();
+        let b = pool.context_bytes();
+        eprintln!(
+            "max_unit_size {unit}: hardware {} B, software {} B (codec state {} B)",
+            b.hardware, b.software, b.codec_state
+        );
+        assert!(b.hardware <= bound, "{unit}: {b:?}");
+        // The small slots alone: 8 x (4 KiB in + 4 KiB out).
+        assert!(b.hardware >= 8 * 2 * 4096, "{unit}: {b:?}");
     }
 }

@@ -163,7 +163,7 @@ typedef struct iaa_config {
    */
   uint32_t contexts;
   /**
-   * Largest unit the hardware path takes; larger units go to software (0: 4096).
+   * Largest unit the hardware path takes, 0..=2097152; larger units go to software (0: 65536).
    */
   uint64_t max_unit_size;
   /**

@@ -63,7 +63,7 @@ pub struct iaa_config {
     pub hw_batch_size: u32,
     /// Number of per-CPU contexts (0: one per possible CPU).
     pub contexts: u32,
-    /// Largest unit the hardware path takes; larger units go to software (0: 4096).
+    /// Largest unit the hardware path takes, 0..=2097152; larger units go to software (0: 65536).
     pub max_unit_size: u64,
     /// How long a unit may stay on the device before it goes to software, in microseconds
     /// (0: the library's default).

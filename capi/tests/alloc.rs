@@ -5,20 +5,21 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::ptr;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use iaa_capi::*;
 
 struct Counting;
 
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+// Per thread: whether this thread counts, and its count (the tests of this binary run in
+// parallel threads, each counting only its own allocations).
 thread_local! {
     static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
 }
 
 fn note() {
     if COUNTING.try_with(|c| c.get()).unwrap_or(false) {
-        ALLOCS.fetch_add(1, Relaxed);
+        let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
     }
 }
 
@@ -45,11 +46,11 @@ static A: Counting = Counting;
 
 /// Allocations made by `f` on this thread.
 fn count(f: impl FnOnce()) -> usize {
-    let before = ALLOCS.load(Relaxed);
+    let before = ALLOCS.with(|n| n.get());
     COUNTING.with(|c| c.set(true));
     f();
     COUNTING.with(|c| c.set(false));
-    ALLOCS.load(Relaxed) - before
+    ALLOCS.with(|n| n.get()) - before
 }
 
 /// A software pool with one context (so every call uses the same warm state).

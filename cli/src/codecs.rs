@@ -14,16 +14,35 @@ pub enum CliLevel {
     Better,
 }
 
+/// The largest unit the CLI's pools put on a device (the pool's default `max_unit_size`).
+pub const MAX_DEVICE_UNIT: usize = 65536;
+
 /// A pool sized for one unit size, and the per-chunk result array it fills.
 pub struct PoolCodec {
     pool: Pool,
     results: Vec<UnitResult>,
+    /// Print [`PoolCodec::report`] to stderr when dropped (`iaa decompress -v`, whose codec
+    /// lives inside the container reader).
+    report_on_drop: bool,
 }
 
 impl PoolCodec {
-    /// Builds a pool for units of at most `unit_size` bytes.
-    pub fn new(codec: Codec, level: CliLevel, unit_size: usize) -> Result<Self, String> {
+    /// Builds a pool whose device slots fit units of `unit_size` bytes (up to 64 KiB, the
+    /// pool's default largest unit; larger units run in software); `hybrid` as the pool's
+    /// option of that name; `timeout_ms` the device completion timeout (None: the library's).
+    pub fn new(
+        codec: Codec,
+        level: CliLevel,
+        unit_size: usize,
+        hybrid: bool,
+        timeout_ms: Option<u64>,
+    ) -> Result<Self, String> {
+        let mut budgets = iaa::Budgets::default();
+        if let Some(ms) = timeout_ms {
+            budgets.completion_timeout = std::time::Duration::from_millis(ms);
+        }
         let pool = Pool::builder()
+            .budgets(budgets)
             .path(Path::Auto)
             .codec(match codec {
                 Codec::Deflate => iaa::Codec::Deflate,
@@ -33,13 +52,41 @@ impl PoolCodec {
                 CliLevel::Fast => iaa::Level::Fast,
                 CliLevel::Better => iaa::Level::Better,
             })
-            .max_unit_size(unit_size)
+            .hybrid(hybrid)
+            .max_unit_size(unit_size.clamp(1, MAX_DEVICE_UNIT))
             .build()
             .map_err(|e| e.to_string())?;
         Ok(PoolCodec {
             pool,
             results: Vec::new(),
+            report_on_drop: false,
         })
+    }
+
+    /// Where the units ran: on the device and in software, with the causes of every fallback
+    /// (`iaa compress -v`, `iaa decompress -v`).
+    pub fn report(&self) -> String {
+        let s = self.pool.stats();
+        let mut line = format!(
+            "units on the device: {} compress, {} decompress; in software: {} compress, {} \
+             decompress",
+            s.compress_hw.units, s.decompress_hw.units, s.compress_sw.units, s.decompress_sw.units
+        );
+        let causes: Vec<String> = iaa::FallbackCause::ALL
+            .iter()
+            .filter(|c| s.fallback(**c) > 0)
+            .map(|c| format!("{} {}", c.name(), s.fallback(*c)))
+            .collect();
+        if !causes.is_empty() {
+            line.push_str("; fallbacks: ");
+            line.push_str(&causes.join(", "));
+        }
+        line
+    }
+
+    /// Print [`PoolCodec::report`] to stderr when dropped.
+    pub fn report_on_drop(&mut self, on: bool) {
+        self.report_on_drop = on;
     }
 
     /// One line saying which path the pool uses and why, and its software deflate encoder.
@@ -51,6 +98,14 @@ impl PoolCodec {
                 self.pool.software_encoder().name()
             ),
             iaa::Codec::Zstd => self.pool.describe(),
+        }
+    }
+}
+
+impl Drop for PoolCodec {
+    fn drop(&mut self) {
+        if self.report_on_drop {
+            eprintln!("iaa: {}", self.report());
         }
     }
 }

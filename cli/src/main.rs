@@ -66,9 +66,18 @@ struct CompressArgs {
     /// Compression level.
     #[arg(long, value_enum, default_value_t = LevelArg::Fast)]
     level: LevelArg,
-    /// Print sizes and ratio on stderr.
+    /// Print sizes and ratio, and where the units ran (device, software, fallback causes), on
+    /// stderr.
     #[arg(short, long)]
     verbose: bool,
+    /// Keep the calling thread off the units while the device is busy (the pool's `hybrid`
+    /// off): with a device, every unit it can take runs on it.
+    #[arg(long)]
+    no_hybrid: bool,
+    /// How long a unit may stay on the device before it is redone in software, in
+    /// milliseconds, 1..=60000 (default: the library's, 20).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=60000))]
+    completion_timeout_ms: Option<u64>,
     /// Input file, or `-` for stdin.
     input: PathBuf,
     /// Output container, or `-` for stdout.
@@ -77,9 +86,17 @@ struct CompressArgs {
 
 #[derive(Args)]
 struct DecompressArgs {
-    /// Print sizes on stderr.
+    /// Print sizes, and where the units ran (device, software, fallback causes), on stderr.
     #[arg(short, long)]
     verbose: bool,
+    /// Keep the calling thread off the units while the device is busy (the pool's `hybrid`
+    /// off): with a device, every unit it can take runs on it.
+    #[arg(long)]
+    no_hybrid: bool,
+    /// How long a unit may stay on the device before it is redone in software, in
+    /// milliseconds, 1..=60000 (default: the library's, 20).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=60000))]
+    completion_timeout_ms: Option<u64>,
     /// Input container, or `-` for stdin.
     input: PathBuf,
     /// Output file, or `-` for stdout.
@@ -178,8 +195,14 @@ fn compress(a: CompressArgs) -> Result<(), CliError> {
     } else {
         0
     };
-    let mut codec =
-        PoolCodec::new(codec_id, level, a.unit_size).map_err(ContainerError::CodecSetup)?;
+    let mut codec = PoolCodec::new(
+        codec_id,
+        level,
+        a.unit_size,
+        !a.no_hybrid,
+        a.completion_timeout_ms,
+    )
+    .map_err(ContainerError::CodecSetup)?;
     if a.verbose {
         eprintln!("iaa: path: {}", codec.describe());
     }
@@ -248,6 +271,7 @@ fn compress(a: CompressArgs) -> Result<(), CliError> {
             a.unit_size,
             summary.raw_units
         );
+        eprintln!("iaa: {}", codec.report());
     }
     Ok(())
 }
@@ -272,10 +296,19 @@ fn decompress(a: DecompressArgs) -> Result<(), CliError> {
     };
     let mut bar = Progress::new("decompress", len.unwrap_or(0));
     let verbose = a.verbose;
+    let hybrid = !a.no_hybrid;
+    let timeout_ms = a.completion_timeout_ms;
     let codec_for = |h: &container::Header| -> Result<Box<dyn UnitCodec>, String> {
-        let c = PoolCodec::new(h.codec, CliLevel::Fast, h.unit_size as usize)?;
+        let mut c = PoolCodec::new(
+            h.codec,
+            CliLevel::Fast,
+            h.unit_size as usize,
+            hybrid,
+            timeout_ms,
+        )?;
         if verbose {
             eprintln!("iaa: path: {}", c.describe());
+            c.report_on_drop(true);
         }
         Ok(Box::new(c))
     };

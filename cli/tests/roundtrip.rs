@@ -302,3 +302,77 @@ fn device_model_path_round_trip_and_zlib_reads_every_unit() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// 64 KiB units with default settings and hybrid off: every unit runs on the device model, and
+/// `-v` says so (compress and decompress).
+#[test]
+fn large_units_run_on_the_device_with_default_settings() {
+    let data: Vec<u8> = match corpus(1 << 20) {
+        Some(f) => f.into_iter().next().unwrap().1,
+        None => noise(1 << 20, 9).iter().map(|b| b % 16).collect(),
+    };
+    let dir = scratch("large-units");
+    let input = dir.join("in");
+    std::fs::write(&input, &data).unwrap();
+    let c = dir.join("in.iaa");
+    let back = dir.join("back");
+    let units = data.len().div_ceil(65536);
+    let out = iaa()
+        .env("IAA_DEVICE", "model")
+        // The debug-built model needs more than the default 20 ms for a 64 KiB unit.
+        .args([
+            "compress",
+            "-v",
+            "--no-hybrid",
+            "--completion-timeout-ms",
+            "5000",
+        ])
+        .args(["--unit-size", "65536"])
+        .arg(&input)
+        .arg(&c)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "units on the device: {units} compress, 0 decompress; in software: 0 compress, 0 \
+             decompress"
+        )),
+        "{err}"
+    );
+    let out = iaa()
+        .env("IAA_DEVICE", "model")
+        .args([
+            "decompress",
+            "-v",
+            "--no-hybrid",
+            "--completion-timeout-ms",
+            "5000",
+        ])
+        .arg(&c)
+        .arg(&back)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let stored: usize = {
+        // Stored-raw units never reach a decompressor.
+        let line = err.lines().find(|l| l.contains("stored raw")).unwrap_or("");
+        line.rsplit(", ")
+            .next()
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(
+        err.contains(&format!(
+            "units on the device: 0 compress, {} decompress; in software: 0 compress, 0 \
+             decompress",
+            units - stored
+        )),
+        "{err}"
+    );
+    assert!(std::fs::read(&back).unwrap() == data);
+    let _ = std::fs::remove_dir_all(&dir);
+}

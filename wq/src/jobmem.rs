@@ -2,7 +2,9 @@
 //! in one place, so submitting a job is safe.
 //!
 //! Per slot: a descriptor, a 64-byte-aligned completion record, an input and an output bounce
-//! buffer of `buf_cap` bytes; one pair of fixed-mode AECS for all slots. Descriptors are built
+//! buffer; one pair of fixed-mode AECS for all slots. Slots come in two sizes
+//! ([`IaaJobMemory::with_sizes`]): many small ones (a 4 KiB page each) and a few large ones
+//! (16 or 64 KiB units), so large units run on the device without every slot being large. Descriptors are built
 //! only by [`IaaJobMemory::prepare`], from this memory's own addresses, and the memory is freed
 //! only when no record the device may still write is pending (otherwise it is leaked), so
 //! [`IaaJobMemory::submit`] keeps the DMA contract of [`WorkQueue::submit`] by construction.
@@ -62,7 +64,10 @@ pub struct IaaJobMemory {
     aecs: ManuallyDrop<Slab<CompressAecs>>,
     inbuf: ManuallyDrop<Slab<Line>>,
     outbuf: ManuallyDrop<Slab<Line>>,
+    /// Slots `0..small` have `lines` lines each; slots `small..` have `large_lines`.
+    small: usize,
     lines: usize,
+    large_lines: usize,
     /// Per slot: submitted, and the record not yet seen written by [`IaaJobMemory::release`].
     submitted: Box<[bool]>,
     drop_deadline: Option<Instant>,
@@ -73,13 +78,39 @@ impl IaaJobMemory {
     /// 64). `pages`: records, AECS and buffers each in whole 4 KiB pages of their own, so
     /// they can be mapped through an IOMMU ([`IaaJobMemory::device_regions`]).
     pub fn new(slots: usize, buf_cap: usize, pages: bool) -> Result<Self, WqError> {
-        if slots == 0 || buf_cap == 0 {
+        Self::with_sizes(slots, buf_cap, 0, 0, pages)
+    }
+
+    /// Memory for `slots` jobs of at least `buf_cap` bytes and `large` jobs of at least
+    /// `large_cap` bytes (each rounded up to 64). [`IaaJobMemory::claim`] hands out the
+    /// smallest free slot that fits the unit.
+    pub fn with_sizes(
+        slots: usize,
+        buf_cap: usize,
+        large: usize,
+        large_cap: usize,
+        pages: bool,
+    ) -> Result<Self, WqError> {
+        if slots == 0 || buf_cap == 0 || (large > 0 && large_cap < buf_cap) {
             return Err(WqError::BadCapacity(slots.min(buf_cap)));
         }
         let lines = buf_cap.div_ceil(LINE);
+        let large_lines = if large > 0 {
+            large_cap.div_ceil(LINE)
+        } else {
+            0
+        };
         let total = slots
             .checked_mul(lines)
+            .and_then(|a| {
+                large
+                    .checked_mul(large_lines)
+                    .and_then(|b| a.checked_add(b))
+            })
             .ok_or(WqError::BadCapacity(slots))?;
+        let slots_all = slots
+            .checked_add(large)
+            .ok_or(WqError::BadCapacity(large))?;
         let buf = |n| {
             if pages {
                 Slab::<Line>::new_pages(n)
@@ -98,25 +129,54 @@ impl IaaJobMemory {
         aecs.write(0, &CompressAecs::fixed());
         aecs.write(1, &CompressAecs::fixed());
         let recs = if pages {
-            IaaRecords::new_pages(slots)?
+            IaaRecords::new_pages(slots_all)?
         } else {
-            IaaRecords::new(slots)?
+            IaaRecords::new(slots_all)?
         };
         Ok(IaaJobMemory {
-            descs: ManuallyDrop::new(Slab::new(slots)?),
+            descs: ManuallyDrop::new(Slab::new(slots_all)?),
             recs: ManuallyDrop::new(recs),
             aecs: ManuallyDrop::new(aecs),
             inbuf: ManuallyDrop::new(buf(total)?),
             outbuf: ManuallyDrop::new(buf(total)?),
+            small: slots,
             lines,
-            submitted: vec![false; slots].into_boxed_slice(),
+            large_lines,
+            submitted: vec![false; slots_all].into_boxed_slice(),
             drop_deadline: None,
         })
     }
 
-    /// Capacity of one bounce buffer.
+    /// Capacity of the largest bounce buffer: the largest unit a slot takes.
     pub fn buf_cap(&self) -> usize {
+        self.lines.max(self.large_lines) * LINE
+    }
+
+    /// Capacity of a small slot's bounce buffers.
+    pub fn small_cap(&self) -> usize {
         self.lines * LINE
+    }
+
+    /// Number of slots, small and large.
+    pub fn slots(&self) -> usize {
+        self.submitted.len()
+    }
+
+    /// First line and line count of slot `i`'s buffers.
+    fn span(&self, i: usize) -> (usize, usize) {
+        if i < self.small {
+            (i * self.lines, self.lines)
+        } else {
+            (
+                self.small * self.lines + (i - self.small) * self.large_lines,
+                self.large_lines,
+            )
+        }
+    }
+
+    /// Capacity of slot `s`'s bounce buffers.
+    pub fn cap_of(&self, s: Slot) -> usize {
+        self.span(s.index()).1 * LINE
     }
 
     /// The regions the device reads or writes (records, AECS, input and output buffers), as
@@ -141,9 +201,19 @@ impl IaaJobMemory {
         &self.recs
     }
 
-    /// Claim a free slot (quarantined ones are skipped until reaped).
-    pub fn claim(&mut self) -> Option<Slot> {
-        self.recs.claim()
+    /// Claim a free slot whose buffers hold `need` bytes: a small one when it fits, else a
+    /// large one (quarantined slots are skipped until reaped). `None` when none is free.
+    pub fn claim(&mut self, need: usize) -> Option<Slot> {
+        let (small, small_cap) = (self.small, self.small_cap());
+        if need <= small_cap {
+            if let Some(s) = self.recs.claim_where(|i| i < small) {
+                return Some(s);
+            }
+        }
+        if need <= self.large_lines * LINE {
+            return self.recs.claim_where(|i| i >= small);
+        }
+        None
     }
 
     /// Give a slot back once its record was consumed (or it was never submitted). A
@@ -190,8 +260,8 @@ impl IaaJobMemory {
     /// Copy `src` into the input buffer of `slot` (at most [`IaaJobMemory::buf_cap`] bytes are
     /// copied).
     pub fn fill_input(&self, s: Slot, src: &[u8]) {
-        let base = s.index() * self.lines;
-        for (k, chunk) in src.chunks(LINE).take(self.lines).enumerate() {
+        let (base, lines) = self.span(s.index());
+        for (k, chunk) in src.chunks(LINE).take(lines).enumerate() {
             let mut l = Line([0; LINE]);
             l.0[..chunk.len()].copy_from_slice(chunk);
             self.inbuf.write(base + k, &l);
@@ -202,8 +272,8 @@ impl IaaJobMemory {
     /// `dst`. Call after the slot's record showed completion (acquire), so the device's writes
     /// are visible.
     pub fn copy_output(&self, s: Slot, dst: &mut [u8]) {
-        let base = s.index() * self.lines;
-        for (k, chunk) in dst.chunks_mut(LINE).take(self.lines).enumerate() {
+        let (base, lines) = self.span(s.index());
+        for (k, chunk) in dst.chunks_mut(LINE).take(lines).enumerate() {
             if let Some(l) = self.outbuf.read(base + k) {
                 chunk.copy_from_slice(&l.0[..chunk.len()]);
             }
@@ -214,10 +284,11 @@ impl IaaJobMemory {
     /// decompress); sizes are clamped to the buffer capacity.
     pub fn prepare(&self, s: Slot, job: IaaJob) {
         let i = s.index();
-        let cap = self.buf_cap();
+        let (base, lines) = self.span(i);
+        let cap = lines * LINE;
         let rec = self.recs.addr(s);
-        let inb = self.inbuf.addr(i * self.lines).unwrap_or(0);
-        let outb = self.outbuf.addr(i * self.lines).unwrap_or(0);
+        let inb = self.inbuf.addr(base).unwrap_or(0);
+        let outb = self.outbuf.addr(base).unwrap_or(0);
         let n = |x: usize| x.min(cap) as u32;
         let desc = match job {
             IaaJob::Compress { len, max_out } => IaaCompress::new(
@@ -383,9 +454,9 @@ mod tests {
                     .iter()
                     .all(|r| r.0 as usize % 4096 == 0 && r.1 % 4096 == 0));
             }
-            let a = m.claim().unwrap();
-            let b = m.claim().unwrap();
-            assert!(m.claim().is_none());
+            let a = m.claim(1).unwrap();
+            let b = m.claim(1).unwrap();
+            assert!(m.claim(1).is_none());
             m.fill_input(a, &[7u8; 5000]); // clamped to the buffer
             m.prepare(
                 a,
@@ -411,7 +482,7 @@ mod tests {
             // A quarantined slot whose record then arrives is reaped.
             m.release(a);
             m.release(b);
-            let c = m.claim().unwrap();
+            let c = m.claim(1).unwrap();
             m.prepare(
                 c,
                 IaaJob::Decompress {
@@ -437,5 +508,68 @@ mod tests {
     fn bad_sizes_are_errors() {
         assert!(IaaJobMemory::new(0, 4096, false).is_err());
         assert!(IaaJobMemory::new(4, 0, true).is_err());
+    }
+
+    #[test]
+    fn large_units_take_large_slots_and_small_units_prefer_small_ones() {
+        let portal = Arc::new(Keep::default());
+        let wq = WorkQueue::with_model(portal.clone(), WqConfig::dedicated(8)).unwrap();
+        let mut m = IaaJobMemory::with_sizes(2, 4096, 1, 65536, false).unwrap();
+        assert_eq!((m.slots(), m.small_cap(), m.buf_cap()), (3, 4096, 65536));
+        assert!(
+            m.claim(65537).is_none(),
+            "no slot holds more than the large size"
+        );
+        let big = m.claim(16384).unwrap();
+        assert_eq!(m.cap_of(big), 65536);
+        assert!(m.claim(4097).is_none(), "the one large slot is taken");
+        let a = m.claim(4096).unwrap();
+        let b = m.claim(100).unwrap();
+        assert_eq!((m.cap_of(a), m.cap_of(b)), (4096, 4096));
+        assert!(m.claim(1).is_none());
+        m.fill_input(big, &[1u8; 65536]);
+        m.prepare(
+            big,
+            IaaJob::Compress {
+                len: 65536,
+                max_out: 65535,
+            },
+        );
+        m.prepare(
+            a,
+            IaaJob::Compress {
+                len: 4096,
+                max_out: 4095,
+            },
+        );
+        m.submit(&wq, big).unwrap();
+        m.submit(&wq, a).unwrap();
+        let descs = portal.0.lock().unwrap().clone();
+        let regions = m.device_regions();
+        for d in &descs {
+            assert!(inside(d.src1_addr, d.src1_size as usize, &regions));
+            assert!(inside(d.dst_addr, d.max_dst_size as usize, &regions));
+        }
+        // The buffers do not overlap: the large slot's input ends before or starts after the
+        // small slot's.
+        let (x, y) = (&descs[0], &descs[1]);
+        assert!(
+            x.src1_addr + u64::from(x.src1_size) <= y.src1_addr
+                || y.src1_addr + u64::from(y.src1_size) <= x.src1_addr
+        );
+        assert_eq!((x.src1_size, x.max_dst_size), (65536, 65535));
+        portal.complete();
+        assert!(m.settle(Instant::now() + Duration::from_secs(1)));
+        m.release(big);
+        m.release(a);
+        m.release(b);
+        // A small unit takes a small slot first, the large one only when they are gone.
+        let s1 = m.claim(10).unwrap();
+        let s2 = m.claim(10).unwrap();
+        let s3 = m.claim(10).unwrap();
+        assert_eq!(
+            (m.cap_of(s1), m.cap_of(s2), m.cap_of(s3)),
+            (4096, 4096, 65536)
+        );
     }
 }

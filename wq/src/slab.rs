@@ -320,6 +320,16 @@ impl<R: CompletionRecord> RecordSlab<R> {
         Some(Slot(i))
     }
 
+    /// Take a free record whose index `fits`, its status reset to 0; `None` when none is free.
+    /// Scans the free list (no allocation).
+    pub fn claim_where(&mut self, fits: impl Fn(usize) -> bool) -> Option<Slot> {
+        let pos = self.free.iter().rposition(|&i| fits(i as usize))?;
+        let i = self.free.remove(pos);
+        self.in_use[i as usize] = true;
+        self.reset(Slot(i));
+        Some(Slot(i))
+    }
+
     /// Give a record back after its completion was consumed.
     pub fn release(&mut self, s: Slot) -> Result<(), WqError> {
         match self.in_use.get_mut(s.index()) {
