@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use iaa_descriptors::{CompressAecs, DsaMemmove, IaaCompress, IaaDecompress, IaaMemmove, IaaNoop};
 use iaa_model::{Fault, FaultKind, FaultWhen, ModelConfig, ModelWqConfig};
-use iaa_wq::{dsa_outcome, iaa_outcome, DsaOutcome, IaaOutcome, IaaRecords, WaitOutcome, WqError};
+use iaa_wq::{IaaRecords, WaitOutcome, WqError};
+use model_common::outcome::{dsa_outcome, iaa_outcome, DsaOutcome, IaaOutcome};
 
 fn nth(kind: FaultKind, n: u64) -> Fault {
     Fault {

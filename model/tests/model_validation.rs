@@ -6,12 +6,13 @@ use model_common::*;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use iaa_descriptors::{iaa_class, StatusByte, StatusClass};
 use iaa_descriptors::{
     CompressAecs, DecompressionFlags, DsaCompletionRecord, DsaMemmove, DsaNoop,
     IaaCompletionRecord, IaaCompress, IaaDecompress, IaaDescriptor, IaaMemmove, IaaNoop, OpFlags,
 };
 use iaa_model::{ModelConfig, ModelWqConfig};
-use iaa_wq::{dsa_outcome, iaa_outcome, DsaOutcome, IaaOutcome, IaaRecords, Waiter};
+use iaa_wq::{IaaRecords, Waiter};
 
 /// A 64-byte-aligned buffer for records at arbitrary offsets.
 #[repr(C, align(64))]
@@ -38,13 +39,9 @@ fn iaa_rec(b: &[u8]) -> IaaCompletionRecord {
 }
 
 fn bad_desc(rec: &IaaCompletionRecord) -> (u8, u32) {
-    match iaa_outcome(rec) {
-        IaaOutcome::BadDescriptor {
-            status,
-            invalid_flags,
-        } => (status, invalid_flags),
-        o => panic!("not a bad-descriptor outcome: {o:?}"),
-    }
+    let class = iaa_class(rec.status, rec.error_code);
+    assert_eq!(class, StatusClass::BadDescriptor, "{rec:?}");
+    (StatusByte(rec.status).code(), rec.invalid_flags)
 }
 
 #[test]
@@ -266,12 +263,11 @@ fn dsa_validation() {
     let r = rig(cfg);
     let src = [7u8; 64];
     let mut dst = [0u8; 64];
-    let bad = |rec: DsaCompletionRecord| match dsa_outcome(&rec) {
-        DsaOutcome::BadDescriptor {
-            status,
-            invalid_flags,
-        } => (status, invalid_flags),
-        o => panic!("{o:?}"),
+    let bad = |rec: DsaCompletionRecord| {
+        let st = StatusByte(rec.status);
+        let class = st.dsa().map(|s| s.class());
+        assert_eq!(class, Some(StatusClass::BadDescriptor), "{rec:?}");
+        (st.code(), rec.invalid_flags())
     };
     let rec = run_dsa(&r, |c| {
         DsaNoop::new(c).op_flags(OpFlags(0x0C | 0x10_0000)).build()

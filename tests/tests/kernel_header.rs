@@ -52,9 +52,9 @@ fn c_consts() -> BTreeMap<String, u64> {
     // SAFETY: as above.
     let s = unsafe { std::slice::from_raw_parts(p, n) };
     s.iter()
-        // SAFETY: every name is a static NUL-terminated string literal.
         .map(|c| {
             (
+                // SAFETY: every name is a static NUL-terminated string literal.
                 unsafe { CStr::from_ptr(c.name) }
                     .to_str()
                     .unwrap()

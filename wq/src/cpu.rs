@@ -7,7 +7,10 @@ use std::sync::OnceLock;
 pub struct CpuFeatures {
     /// MOVDIR64B (ECX bit 28): 64-byte direct store, the dedicated-WQ submission.
     pub movdir64b: bool,
-    /// ENQCMD (ECX bit 29): enqueue command, the shared-WQ submission.
+    /// ENQCMD (ECX bit 29): enqueue command, the shared-WQ submission. Set only when the
+    /// kernel also lists `enqcmd` in `/proc/cpuinfo` ([`kernel_enables_enqcmd`]): kernels 5.13
+    /// to 5.17 disable it (no PASID is given to the process, so ENQCMD would fault), and
+    /// submission then uses `write(2)`.
     pub enqcmd: bool,
     /// WAITPKG (ECX bit 5): UMONITOR/UMWAIT/TPAUSE.
     pub waitpkg: bool,
@@ -31,8 +34,25 @@ impl CpuFeatures {
     /// The features of the CPU this process runs on, detected on first use and cached.
     pub fn get() -> CpuFeatures {
         static CACHE: OnceLock<CpuFeatures> = OnceLock::new();
-        *CACHE.get_or_init(detect)
+        *CACHE.get_or_init(|| {
+            let mut f = detect();
+            if f.enqcmd {
+                f.enqcmd = std::fs::read_to_string("/proc/cpuinfo")
+                    .is_ok_and(|s| kernel_enables_enqcmd(&s));
+            }
+            f
+        })
     }
+}
+
+/// Whether the kernel lets processes use ENQCMD: the `flags` line of `/proc/cpuinfo` lists
+/// `enqcmd` (the kernel clears the feature when it does not support PASIDs for user space).
+pub fn kernel_enables_enqcmd(cpuinfo: &str) -> bool {
+    cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("flags"))
+        .filter_map(|l| l.split_once(':'))
+        .any(|(_, flags)| flags.split_whitespace().any(|f| f == "enqcmd"))
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -67,6 +87,17 @@ pub fn current_cpu() -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn enqcmd_needs_the_kernels_flag() {
+        let spr = "processor\t: 0\nflags\t\t: fpu vme movdiri movdir64b enqcmd fsrm\n";
+        assert!(kernel_enables_enqcmd(spr));
+        // 5.13-5.17: the CPU has it (CPUID) but the kernel cleared it.
+        let off = "processor\t: 0\nflags\t\t: fpu vme movdiri movdir64b fsrm\n";
+        assert!(!kernel_enables_enqcmd(off));
+        assert!(!kernel_enables_enqcmd("flags : enqcmdx\n"));
+        assert!(!kernel_enables_enqcmd(""));
+    }
 
     #[test]
     fn decodes_leaf7_bits() {

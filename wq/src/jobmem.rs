@@ -25,6 +25,8 @@ use crate::{WorkQueue, WqError};
 struct Line([u8; 64]);
 
 const LINE: usize = 64;
+/// Lines per 4 KiB page.
+const PAGE_LINES: usize = 4096 / LINE;
 
 /// How long dropping job memory waits by default for the device to finish pending records
 /// before it leaks the memory instead of freeing it.
@@ -133,12 +135,21 @@ impl IaaJobMemory {
         } else {
             IaaRecords::new(slots_all)?
         };
+        let (inbuf, outbuf) = (buf(total)?, buf(total)?);
+        // Make every buffer page resident now: the allocator may hand out untouched zero pages
+        // (fresh mmap), and the device's first write to such a page would fault (a page-fault
+        // completion and a resubmission, or with block-on-fault a stall) on the hot path.
+        for slab in [&inbuf, &outbuf] {
+            for i in (0..slab.capacity()).step_by(PAGE_LINES) {
+                slab.write(i, &Line([0; LINE]));
+            }
+        }
         Ok(IaaJobMemory {
             descs: ManuallyDrop::new(Slab::new(slots_all)?),
             recs: ManuallyDrop::new(recs),
             aecs: ManuallyDrop::new(aecs),
-            inbuf: ManuallyDrop::new(buf(total)?),
-            outbuf: ManuallyDrop::new(buf(total)?),
+            inbuf: ManuallyDrop::new(inbuf),
+            outbuf: ManuallyDrop::new(outbuf),
             small: slots,
             lines,
             large_lines,
@@ -430,7 +441,7 @@ mod tests {
     impl Keep {
         fn complete(&self) {
             for d in self.0.lock().unwrap().drain(..) {
-                // SAFETY (test): the record lies in the job memory, alive while we complete.
+                // SAFETY: (test) the record lies in the job memory, alive while we complete.
                 unsafe { (d.completion_addr as *mut u8).write_volatile(1) };
             }
         }

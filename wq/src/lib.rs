@@ -31,7 +31,6 @@
 pub mod cpu;
 mod hw;
 pub mod jobmem;
-pub mod outcome;
 pub mod slab;
 
 use std::any::Any;
@@ -43,7 +42,6 @@ use std::time::Duration;
 
 pub use cpu::CpuFeatures;
 pub use jobmem::{IaaJob, IaaJobMemory};
-pub use outcome::{dsa_outcome, iaa_outcome, DsaOutcome, IaaOutcome};
 pub use slab::{
     poll_raw, CompletionRecord, CompressAecsSlab, DecompressAecsSlab, DsaDescriptorSlab,
     DsaRecords, IaaDescriptorSlab, IaaRecords, RecordSlab, Slab, Slot, WaitOutcome, Waiter, PAGE,
@@ -389,11 +387,12 @@ impl WorkQueue {
             return Err(e);
         }
         // Make the descriptor's memory (source, AECS, zeroed record) visible before the
-        // portal write: SFENCE for a real portal, a release fence for the model (software
-        // device) and the kernel path (the syscall orders everything anyway).
+        // submission: SFENCE for a real portal and for `write(2)` too (the kernel's write
+        // handler issues MOVDIR64B/ENQCMD itself, without a fence of its own for our stores);
+        // a release fence for the model (a software device in this process).
         match self.target {
-            Target::Portal { .. } => hw::store_fence(),
-            _ => core::sync::atomic::fence(Ordering::Release),
+            Target::Portal { .. } | Target::Fd(_) => hw::store_fence(),
+            Target::Model(_) => core::sync::atomic::fence(Ordering::Release),
         }
         // SAFETY: forwarded from the caller.
         let r = unsafe { self.submit_raw(desc) };

@@ -2,6 +2,8 @@
 //! descriptor through iaa-wq and wait for its record".
 #![allow(dead_code)]
 
+pub mod outcome;
+
 use std::sync::Arc;
 use std::time::Duration;
 
