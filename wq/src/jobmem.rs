@@ -272,11 +272,8 @@ impl IaaJobMemory {
     /// copied).
     pub fn fill_input(&self, s: Slot, src: &[u8]) {
         let (base, lines) = self.span(s.index());
-        for (k, chunk) in src.chunks(LINE).take(lines).enumerate() {
-            let mut l = Line([0; LINE]);
-            l.0[..chunk.len()].copy_from_slice(chunk);
-            self.inbuf.write(base + k, &l);
-        }
+        let n = src.len().min(lines * LINE);
+        self.inbuf.write_bytes(base, &src[..n]);
     }
 
     /// Copy the first `dst.len()` bytes (at most the capacity) of `slot`'s output buffer into
@@ -284,11 +281,8 @@ impl IaaJobMemory {
     /// are visible.
     pub fn copy_output(&self, s: Slot, dst: &mut [u8]) {
         let (base, lines) = self.span(s.index());
-        for (k, chunk) in dst.chunks_mut(LINE).take(lines).enumerate() {
-            if let Some(l) = self.outbuf.read(base + k) {
-                chunk.copy_from_slice(&l.0[..chunk.len()]);
-            }
-        }
+        let n = dst.len().min(lines * LINE);
+        self.outbuf.read_bytes(base, &mut dst[..n]);
     }
 
     /// Build the descriptor of `job` for `slot` (input already copied in for compress and

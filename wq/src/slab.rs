@@ -107,6 +107,45 @@ impl<T: Pod> Slab<T> {
         self.ptr(i).map(|p| unsafe { p.read_volatile() })
     }
 
+    /// Copy the bytes starting at element `first` into `dst` (one `memcpy`); false, copying
+    /// nothing, if they run past the end. For memory the device wrote: call it only after the
+    /// record that covers it showed completion (acquire).
+    pub fn read_bytes(&self, first: usize, dst: &mut [u8]) -> bool {
+        let Some(src) = self.byte_range(first, dst.len()) else {
+            return false;
+        };
+        // SAFETY: `src..src+len` lies inside this slab's allocation (checked); `dst` is a
+        // distinct Rust buffer, so the ranges do not overlap; the device does not write these
+        // bytes now (the caller's contract above), and nothing holds a reference into them.
+        unsafe { std::ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), dst.len()) };
+        true
+    }
+
+    /// Copy `src` into the bytes starting at element `first` (one `memcpy`); false, copying
+    /// nothing, if they run past the end. The device must not be reading or writing them (the
+    /// submit contract: the slot is not in flight).
+    pub fn write_bytes(&self, first: usize, src: &[u8]) -> bool {
+        let Some(dst) = self.byte_range(first, src.len()) else {
+            return false;
+        };
+        // SAFETY: `dst..dst+len` lies inside this slab's allocation (checked) and no reference
+        // into it exists; `src` is a distinct Rust buffer, so the ranges do not overlap.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.cast_mut(), src.len()) };
+        true
+    }
+
+    /// Start of `len` bytes at element `first`, if they fit in the slab.
+    fn byte_range(&self, first: usize, len: usize) -> Option<*const u8> {
+        let size = core::mem::size_of::<T>();
+        let start = first.checked_mul(size)?;
+        let end = start.checked_add(len)?;
+        if end > self.cap.checked_mul(size)? {
+            return None;
+        }
+        // SAFETY: `start <= cap * size`, inside (or one past) the allocation.
+        Some(unsafe { self.ptr.as_ptr().cast::<u8>().add(start) }.cast_const())
+    }
+
     /// Overwrite element `i`; false if out of range.
     pub fn write(&self, i: usize, v: &T) -> bool {
         match self.ptr(i) {
