@@ -70,6 +70,7 @@ impl Backend {
             large,
             large_cap,
             self.dev.mapper().cloned(),
+            self.dev.shares_address_space(),
         )
         .map_err(|e| e.to_string())
     }
@@ -211,6 +212,8 @@ pub(crate) struct HwCtx {
     mem: JobMem,
     /// In-flight slots, indexed by slot index.
     pub(crate) busy: Box<[Option<Busy>]>,
+    /// Inputs are read by the device where they are (see [`HwCtx::prepare`]).
+    zero_copy: bool,
 }
 
 impl HwCtx {
@@ -224,7 +227,9 @@ impl HwCtx {
         large: usize,
         large_cap: usize,
         mapper: Option<Arc<dyn IommuMapper>>,
+        zero_copy: bool,
     ) -> Result<HwCtx, String> {
+        let mapper_none = mapper.is_none();
         let mem = IaaJobMemory::with_sizes(slots, buf_cap, large, large_cap, mapper.is_some())
             .map_err(|e| e.to_string())?;
         let slots = mem.slots();
@@ -240,6 +245,7 @@ impl HwCtx {
             quar: vec![None; slots].into_boxed_slice(),
             mem,
             busy: vec![None; slots].into_boxed_slice(),
+            zero_copy: zero_copy && mapper_none,
         })
     }
 
@@ -337,24 +343,25 @@ impl HwCtx {
     /// decompress).
     pub(crate) fn prepare(&self, s: Slot, phase: Phase, input: &[u8], max_out: usize) {
         let m = self.mem();
+        let len = input.len();
         let job = match phase {
-            Phase::Compress => {
-                m.fill_input(s, input);
-                IaaJob::Compress {
-                    len: input.len(),
-                    max_out,
-                }
-            }
-            Phase::Decompress => {
-                m.fill_input(s, input);
-                IaaJob::Decompress {
-                    len: input.len(),
-                    max_out,
-                }
-            }
-            Phase::Verify { len, .. } => IaaJob::Verify { len },
+            Phase::Compress => IaaJob::Compress { len, max_out },
+            Phase::Decompress => IaaJob::Decompress { len, max_out },
+            Phase::Verify { len, .. } => return m.prepare(s, IaaJob::Verify { len }),
         };
-        m.prepare(s, job);
+        if self.zero_copy {
+            // The device reads the caller's input where it is (PASID/SVA).
+            m.prepare_reading(s, job, input);
+        } else {
+            m.fill_input(s, input);
+            m.prepare(s, job);
+        }
+    }
+
+    /// Whether descriptors name the caller's input directly (the device reads process memory)
+    /// instead of a copy in the slot's input buffer.
+    pub(crate) fn zero_copy(&self) -> bool {
+        self.zero_copy
     }
 
     /// Submit `slot`'s descriptor, retrying a refusal at most `retries` times. `retried` is

@@ -309,6 +309,10 @@ impl Job<'_, '_> {
             }
             (StatusClass::TouchPageAndResubmit, _) if !busy.resubmitted => {
                 hw.touch(rec.fault_addr, rec.status & 0x80 != 0);
+                if hw.zero_copy() {
+                    // The device read the caller's input where it is: fault its page in.
+                    touch_input(self.inputs.unit(u), rec.fault_addr);
+                }
                 let mut retried = 0;
                 let sub = hw.submit(wq, busy.slot, b.budgets.submit_retries, &mut retried);
                 st.submit_retries.fetch_add(retried, Relaxed);
@@ -388,6 +392,15 @@ impl Job<'_, '_> {
             }
         }
         self.inflight = 0;
+    }
+}
+
+/// Read the byte of `input` at device address `addr`, if it is one of `input`'s, as a CPU
+/// access would fault its page in.
+fn touch_input(input: &[u8], addr: u64) {
+    let base = input.as_ptr() as u64;
+    if let Some(off) = addr.checked_sub(base).filter(|&o| o < input.len() as u64) {
+        std::hint::black_box(input[off as usize]);
     }
 }
 

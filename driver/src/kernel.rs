@@ -148,6 +148,8 @@ pub fn open_wq(
             WorkQueue::with_write_fd(fd, cfg).map_err(wq_err)?
         }
     };
+    // A user WQ of a device with PASID enabled reads through this process's page tables.
+    let queue = queue.reading_process_memory(dev.pasid_enabled == Some(true));
     Ok(KernelWq {
         device: dev.name.clone(),
         kind: dev.kind,

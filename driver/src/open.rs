@@ -218,10 +218,13 @@ impl Backend {
         self.mapper.as_ref()
     }
 
-    /// Whether the device reads process memory directly (the kernel's user WQs with PASID), so
-    /// descriptors may name the caller's input without a copy.
+    /// Whether the device reads process memory directly (the kernel's user WQs with PASID, the
+    /// model), so descriptors may name the caller's input without a copy: no IOMMU mapping is
+    /// required, no bounce was asked for, and every WQ says its device reads process memory.
     pub fn shares_address_space(&self) -> bool {
         self.shares_address_space
+            && self.mapper.is_none()
+            && self.wqs.iter().all(|w| w.reads_process_memory())
     }
 
     /// What the device is, for messages.

@@ -58,6 +58,8 @@ pub struct Bar0ModelConfig {
     pub pasid_supported: bool,
     /// Reads of CMDSTS that still show "active" after a command.
     pub busy_reads: u32,
+    /// WQCAP bit 54: per-WQ operation config (2.0; needs `wqcfg_size_code` >= 1).
+    pub op_config: bool,
     /// BAR0 size in bytes.
     pub bar_len: u32,
 }
@@ -89,6 +91,7 @@ impl Bar0ModelConfig {
             opcap: [0xd, 0x007f_331c, 0, 0],
             pasid_supported: false,
             busy_reads: 2,
+            op_config: false,
             bar_len: 0x2000,
         }
     }
@@ -197,7 +200,8 @@ impl Bar0Model {
             | (u64::from(c.shared_supported) << 48)
             | (u64::from(c.dedicated_supported) << 49)
             | (1 << 51)
-            | (1 << 52);
+            | (1 << 52)
+            | (u64::from(c.op_config) << 54);
         set64(regs::WQCAP, wqcap);
         set64(
             regs::GRPCAP,

@@ -83,6 +83,8 @@ pub(crate) struct Scratch {
     head: Vec<u32>,
     prev: Vec<u32>,
     ring: Vec<u8>,
+    /// The job's source, copied in by `dma::read_into` (kept between jobs).
+    pub(crate) input: Vec<u8>,
 }
 
 impl Scratch {
@@ -91,6 +93,7 @@ impl Scratch {
             head: vec![0; 1 << HASH_BITS],
             prev: vec![0; WINDOW],
             ring: vec![0; WINDOW],
+            input: Vec::new(),
         }
     }
 }

@@ -109,3 +109,55 @@ pub(crate) unsafe fn write_record(addr: u64, rec: &[u8]) -> Result<(), BadRange>
     unsafe { &*(p as *const AtomicU8) }.store(rec[0], Ordering::Release);
     Ok(())
 }
+
+/// Why a source could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadError {
+    /// The range cannot be a buffer (null, wrapping).
+    BadRange,
+    /// Not mapped readable from this byte on: the device's page fault.
+    Fault(u64),
+}
+
+/// Copy the `len` source bytes at `addr` into `buf` (resized to `len`; it keeps its capacity
+/// from job to job, so a warm engine does not allocate). The read goes through
+/// `process_vm_readv` on this process, so an address that is no longer mapped (a caller's
+/// buffer freed after its unit was abandoned) gives `Fault` as a device's page fault would,
+/// instead of crashing the process; only where that call is refused (some seccomp profiles)
+/// is the memory read directly, under the module contract.
+pub(crate) fn read_into(addr: u64, len: usize, buf: &mut Vec<u8>) -> Result<(), ReadError> {
+    check(addr, len).map_err(|_| ReadError::BadRange)?;
+    buf.clear();
+    buf.resize(len, 0);
+    if len == 0 {
+        return Ok(());
+    }
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: len,
+    };
+    let remote = libc::iovec {
+        iov_base: addr as usize as *mut libc::c_void,
+        iov_len: len,
+    };
+    // SAFETY: `local` names `buf`'s `len` initialised bytes, written by the kernel only; the
+    // remote range is only read, by the kernel, which checks the mapping and reports what it
+    // could not read instead of faulting.
+    let n = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
+    if n == len as isize {
+        return Ok(());
+    }
+    if n >= 0 {
+        return Err(ReadError::Fault(addr + n as u64));
+    }
+    match std::io::Error::last_os_error().raw_os_error() {
+        Some(libc::EFAULT) => Err(ReadError::Fault(addr)),
+        _ => {
+            // The call is not allowed here: read directly, as before.
+            // SAFETY: the module contract (the submitter keeps the source readable).
+            let src = unsafe { src(addr, len) }.map_err(|_| ReadError::BadRange)?;
+            buf.copy_from_slice(src);
+            Ok(())
+        }
+    }
+}

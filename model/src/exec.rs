@@ -365,20 +365,48 @@ fn crc_kind(d: &IaaDescriptor) -> Crc32Kind {
     }
 }
 
+/// Read the job's source into the scratch buffer, then run `job` on it; an unreadable source
+/// completes as the device's read page fault (or a translation failure for a bad range).
+fn with_source(
+    d: &IaaDescriptor,
+    s: &mut Scratch,
+    rec: &mut IaaCompletionRecord,
+    job: impl FnOnce(&[u8], &mut Scratch, &mut IaaCompletionRecord),
+) {
+    let mut input = std::mem::take(&mut s.input);
+    match dma::read_into(d.src1_addr, d.src1_size as usize, &mut input) {
+        Ok(()) => job(&input, s, rec),
+        Err(dma::ReadError::Fault(at)) => {
+            rec.status = st::PAGE_FAULT;
+            rec.fault_addr = at;
+        }
+        Err(dma::ReadError::BadRange) => rec.status = st::TRANSLATION_FAIL,
+    }
+    s.input = input;
+}
+
 fn compress(
     d: &IaaDescriptor,
     s: &mut Scratch,
     overflow_fault: bool,
     rec: &mut IaaCompletionRecord,
 ) {
+    with_source(d, s, rec, |src, s, rec| {
+        compress_src(d, src, s, overflow_fault, rec)
+    })
+}
+
+fn compress_src(
+    d: &IaaDescriptor,
+    src: &[u8],
+    s: &mut Scratch,
+    overflow_fault: bool,
+    rec: &mut IaaCompletionRecord,
+) {
     let cf = CompressionFlags(d.op_flags16);
     let flags = d.op_flags();
-    // SAFETY: DMA contract; source and destination do not overlap (validated, 0x16).
-    let io = unsafe {
-        dma::src(d.src1_addr, d.src1_size as usize)
-            .and_then(|a| dma::dst(d.dst_addr, d.max_dst_size as usize).map(|b| (a, b)))
-    };
-    let Ok((src, dst)) = io else {
+    // SAFETY: DMA contract; the destination is not the source (validated, 0x16).
+    let Ok(dst) = (unsafe { dma::dst(d.dst_addr, d.max_dst_size as usize) }) else {
         rec.status = st::TRANSLATION_FAIL;
         return;
     };
@@ -452,17 +480,24 @@ fn decompress(
     overflow_fault: bool,
     rec: &mut IaaCompletionRecord,
 ) {
-    let df = DecompressionFlags(d.op_flags16);
     if (d.op_flags().0 >> 16) & 3 == 1 {
         // The model keeps no decoder state in an AECS (documented gap).
         analytics(rec, AE::InvalidAecs);
         return;
     }
-    // SAFETY: DMA contract.
-    let Ok(src) = (unsafe { dma::src(d.src1_addr, d.src1_size as usize) }) else {
-        rec.status = st::TRANSLATION_FAIL;
-        return;
-    };
+    with_source(d, s, rec, |src, s, rec| {
+        decompress_src(d, src, s, overflow_fault, rec)
+    })
+}
+
+fn decompress_src(
+    d: &IaaDescriptor,
+    src: &[u8],
+    s: &mut Scratch,
+    overflow_fault: bool,
+    rec: &mut IaaCompletionRecord,
+) {
+    let df = DecompressionFlags(d.op_flags16);
     let rule = df.eob_rule();
     let ieb = df.ignore_end_bits();
     let kind = crc_kind(d);

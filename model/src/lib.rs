@@ -193,6 +193,9 @@ pub struct ModelConfig {
     pub latency: Latency,
     /// DSA: largest batch.
     pub max_batch: u32,
+    /// Keep `(opcode, source address, source bytes)` of every descriptor taken, for tests
+    /// that check where descriptors point ([`ModelDevice::logged_sources`]).
+    pub log_sources: bool,
     /// Behave as a device that cannot read process memory (VFIO without SVA): [`backend`]
     /// tells the pool to copy inputs into its own memory first. The model itself still reads
     /// any address; this only shapes the pool's choice.
@@ -210,6 +213,7 @@ impl ModelConfig {
             latency: Latency::default(),
             max_batch: 0,
             require_bounce: false,
+            log_sources: false,
         }
     }
     /// A DSA with `engines` engines and one shared WQ of 32 entries.
@@ -222,6 +226,7 @@ impl ModelConfig {
             latency: Latency::default(),
             max_batch: 1024,
             require_bounce: false,
+            log_sources: false,
         }
     }
     /// An IAA model shaped by the environment (see the module docs); defaults: 2 engines, one
@@ -478,6 +483,7 @@ struct Inner {
     executed: AtomicU64,
     unrecorded: AtomicU64,
     faults_fired: AtomicU64,
+    sources: Mutex<Vec<(u8, u64, u32)>>,
 }
 
 /// The model device. Dropping it stops and joins its engines.
@@ -537,6 +543,7 @@ impl ModelDevice {
             timer: (cfg_engines > 0 && cfg_timed).then(|| timer::Timer::new(4096)),
             timer_seq: AtomicU64::new(0),
             late_refused: AtomicU64::new(0),
+            sources: Mutex::new(Vec::new()),
             retries: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             executed: AtomicU64::new(0),
@@ -572,6 +579,12 @@ impl ModelDevice {
         &self.inner.cfg
     }
 
+    /// `(opcode, source address, source bytes)` of every descriptor taken so far, when the
+    /// configuration says [`ModelConfig::log_sources`] (empty otherwise).
+    pub fn logged_sources(&self) -> Vec<(u8, u64, u32)> {
+        lock(&self.inner.sources).clone()
+    }
+
     /// A [`WorkQueue`] whose portal is WQ `i` of this model.
     pub fn wq(&self, i: usize) -> Result<WorkQueue, ModelError> {
         let w = self.inner.cfg.wqs.get(i).ok_or(ModelError::NoSuchWq(i))?;
@@ -584,7 +597,9 @@ impl ModelDevice {
             size: w.size,
             enqcmd_retries: WqConfig::DEFAULT_RETRIES,
         };
-        Ok(WorkQueue::with_model(portal, cfg)?)
+        // The model reads any address of this process (through `dma::read_into`, which turns
+        // an unmapped source into a page-fault record instead of a crash).
+        Ok(WorkQueue::with_model(portal, cfg)?.reading_process_memory(true))
     }
 
     /// Add a fault rule (counted from descriptors arriving after this call).
@@ -955,6 +970,10 @@ impl SoftPortal for ModelPortal {
     unsafe fn push(&self, desc: &[u8; 64], mode: WqMode) -> PortalAccept {
         let inner = &*self.inner;
         let w = &inner.wqs[self.wq];
+        if inner.cfg.log_sources {
+            let d: iaa_descriptors::IaaDescriptor = bytemuck::pod_read_unaligned(desc);
+            lock(&inner.sources).push((d.opcode(), d.src1_addr, d.src1_size));
+        }
         let refuse = |inner: &Inner| {
             if mode == WqMode::Shared {
                 inner.retries.fetch_add(1, Ordering::Relaxed);

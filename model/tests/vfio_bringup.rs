@@ -906,3 +906,39 @@ fn random_capability_registers_give_errors_not_panics() {
     // Odd seeds are refused (version); some even ones pass the checks and run bring-up.
     assert!(accepted > 0 && accepted <= 150, "{accepted}");
 }
+
+#[test]
+fn op_config_is_programmed_on_devices_that_have_it() {
+    // IAA 2.0 with WQCAP bit 54 and 64-byte WQCFG entries: every planned WQ gets the device's
+    // OPCAP in WQCFG dwords 8-15, or it would refuse every operation.
+    for op_config in [true, false] {
+        let cfg = Bar0ModelConfig {
+            version: 0x200,
+            wqcfg_size_code: 1,
+            op_config,
+            ..Bar0ModelConfig::spr_iaa()
+        };
+        let opcap = cfg.opcap;
+        let m = Arc::new(Bar0Model::new(cfg));
+        let mut c = ctl(&m);
+        assert_eq!(c.caps().op_config_supported(), op_config);
+        let plan = Plan::dedicated(c.caps(), 2);
+        c.bring_up(&plan, &*m).unwrap();
+        let (base, stride) = (c.caps().wqcfg_offset, c.caps().wqcfg_stride);
+        for wq in 0..c.caps().num_wqs {
+            let word = |k: u32| {
+                let off = base + wq * stride + 4 * (wqcfg::OP_CONFIG_DW + 2 * k);
+                u64::from(Bar0::read32(&*m, off)) | (u64::from(Bar0::read32(&*m, off + 4)) << 32)
+            };
+            let got: Vec<u64> = (0..4).map(word).collect();
+            let planned = (wq as usize) < plan.wqs.len();
+            let want = if op_config && planned {
+                opcap.to_vec()
+            } else {
+                vec![0; 4]
+            };
+            assert_eq!(got, want, "WQ {wq}, op_config {op_config}");
+        }
+        c.teardown().unwrap();
+    }
+}

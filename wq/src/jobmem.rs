@@ -72,6 +72,9 @@ pub struct IaaJobMemory {
     large_lines: usize,
     /// Per slot: submitted, and the record not yet seen written by [`IaaJobMemory::release`].
     submitted: Box<[bool]>,
+    /// Per slot: its descriptor reads the caller's memory ([`IaaJobMemory::prepare_reading`]),
+    /// so it may go only to a WQ whose device reads process memory.
+    reads_caller: Box<[std::cell::Cell<bool>]>,
     drop_deadline: Option<Instant>,
 }
 
@@ -154,6 +157,9 @@ impl IaaJobMemory {
             lines,
             large_lines,
             submitted: vec![false; slots_all].into_boxed_slice(),
+            reads_caller: (0..slots_all)
+                .map(|_| std::cell::Cell::new(false))
+                .collect(),
             drop_deadline: None,
         })
     }
@@ -315,6 +321,41 @@ impl IaaJobMemory {
                 .build(),
         };
         self.descs.write(i, &desc);
+        self.reads_caller[i].set(false);
+    }
+
+    /// Build a compress or decompress descriptor for `slot` that reads `src` where it is (no
+    /// copy into the slot's input buffer); the output still goes to the slot's own buffer
+    /// (the device writes only this memory). [`IaaJobMemory::submit`] takes it only to a WQ
+    /// whose device reads process memory ([`WorkQueue::reads_process_memory`]). The device
+    /// may read `src` after the caller's borrow ends (a unit abandoned after a timeout); such
+    /// a unit's result is never used, and a late read cannot write process memory. `Verify`
+    /// jobs read the slot's own output and are built as by [`IaaJobMemory::prepare`].
+    pub fn prepare_reading(&self, s: Slot, job: IaaJob, src: &[u8]) {
+        let i = s.index();
+        let (base, lines) = self.span(i);
+        let cap = lines * LINE;
+        let rec = self.recs.addr(s);
+        let outb = self.outbuf.addr(base).unwrap_or(0);
+        let at = src.as_ptr() as u64;
+        let n = |x: usize| x.min(cap) as u32;
+        let desc = match job {
+            IaaJob::Compress { len, max_out } => IaaCompress::new(
+                at,
+                n(len.min(src.len())),
+                outb,
+                n(max_out),
+                self.aecs.addr(0).unwrap_or(0),
+                rec,
+            )
+            .build(),
+            IaaJob::Decompress { len, max_out } => {
+                IaaDecompress::new(at, n(len.min(src.len())), outb, n(max_out), rec).build()
+            }
+            IaaJob::Verify { .. } => return self.prepare(s, job),
+        };
+        self.descs.write(i, &desc);
+        self.reads_caller[i].set(true);
     }
 
     /// Submit `slot`'s prepared descriptor to `wq` once (its record reset first). Refusals
@@ -325,10 +366,19 @@ impl IaaJobMemory {
             return Err(WqError::BadSlot(i));
         }
         let desc = self.descs.read(i).ok_or(WqError::BadSlot(i))?;
+        if self.reads_caller[i].get() && !wq.reads_process_memory() {
+            return Err(WqError::BadConfig(
+                "a descriptor naming the caller's memory needs a WQ whose device reads process memory",
+            ));
+        }
         self.recs.reset(s);
         // SAFETY: the DMA contract of `WorkQueue::submit`. The descriptor was built by
         // `prepare` from this memory's own addresses only (record, AECS, the slot's bounce
-        // buffers), which the CPU accesses only through copies, never references. The memory
+        // buffers), which the CPU accesses only through copies, never references; or by
+        // `prepare_reading`, whose source is the caller's memory, read-only, and then only for
+        // a device that reads through this process's page tables (checked just above), where
+        // a read after the caller's borrow faults or sees stale bytes on the device side and
+        // writes nothing. The memory
         // is not freed while the device may write it: `submitted` stays set until the slot is
         // released or reaped after its record was written, and Drop leaks everything while a
         // submitted record is unwritten or a slot is quarantined.

@@ -199,6 +199,9 @@ pub struct WorkQueue {
     submitted: AtomicU64,
     retries: AtomicU64,
     refused: AtomicU64,
+    /// The device translates descriptor addresses through this process's page tables (PASID /
+    /// SVA, or the in-process model): it may be given the caller's memory to read.
+    process_memory: bool,
 }
 
 // SAFETY: the only non-Send/Sync field is the portal pointer. A portal page accepts concurrent
@@ -248,7 +251,25 @@ impl WorkQueue {
             submitted: AtomicU64::new(0),
             retries: AtomicU64::new(0),
             refused: AtomicU64::new(0),
+            process_memory: false,
         })
+    }
+
+    /// Declare that the device behind this WQ reads this process's virtual memory (a kernel
+    /// user WQ with PASID enabled, or the device model): descriptors may then name the
+    /// caller's input directly (`IaaJobMemory::prepare_reading`). A device reading through
+    /// the process's page tables can read late, but a late read faults or sees stale bytes on
+    /// the device side; it never writes process memory. Default: false (VFIO without PASID
+    /// sees only IOMMU-mapped memory).
+    pub fn reading_process_memory(mut self, yes: bool) -> Self {
+        self.process_memory = yes;
+        self
+    }
+
+    /// Whether descriptors may name process memory for the device to read
+    /// ([`WorkQueue::reading_process_memory`]).
+    pub fn reads_process_memory(&self) -> bool {
+        self.process_memory
     }
 
     /// A WQ whose portal is a software portal (the device model).

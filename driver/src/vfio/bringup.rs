@@ -313,6 +313,12 @@ impl DeviceCaps {
         self.opcap[usize::from(op / 64)] & (1 << (op % 64)) != 0
     }
 
+    /// WQCAP bit 54: per-WQ operation configuration (WQCFG dwords 8-15), on 2.0 devices whose
+    /// WQCFG entries are at least 64 bytes.
+    pub fn op_config_supported(&self) -> bool {
+        self.wqcap & (1 << 54) != 0 && self.wqcfg_stride >= 64
+    }
+
     /// IAA (no batch support) or DSA, judged from GENCAP max batch shift.
     pub fn looks_like(&self) -> DeviceKind {
         if self.max_batch_shift == 0 {
@@ -700,6 +706,16 @@ impl<B: Bar0> Controller<B> {
                 let v = set_bits(v, 4, 0, xfer);
                 set_bits(v, 8, 5, batch)
             });
+            // IAA/DSA 2.0 (WQCAP bit 54): each WQ has its own operation config (WQCFG dwords
+            // 8-15, one bit per opcode) and refuses what it does not list. Write the device's
+            // OPCAP there, as the kernel does, so a planned WQ accepts every operation.
+            if p.is_some() && self.caps.op_config_supported() {
+                for (k, word) in self.caps.opcap.iter().enumerate() {
+                    let off = self.wq_off(wq, wqcfg::OP_CONFIG_DW + 2 * k as u32);
+                    self.bar.write32(off, *word as u32);
+                    self.bar.write32(off + 4, (*word >> 32) as u32);
+                }
+            }
         }
         Ok(())
     }

@@ -393,6 +393,8 @@ pub mod wqcfg {
     pub const XFER_DW: u32 = 3;
     /// Dword 6: occupancy (15:0), state (31:30).
     pub const STATE_DW: u32 = 6;
+    /// Dwords 8-15: operation config, one bit per opcode (2.0 devices, WQCAP bit 54).
+    pub const OP_CONFIG_DW: u32 = 8;
     /// Dword 2 bit 0: 1 = dedicated.
     pub const MODE_DEDICATED: u32 = 1 << 0;
     /// Dword 2 bit 1.
