@@ -159,8 +159,16 @@ fn fields_not_owned_are_preserved() {
     );
     assert_eq!(m.wq_config_dword(0, wqcfg::XFER_DW), 0x1234_5E00 | 31);
     assert_eq!(m.wq_config_dword(0, 4), 0x5555_5555);
-    // Group flags: traffic classes set, read-buffer field kept.
-    assert_eq!(m.read32(grp_flags), 0x0010_0000 | 1 | (1 << 3));
+    // Group flags: traffic classes set, and read buffers allowed (27:20) owned by the driver:
+    // GRPCAP's 96 split over the plan's groups with engines (not a stale 1, which would
+    // starve the group).
+    let plan = Plan::dedicated(&caps, 2);
+    let active = plan.group_engines.iter().filter(|&&e| e != 0).count() as u32;
+    assert_eq!(
+        m.read32(grp_flags),
+        ((96 / active) << 20) | 1 | (1 << 3),
+        "{active} groups"
+    );
 }
 
 /// Program `plan` unvalidated with bus master on, then enable the device.

@@ -666,10 +666,19 @@ impl<B: Bar0> Controller<B> {
             self.bar
                 .write64(self.grp_off(g, regs::GRPCFG_ENGINES), engines);
             // Traffic classes A = B = 1 (what Linux writes on version <= 2 devices); read
-            // buffers and progress limits left at 0 (device defaults).
+            // buffers allowed (27:20) = the device's total (GRPCAP 15:8) split evenly over the
+            // groups that have engines (the kernel writes the total for one group, SPDK splits
+            // it), so no group runs without read buffers; progress limits left at 0.
             let flags_off = self.grp_off(g, regs::GRPCFG_FLAGS);
             let old = self.bar.read64(flags_off);
-            let new = (old & !0x3f) | 1 | (1 << 3);
+            let active = plan
+                .group_engines
+                .iter()
+                .filter(|&&e| e != 0)
+                .count()
+                .max(1) as u32;
+            let allowed = u64::from((self.caps.read_buffers / active).min(0xff));
+            let new = (old & !0x3f & !(0xff << 20)) | 1 | (1 << 3) | (allowed << 20);
             self.bar
                 .write64(flags_off, if engines == 0 { old & !0x3f } else { new });
         }
