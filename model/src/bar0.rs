@@ -133,6 +133,8 @@ struct State {
     pending_status: u32,
     log: Vec<CommandRecord>,
     ignored_cmd_writes: u32,
+    /// Words RESET_DEVICE sets instead of 0 (`poke32_reset_default`).
+    reset_defaults: Vec<(usize, u32)>,
     injected: Vec<(Command, u8)>,
 }
 
@@ -165,6 +167,7 @@ impl Bar0Model {
                 pending_status: 0,
                 log: Vec::new(),
                 ignored_cmd_writes: 0,
+                reset_defaults: Vec::new(),
                 injected: Vec::new(),
             }),
             cfg,
@@ -395,6 +398,11 @@ impl Bar0Model {
                 for k in 0..8 {
                     s.words[(regs::SWERR / 4 + k) as usize] = 0;
                 }
+                for (i, v) in s.reset_defaults.clone() {
+                    if let Some(w) = s.words.get_mut(i) {
+                        *w = v;
+                    }
+                }
                 0
             }
             Command::EnableWq => self.enable_wq(s, operand),
@@ -563,6 +571,15 @@ impl Bar0Model {
         if on {
             s.words[(regs::CMDSTS / 4) as usize] = CMDSTS_ACTIVE;
         }
+    }
+
+    /// Write a word bypassing the write rules, and make it the word's value after every
+    /// RESET_DEVICE too (a device whose reset leaves reserved or foreign bits set), so tests
+    /// can preset state that a bring-up (which always resets first) still finds.
+    pub fn poke32_reset_default(&self, off: u32, v: u32) {
+        self.poke32(off, v);
+        let mut s = self.lock();
+        s.reset_defaults.push(((off / 4) as usize, v));
     }
 
     /// Write a word bypassing the write rules (to preset reserved bits in tests).

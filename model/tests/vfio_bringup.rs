@@ -95,6 +95,7 @@ fn bring_up_and_teardown_end_to_end() {
     assert_eq!(
         cmds(&m),
         vec![
+            (Command::ResetDevice, 0, 0),
             (Command::EnableDevice, 0, 0),
             (Command::EnableWq, 0, 0),
             (Command::EnableWq, 1, 0),
@@ -113,7 +114,7 @@ fn bring_up_and_teardown_end_to_end() {
     assert!((0..8).all(|wq| !m.is_wq_enabled(wq)));
     let log = cmds(&m);
     assert_eq!(
-        &log[5..],
+        &log[6..],
         &[
             (Command::DisableWq, 1, 0),
             (Command::DisableWq, 2, 0),
@@ -124,7 +125,7 @@ fn bring_up_and_teardown_end_to_end() {
     );
     // Teardown twice is harmless.
     c.teardown().unwrap();
-    assert_eq!(cmds(&m).len(), 10);
+    assert_eq!(cmds(&m).len(), 11);
 }
 
 #[test]
@@ -144,12 +145,12 @@ fn fields_not_owned_are_preserved() {
     let caps = ctl(&m).caps().clone();
     let wq_off = |wq: u32, dw: u32| caps.wqcfg_offset + wq * caps.wqcfg_stride + 4 * dw;
     // Reserved/foreign bits preset before bring-up.
-    m.poke32(wq_off(0, wqcfg::THRESHOLD_DW), 0xABCD_0000);
-    m.poke32(wq_off(0, wqcfg::MODE_DW), 0xC000_0000);
-    m.poke32(wq_off(0, wqcfg::XFER_DW), 0x1234_5E00);
-    m.poke32(wq_off(0, 4), 0x5555_5555);
+    m.poke32_reset_default(wq_off(0, wqcfg::THRESHOLD_DW), 0xABCD_0000);
+    m.poke32_reset_default(wq_off(0, wqcfg::MODE_DW), 0xC000_0000);
+    m.poke32_reset_default(wq_off(0, wqcfg::XFER_DW), 0x1234_5E00);
+    m.poke32_reset_default(wq_off(0, 4), 0x5555_5555);
     let grp_flags = caps.grpcfg_offset + regs::GRPCFG_FLAGS;
-    m.poke32(grp_flags, 0x0010_0000); // read buffers allowed = 1 (bits 27:20)
+    m.poke32_reset_default(grp_flags, 0x0010_0000); // read buffers allowed = 1 (bits 27:20)
     let mut c = ctl(&m);
     c.bring_up(&Plan::dedicated(&caps, 2), &*m).unwrap();
     assert_eq!(m.wq_config_dword(0, wqcfg::THRESHOLD_DW), 0xABCD_0000);
@@ -374,7 +375,7 @@ fn read_buffer_overcommit_and_hardware_error_roll_back() {
     let caps = ctl(&m).caps().clone();
     // Read buffers reserved (bits 15:8) of group 0 above the device's 96: kept by the RMW of
     // GRPFLAGS, refused by ENABLE_DEVICE.
-    m.poke32(caps.grpcfg_offset + regs::GRPCFG_FLAGS, 200 << 8);
+    m.poke32_reset_default(caps.grpcfg_offset + regs::GRPCFG_FLAGS, 200 << 8);
     let mut c = ctl(&m);
     let e = c.bring_up(&Plan::dedicated(&caps, 2), &*m).unwrap_err();
     assert_eq!(
@@ -434,6 +435,7 @@ fn partial_bring_up_is_rolled_back() {
     assert_eq!(
         log,
         [
+            Command::ResetDevice,
             Command::EnableDevice,
             Command::EnableWq,
             Command::EnableWq,

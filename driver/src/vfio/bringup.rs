@@ -805,7 +805,7 @@ impl<B: Bar0> Controller<B> {
         Ok(())
     }
 
-    /// The whole sequence of spec §8.3: bus master on, device disabled and idle (reset if not),
+    /// The whole sequence of spec §8.3: bus master on, the plan validated, RESET_DEVICE (always),
     /// validate and program the plan, enable the device, enable every planned WQ. On failure,
     /// whatever was enabled is disabled again before the error is returned.
     pub fn bring_up(&mut self, plan: &Plan, pci: &dyn PciCommand) -> Result<(), BringUpError> {
@@ -823,10 +823,11 @@ impl<B: Bar0> Controller<B> {
                 _ => return Err(BringUpError::HaltedNeedsReset("cold")),
             }
         }
-        if state != DeviceRegState::Disabled || self.bar.read32(regs::CMDSTS) & CMDSTS_ACTIVE != 0 {
-            self.reset()?;
-        }
         plan.validate(&self.caps)?;
+        // Always RESET_DEVICE before programming, as SPDK does: a device that reads disabled
+        // may still hold a previous user's group and WQ configuration, and VFIO_DEVICE_RESET
+        // (whose result the caller cannot check) may not have cleared it.
+        self.reset()?;
         self.write_config(plan)?;
         let r = self.enable_all(plan);
         if r.is_err() {
