@@ -3,8 +3,8 @@
 //! ISA-L's level 1, decompressed by `iaa-fallback`'s decompressor; or zstd contexts.
 //! Allocated once with the context; compress/decompress allocate nothing.
 
+use iaa_fallback::zstd_codec::{ZstdCodec, ZstdError};
 use iaa_fallback::{CompressOutcome, Compressor, DecompressError, Decompressor};
-use zstd::zstd_safe::{CCtx, DCtx};
 
 use crate::config::{Codec, Level, SoftwareEncoder};
 use crate::error::UnitError;
@@ -58,11 +58,7 @@ pub(crate) enum SoftCodec {
         decomp: Box<Decompressor>,
     },
     /// zstd frames (software only).
-    Zstd {
-        comp: CCtx<'static>,
-        decomp: DCtx<'static>,
-        level: i32,
-    },
+    Zstd(Box<ZstdCodec>),
 }
 
 impl SoftCodec {
@@ -98,24 +94,12 @@ impl SoftCodec {
                 })
             }
             Codec::Zstd => {
-                let mut c = SoftCodec::Zstd {
-                    comp: CCtx::try_create().ok_or("zstd: cannot create a compression context")?,
-                    decomp: DCtx::try_create()
-                        .ok_or("zstd: cannot create a decompression context")?,
-                    level: match level {
-                        Level::Fast => 1,
-                        Level::Better => 3,
-                    },
+                let level = match level {
+                    Level::Fast => 1,
+                    Level::Better => 3,
                 };
-                // zstd sizes its work buffers on first use: do it now, not in a call.
-                let src = [0x5Au8; 4096];
-                let mut dst = [0u8; 4096];
-                let mut back = [0u8; 4096];
-                if let Ok(SoftOutcome::Compressed(n)) = c.compress(&src, &mut dst) {
-                    c.decompress(&dst[..n], &mut back)
-                        .map_err(|e| format!("zstd warm-up: {e}"))?;
-                }
-                Ok(c)
+                let z = ZstdCodec::new(level).map_err(|e| e.to_string())?;
+                Ok(SoftCodec::Zstd(Box::new(z)))
             }
         }
     }
@@ -128,7 +112,7 @@ impl SoftCodec {
             SoftCodec::Deflate { comp, .. } => {
                 comp.state_bytes() + std::mem::size_of::<Decompressor>()
             }
-            SoftCodec::Zstd { comp, decomp, .. } => comp.sizeof() + decomp.sizeof(),
+            SoftCodec::Zstd(z) => z.state_bytes(),
         }
     }
 
@@ -149,11 +133,10 @@ impl SoftCodec {
                 Some(n) => SoftOutcome::Compressed(n),
                 None => SoftOutcome::Incompressible,
             }),
-            SoftCodec::Zstd { comp, level, .. } => match comp.compress(dst, src, *level) {
-                Ok(n) if n < src.len() => Ok(SoftOutcome::Compressed(n)),
-                // With a valid context the only error is "destination too small".
-                _ => Ok(SoftOutcome::Incompressible),
-            },
+            SoftCodec::Zstd(z) => Ok(match z.compress(src, dst) {
+                Ok(CompressOutcome::Compressed(n)) => SoftOutcome::Compressed(n),
+                Ok(CompressOutcome::Incompressible) | Err(_) => SoftOutcome::Incompressible,
+            }),
         }
     }
 
@@ -167,15 +150,10 @@ impl SoftCodec {
                     Err(UnitError::Corrupt)
                 }
             },
-            SoftCodec::Zstd { decomp, .. } => match decomp.decompress(dst, src) {
+            SoftCodec::Zstd(z) => match z.decompress(src, dst) {
                 Ok(n) => Ok(n),
-                Err(_) => {
-                    // Distinguish a too-small slot from a corrupt frame when the frame says.
-                    match zstd::zstd_safe::get_frame_content_size(src) {
-                        Ok(Some(n)) if n > dst.len() as u64 => Err(UnitError::OutputTooSmall),
-                        _ => Err(UnitError::Corrupt),
-                    }
-                }
+                Err(ZstdError::OutputTooSmall) => Err(UnitError::OutputTooSmall),
+                Err(ZstdError::Zstd(_)) => Err(UnitError::Corrupt),
             },
         }
     }

@@ -1,4 +1,7 @@
-//! zstd as a software-only codec (IAA cannot decode it).
+//! zstd as a software-only codec (IAA cannot decode it): the one zstd type of the project,
+//! used by the pool's zstd contexts.
+
+use zstd::zstd_safe::{get_frame_content_size, CCtx, DCtx};
 
 use crate::CompressOutcome;
 
@@ -8,71 +11,89 @@ pub enum ZstdError {
     /// The output does not fit `dst`.
     #[error("output buffer too small")]
     OutputTooSmall,
-    /// zstd reported an error (corrupt or truncated frame, bad level, ...).
+    /// zstd reported an error (corrupt or truncated frame, bad level, no memory for a
+    /// context, ...).
     #[error("zstd: {0}")]
     Zstd(String),
-}
-
-fn too_small(msg: &str) -> bool {
-    msg.contains("Destination buffer is too small") || msg.contains("dstSize_tooSmall")
 }
 
 /// Compress `src` into one zstd frame in `dst` at `level` (1..=22, negative = faster).
 /// [`CompressOutcome::Incompressible`] when the frame would not be smaller than `src`.
 /// Allocates a zstd context per call; use [`ZstdCodec`] to reuse one.
 pub fn compress(level: i32, src: &[u8], dst: &mut [u8]) -> Result<CompressOutcome, ZstdError> {
-    let mut c = ZstdCodec::new(level)?;
-    c.compress(src, dst)
+    ZstdCodec::new(level)?.compress(src, dst)
 }
 
 /// Decompress one zstd frame; `Ok(n)` = bytes written.
 pub fn decompress(src: &[u8], dst: &mut [u8]) -> Result<usize, ZstdError> {
-    let mut c = ZstdCodec::new(1)?;
-    c.decompress(src, dst)
+    ZstdCodec::new(1)?.decompress(src, dst)
 }
 
-/// Reusable zstd contexts.
+/// Reusable zstd contexts, warmed up when made: after [`ZstdCodec::new`], compressing and
+/// decompressing units of up to 4 KiB allocate nothing.
 pub struct ZstdCodec {
-    c: zstd::bulk::Compressor<'static>,
-    d: zstd::bulk::Decompressor<'static>,
+    c: CCtx<'static>,
+    d: DCtx<'static>,
+    level: i32,
 }
 
 impl std::fmt::Debug for ZstdCodec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ZstdCodec")
+        f.debug_struct("ZstdCodec")
+            .field("level", &self.level)
+            .finish()
     }
 }
 
 impl ZstdCodec {
     /// Contexts for compression at `level`.
     pub fn new(level: i32) -> Result<Self, ZstdError> {
-        let c = zstd::bulk::Compressor::new(level).map_err(|e| ZstdError::Zstd(e.to_string()))?;
-        let d = zstd::bulk::Decompressor::new().map_err(|e| ZstdError::Zstd(e.to_string()))?;
-        Ok(ZstdCodec { c, d })
+        let no_ctx = || ZstdError::Zstd("cannot create a context (out of memory)".into());
+        let mut z = ZstdCodec {
+            c: CCtx::try_create().ok_or_else(no_ctx)?,
+            d: DCtx::try_create().ok_or_else(no_ctx)?,
+            level,
+        };
+        // zstd sizes its work buffers on first use: do it now, not in a call.
+        let src = [0x5Au8; 4096];
+        let mut dst = [0u8; 4096];
+        let mut back = [0u8; 4096];
+        if let CompressOutcome::Compressed(n) = z.compress(&src, &mut dst)? {
+            z.decompress(&dst[..n], &mut back)?;
+        }
+        Ok(z)
     }
 
-    /// See [`compress`].
+    /// Bytes of state the two contexts hold (zstd's own count, C heap).
+    pub fn state_bytes(&self) -> usize {
+        self.c.sizeof() + self.d.sizeof()
+    }
+
+    /// See [`compress`]: the frame must be strictly smaller than `src` and fit `dst`, else
+    /// [`CompressOutcome::Incompressible`].
     pub fn compress(&mut self, src: &[u8], dst: &mut [u8]) -> Result<CompressOutcome, ZstdError> {
         let cap = dst.len().min(src.len().saturating_sub(1));
-        match self.c.compress_to_buffer(src, &mut dst[..cap]) {
-            Ok(n) => Ok(CompressOutcome::Compressed(n)),
-            Err(e) if too_small(&e.to_string()) => {
-                if cap < dst.len() || dst.len() >= src.len().saturating_sub(1) {
-                    Ok(CompressOutcome::Incompressible)
-                } else {
-                    Err(ZstdError::OutputTooSmall)
-                }
-            }
-            Err(e) => Err(ZstdError::Zstd(e.to_string())),
+        if cap == 0 {
+            return Ok(CompressOutcome::Incompressible);
+        }
+        match self.c.compress(&mut dst[..cap], src, self.level) {
+            Ok(n) if n < src.len() => Ok(CompressOutcome::Compressed(n)),
+            // With a valid context and level the only error is "destination too small".
+            Ok(_) | Err(_) => Ok(CompressOutcome::Incompressible),
         }
     }
 
-    /// See [`decompress`].
+    /// See [`decompress`]: a frame whose header says it needs more than `dst` is
+    /// [`ZstdError::OutputTooSmall`]; any other failure is [`ZstdError::Zstd`].
     pub fn decompress(&mut self, src: &[u8], dst: &mut [u8]) -> Result<usize, ZstdError> {
-        match self.d.decompress_to_buffer(src, dst) {
+        match self.d.decompress(dst, src) {
             Ok(n) => Ok(n),
-            Err(e) if too_small(&e.to_string()) => Err(ZstdError::OutputTooSmall),
-            Err(e) => Err(ZstdError::Zstd(e.to_string())),
+            Err(code) => match get_frame_content_size(src) {
+                Ok(Some(n)) if n > dst.len() as u64 => Err(ZstdError::OutputTooSmall),
+                _ => Err(ZstdError::Zstd(
+                    zstd::zstd_safe::get_error_name(code).to_string(),
+                )),
+            },
         }
     }
 }
