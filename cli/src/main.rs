@@ -122,9 +122,9 @@ enum CliError {
     #[error("{0}: input and output are the same file")]
     SameFile(PathBuf),
     #[error(transparent)]
-    Corpus(#[from] iaa_cli::bench::CorpusError),
+    Corpus(#[from] iaa_bench::CorpusError),
     #[error(transparent)]
-    Bench(#[from] iaa_cli::bench::BenchError),
+    Bench(#[from] iaa_bench::BenchError),
     #[error("writing the report: {0}")]
     Report(io::Error),
 }
@@ -305,26 +305,25 @@ fn decompress(a: DecompressArgs) -> Result<(), CliError> {
 }
 
 fn bench(a: BenchArgs) -> Result<(), CliError> {
-    let opts = iaa_cli::bench::LoadOptions {
+    let opts = iaa_bench::LoadOptions {
         max_bytes_per_file: a.quick.then_some(256 << 10),
     };
-    let corpus = iaa_cli::bench::corpus::load(a.corpus.as_deref(), opts)?;
+    let corpus = iaa_bench::corpus::load(a.corpus.as_deref(), opts)?;
     let interactive = io::stderr().is_terminal();
-    if corpus.source == iaa_cli::bench::CorpusSource::Generated {
+    if corpus.source == iaa_bench::CorpusSource::Generated {
         eprintln!("iaa bench: no corpus directory found (give --corpus DIR); using GENERATED data");
     }
-    let cfg = iaa_cli::bench::BenchConfig {
+    let cfg = iaa_bench::BenchConfig {
         unit_sizes: a.unit_sizes,
         runs: a.runs,
         clock: if a.wall_clock {
-            iaa_cli::bench::Clock::Wall
+            iaa_bench::Clock::Wall
         } else {
-            iaa_cli::bench::Clock::ThreadCpu
+            iaa_bench::Clock::ThreadCpu
         },
     };
-    let mut codecs =
-        iaa_cli::bench::peers::all_codecs().map_err(iaa_cli::bench::BenchError::from)?;
-    let report = iaa_cli::bench::engine::run(&corpus, &mut codecs, &cfg, |msg| {
+    let mut codecs = iaa_bench::peers::all_codecs().map_err(iaa_bench::BenchError::from)?;
+    let report = iaa_bench::engine::run(&corpus, &mut codecs, &cfg, |msg| {
         if interactive {
             eprint!("\r\x1b[Kmeasuring {msg}");
         }

@@ -1,8 +1,8 @@
 //! The benchmark engine: every codec over the same units of the same corpus, one core,
 //! median of several runs, round trip verified once.
 
-use crate::bench::corpus::Corpus;
-use crate::bench::peers::{Compressed, PeerError, UnitCodec};
+use crate::corpus::Corpus;
+use crate::peers::{Compressed, PeerError, UnitCodec};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -478,7 +478,7 @@ pub fn run(
     }
     Ok(Report {
         corpus: corpus.describe(),
-        generated_corpus: corpus.source == crate::bench::corpus::CorpusSource::Generated,
+        generated_corpus: corpus.source == crate::corpus::CorpusSource::Generated,
         input_bytes,
         runs: cfg.runs,
         clock: cfg.clock,
@@ -573,7 +573,7 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::corpus;
+    use crate::corpus;
 
     #[test]
     fn median_of_odd_and_even_lists() {
@@ -597,7 +597,7 @@ mod tests {
     #[test]
     fn every_codec_round_trips_on_generated_data() {
         let c = corpus::generated(200_000);
-        let mut codecs = crate::bench::peers::all_codecs().unwrap();
+        let mut codecs = crate::peers::all_codecs().unwrap();
         let cfg = BenchConfig {
             unit_sizes: vec![4096, 65536],
             runs: 1,
@@ -622,7 +622,7 @@ mod tests {
     #[test]
     fn bad_configs_are_errors() {
         let c = corpus::generated(1000);
-        let mut codecs = crate::bench::peers::all_codecs().unwrap();
+        let mut codecs = crate::peers::all_codecs().unwrap();
         let zero_runs = BenchConfig {
             unit_sizes: vec![4096],
             runs: 0,
