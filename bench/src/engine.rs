@@ -151,9 +151,11 @@ pub struct Row {
 /// The result of a whole benchmark.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    /// Corpus description.
+    /// Corpus description: where it came from and every file used with its size.
     pub corpus: String,
-    /// Whether the corpus was generated rather than Silesia.
+    /// The files used, in order: name and bytes measured (after `--quick`'s cut).
+    pub files: Vec<(String, usize)>,
+    /// Whether the corpus was generated rather than read from files.
     pub generated_corpus: bool,
     /// Bytes per pass.
     pub input_bytes: usize,
@@ -478,6 +480,11 @@ pub fn run(
     }
     Ok(Report {
         corpus: corpus.describe(),
+        files: corpus
+            .files
+            .iter()
+            .map(|f| (f.name.clone(), f.data.len()))
+            .collect(),
         generated_corpus: corpus.source == crate::corpus::CorpusSource::Generated,
         input_bytes,
         runs: cfg.runs,

@@ -35,7 +35,7 @@ pub fn corpus(max: usize) -> Option<Vec<(String, Vec<u8>)>> {
         eprintln!("SKIP: corpus not found at ../shared/corpus");
         return None;
     };
-    let c = iaa_bench::corpus::load_dir(
+    let c = iaa_bench::corpus::load_silesia(
         &dir,
         iaa_bench::LoadOptions {
             max_bytes_per_file: Some(max),
