@@ -268,7 +268,9 @@ impl PoolBuilder {
     }
     /// Capacity of each per-context hardware output buffer, i.e. the largest unit (compress
     /// input or decompress output) the hardware path takes (default 4096). Larger units go to
-    /// software. Software-only pools allocate no such buffers.
+    /// software. Software-only pools allocate no such buffers. It also sizes the native
+    /// software encoder's state (`iaa_fallback::Compressor::for_max_unit`: hint table and
+    /// sequence buffer); larger units still compress in software, somewhat slower.
     pub fn max_unit_size(mut self, n: usize) -> Self {
         self.max_unit_size = n;
         self

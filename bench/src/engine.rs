@@ -396,6 +396,9 @@ pub fn run(
     let mut compress_reference = Vec::new();
     let mut decompress_reference = String::from("libdeflate-1");
     for &unit_size in &cfg.unit_sizes {
+        for c in codecs.iter_mut() {
+            c.set_unit_size(unit_size)?;
+        }
         let units = Units::new(corpus, unit_size);
         let n = units.spans.len();
         let srcs: Vec<&[u8]> = units
