@@ -298,6 +298,9 @@ impl PoolBuilder {
     /// slots of `min(max_unit_size, 4096)` bytes and, when `max_unit_size` is larger, as many
     /// slots of `max_unit_size` bytes as [`PoolBuilder::hw_large_budget`] holds (at most
     /// `hw_batch_size`). Software-only pools allocate no such buffers.
+    /// It also sizes the native software encoder's state
+    /// (`iaa_fallback::Compressor::for_max_unit`: hint table and sequence buffer); larger units
+    /// still compress in software, somewhat slower.
     pub fn max_unit_size(mut self, n: usize) -> Self {
         self.max_unit_size = n;
         self

@@ -616,7 +616,12 @@ impl Context {
         cpu: usize,
     ) -> Result<(Context, ContextBytes), String> {
         let b = &cfg.builder;
-        let soft = SoftCodec::new(b.codec, b.level, b.encoder.resolve(b.codec, b.level))?;
+        let soft = SoftCodec::new(
+            b.codec,
+            b.level,
+            b.encoder.resolve(b.codec, b.level),
+            b.max_unit_size,
+        )?;
         let verify_len = if b.verify { b.max_unit_size } else { 0 };
         let verify_buf = vec![0u8; verify_len].into_boxed_slice();
         let hw = match backend {

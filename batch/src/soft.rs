@@ -64,10 +64,13 @@ pub(crate) enum SoftCodec {
 impl SoftCodec {
     /// Allocate the codec state.
     /// `encoder` is resolved ([`SoftwareEncoder::resolve`]) and was checked by the builder.
+    /// The native encoder's state is sized for units of up to `max_unit_size` bytes
+    /// ([`Compressor::for_max_unit`]; larger units still compress, in smaller blocks).
     pub(crate) fn new(
         codec: Codec,
         level: Level,
         encoder: SoftwareEncoder,
+        max_unit_size: usize,
     ) -> Result<Self, String> {
         match codec {
             Codec::Deflate => {
@@ -85,7 +88,7 @@ impl SoftCodec {
                         return Err("the ISA-L encoder is not in this build".to_string())
                     }
                     SoftwareEncoder::Auto | SoftwareEncoder::Native => {
-                        Encoder::Native(Box::new(Compressor::new(lvl)))
+                        Encoder::Native(Box::new(Compressor::for_max_unit(lvl, max_unit_size)))
                     }
                 };
                 Ok(SoftCodec::Deflate {

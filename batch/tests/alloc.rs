@@ -180,3 +180,26 @@ fn context_bytes_matches_what_one_context_allocates() {
         );
     }
 }
+
+/// The software encoder's state follows `max_unit_size`: a pool for 4 KiB units holds no
+/// 64 Ki-entry hint table. The allocator agrees with `context_bytes` at every size.
+#[test]
+fn software_state_follows_max_unit_size() {
+    let mut soft = Vec::new();
+    for max in [4096usize, 16384, 65536] {
+        let b = Pool::builder().path(iaa::Path::Software).max_unit_size(max);
+        let (p1, _, one) = counted(|| b.clone().contexts(1).build().unwrap());
+        let (_p3, _, three) = counted(|| b.clone().contexts(3).build().unwrap());
+        let cb = p1.context_bytes();
+        let per_ctx = (three - one) / 2;
+        eprintln!("max_unit_size {max}: context_bytes {cb:?}; allocator per context {per_ctx}");
+        assert!(per_ctx.abs_diff(cb.total()) <= cb.total() / 20 + 256);
+        soft.push(cb.software);
+    }
+    assert!(
+        soft[0] <= 64 * 1024,
+        "4 KiB pool: software state {} B",
+        soft[0]
+    );
+    assert!(soft[0] < soft[1] && soft[1] < soft[2], "{soft:?}");
+}

@@ -1,7 +1,19 @@
-//! Helpers shared by the benchmark programs in `src/bin/` (the `iaa bench` engine itself lives
-//! in `iaa-cli`, `cli/src/bench/`).
+//! Benchmarks of this project's software path against peer libraries, on the same data in one
+//! run: libdeflate, zlib and zstd always; ISA-L with the `isal` feature.
+//!
+//! The `iaa bench` command (crate `iaa-cli`) is a thin front end over this library: it loads a
+//! corpus with [`corpus::load`], builds the codecs with [`peers::all_codecs`], measures with
+//! [`engine::run`] and prints [`Report::to_table`] or the report as JSON. The benchmark
+//! programs in `src/bin/` (driver overhead, batch latency, hybrid, cores, decode_streams) reuse
+//! [`corpus`] and the engine's clock.
 
-use iaa_cli::bench::corpus::{self, Corpus, LoadOptions};
+pub mod corpus;
+pub mod engine;
+pub mod peers;
+
+pub use corpus::{Corpus, CorpusError, CorpusSource, LoadOptions};
+pub use engine::{BenchConfig, BenchError, Clock, Report, Row};
+pub use peers::{Compressed, PeerError, UnitCodec};
 
 /// The value after `name` on the command line (`--units 512`), or `default` when absent or
 /// not a number.

@@ -2,7 +2,6 @@
 //! `docs/FORMAT.md`) and the unit codecs it uses ([`codecs`]). Tests and other tools read
 //! containers through this crate.
 
-pub mod bench;
 pub mod codecs;
 pub mod container;
 pub mod progress;

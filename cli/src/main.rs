@@ -105,10 +105,16 @@ struct DecompressArgs {
 
 #[derive(Args)]
 struct BenchArgs {
-    /// Directory holding the corpus zip files (dickens.zip, mr.zip, osdb.zip, xml.zip).
-    /// Default: ../shared/corpus looked up from the current directory, the executable and
-    /// the source tree; if none is found, deterministic generated data is used (and said so).
-    #[arg(long)]
+    /// Files to measure (any files; `.zip` archives are unzipped in memory, each entry a file).
+    /// Units never span two files.
+    #[arg(conflicts_with = "corpus")]
+    files: Vec<PathBuf>,
+    /// Measure every regular file of DIR (sorted by name, not subdirectories or names starting
+    /// with `.`; `.zip` archives unzipped). Without FILE or --corpus: the Silesia zips
+    /// (dickens, mr, osdb, xml) of ../shared/corpus looked up from the current directory, the
+    /// executable and the source tree; if none is found, deterministic generated data (and
+    /// said so).
+    #[arg(long, value_name = "DIR")]
     corpus: Option<PathBuf>,
     /// Timed runs per measurement (the median is reported).
     #[arg(long, default_value_t = 5)]
@@ -139,9 +145,9 @@ enum CliError {
     #[error("{0}: input and output are the same file")]
     SameFile(PathBuf),
     #[error(transparent)]
-    Corpus(#[from] iaa_cli::bench::CorpusError),
+    Corpus(#[from] iaa_bench::CorpusError),
     #[error(transparent)]
-    Bench(#[from] iaa_cli::bench::BenchError),
+    Bench(#[from] iaa_bench::BenchError),
     #[error("writing the report: {0}")]
     Report(io::Error),
 }
@@ -338,26 +344,29 @@ fn decompress(a: DecompressArgs) -> Result<(), CliError> {
 }
 
 fn bench(a: BenchArgs) -> Result<(), CliError> {
-    let opts = iaa_cli::bench::LoadOptions {
+    let opts = iaa_bench::LoadOptions {
         max_bytes_per_file: a.quick.then_some(256 << 10),
     };
-    let corpus = iaa_cli::bench::corpus::load(a.corpus.as_deref(), opts)?;
+    let corpus = if a.files.is_empty() {
+        iaa_bench::corpus::load(a.corpus.as_deref(), opts)?
+    } else {
+        iaa_bench::corpus::load_files(&a.files, opts)?
+    };
     let interactive = io::stderr().is_terminal();
-    if corpus.source == iaa_cli::bench::CorpusSource::Generated {
-        eprintln!("iaa bench: no corpus directory found (give --corpus DIR); using GENERATED data");
+    if corpus.source == iaa_bench::CorpusSource::Generated {
+        eprintln!("iaa bench: no corpus directory found (give FILE... or --corpus DIR); using GENERATED data");
     }
-    let cfg = iaa_cli::bench::BenchConfig {
+    let cfg = iaa_bench::BenchConfig {
         unit_sizes: a.unit_sizes,
         runs: a.runs,
         clock: if a.wall_clock {
-            iaa_cli::bench::Clock::Wall
+            iaa_bench::Clock::Wall
         } else {
-            iaa_cli::bench::Clock::ThreadCpu
+            iaa_bench::Clock::ThreadCpu
         },
     };
-    let mut codecs =
-        iaa_cli::bench::peers::all_codecs().map_err(iaa_cli::bench::BenchError::from)?;
-    let report = iaa_cli::bench::engine::run(&corpus, &mut codecs, &cfg, |msg| {
+    let mut codecs = iaa_bench::peers::all_codecs().map_err(iaa_bench::BenchError::from)?;
+    let report = iaa_bench::engine::run(&corpus, &mut codecs, &cfg, |msg| {
         if interactive {
             eprint!("\r\x1b[Kmeasuring {msg}");
         }

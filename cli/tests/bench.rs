@@ -73,5 +73,58 @@ fn bench_table_and_bad_corpus_dir() {
         OsStr::new("/nonexistent-dir"),
     ]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no corpus zip files"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reading /nonexistent-dir"));
+}
+
+/// `iaa bench FILE...` and `--corpus DIR` measure any files, and the output names them.
+#[test]
+fn bench_any_files_and_dir() {
+    let dir = scratch("bench-any");
+    let text: Vec<u8> = (0..40_000u32)
+        .flat_map(|i| format!("line {} of a log, status {}\n", i, i % 7).into_bytes())
+        .collect();
+    std::fs::write(dir.join("app.log"), &text).unwrap();
+    std::fs::write(dir.join("pages.db"), noise(50_000, 3)).unwrap();
+    std::fs::write(dir.join(".hidden"), b"not measured").unwrap();
+    let quick = ["--quick", "--runs", "1", "--unit-sizes", "4096"];
+
+    let log = dir.join("app.log");
+    let mut args = vec![OsStr::new("bench"), log.as_os_str()];
+    args.extend(quick.iter().map(OsStr::new));
+    let out = run(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = String::from_utf8_lossy(&out.stdout);
+    assert!(t.contains("files given: 1 files"), "{t}");
+    assert!(t.contains("app.log (262144)"), "{t}");
+    assert!(!t.contains("pages.db"), "{t}");
+
+    let mut args = vec![OsStr::new("bench"), OsStr::new("--corpus"), dir.as_os_str()];
+    args.extend(quick.iter().map(OsStr::new));
+    args.push(OsStr::new("--json"));
+    let out = run(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let files: Vec<(String, u64)> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f[0].as_str().unwrap().to_string(), f[1].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        files,
+        vec![
+            ("app.log".to_string(), 262_144),
+            ("pages.db".to_string(), 50_000)
+        ]
+    );
+    assert_eq!(v["generated_corpus"], false);
+    let _ = std::fs::remove_dir_all(&dir);
 }

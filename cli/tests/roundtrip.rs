@@ -75,7 +75,7 @@ fn check_units_with_zlib(container_bytes: &[u8], original: &[u8]) -> (usize, usi
                 if window_budget >= unit.len() {
                     window_budget -= unit.len();
                     let mut out = vec![0u8; unit.len()];
-                    let n = iaa_cli::bench::peers::zlib::inflate_within_window(p, &mut out, 12)
+                    let n = iaa_bench::peers::zlib::inflate_within_window(p, &mut out, 12)
                         .unwrap_or_else(|e| panic!("unit {i} exceeds the 4 KiB window: {e}"));
                     assert!(
                         n == unit.len() && out == unit,

@@ -12,7 +12,20 @@ use iaa_fallback::{max_compressed_len, CompressOutcome, Compressor, Decompressor
 use std::io::Read;
 
 fn load_corpus() -> Vec<(String, Vec<u8>)> {
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
+    // `../shared/corpus` from the repository root, looked up from the source tree and the
+    // current directory (a git worktree may sit deeper).
+    let mut bases: Vec<std::path::PathBuf> = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|p| p.to_path_buf())
+        .collect();
+    if let Ok(cwd) = std::env::current_dir() {
+        bases.extend(cwd.ancestors().map(|p| p.to_path_buf()));
+    }
+    let dir = bases
+        .iter()
+        .map(|b| b.join("shared/corpus"))
+        .find(|d| d.join("dickens.zip").is_file())
+        .unwrap_or_else(|| std::path::PathBuf::from("shared/corpus"));
     let mut files = Vec::new();
     for name in ["dickens", "mr", "osdb", "xml"] {
         let path = dir.join(format!("{name}.zip"));

@@ -2,8 +2,10 @@
 
 use crate::huffman::{assign_codes, build_lengths};
 use crate::lz77::{
-    dist_sym, Freqs, Matcher, Seq, BLOCK, DIST_BASE, DIST_EXTRA, LEN_BASE, LEN_EXTRA, MAX_SEQS,
+    dist_sym, max_seqs, Freqs, Matcher, Seq, DEFAULT_MAX_UNIT, DIST_BASE, DIST_EXTRA, LEN_BASE,
+    LEN_EXTRA,
 };
+use crate::variant::Variant;
 use crate::{FallbackError, Level};
 
 /// Result of [`Compressor::compress`].
@@ -146,6 +148,8 @@ impl Codes {
 
 /// Reusable DEFLATE compressor (4 KiB window). All memory is allocated in [`Compressor::new`].
 pub struct Compressor {
+    /// The code this compressor runs (portable, or compiled for a CPU extension).
+    variant: Variant,
     matcher: Matcher,
     seqs: Box<[Seq]>,
     freqs: Box<Freqs>,
@@ -166,11 +170,50 @@ impl Default for Compressor {
 }
 
 impl Compressor {
-    /// A compressor for `level`.
+    /// A compressor for `level`, its state sized for inputs of up to 64 KiB
+    /// (`Compressor::for_max_unit(level, 65536)`).
     pub fn new(level: Level) -> Self {
+        Self::for_max_unit(level, DEFAULT_MAX_UNIT)
+    }
+
+    /// A compressor for `level` whose state is sized for inputs of up to `max_unit` bytes:
+    /// the Fast level's hint table has 2^12 entries up to 4 KiB, 2^14 up to 16 KiB, 2^16
+    /// above; the sequence buffer holds one block of `max_unit` bytes (at least 4 KiB, at most
+    /// 32 KiB). Longer inputs still compress correctly (more, smaller blocks; fewer hints),
+    /// so the output of any input is the same valid stream format, only the ratio and speed
+    /// follow the sizing.
+    ///
+    /// It runs the variant [`Variant::selected`] chose for this CPU once per process.
+    pub fn for_max_unit(level: Level, max_unit: usize) -> Self {
+        Self::build(level, max_unit, Variant::selected())
+    }
+
+    /// [`Compressor::for_max_unit`] running a given variant (tests and benchmarks force each
+    /// one); [`FallbackError::UnsupportedVariant`] if this CPU cannot run it. Every variant
+    /// gives the same output bytes.
+    pub fn with_variant(
+        level: Level,
+        max_unit: usize,
+        variant: Variant,
+    ) -> Result<Self, FallbackError> {
+        if !variant.is_supported() {
+            return Err(FallbackError::UnsupportedVariant(variant.name()));
+        }
+        Ok(Self::build(level, max_unit, variant))
+    }
+
+    /// The variant this compressor runs.
+    pub fn variant(&self) -> Variant {
+        self.variant
+    }
+
+    fn build(level: Level, max_unit: usize, variant: Variant) -> Self {
+        let matcher = Matcher::tables_only(level, max_unit);
+        let nseqs = max_seqs(matcher.block());
         Compressor {
-            matcher: Matcher::tables_only(level),
-            seqs: vec![Seq::default(); MAX_SEQS].into_boxed_slice(),
+            variant,
+            matcher,
+            seqs: vec![Seq::default(); nseqs].into_boxed_slice(),
             freqs: Box::new(Freqs::new()),
             dynamic: Box::new(Codes {
                 ll_lens: [0; 288],
@@ -207,12 +250,33 @@ impl Compressor {
         src: &[u8],
         dst: &mut [u8],
     ) -> Result<CompressOutcome, FallbackError> {
+        match self.variant {
+            Variant::Portable => self.compress_body(src, dst),
+            #[cfg(target_arch = "x86_64")]
+            Variant::Avx2 => crate::variant::avx2::compress(self, src, dst),
+            #[cfg(target_arch = "x86_64")]
+            Variant::Avx512 => crate::variant::avx512::compress(self, src, dst),
+            // Not reached: `with_variant` refuses a variant this target cannot run.
+            #[allow(unreachable_patterns)]
+            _ => self.compress_body(src, dst),
+        }
+    }
+
+    /// The whole encoder, always inlined into each variant's entry point so that every
+    /// variant compiles it (with the matcher and the block writer) for its own instruction
+    /// set; the portable variant is this code as it is.
+    #[inline(always)]
+    pub(crate) fn compress_body(
+        &mut self,
+        src: &[u8],
+        dst: &mut [u8],
+    ) -> Result<CompressOutcome, FallbackError> {
         let limit_bits = (src.len() as u64) * 8;
         let mut w = BitWriter::new(dst);
         self.matcher.begin(src.len());
         let mut start = 0;
         loop {
-            let end = (start + BLOCK).min(src.len());
+            let end = (start + self.matcher.block()).min(src.len());
             let last = end == src.len();
             self.freqs.clear();
             let nseq = self
@@ -243,6 +307,7 @@ impl Compressor {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn write_block(
         &mut self,
         w: &mut BitWriter<'_>,
@@ -377,6 +442,7 @@ fn write_stored(w: &mut BitWriter<'_>, data: &[u8], last: bool) {
     }
 }
 
+#[inline(always)]
 fn write_seqs(out: &mut BitWriter<'_>, c: &Codes, src: &[u8], start: usize, seqs: &[Seq]) {
     // A local copy of the writer keeps its state in registers.
     let mut lw = BitWriter {

@@ -1,6 +1,6 @@
 //! Optional backend (feature `isal`): ISA-L's level-1 deflate with a 4 KiB window
 //! (`hist_bits = 12`), so every distance is <= 4096 as for our own encoder. Needs the system
-//! library (Debian: libisal-dev). The FFI is the only `unsafe` of this crate.
+//! library (Debian: libisal-dev). The FFI is the `unsafe` of this file.
 #![allow(unsafe_code)]
 
 use crate::{CompressOutcome, FallbackError};

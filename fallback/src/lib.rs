@@ -1,8 +1,10 @@
 //! Software path of the IAA driver: raw DEFLATE that IAA hardware can read (every
 //! back-reference within 4 KiB), a checked inflater, the CRCs the hardware reports, and zstd
 //! as a software-only codec. See `fallback/README.md` for the design and measured figures.
-#![cfg_attr(not(feature = "isal"), forbid(unsafe_code))]
-#![cfg_attr(feature = "isal", deny(unsafe_code))]
+// `unsafe` is allowed only in the CPU-specific variant files (`src/variant/avx2.rs`,
+// `avx512.rs`: calling code compiled for an instruction set the CPU was checked to have) and
+// in the optional ISA-L FFI (`src/isal.rs`).
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod crc;
@@ -13,10 +15,12 @@ pub mod inflate;
 #[cfg(feature = "isal")]
 pub mod isal;
 pub mod lz77;
+pub mod variant;
 pub mod zstd_codec;
 
 pub use decompress::{DecompressError, Decompressor};
 pub use deflate::{max_compressed_len, CompressOutcome, Compressor};
+pub use variant::Variant;
 
 /// Compression level of [`Compressor`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -43,4 +47,7 @@ pub enum FallbackError {
     /// An optional backend (feature `isal`) returned this error code.
     #[error("compression backend error {0}")]
     Backend(i32),
+    /// [`Compressor::with_variant`] was asked for a variant this CPU cannot run.
+    #[error("the {0} encoder variant needs CPU features this machine lacks")]
+    UnsupportedVariant(&'static str),
 }

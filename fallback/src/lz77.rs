@@ -18,18 +18,50 @@ pub const WINDOW: usize = 4096;
 pub const MIN_MATCH: usize = 4;
 /// Longest match DEFLATE can code.
 pub const MAX_MATCH: usize = 258;
-/// Input bytes parsed into one DEFLATE block.
+/// Largest number of input bytes parsed into one DEFLATE block.
 pub(crate) const BLOCK: usize = 32 * 1024;
-/// Sequences one block can need: every sequence but the last ends with a match of >= 4 bytes.
-pub(crate) const MAX_SEQS: usize = BLOCK / MIN_MATCH + 2;
 
 const HASH_BITS_MAX: u32 = 15;
-/// Hint table of the Fast level: 2^16 `u16` (128 KiB), for every unit size (2^15 was 2-4 %
-/// slower, 2^14 slower still: fewer hints survive, and more candidates fail the byte test).
-const FAST_BITS: u32 = 16;
-const FAST_SIZE: usize = 1 << FAST_BITS;
 const SKIP: usize = 6;
-const HASH_SIZE: usize = 1 << HASH_BITS_MAX;
+
+/// Largest input the default constructors size their state for ([`Matcher::new`],
+/// `Compressor::new`): 64 KiB.
+pub const DEFAULT_MAX_UNIT: usize = 64 * 1024;
+
+/// Bits of the Fast level's hint table (`u16` entries) for inputs of up to `max_unit` bytes:
+/// 2^14 (32 KiB) up to 4 KiB, 2^15 (64 KiB) up to 16 KiB, 2^16 (128 KiB) above. Fewer bits
+/// than these cost speed at each size (more colliding hints that pass the distance test and
+/// fail the byte test: 2^12 at 4 KiB units was ~15 % slower, 2^14 at 16 KiB ~8 %), more bits
+/// gain nothing measurable there.
+pub(crate) fn fast_bits(max_unit: usize) -> u32 {
+    match max_unit {
+        0..=4096 => 14,
+        4097..=16384 => 15,
+        _ => 16,
+    }
+}
+
+/// Bits of the Better level's chain heads (`u32` entries) for inputs of up to `max_unit`
+/// bytes: 2^13 up to 4 KiB, 2^15 above.
+fn better_bits(max_unit: usize) -> u32 {
+    if max_unit <= 4096 {
+        13
+    } else {
+        HASH_BITS_MAX
+    }
+}
+
+/// Input bytes per DEFLATE block for inputs of up to `max_unit` bytes: [`BLOCK`], or less for
+/// small units (at least 4 KiB), so the sequence buffer follows the unit size. Longer inputs
+/// are still compressed correctly, in more blocks.
+pub(crate) fn block_len(max_unit: usize) -> usize {
+    max_unit.clamp(4096, BLOCK)
+}
+
+/// Sequences one block of `block` input bytes can need.
+pub(crate) fn max_seqs(block: usize) -> usize {
+    block / MIN_MATCH + 2
+}
 
 /// One LZ77 token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,9 +198,10 @@ fn literals_only(src: &[u8], start: usize, end: usize, seqs: &mut [Seq], f: &mut
 /// Fast-level hash of the low 5 bytes of `x`: a 5-byte key finds fewer, longer matches than a
 /// 4-byte one (faster, and a better ratio on the corpus), while any 4 equal bytes still
 /// count as a match.
+/// `shift` = 64 - the table's bits.
 #[inline(always)]
-fn hash5(x: u64) -> usize {
-    ((x << 24).wrapping_mul(889_523_592_379) >> (64 - FAST_BITS)) as usize
+fn hash5(x: u64, shift: u32) -> usize {
+    ((x << 24).wrapping_mul(889_523_592_379) >> shift) as usize
 }
 
 /// The 5 bytes at `i` (low 40 bits).
@@ -224,6 +257,8 @@ fn record(
 /// The LZ77 match finder. State is allocated in [`Matcher::new`]; calls do not allocate.
 pub struct Matcher {
     level: Level,
+    /// Input bytes per block (see [`block_len`]).
+    block: usize,
     head: Box<[u32]>,
     prev: Box<[u32]>,
     /// Fast level: last position (mod 2^16) per hash; cleared only when the stored values
@@ -252,21 +287,31 @@ impl Matcher {
         Self::with_level(Level::Fast)
     }
 
-    /// A matcher for the given level; all memory of [`Matcher::tokens`] is allocated here.
+    /// A matcher for the given level, sized for inputs of up to 64 KiB
+    /// ([`DEFAULT_MAX_UNIT`]); all memory of [`Matcher::tokens`] is allocated here.
     pub fn with_level(level: Level) -> Self {
-        let mut m = Self::tables_only(level);
-        m.seqs = vec![Seq::default(); MAX_SEQS];
+        Self::for_max_unit(level, DEFAULT_MAX_UNIT)
+    }
+
+    /// A matcher for the given level whose tables are sized for inputs of up to `max_unit`
+    /// bytes (longer inputs still give correct tokens, found with the smaller tables).
+    pub fn for_max_unit(level: Level, max_unit: usize) -> Self {
+        let mut m = Self::tables_only(level, max_unit);
+        m.seqs = vec![Seq::default(); max_seqs(m.block)];
         m
     }
 
-    /// The tables without the token buffer (the compressor brings its own).
-    pub(crate) fn tables_only(level: Level) -> Self {
+    /// The tables without the token buffer (the compressor brings its own), sized for inputs
+    /// of up to `max_unit` bytes.
+    pub(crate) fn tables_only(level: Level, max_unit: usize) -> Self {
+        let fast = level == Level::Fast;
         Matcher {
             level,
+            block: block_len(max_unit),
             // Each level allocates only the tables it uses.
-            head: vec![0; if level == Level::Better { HASH_SIZE } else { 0 }].into_boxed_slice(),
-            prev: vec![0; if level == Level::Better { WINDOW } else { 0 }].into_boxed_slice(),
-            hints: vec![0u16; if level == Level::Fast { FAST_SIZE } else { 0 }].into_boxed_slice(),
+            head: vec![0; if fast { 0 } else { 1 << better_bits(max_unit) }].into_boxed_slice(),
+            prev: vec![0; if fast { 0 } else { WINDOW }].into_boxed_slice(),
+            hints: vec![0u16; if fast { 1 << fast_bits(max_unit) } else { 0 }].into_boxed_slice(),
             hint_off: 0,
             hint_end: 0,
             base: 1,
@@ -279,9 +324,9 @@ impl Matcher {
     /// Find the tokens of `src` (no history before it), in order. Every match has
     /// `4 <= len <= 258` and `1 <= dist <= 4096`. Does not allocate.
     pub fn tokens(&mut self, src: &[u8], out: &mut impl FnMut(Token)) {
-        if self.seqs.len() < MAX_SEQS {
+        if self.seqs.len() < max_seqs(self.block) {
             // Only a matcher made by `tables_only` lacks the buffer (never handed out).
-            self.seqs = vec![Seq::default(); MAX_SEQS];
+            self.seqs = vec![Seq::default(); max_seqs(self.block)];
         }
         let mut seqs = std::mem::take(&mut self.seqs);
         // Frequencies are not needed here; a stack scratch keeps tokens() allocation-free.
@@ -289,7 +334,7 @@ impl Matcher {
         self.begin(src.len());
         let mut start = 0;
         while start < src.len() {
-            let end = (start + BLOCK).min(src.len());
+            let end = (start + self.block).min(src.len());
             freqs.clear();
             let n = self.parse(src, start, end, &mut seqs, &mut freqs);
             let mut p = start;
@@ -342,12 +387,19 @@ impl Matcher {
         self.hint_off = off as u16;
         self.hint_end = (off + len).min(1 << 16) as u32;
         self.next_base = self.base.wrapping_add(len as u32).wrapping_add(1);
+        let table_bits = self.head.len().max(1).trailing_zeros();
         let bits = if len <= 4096 { 14 } else { HASH_BITS_MAX };
-        self.shift = 32 - bits;
+        self.shift = 32 - bits.min(table_bits);
+    }
+
+    /// Input bytes per DEFLATE block this matcher's buffers are sized for.
+    pub(crate) fn block(&self) -> usize {
+        self.block
     }
 
     /// Parse `src[start..end]` (bytes before `start` are history) into `seqs`, counting the
     /// symbols into `f`. Returns the number of sequences. Matches never pass `end`.
+    #[inline(always)]
     pub(crate) fn parse(
         &mut self,
         src: &[u8],
@@ -362,6 +414,7 @@ impl Matcher {
         }
     }
 
+    #[inline(always)]
     fn parse_fast(
         &mut self,
         src: &[u8],
@@ -370,76 +423,20 @@ impl Matcher {
         seqs: &mut [Seq],
         f: &mut Freqs,
     ) -> usize {
-        let Ok(tab) = <&mut [u16; FAST_SIZE]>::try_from(&mut self.hints[..]) else {
-            // Not reached: Fast matchers always own the table. Stay correct anyway.
-            return literals_only(src, start, end, seqs, f);
-        };
-        // Matches never pass `end`; `src.len() == end` helps the bounds checks.
-        let src = &src[..end];
         let off = self.hint_off as usize;
-        const MASK: usize = FAST_SIZE - 1;
-        let mut n = 0;
-        let mut anchor = start;
-        let mut ip = start;
-        if end - start >= 16 {
-            let ilimit = end - MIN_MATCH;
-            // Steps read 8 bytes; stop 8 bytes before the end.
-            let flimit = end - 8;
-            while ip < flimit {
-                let v = rd64(src, ip);
-                let t0 = (ip + off) as u16;
-                let lim = WINDOW.min(ip);
-                // Four positions per step from one 8-byte load; the first that matches wins
-                // and ends the step (the later positions are not looked up: cheaper, and
-                // fewer, longer matches).
-                let mut hit = None;
-                for k in 0..4 {
-                    let vk = (v >> (8 * k)) as u32;
-                    let h = hash5(v >> (8 * k)) & MASK;
-                    let e = tab[h];
-                    let tk = t0.wrapping_add(k as u16);
-                    tab[h] = tk;
-                    // Hints of earlier buffers are more than WINDOW back (see `begin`);
-                    // a colliding one is just a candidate that fails the byte comparison.
-                    let d = tk.wrapping_sub(e) as usize;
-                    let pk = ip + k;
-                    // `d - 1 < lim <= ip` keeps `d <= pk`. The candidate's 4 bytes end
-                    // before `pk + 4 <= end`: the `min` never changes the index and lets
-                    // the compiler drop the bounds check.
-                    if d.wrapping_sub(1) < lim && rd32(src, (pk - d).min(end - 4)) == vk {
-                        hit = Some((pk, d));
-                        break;
-                    }
-                }
-                let Some((mut p, dist)) = hit else {
-                    ip += 4 + ((ip - anchor) >> SKIP);
-                    continue;
-                };
-                // The position after the hit still goes into the table (most of the ratio
-                // the skipped lookups would give; `p + 6 <= end`).
-                let q = p + 1;
-                tab[hash5(rd40(src, q)) & MASK] = (q + off) as u16;
-                let mut c = p - dist;
-                let lim = end.min(p + MAX_MATCH);
-                let mut len = MIN_MATCH + extend(src, c + MIN_MATCH, p + MIN_MATCH, lim);
-                // Extend backwards over bytes the skip jumped past.
-                while p > anchor && c > 0 && len < MAX_MATCH && src[p - 1] == src[c - 1] {
-                    p -= 1;
-                    c -= 1;
-                    len += 1;
-                }
-                n = record(f, seqs, n, &src[anchor..p], len, dist);
-                ip = p + len;
-                anchor = ip;
-                if ip < ilimit {
-                    let q = ip - 2;
-                    tab[hash5(rd40(src, q)) & MASK] = (q + off) as u16;
-                    let q = ip - 1;
-                    tab[hash5(rd40(src, q)) & MASK] = (q + off) as u16;
-                }
-            }
+        let t = &mut self.hints[..];
+        // One monomorphic copy per table size, so the index mask is a constant and the
+        // table accesses need no bounds checks.
+        if let Ok(tab) = <&mut [u16; 1 << 14]>::try_from(&mut *t) {
+            fast_parse(tab, off, src, start, end, seqs, f)
+        } else if let Ok(tab) = <&mut [u16; 1 << 15]>::try_from(&mut *t) {
+            fast_parse(tab, off, src, start, end, seqs, f)
+        } else if let Ok(tab) = <&mut [u16; 1 << 16]>::try_from(&mut *t) {
+            fast_parse(tab, off, src, start, end, seqs, f)
+        } else {
+            // Not reached: Fast matchers own a table of one of these sizes. Stay correct.
+            literals_only(src, start, end, seqs, f)
         }
-        record_tail(f, seqs, n, &src[anchor..end])
     }
 
     /// Insert position `p` into the chains and return the previous head of its hash.
@@ -551,6 +548,88 @@ impl Matcher {
         }
         record_tail(f, seqs, n, &src[anchor..end])
     }
+}
+
+/// The Fast level's parse of `src[start..end]` (bytes before `start` are history) with a
+/// hint table of `N` entries (a power of two) whose stored values are positions plus `off`
+/// (see [`Matcher::begin`]). Greedy: see the module documentation. Always inlined, so each
+/// CPU-specific variant (`crate::variant`) compiles it with its own instruction set.
+#[inline(always)]
+pub(crate) fn fast_parse<const N: usize>(
+    tab: &mut [u16; N],
+    off: usize,
+    src: &[u8],
+    start: usize,
+    end: usize,
+    seqs: &mut [Seq],
+    f: &mut Freqs,
+) -> usize {
+    let mask: usize = N - 1;
+    let shift: u32 = 64 - N.trailing_zeros();
+    // Matches never pass `end`; `src.len() == end` helps the bounds checks.
+    let src = &src[..end];
+    let mut n = 0;
+    let mut anchor = start;
+    let mut ip = start;
+    if end - start >= 16 {
+        let ilimit = end - MIN_MATCH;
+        // Steps read 8 bytes; stop 8 bytes before the end.
+        let flimit = end - 8;
+        while ip < flimit {
+            let v = rd64(src, ip);
+            let t0 = (ip + off) as u16;
+            let lim = WINDOW.min(ip);
+            // Four positions per step from one 8-byte load; the first that matches wins
+            // and ends the step (the later positions are not looked up: cheaper, and
+            // fewer, longer matches).
+            let mut hit = None;
+            for k in 0..4 {
+                let vk = (v >> (8 * k)) as u32;
+                let h = hash5(v >> (8 * k), shift) & mask;
+                let e = tab[h];
+                let tk = t0.wrapping_add(k as u16);
+                tab[h] = tk;
+                // Hints of earlier buffers are more than WINDOW back (see `begin`);
+                // a colliding one is just a candidate that fails the byte comparison.
+                let d = tk.wrapping_sub(e) as usize;
+                let pk = ip + k;
+                // `d - 1 < lim <= ip` keeps `d <= pk`. The candidate's 4 bytes end
+                // before `pk + 4 <= end`: the `min` never changes the index and lets
+                // the compiler drop the bounds check.
+                if d.wrapping_sub(1) < lim && rd32(src, (pk - d).min(end - 4)) == vk {
+                    hit = Some((pk, d));
+                    break;
+                }
+            }
+            let Some((mut p, dist)) = hit else {
+                ip += 4 + ((ip - anchor) >> SKIP);
+                continue;
+            };
+            // The position after the hit still goes into the table (most of the ratio
+            // the skipped lookups would give; `p + 6 <= end`).
+            let q = p + 1;
+            tab[hash5(rd40(src, q), shift) & mask] = (q + off) as u16;
+            let mut c = p - dist;
+            let lim = end.min(p + MAX_MATCH);
+            let mut len = MIN_MATCH + extend(src, c + MIN_MATCH, p + MIN_MATCH, lim);
+            // Extend backwards over bytes the skip jumped past.
+            while p > anchor && c > 0 && len < MAX_MATCH && src[p - 1] == src[c - 1] {
+                p -= 1;
+                c -= 1;
+                len += 1;
+            }
+            n = record(f, seqs, n, &src[anchor..p], len, dist);
+            ip = p + len;
+            anchor = ip;
+            if ip < ilimit {
+                let q = ip - 2;
+                tab[hash5(rd40(src, q), shift) & mask] = (q + off) as u16;
+                let q = ip - 1;
+                tab[hash5(rd40(src, q), shift) & mask] = (q + off) as u16;
+            }
+        }
+    }
+    record_tail(f, seqs, n, &src[anchor..end])
 }
 
 #[cfg(test)]

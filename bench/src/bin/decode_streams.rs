@@ -10,8 +10,8 @@
 //! MB/s = uncompressed bytes / median thread CPU time; "x ref" = against libdeflate decoding
 //! libdeflate-1's stream at the same unit size.
 
+use iaa_bench::engine::{median, thread_cpu_secs};
 use iaa_bench::{arg, corpus_bytes};
-use iaa_cli::bench::engine::{median, thread_cpu_secs};
 use iaa_fallback::{max_compressed_len, CompressOutcome, Compressor, Decompressor, Level};
 
 /// One compressed unit and its original length (units that did not shrink are left out, as

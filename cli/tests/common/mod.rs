@@ -35,9 +35,9 @@ pub fn corpus(max: usize) -> Option<Vec<(String, Vec<u8>)>> {
         eprintln!("SKIP: corpus not found at ../shared/corpus");
         return None;
     };
-    let c = iaa_cli::bench::corpus::load_dir(
+    let c = iaa_bench::corpus::load_silesia(
         &dir,
-        iaa_cli::bench::LoadOptions {
+        iaa_bench::LoadOptions {
             max_bytes_per_file: Some(max),
         },
     )
@@ -68,7 +68,7 @@ pub fn scratch(name: &str) -> PathBuf {
 
 /// zlib raw inflate (`inflateInit2(-window_bits)`) of one stream in one call, into at most
 /// `expected_len + 1` bytes. (zlib resolves distances from the flat output buffer, so this
-/// proves interoperability, not the window: see `iaa_cli::bench::peers::zlib::inflate_within_window`.)
+/// proves interoperability, not the window: see `iaa_bench::peers::zlib::inflate_within_window`.)
 pub fn zlib_inflate_raw(src: &[u8], expected_len: usize, window_bits: i32) -> Result<Vec<u8>, i32> {
     use libz_sys as z;
     use std::os::raw::{c_int, c_uint, c_void};

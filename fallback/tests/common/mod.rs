@@ -7,8 +7,14 @@ use std::path::PathBuf;
 /// Names of the corpus archives.
 pub const FILES: [&str; 4] = ["dickens", "mr", "osdb", "xml"];
 
+/// `shared/corpus` next to the repository (found from the source tree upwards, so a git
+/// worktree placed deeper finds it too).
 fn corpus_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus")
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .map(|a| a.join("shared/corpus"))
+        .find(|d| d.join("dickens.zip").is_file())
+        .unwrap_or_else(|| here.join("../../shared/corpus"))
 }
 
 /// The first file of `<name>.zip`, or `None` (with a message) if the corpus is absent.

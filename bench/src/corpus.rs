@@ -1,19 +1,21 @@
-//! The benchmark corpus: Silesia files unzipped in memory, or deterministic generated data.
+//! The benchmark corpus: any files the user names (zip archives unzipped in memory), the
+//! Silesia files of `shared/corpus/` found by default, or deterministic generated data.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// Names of the Silesia files the project ships zipped in `shared/corpus/`.
+/// Names of the Silesia files the project ships zipped in `shared/corpus/`; the default
+/// corpus directory is the first candidate directory holding one of them.
 pub const SILESIA_FILES: [&str; 4] = ["dickens", "mr", "osdb", "xml"];
 
 /// Errors while loading a corpus.
 #[derive(Debug, thiserror::Error)]
 pub enum CorpusError {
-    /// The directory given with `--corpus` has none of the expected zip files.
-    #[error("no corpus zip files ({}.zip) in {}", SILESIA_FILES.join(".zip, "), .0.display())]
-    NotFound(PathBuf),
-    /// Reading a file failed.
-    #[error("reading {path}: {source}")]
+    /// The directory given with `--corpus` holds no regular file.
+    #[error("no files in {}", .0.display())]
+    Empty(PathBuf),
+    /// Reading a file or directory failed.
+    #[error("reading {}: {source}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -21,7 +23,7 @@ pub enum CorpusError {
         source: std::io::Error,
     },
     /// A zip file could not be read.
-    #[error("unzipping {path}: {source}")]
+    #[error("unzipping {}: {source}", path.display())]
     Zip {
         /// The file.
         path: PathBuf,
@@ -33,7 +35,7 @@ pub enum CorpusError {
 /// One file of the corpus, held in memory.
 #[derive(Debug, Clone)]
 pub struct CorpusFile {
-    /// File name (e.g. `dickens`).
+    /// File name (e.g. `dickens`; a zip entry's own name).
     pub name: String,
     /// Its bytes (possibly only a prefix, see [`LoadOptions::max_bytes_per_file`]).
     pub data: Vec<u8>,
@@ -42,8 +44,10 @@ pub struct CorpusFile {
 /// Where the corpus came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CorpusSource {
-    /// Silesia files unzipped from this directory.
-    Silesia(PathBuf),
+    /// Every regular file of this directory (`--corpus DIR`, or the default `shared/corpus`).
+    Dir(PathBuf),
+    /// The files named on the command line.
+    Files,
     /// No corpus directory found: data generated deterministically by [`generated`].
     Generated,
 }
@@ -51,7 +55,7 @@ pub enum CorpusSource {
 /// A corpus in memory.
 #[derive(Debug, Clone)]
 pub struct Corpus {
-    /// The files, in a fixed order.
+    /// The files, in a fixed order (a directory's sorted by name, named files as given).
     pub files: Vec<CorpusFile>,
     /// Where they came from.
     pub source: CorpusSource,
@@ -63,21 +67,26 @@ impl Corpus {
         self.files.iter().map(|f| f.data.len()).sum()
     }
 
-    /// One line describing the corpus, for table headers.
+    /// One line describing the corpus, for table headers: where it came from, and every file
+    /// used with its size in bytes.
     pub fn describe(&self) -> String {
-        let names: Vec<&str> = self.files.iter().map(|f| f.name.as_str()).collect();
+        let names: Vec<String> = self
+            .files
+            .iter()
+            .map(|f| format!("{} ({})", f.name, f.data.len()))
+            .collect();
+        let what = format!(
+            "{} files, {} bytes: {}",
+            self.files.len(),
+            self.total_len(),
+            names.join(", ")
+        );
         match &self.source {
-            CorpusSource::Silesia(dir) => format!(
-                "Silesia {} ({} bytes) from {}",
-                names.join(", "),
-                self.total_len(),
-                dir.display()
-            ),
-            CorpusSource::Generated => format!(
-                "GENERATED data (no corpus directory found): {} ({} bytes)",
-                names.join(", "),
-                self.total_len()
-            ),
+            CorpusSource::Dir(dir) => format!("{} from {what}", dir.display()),
+            CorpusSource::Files => format!("files given: {what}"),
+            CorpusSource::Generated => {
+                format!("GENERATED data (no corpus directory found): {what}")
+            }
         }
     }
 }
@@ -123,68 +132,139 @@ pub fn candidate_dirs() -> Vec<PathBuf> {
     out
 }
 
-/// The first candidate directory that holds at least one corpus zip file.
+/// The first candidate directory that holds at least one of the Silesia zip files.
 pub fn find_corpus_dir() -> Option<PathBuf> {
     candidate_dirs().into_iter().find(|d| has_corpus(d))
 }
 
-/// Unzips the Silesia files found in `dir` (those of [`SILESIA_FILES`] that exist).
-pub fn load_dir(dir: &Path, opts: LoadOptions) -> Result<Corpus, CorpusError> {
-    if !has_corpus(dir) {
-        return Err(CorpusError::NotFound(dir.to_path_buf()));
+/// Reads one file into `files`: a `.zip` archive as its file entries (each its own corpus
+/// file), any other file as it is.
+fn read_file(
+    path: &Path,
+    opts: LoadOptions,
+    files: &mut Vec<CorpusFile>,
+) -> Result<(), CorpusError> {
+    let limit = opts.max_bytes_per_file.unwrap_or(usize::MAX) as u64;
+    let ioerr = |source| CorpusError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let f = std::fs::File::open(path).map_err(ioerr)?;
+    let file_name = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    let is_zip = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+    if !is_zip {
+        let mut data = Vec::new();
+        f.take(limit).read_to_end(&mut data).map_err(ioerr)?;
+        files.push(CorpusFile {
+            name: file_name,
+            data,
+        });
+        return Ok(());
     }
-    let mut files = Vec::new();
-    for name in SILESIA_FILES {
-        let path = dir.join(format!("{name}.zip"));
-        if !path.is_file() {
+    let zerr = |source| CorpusError::Zip {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(f)).map_err(zerr)?;
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(zerr)?;
+        if !entry.is_file() {
             continue;
         }
-        let f = std::fs::File::open(&path).map_err(|source| CorpusError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let zerr = |source| CorpusError::Zip {
-            path: path.clone(),
-            source,
-        };
-        let mut zip = zip::ZipArchive::new(std::io::BufReader::new(f)).map_err(zerr)?;
-        for i in 0..zip.len() {
-            let mut entry = zip.by_index(i).map_err(zerr)?;
-            if !entry.is_file() {
-                continue;
-            }
-            let entry_name = entry
-                .enclosed_name()
-                .and_then(|p| p.file_name().map(|s| s.to_string_lossy().into_owned()))
-                .unwrap_or_else(|| name.to_string());
-            let limit = opts.max_bytes_per_file.unwrap_or(usize::MAX) as u64;
-            let mut data = Vec::new();
-            (&mut entry)
-                .take(limit)
-                .read_to_end(&mut data)
-                .map_err(|source| CorpusError::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-            files.push(CorpusFile {
-                name: entry_name,
-                data,
-            });
+        let entry_name = entry
+            .enclosed_name()
+            .and_then(|p| p.file_name().map(|s| s.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| file_name.clone());
+        let mut data = Vec::new();
+        (&mut entry)
+            .take(limit)
+            .read_to_end(&mut data)
+            .map_err(ioerr)?;
+        files.push(CorpusFile {
+            name: entry_name,
+            data,
+        });
+    }
+    Ok(())
+}
+
+/// Loads every regular file of `dir` (not its subdirectories, not names starting with `.`),
+/// sorted by name; `.zip` archives are unzipped in memory, so the Silesia zips of
+/// `shared/corpus` and any other files both work.
+pub fn load_dir(dir: &Path, opts: LoadOptions) -> Result<Corpus, CorpusError> {
+    let ioerr = |source| CorpusError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(ioerr)? {
+        let entry = entry.map_err(ioerr)?;
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        let path = entry.path();
+        if !hidden && path.is_file() {
+            paths.push(path);
         }
+    }
+    paths.sort();
+    if paths.is_empty() {
+        return Err(CorpusError::Empty(dir.to_path_buf()));
+    }
+    let mut files = Vec::new();
+    for p in &paths {
+        read_file(p, opts, &mut files)?;
     }
     Ok(Corpus {
         files,
-        source: CorpusSource::Silesia(dir.to_path_buf()),
+        source: CorpusSource::Dir(dir.to_path_buf()),
     })
 }
 
-/// Loads the corpus from `dir` if given (an error if it holds none), else from the first
-/// directory of [`candidate_dirs`] that has one, else generates data with [`generated`].
+/// Loads the Silesia zip files of [`SILESIA_FILES`] that exist in `dir` (the default corpus,
+/// found by [`find_corpus_dir`]; other files of `dir` are not read).
+pub fn load_silesia(dir: &Path, opts: LoadOptions) -> Result<Corpus, CorpusError> {
+    let paths: Vec<PathBuf> = SILESIA_FILES
+        .iter()
+        .map(|n| dir.join(format!("{n}.zip")))
+        .filter(|p| p.is_file())
+        .collect();
+    if paths.is_empty() {
+        return Err(CorpusError::Empty(dir.to_path_buf()));
+    }
+    let mut files = Vec::new();
+    for p in &paths {
+        read_file(p, opts, &mut files)?;
+    }
+    Ok(Corpus {
+        files,
+        source: CorpusSource::Dir(dir.to_path_buf()),
+    })
+}
+
+/// Loads the named files, in the order given (`.zip` archives unzipped in memory).
+pub fn load_files(paths: &[PathBuf], opts: LoadOptions) -> Result<Corpus, CorpusError> {
+    let mut files = Vec::new();
+    for p in paths {
+        read_file(p, opts, &mut files)?;
+    }
+    Ok(Corpus {
+        files,
+        source: CorpusSource::Files,
+    })
+}
+
+/// Loads every file of `dir` if given ([`load_dir`]; an error if it holds none), else the
+/// Silesia zips of the first directory of [`candidate_dirs`] that has one ([`load_silesia`]),
+/// else generates data with [`generated`].
 pub fn load(dir: Option<&Path>, opts: LoadOptions) -> Result<Corpus, CorpusError> {
     match dir {
         Some(d) => load_dir(d, opts),
         None => match find_corpus_dir() {
-            Some(d) => load_dir(&d, opts),
+            Some(d) => load_silesia(&d, opts),
             None => Ok(generated(opts.max_bytes_per_file.unwrap_or(4 << 20))),
         },
     }

@@ -58,6 +58,13 @@ pub trait UnitCodec {
     }
     /// A `dst` length for which `compress` never fails for lack of space.
     fn max_compressed_len(&mut self, src_len: usize) -> usize;
+    /// Called before the passes at each unit size (outside the timing): a codec whose state
+    /// is sized for the largest unit (ours: `max_unit_size`) re-creates it for `unit_size`,
+    /// as a user would configure it. The default does nothing.
+    fn set_unit_size(&mut self, unit_size: usize) -> Result<(), PeerError> {
+        let _ = unit_size;
+        Ok(())
+    }
     /// Compresses `src` into `dst` as one independent stream.
     fn compress(&mut self, src: &[u8], dst: &mut [u8]) -> Result<Compressed, PeerError>;
     /// Decompresses one stream into `dst`, returning the number of bytes written.

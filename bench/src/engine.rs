@@ -1,8 +1,8 @@
 //! The benchmark engine: every codec over the same units of the same corpus, one core,
 //! median of several runs, round trip verified once.
 
-use crate::bench::corpus::Corpus;
-use crate::bench::peers::{Compressed, PeerError, UnitCodec};
+use crate::corpus::Corpus;
+use crate::peers::{Compressed, PeerError, UnitCodec};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -151,9 +151,11 @@ pub struct Row {
 /// The result of a whole benchmark.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    /// Corpus description.
+    /// Corpus description: where it came from and every file used with its size.
     pub corpus: String,
-    /// Whether the corpus was generated rather than Silesia.
+    /// The files used, in order: name and bytes measured (after `--quick`'s cut).
+    pub files: Vec<(String, usize)>,
+    /// Whether the corpus was generated rather than read from files.
     pub generated_corpus: bool,
     /// Bytes per pass.
     pub input_bytes: usize,
@@ -394,6 +396,9 @@ pub fn run(
     let mut compress_reference = Vec::new();
     let mut decompress_reference = String::from("libdeflate-1");
     for &unit_size in &cfg.unit_sizes {
+        for c in codecs.iter_mut() {
+            c.set_unit_size(unit_size)?;
+        }
         let units = Units::new(corpus, unit_size);
         let n = units.spans.len();
         let srcs: Vec<&[u8]> = units
@@ -478,7 +483,12 @@ pub fn run(
     }
     Ok(Report {
         corpus: corpus.describe(),
-        generated_corpus: corpus.source == crate::bench::corpus::CorpusSource::Generated,
+        files: corpus
+            .files
+            .iter()
+            .map(|f| (f.name.clone(), f.data.len()))
+            .collect(),
+        generated_corpus: corpus.source == crate::corpus::CorpusSource::Generated,
         input_bytes,
         runs: cfg.runs,
         clock: cfg.clock,
@@ -573,7 +583,7 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::corpus;
+    use crate::corpus;
 
     #[test]
     fn median_of_odd_and_even_lists() {
@@ -597,7 +607,7 @@ mod tests {
     #[test]
     fn every_codec_round_trips_on_generated_data() {
         let c = corpus::generated(200_000);
-        let mut codecs = crate::bench::peers::all_codecs().unwrap();
+        let mut codecs = crate::peers::all_codecs().unwrap();
         let cfg = BenchConfig {
             unit_sizes: vec![4096, 65536],
             runs: 1,
@@ -622,7 +632,7 @@ mod tests {
     #[test]
     fn bad_configs_are_errors() {
         let c = corpus::generated(1000);
-        let mut codecs = crate::bench::peers::all_codecs().unwrap();
+        let mut codecs = crate::peers::all_codecs().unwrap();
         let zero_runs = BenchConfig {
             unit_sizes: vec![4096],
             runs: 0,

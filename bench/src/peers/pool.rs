@@ -9,6 +9,7 @@ use iaa::{Outputs, Path, Pool, SoftwareEncoder, UnitResult};
 /// A software-path pool and its result array.
 pub struct PoolSoftware {
     name: &'static str,
+    encoder: SoftwareEncoder,
     pool: Pool,
     results: Vec<UnitResult>,
 }
@@ -22,21 +23,27 @@ impl PoolSoftware {
             SoftwareEncoder::Native => "ours iaa::Pool fast (batch)",
             SoftwareEncoder::Auto => "ours iaa::Pool fast (batch, auto encoder)",
         };
-        let pool = Pool::builder()
-            .path(Path::Software)
-            .level(iaa::Level::Fast)
-            .software_encoder(encoder)
-            .build()
-            .map_err(|e| PeerError::Init {
-                codec: "iaa::Pool",
-                detail: e.to_string(),
-            })?;
         Ok(PoolSoftware {
             name,
-            pool,
+            encoder,
+            pool: pool(encoder, 65536)?,
             results: Vec::new(),
         })
     }
+}
+
+/// A software pool at level fast with `encoder`, its contexts sized for `max_unit_size`.
+fn pool(encoder: SoftwareEncoder, max_unit_size: usize) -> Result<Pool, PeerError> {
+    Pool::builder()
+        .path(Path::Software)
+        .level(iaa::Level::Fast)
+        .software_encoder(encoder)
+        .max_unit_size(max_unit_size)
+        .build()
+        .map_err(|e| PeerError::Init {
+            codec: "iaa::Pool",
+            detail: e.to_string(),
+        })
 }
 
 fn failure(results: &[UnitResult], what: &'static str) -> Option<(usize, PeerError)> {
@@ -69,6 +76,10 @@ impl UnitCodec for PoolSoftware {
     }
     fn is_ours(&self) -> bool {
         true
+    }
+    fn set_unit_size(&mut self, unit_size: usize) -> Result<(), PeerError> {
+        self.pool = pool(self.encoder, unit_size)?;
+        Ok(())
     }
     fn max_compressed_len(&mut self, src_len: usize) -> usize {
         iaa_fallback::max_compressed_len(src_len)

@@ -8,7 +8,7 @@ fn main() {
         cc::Build::new()
             .file("csrc/isal_shim.c")
             .opt_level(2)
-            .compile("iaa_cli_isal_shim");
+            .compile("iaa_bench_isal_shim");
         println!("cargo:rustc-link-lib=isal");
     }
 }

@@ -16,6 +16,7 @@ pub enum OursLevel {
 /// `iaa-fallback` compressor and decompressor, allocated once.
 pub struct Ours {
     name: &'static str,
+    level: Level,
     comp: Compressor,
     decomp: Decompressor,
 }
@@ -29,6 +30,7 @@ impl Ours {
         };
         Ours {
             name,
+            level,
             comp: Compressor::new(level),
             decomp: Decompressor::new(),
         }
@@ -41,6 +43,10 @@ impl UnitCodec for Ours {
     }
     fn is_ours(&self) -> bool {
         true
+    }
+    fn set_unit_size(&mut self, unit_size: usize) -> Result<(), PeerError> {
+        self.comp = Compressor::for_max_unit(self.level, unit_size);
+        Ok(())
     }
     fn max_compressed_len(&mut self, src_len: usize) -> usize {
         iaa_fallback::max_compressed_len(src_len)
