@@ -10,6 +10,7 @@
  *   iaa_pool_destroy(pool);
  *
  * Return codes: 0 or a length on success; a negative errno value (-EINVAL, -ENODEV, ...), or
- * IAA_INCOMPRESSIBLE / IAA_EVERIFY / IAA_EINTERNAL. iaa_strerror() names any of them.
+ * IAA_INCOMPRESSIBLE / IAA_EVERIFY / IAA_EINTERNAL / IAA_ETRAILING. iaa_strerror() names any
+ * of them.
  * Every function is thread-safe; a pool may be shared by threads (not while it is destroyed).
  */

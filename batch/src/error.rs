@@ -88,6 +88,16 @@ pub enum UnitError {
     /// The software codec reported an internal error.
     #[error("software codec error")]
     Codec,
+    /// Decompression: the unit's bytes hold a valid deflate stream that ends after
+    /// `consumed` bytes, and more bytes follow it (a unit must be exactly one stream). The
+    /// slot holds the stream's output, but the unit is not `Done`.
+    #[error("{trailing} bytes follow the deflate stream, which ends after {consumed} bytes")]
+    TrailingData {
+        /// Input bytes the stream used.
+        consumed: usize,
+        /// Bytes after it.
+        trailing: usize,
+    },
     /// The unit was never finished because its handle was dropped before completion.
     #[error("unit abandoned: its handle was dropped before it completed")]
     Abandoned,

@@ -296,6 +296,15 @@ impl Job<'_, '_> {
                     self.fallback(pool, held, u, FallbackCause::VerifyMismatch);
                 }
             }
+            (StatusClass::Done, Phase::Decompress)
+                if (rec.bytes_completed as usize) < input_len =>
+            {
+                // The stream ended before the unit did: the software path reports the
+                // trailing bytes (and rechecks the stream).
+                hw.release(busy.slot);
+                self.inflight -= 1;
+                self.fallback(pool, held, u, FallbackCause::Undecodable);
+            }
             (StatusClass::Done, Phase::Decompress) => {
                 let len = rec.output_size as usize;
                 self.hw_copy_out(held, busy, len, input_len);

@@ -166,6 +166,10 @@ impl SoftCodec {
                 Err(DecompressError::Truncated) | Err(DecompressError::Corrupt(_)) => {
                     Err(UnitError::Corrupt)
                 }
+                Err(DecompressError::TrailingData {
+                    consumed, trailing, ..
+                }) => Err(UnitError::TrailingData { consumed, trailing }),
+                Err(DecompressError::OutOfMemory) => Err(UnitError::Codec),
             },
             SoftCodec::Zstd { decomp, .. } => match decomp.decompress(dst, src) {
                 Ok(n) => Ok(n),

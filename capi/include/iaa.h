@@ -10,7 +10,8 @@
  *   iaa_pool_destroy(pool);
  *
  * Return codes: 0 or a length on success; a negative errno value (-EINVAL, -ENODEV, ...), or
- * IAA_INCOMPRESSIBLE / IAA_EVERIFY / IAA_EINTERNAL. iaa_strerror() names any of them.
+ * IAA_INCOMPRESSIBLE / IAA_EVERIFY / IAA_EINTERNAL / IAA_ETRAILING. iaa_strerror() names any
+ * of them.
  * Every function is thread-safe; a pool may be shared by threads (not while it is destroyed).
  */
 
@@ -54,6 +55,13 @@
  * usable; please report it.
  */
 #define IAA_EINTERNAL (-10003)
+
+/**
+ * Decompression only: the unit holds a valid deflate stream followed by bytes that are not
+ * part of it (a unit must be exactly one stream). The slot holds the stream's output, but the
+ * unit is not accepted.
+ */
+#define IAA_ETRAILING (-10004)
 
 /**
  * `iaa_config.path`: hardware if a device (or the device model, `IAA_DEVICE=model`) is

@@ -22,6 +22,11 @@ pub const IAA_EVERIFY: c_int = -10002;
 /// usable; please report it.
 pub const IAA_EINTERNAL: c_int = -10003;
 
+/// Decompression only: the unit holds a valid deflate stream followed by bytes that are not
+/// part of it (a unit must be exactly one stream). The slot holds the stream's output, but the
+/// unit is not accepted.
+pub const IAA_ETRAILING: c_int = -10004;
+
 /// The errno values the library returns (as negatives), with the meaning it gives them.
 const ERRNO_MESSAGES: &[(c_int, &CStr)] = &[
     (
@@ -53,6 +58,7 @@ pub(crate) fn message(code: c_int) -> &'static CStr {
         IAA_INCOMPRESSIBLE => c"incompressible: store the unit raw",
         IAA_EVERIFY => c"verify-after-compress mismatch",
         IAA_EINTERNAL => c"internal error (panic caught at the C boundary)",
+        IAA_ETRAILING => c"bytes follow the end of the unit's deflate stream",
         c => ERRNO_MESSAGES
             .iter()
             .find(|(e, _)| c.checked_neg() == Some(*e))
@@ -75,7 +81,12 @@ mod tests {
 
     #[test]
     fn codes_are_outside_the_errno_range_and_distinct() {
-        let own = [IAA_INCOMPRESSIBLE, IAA_EVERIFY, IAA_EINTERNAL];
+        let own = [
+            IAA_INCOMPRESSIBLE,
+            IAA_EVERIFY,
+            IAA_EINTERNAL,
+            IAA_ETRAILING,
+        ];
         for (i, a) in own.iter().enumerate() {
             assert!(-*a > 4095, "{a} could be an errno");
             for b in &own[i + 1..] {
@@ -91,7 +102,13 @@ mod tests {
         for (e, m) in ERRNO_MESSAGES {
             assert_eq!(message(-e), *m);
         }
-        for c in [IAA_INCOMPRESSIBLE, IAA_EVERIFY, IAA_EINTERNAL, i32::MIN] {
+        for c in [
+            IAA_INCOMPRESSIBLE,
+            IAA_EVERIFY,
+            IAA_EINTERNAL,
+            IAA_ETRAILING,
+            i32::MIN,
+        ] {
             let m = message(c);
             assert_eq!(m == unknown, c == i32::MIN, "code {c}");
         }

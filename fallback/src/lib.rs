@@ -1,8 +1,8 @@
 //! Software path of the IAA driver: raw DEFLATE that IAA hardware can read (every
 //! back-reference within 4 KiB), a checked inflater, the CRCs the hardware reports, and zstd
 //! as a software-only codec. See `fallback/README.md` for the design and measured figures.
-#![cfg_attr(not(feature = "isal"), forbid(unsafe_code))]
-#![cfg_attr(feature = "isal", deny(unsafe_code))]
+// `unsafe` only in the FFI modules (`libdeflate`, and `isal` with that feature), which allow it.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod crc;
@@ -12,6 +12,7 @@ mod huffman;
 pub mod inflate;
 #[cfg(feature = "isal")]
 pub mod isal;
+mod libdeflate;
 pub mod lz77;
 pub mod zstd_codec;
 
