@@ -10,6 +10,20 @@ use iaa_wq::WorkQueue;
 use crate::error::Error;
 use crate::pool::Pool;
 
+/// Most per-CPU contexts a pool has ([`PoolBuilder::contexts`]; the default, one per possible
+/// CPU, is capped at this too).
+pub const MAX_CONTEXTS: usize = 4096;
+/// Largest [`PoolBuilder::hw_batch_size`].
+pub const MAX_HW_BATCH_SIZE: usize = 1024;
+/// Largest [`PoolBuilder::max_unit_size`] (16 MiB).
+pub const MAX_UNIT_SIZE: usize = 16 << 20;
+/// Shortest [`Budgets::completion_timeout`].
+pub const MIN_COMPLETION_TIMEOUT: Duration = Duration::from_micros(1);
+/// Longest [`Budgets::completion_timeout`].
+pub const MAX_COMPLETION_TIMEOUT: Duration = Duration::from_secs(60);
+/// Largest [`Budgets::submit_retries`].
+pub const MAX_SUBMIT_RETRIES: u32 = 1 << 20;
+
 /// Which execution path a pool uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Path {
@@ -102,7 +116,10 @@ impl SoftwareEncoder {
 }
 
 /// Time budgets and retry budgets of the hardware path. Every wait is bounded: when a budget
-/// runs out the unit goes to software and the cause is counted.
+/// runs out the unit goes to software and the cause is counted. Ranges (checked by
+/// [`PoolBuilder::build`], [`Error::OutOfRange`] otherwise): `completion_timeout` in
+/// [`MIN_COMPLETION_TIMEOUT`]`..=`[`MAX_COMPLETION_TIMEOUT`] (1 us to 60 s), `submit_retries` in
+/// `0..=`[`MAX_SUBMIT_RETRIES`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budgets {
     /// How long one unit may stay on the device before it is declared timed out (its slot is
@@ -261,14 +278,16 @@ impl PoolBuilder {
         self.spread_over_cores = on;
         self
     }
-    /// Units one hardware submission keeps in flight per context (default 8, the kernel's).
+    /// Units one hardware submission keeps in flight per context (default 8, the kernel's);
+    /// `1..=`[`MAX_HW_BATCH_SIZE`] (1024).
     pub fn hw_batch_size(mut self, n: usize) -> Self {
         self.hw_batch_size = n;
         self
     }
     /// Capacity of each per-context hardware output buffer, i.e. the largest unit (compress
-    /// input or decompress output) the hardware path takes (default 4096). Larger units go to
-    /// software. Software-only pools allocate no such buffers.
+    /// input or decompress output) the hardware path takes (default 4096), `1..=`
+    /// [`MAX_UNIT_SIZE`] (16 MiB). Larger units go to software. Software-only pools allocate no
+    /// such buffers (but verify-after-compress allocates one of this size per context).
     pub fn max_unit_size(mut self, n: usize) -> Self {
         self.max_unit_size = n;
         self
@@ -279,7 +298,8 @@ impl PoolBuilder {
         self.hybrid = on;
         self
     }
-    /// Override the number of per-CPU contexts (default: the possible CPUs of the machine).
+    /// Override the number of per-CPU contexts, `1..=`[`MAX_CONTEXTS`] (4096) (default: the
+    /// possible CPUs of the machine, at most `MAX_CONTEXTS`).
     pub fn contexts(mut self, n: usize) -> Self {
         self.cpus = Some(n);
         self
@@ -287,15 +307,46 @@ impl PoolBuilder {
     /// Build the pool: discover the device (unless `Path::Software`) and allocate every
     /// per-CPU context.
     pub fn build(self) -> Result<Pool, Error> {
-        if self.hw_batch_size == 0 || self.hw_batch_size > 1024 {
-            return Err(Error::Config("hw_batch_size must be in 1..=1024"));
+        let range = |field, value: u64, min: u64, max: u64| {
+            if (min..=max).contains(&value) {
+                Ok(())
+            } else {
+                Err(Error::OutOfRange {
+                    field,
+                    value,
+                    min,
+                    max,
+                })
+            }
+        };
+        range(
+            "hw_batch_size",
+            self.hw_batch_size as u64,
+            1,
+            MAX_HW_BATCH_SIZE as u64,
+        )?;
+        range(
+            "max_unit_size",
+            self.max_unit_size as u64,
+            1,
+            MAX_UNIT_SIZE as u64,
+        )?;
+        if let Some(n) = self.cpus {
+            range("contexts", n as u64, 1, MAX_CONTEXTS as u64)?;
         }
-        if self.max_unit_size == 0 || self.max_unit_size > u32::MAX as usize {
-            return Err(Error::Config("max_unit_size must be in 1..=u32::MAX"));
-        }
-        if self.cpus == Some(0) {
-            return Err(Error::Config("contexts must be at least 1"));
-        }
+        let us = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        range(
+            "completion_timeout_us",
+            us(self.budgets.completion_timeout),
+            us(MIN_COMPLETION_TIMEOUT),
+            us(MAX_COMPLETION_TIMEOUT),
+        )?;
+        range(
+            "submit_retries",
+            self.budgets.submit_retries.into(),
+            0,
+            MAX_SUBMIT_RETRIES.into(),
+        )?;
         if self.encoder == SoftwareEncoder::Isal {
             if !SoftwareEncoder::isal_available() {
                 return Err(Error::Config(

@@ -51,6 +51,25 @@ pub enum Error {
     /// `Path::Hardware` was requested and no usable device or model was found.
     #[error("no IAA device available: {0}")]
     NoDevice(String),
+    /// A numeric option is outside its documented range (`field` names it as the builder
+    /// method or C `iaa_config` field does).
+    #[error("{field} = {value} is outside {min}..={max}")]
+    OutOfRange {
+        /// The option.
+        field: &'static str,
+        /// The value given.
+        value: u64,
+        /// Smallest allowed value.
+        min: u64,
+        /// Largest allowed value.
+        max: u64,
+    },
+    /// Allocating the pool's memory failed (`bytes` in the request that failed).
+    #[error("out of memory allocating {bytes} bytes for the pool")]
+    OutOfMemory {
+        /// Size of the failed request.
+        bytes: usize,
+    },
     /// The builder was given an inconsistent configuration.
     #[error("invalid configuration: {0}")]
     Config(&'static str),

@@ -41,7 +41,11 @@ mod result;
 mod soft;
 mod stats;
 
-pub use config::{Budgets, Codec, Device, Level, Path, PoolBuilder, SoftwareEncoder, WqChoice};
+pub use config::{
+    Budgets, Codec, Device, Level, Path, PoolBuilder, SoftwareEncoder, WqChoice,
+    MAX_COMPLETION_TIMEOUT, MAX_CONTEXTS, MAX_HW_BATCH_SIZE, MAX_SUBMIT_RETRIES, MAX_UNIT_SIZE,
+    MIN_COMPLETION_TIMEOUT,
+};
 pub use error::{Error, UnitError};
 pub use iaa_driver::model;
 pub use io::{Inputs, Outputs};

@@ -180,7 +180,9 @@ impl Pool {
     }
 
     pub(crate) fn from_builder(b: PoolBuilder) -> Result<Pool, Error> {
-        let ncpu = b.cpus.unwrap_or_else(cpu::possible_cpus);
+        let ncpu = b
+            .cpus
+            .unwrap_or_else(|| cpu::possible_cpus().min(crate::config::MAX_CONTEXTS));
         let (backend, no_device_reason) = match b.path {
             Path::Software => (None, None),
             Path::Hardware | Path::Auto if b.codec == Codec::Zstd => {
@@ -211,7 +213,8 @@ impl Pool {
         };
         // Every context is built before the pool exists; if one fails, the ones already built
         // are dropped with `cells` (their Drop is the cleanup), and nothing was shared yet.
-        let mut cells = Vec::with_capacity(ncpu);
+        let mut cells = Vec::new();
+        try_reserve(&mut cells, ncpu)?;
         let mut bytes = ContextBytes {
             software: 0,
             codec_state: 0,
@@ -616,13 +619,13 @@ impl Context {
         let b = &cfg.builder;
         let soft = SoftCodec::new(b.codec, b.level, b.encoder.resolve(b.codec, b.level))?;
         let verify_len = if b.verify { b.max_unit_size } else { 0 };
-        let verify_buf = vec![0u8; verify_len].into_boxed_slice();
+        let verify_buf = try_zeroed(verify_len).map_err(|e| e.to_string())?;
         let hw = match backend {
             Some(be) => Some(be.new_context(cpu, b)?),
             None => None,
         };
         let order_len = if hw.is_some() { b.hw_batch_size } else { 0 };
-        let order = vec![0u32; order_len].into_boxed_slice();
+        let order = try_zeroed(order_len).map_err(|e| e.to_string())?;
         let codec_state = soft.state_bytes();
         let software = codec_state
             + verify_len
@@ -646,6 +649,21 @@ impl Context {
             },
         ))
     }
+}
+
+/// Reserve room for `n` more elements, or `Error::OutOfMemory` (never an abort).
+fn try_reserve<T>(v: &mut Vec<T>, n: usize) -> Result<(), Error> {
+    v.try_reserve_exact(n).map_err(|_| Error::OutOfMemory {
+        bytes: n.saturating_mul(std::mem::size_of::<T>()),
+    })
+}
+
+/// `n` zeroed (default) elements, or `Error::OutOfMemory`.
+fn try_zeroed<T: Default + Clone>(n: usize) -> Result<Box<[T]>, Error> {
+    let mut v = Vec::new();
+    try_reserve(&mut v, n)?;
+    v.resize(n, T::default());
+    Ok(v.into_boxed_slice())
 }
 
 /// Record a fallback and its cause.

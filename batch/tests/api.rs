@@ -351,3 +351,51 @@ fn software_encoder_choice_is_checked_and_resolved() {
         assert!(matches!(isal, Err(Error::Config(_))));
     }
 }
+
+#[test]
+fn numeric_options_outside_their_ranges_are_typed_errors() {
+    use std::time::Duration;
+    let t0 = std::time::Instant::now();
+    let sw = || Pool::builder().path(iaa::Path::Software);
+    let field = |b: iaa::PoolBuilder| match b.build() {
+        Err(Error::OutOfRange { field, .. }) => field,
+        other => panic!("expected OutOfRange, got {:?}", other.map(|_| ())),
+    };
+    assert_eq!(field(sw().contexts(usize::MAX)), "contexts");
+    assert_eq!(field(sw().contexts(iaa::MAX_CONTEXTS + 1)), "contexts");
+    assert_eq!(field(sw().contexts(0)), "contexts");
+    assert_eq!(field(sw().hw_batch_size(0)), "hw_batch_size");
+    assert_eq!(field(sw().hw_batch_size(1025)), "hw_batch_size");
+    assert_eq!(field(sw().max_unit_size(0)), "max_unit_size");
+    assert_eq!(
+        field(sw().max_unit_size(iaa::MAX_UNIT_SIZE + 1)),
+        "max_unit_size"
+    );
+    let budgets = |t: Duration, r: u32| iaa::Budgets {
+        completion_timeout: t,
+        submit_retries: r,
+    };
+    assert_eq!(
+        field(sw().budgets(budgets(Duration::ZERO, 1))),
+        "completion_timeout_us"
+    );
+    assert_eq!(
+        field(sw().budgets(budgets(Duration::from_secs(61), 1))),
+        "completion_timeout_us"
+    );
+    assert_eq!(
+        field(sw().budgets(budgets(Duration::from_millis(1), u32::MAX))),
+        "submit_retries"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(1), "refused at once");
+    // The bounds themselves are accepted.
+    assert!(sw()
+        .contexts(1)
+        .hw_batch_size(iaa::MAX_HW_BATCH_SIZE)
+        .budgets(budgets(
+            iaa::MAX_COMPLETION_TIMEOUT,
+            iaa::MAX_SUBMIT_RETRIES
+        ))
+        .build()
+        .is_ok());
+}

@@ -33,7 +33,7 @@ pub(crate) fn iaa_error_code(e: &iaa::Error) -> c_int {
     use iaa::Error as E;
     match e {
         E::NoDevice(_) => -libc::ENODEV,
-        E::ContextInit { .. } => -libc::ENOMEM,
+        E::ContextInit { .. } | E::OutOfMemory { .. } => -libc::ENOMEM,
         E::CodecNotOnHardware(_) => -libc::EOPNOTSUPP,
         E::AllContextsHeld(_) => -libc::EDEADLK,
         // Every other error is a malformed call or configuration: zero unit size or stride,

@@ -592,7 +592,16 @@ fn pool_creation_checks_the_config() {
         ("unknown flag", mk(&|c| c.flags = 1 << 20)),
         ("reserved field", mk(&|c| c.reserved = 1)),
         ("hw_batch_size huge", mk(&|c| c.hw_batch_size = 1 << 20)),
+        ("contexts UINT32_MAX", mk(&|c| c.contexts = u32::MAX)),
+        ("contexts 4097", mk(&|c| c.contexts = 4097)),
+        ("max_unit_size huge", mk(&|c| c.max_unit_size = u64::MAX)),
+        (
+            "max_unit_size 16 MiB + 1",
+            mk(&|c| c.max_unit_size = (16 << 20) + 1),
+        ),
+        ("timeout huge", mk(&|c| c.completion_timeout_us = u64::MAX)),
     ];
+    let t0 = std::time::Instant::now();
     for (what, cfg) in &bad {
         // SAFETY: a whole iaa_config (size fields lie; the library must not trust them blindly
         // beyond its bound, and 1 << 40 is refused before any read).
@@ -600,6 +609,8 @@ fn pool_creation_checks_the_config() {
         assert_eq!(rc, EINVAL, "{what}");
         assert!(out.is_null(), "{what}: *out is NULL after a failure");
     }
+    // Refused before anything is allocated.
+    assert!(t0.elapsed() < std::time::Duration::from_secs(1));
     // SAFETY: NULL out pointer must be refused.
     assert_eq!(
         unsafe { iaa_pool_create(ptr::null(), ptr::null_mut()) },

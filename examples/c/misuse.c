@@ -40,6 +40,23 @@ int main(void)
     cfg.flags = 0x80000000u;
     EXPECT(iaa_pool_create(&cfg, &pool), -EINVAL);
     EXPECT(iaa_pool_create(NULL, NULL), -EINVAL);
+    /* Every numeric field has a range (iaa.h); outside it: -EINVAL at once, no allocation. */
+    iaa_config_init(&cfg);
+    cfg.contexts = UINT32_MAX;
+    EXPECT(iaa_pool_create(&cfg, &pool), -EINVAL);
+    EXPECT(pool == NULL, 1);
+    iaa_config_init(&cfg);
+    cfg.contexts = 4097;
+    EXPECT(iaa_pool_create(&cfg, &pool), -EINVAL);
+    iaa_config_init(&cfg);
+    cfg.hw_batch_size = UINT32_MAX;
+    EXPECT(iaa_pool_create(&cfg, &pool), -EINVAL);
+    iaa_config_init(&cfg);
+    cfg.max_unit_size = UINT64_MAX;
+    EXPECT(iaa_pool_create(&cfg, &pool), -EINVAL);
+    iaa_config_init(&cfg);
+    cfg.completion_timeout_us = UINT64_MAX;
+    EXPECT(iaa_pool_create(&cfg, &pool), -EINVAL);
     iaa_config_init(&cfg);
     cfg.path = IAA_PATH_SOFTWARE;
     EXPECT(iaa_pool_create(&cfg, &pool), 0);
