@@ -179,8 +179,11 @@ const FAST_BITS: u32 = 10;
 struct Huff<const N: usize> {
     count: [u16; 16],
     symbol: [u16; N],
-    /// `symbol << 4 | length`, 0 = longer than FAST_BITS or invalid.
+    /// `symbol << 4 | length`, 0 = longer than `bits` or invalid; only the first `1 << bits`
+    /// entries are used.
     fast: [u16; 1 << FAST_BITS],
+    /// Index bits of `fast` (at most FAST_BITS; the code-length code needs only 7).
+    bits: u32,
 }
 
 impl<const N: usize> Huff<N> {
@@ -189,13 +192,14 @@ impl<const N: usize> Huff<N> {
             count: [0; 16],
             symbol: [0; N],
             fast: [0; 1 << FAST_BITS],
+            bits: FAST_BITS,
         }
     }
 
-    /// Build from lengths. `allow_incomplete`: a single code of length 1, or no code at all,
-    /// is accepted (as zlib does for literal/length and distance codes). `Ok(true)` when the
-    /// code is complete (every bit pattern is a code).
-    fn build(&mut self, lens: &[u8], allow_incomplete: bool) -> Result<bool, InflateError> {
+    /// Check lengths and count them (no tables). `allow_incomplete`: a single code of length
+    /// 1, or no code at all, is accepted (as zlib does for literal/length and distance codes).
+    /// `Ok(true)` when the code is complete (every bit pattern is a code).
+    fn check(&mut self, lens: &[u8], allow_incomplete: bool) -> Result<bool, InflateError> {
         self.count = [0; 16];
         for &l in lens {
             self.count[l as usize] += 1;
@@ -216,6 +220,23 @@ impl<const N: usize> Huff<N> {
         if left > 0 && !(allow_incomplete && max <= 1) {
             return Err(InflateError::InvalidCodeLengths);
         }
+        Ok(left == 0)
+    }
+
+    /// [`Huff::check`], then the decoding tables (a fast table of `bits` index bits).
+    fn build(
+        &mut self,
+        lens: &[u8],
+        allow_incomplete: bool,
+        bits: u32,
+    ) -> Result<bool, InflateError> {
+        let complete = self.check(lens, allow_incomplete)?;
+        self.tables(lens, bits);
+        Ok(complete)
+    }
+
+    /// The symbol and fast tables of lengths [`Huff::check`] accepted.
+    fn tables(&mut self, lens: &[u8], bits: u32) {
         let mut offs = [0u16; 16];
         for l in 1..15 {
             offs[l + 1] = offs[l] + self.count[l];
@@ -227,16 +248,18 @@ impl<const N: usize> Huff<N> {
             }
         }
         // Fast table.
-        self.fast = [0; 1 << FAST_BITS];
+        self.bits = bits;
+        let size = 1usize << bits;
+        self.fast[..size].fill(0);
         let mut code: u32 = 0;
         let mut idx = 0usize;
-        for l in 1..=FAST_BITS as usize {
+        for l in 1..=bits as usize {
             for _ in 0..self.count[l] {
                 let sym = self.symbol[idx];
                 idx += 1;
                 let rev = (code.reverse_bits() >> (32 - l as u32)) as usize;
                 let mut k = rev;
-                while k < (1 << FAST_BITS) {
+                while k < size {
                     self.fast[k] = (sym << 4) | l as u16;
                     k += 1 << l;
                 }
@@ -244,7 +267,6 @@ impl<const N: usize> Huff<N> {
             }
             code <<= 1;
         }
-        Ok(left == 0)
     }
 
     #[inline(always)]
@@ -252,8 +274,8 @@ impl<const N: usize> Huff<N> {
         if b.cnt < 15 {
             b.refill();
         }
-        if b.cnt >= FAST_BITS {
-            let e = self.fast[(b.acc & ((1 << FAST_BITS) - 1)) as usize];
+        if b.cnt >= self.bits {
+            let e = self.fast[(b.acc & ((1 << self.bits) - 1)) as usize];
             if e != 0 {
                 let l = (e & 15) as u32;
                 b.acc >>= l;
@@ -401,13 +423,15 @@ fn run<const W: bool>(
                         _ => 8,
                     };
                 }
-                t.lit.build(&lens[..288], false)?;
-                t.dist.build(&[5u8; 32], false)?;
+                t.lit.build(&lens[..288], false, FAST_BITS)?;
+                t.dist.build(&[5u8; 32], false, FAST_BITS)?;
                 out = codes::<W>(&mut b, dst, cap, out, &t, max_dist)?;
             }
             2 => {
-                let complete = read_dynamic(&mut b, &mut t, out)?;
-                if fin && complete && stop_at_clean_final {
+                // A final block with complete codes ends the check at its header: no tables.
+                let header_only = fin && stop_at_clean_final;
+                let complete = read_dynamic(&mut b, &mut t, out, header_only)?;
+                if header_only && complete {
                     return Ok(early(&b, out, blocks));
                 }
                 out = codes::<W>(&mut b, dst, cap, out, &t, max_dist)?;
@@ -431,7 +455,13 @@ const CL_ORDER: [usize; 19] = [
 ];
 
 /// Read a dynamic block header into `t`; `Ok(true)` when both codes are complete.
-fn read_dynamic(b: &mut Bits<'_>, t: &mut Tables, out: usize) -> Result<bool, InflateError> {
+/// `lazy`: when both codes are complete, only check them (no decoding tables are built).
+fn read_dynamic(
+    b: &mut Bits<'_>,
+    t: &mut Tables,
+    out: usize,
+    lazy: bool,
+) -> Result<bool, InflateError> {
     let trunc = InflateError::Truncated { written: out };
     let hlit = b.get(5).ok_or(trunc)? as usize + 257;
     let hdist = b.get(5).ok_or(trunc)? as usize + 1;
@@ -444,7 +474,7 @@ fn read_dynamic(b: &mut Bits<'_>, t: &mut Tables, out: usize) -> Result<bool, In
         cl[s] = b.get(3).ok_or(trunc)? as u8;
     }
     let mut clh: Huff<19> = Huff::new();
-    clh.build(&cl, false)?;
+    clh.build(&cl, false, 7)?;
     let mut lens = [0u8; 320];
     let total = hlit + hdist;
     let mut i = 0;
@@ -473,9 +503,14 @@ fn read_dynamic(b: &mut Bits<'_>, t: &mut Tables, out: usize) -> Result<bool, In
     if lens[256] == 0 {
         return Err(InflateError::MissingEob);
     }
-    let lit_complete = t.lit.build(&lens[..hlit], true)?;
-    let dist_complete = t.dist.build(&lens[hlit..total], true)?;
-    Ok(lit_complete && dist_complete)
+    let lit_complete = t.lit.check(&lens[..hlit], true)?;
+    let dist_complete = t.dist.check(&lens[hlit..total], true)?;
+    let complete = lit_complete && dist_complete;
+    if !(lazy && complete) {
+        t.lit.tables(&lens[..hlit], FAST_BITS);
+        t.dist.tables(&lens[hlit..total], FAST_BITS);
+    }
+    Ok(complete)
 }
 
 /// Decode the compressed data of one block until its EOB. Returns the new output position.
