@@ -1,6 +1,7 @@
 /*
  * iaa.h: C interface of the iaa library (batched deflate/zstd compression on Intel IAA, with
- * a per-unit software fallback). Link with libiaa_capi (pkg-config names: iaa, iaa-static).
+ * a per-unit software fallback). Link with libiaa (pkg-config names: iaa, iaa-static;
+ * packaged by `cargo run --release -p iaa-capi --bin iaa-dist`).
  *
  *   iaa_pool *pool;
  *   if (iaa_pool_create(NULL, &pool) != 0) ...;                    // defaults: auto path, deflate
@@ -312,7 +313,7 @@ typedef struct iaa_stats {
 
 #ifdef __cplusplus
 extern "C" {
-#endif // __cplusplus
+#endif /* __cplusplus */
 
 /**
  * The library version as `"MAJOR.MINOR.PATCH"` (Cargo's package version), a static string.
@@ -389,10 +390,13 @@ int iaa_pool_describe(const struct iaa_pool *pool, char *buf, size_t len);
 size_t iaa_batch_size(const struct iaa_pool *pool);
 
 /**
- * The output capacity that lets a compression of `src_len` bytes succeed whenever the data is
- * compressible: `src_len` itself. The library never writes more: output that would not be
- * smaller than the input is reported `IAA_INCOMPRESSIBLE` (store the input raw), so a slot or
- * buffer of the input's size is always enough.
+ * The largest compressed form of `src_len` bytes in either codec: raw deflate's worst case
+ * `src_len + 5 * max(1, ceil(src_len / 65535))` (stored blocks, which bound every deflate
+ * encoder that falls back to them) or zstd's `ZSTD_COMPRESSBOUND(src_len)`, whichever is
+ * larger (saturating at `SIZE_MAX`). The batch and single calls themselves never write more
+ * than `src_len - 1` bytes for a unit (larger output is `IAA_INCOMPRESSIBLE`: store the unit
+ * raw), so slots of the unit's size are enough for them; this bound is for buffers that must
+ * hold any stream.
  */
 size_t iaa_compress_bound(size_t src_len);
 
@@ -420,10 +424,10 @@ size_t iaa_unit_count(size_t src_len, size_t unit_size);
  * `results`, `info->size` bytes of `info`) bytes or elements. Thread-safe.
  */
 int iaa_compress_batch(struct iaa_pool *pool,
-                       const uint8_t *src,
+                       const void *src,
                        size_t src_len,
                        size_t unit_size,
-                       uint8_t *dst,
+                       void *dst,
                        size_t dst_len,
                        size_t dst_stride,
                        int32_t *results,
@@ -433,7 +437,10 @@ int iaa_compress_batch(struct iaa_pool *pool,
 /**
  * Decompresses `units` independent units: unit `i` is `src[i]` (`src_lens[i]` bytes of raw
  * deflate, or a zstd frame for an `IAA_CODEC_ZSTD` pool) and goes to `dst[i]`, which holds
- * `dst_caps[i]` bytes. `results[i]` receives the decompressed length (>= 0) or a negative
+ * `dst_caps[i]` bytes. `src` and `dst` are arrays of `units` pointers; they are declared
+ * `const void *` so that an array of any object-pointer type (`unsigned char *`, `char *`,
+ * `uint8_t *`, `void *`, const or not) passes without a cast, and must be aligned for a
+ * pointer. `results[i]` receives the decompressed length (>= 0) or a negative
  * code: `-EBADMSG` (corrupt input), `-EOVERFLOW` (does not fit `dst_caps[i]`), ... Any raw
  * deflate stream is accepted (32 KiB windows too; those run in software).
  *
@@ -448,9 +455,9 @@ int iaa_compress_batch(struct iaa_pool *pool,
  * Thread-safe.
  */
 int iaa_decompress_batch(struct iaa_pool *pool,
-                         const uint8_t *const *src,
+                         const void *src,
                          const size_t *src_lens,
-                         uint8_t *const *dst,
+                         const void *dst,
                          const size_t *dst_caps,
                          size_t units,
                          int32_t *results,
@@ -467,9 +474,9 @@ int iaa_decompress_batch(struct iaa_pool *pool,
  * As for `iaa_decompress_batch`. Thread-safe.
  */
 int iaa_compress_units(struct iaa_pool *pool,
-                       const uint8_t *const *src,
+                       const void *src,
                        const size_t *src_lens,
-                       uint8_t *const *dst,
+                       const void *dst,
                        const size_t *dst_caps,
                        size_t units,
                        int32_t *results,
@@ -487,9 +494,9 @@ int iaa_compress_units(struct iaa_pool *pool,
  * (NULLs are refused). Thread-safe.
  */
 int iaa_compress(struct iaa_pool *pool,
-                 const uint8_t *src,
+                 const void *src,
                  size_t src_len,
-                 uint8_t *dst,
+                 void *dst,
                  size_t dst_cap,
                  size_t *out_len);
 
@@ -502,9 +509,9 @@ int iaa_compress(struct iaa_pool *pool,
  * As for `iaa_compress`.
  */
 int iaa_decompress(struct iaa_pool *pool,
-                   const uint8_t *src,
+                   const void *src,
                    size_t src_len,
-                   uint8_t *dst,
+                   void *dst,
                    size_t dst_cap,
                    size_t *out_len);
 
@@ -537,9 +544,9 @@ const char *iaa_fallback_cause_name(uint32_t index);
  * are read during this call only.
  */
 int iaa_submit_compress_units(struct iaa_pool *pool,
-                              const uint8_t *const *src,
+                              const void *src,
                               const size_t *src_lens,
-                              uint8_t *const *dst,
+                              const void *dst,
                               const size_t *dst_caps,
                               size_t units,
                               int32_t *results,
@@ -554,9 +561,9 @@ int iaa_submit_compress_units(struct iaa_pool *pool,
  * As for `iaa_submit_compress_units`.
  */
 int iaa_submit_decompress_batch(struct iaa_pool *pool,
-                                const uint8_t *const *src,
+                                const void *src,
                                 const size_t *src_lens,
-                                uint8_t *const *dst,
+                                const void *dst,
                                 const size_t *dst_caps,
                                 size_t units,
                                 int32_t *results,
@@ -593,7 +600,7 @@ int iaa_handle_wait(struct iaa_handle *h, struct iaa_batch_info *info);
 void iaa_handle_free(struct iaa_handle *h);
 
 #ifdef __cplusplus
-}  // extern "C"
-#endif  // __cplusplus
+}  /* extern "C" */
+#endif  /* __cplusplus */
 
 #endif  /* IAA_H */

@@ -6,7 +6,7 @@
 //! on the C side is the usual one: a non-NULL pointer with a length must point to that many
 //! readable (or writable) bytes.
 
-use std::ffi::{c_char, c_int, CString};
+use std::ffi::{c_char, c_int, c_void, CString};
 use std::mem::{align_of, size_of};
 use std::ptr;
 use std::sync::OnceLock;
@@ -439,13 +439,20 @@ pub unsafe extern "C" fn iaa_batch_size(pool: *const iaa_pool) -> usize {
     })
 }
 
-/// The output capacity that lets a compression of `src_len` bytes succeed whenever the data is
-/// compressible: `src_len` itself. The library never writes more: output that would not be
-/// smaller than the input is reported `IAA_INCOMPRESSIBLE` (store the input raw), so a slot or
-/// buffer of the input's size is always enough.
+/// The largest compressed form of `src_len` bytes in either codec: raw deflate's worst case
+/// `src_len + 5 * max(1, ceil(src_len / 65535))` (stored blocks, which bound every deflate
+/// encoder that falls back to them) or zstd's `ZSTD_COMPRESSBOUND(src_len)`, whichever is
+/// larger (saturating at `SIZE_MAX`). The batch and single calls themselves never write more
+/// than `src_len - 1` bytes for a unit (larger output is `IAA_INCOMPRESSIBLE`: store the unit
+/// raw), so slots of the unit's size are enough for them; this bound is for buffers that must
+/// hold any stream.
 #[no_mangle]
 pub extern "C" fn iaa_compress_bound(src_len: usize) -> usize {
-    src_len
+    let deflate = src_len.saturating_add(src_len.div_ceil(65535).max(1).saturating_mul(5));
+    let zstd = src_len
+        .saturating_add(src_len >> 8)
+        .saturating_add((128usize << 10).saturating_sub(src_len) >> 11);
+    deflate.max(zstd)
 }
 
 /// Number of units `src_len` bytes make at `unit_size` bytes each (the last may be shorter);
@@ -477,10 +484,10 @@ pub extern "C" fn iaa_unit_count(src_len: usize, unit_size: usize) -> usize {
 #[no_mangle]
 pub unsafe extern "C" fn iaa_compress_batch(
     pool: *mut iaa_pool,
-    src: *const u8,
+    src: *const c_void,
     src_len: usize,
     unit_size: usize,
-    dst: *mut u8,
+    dst: *mut c_void,
     dst_len: usize,
     dst_stride: usize,
     results: *mut i32,
@@ -508,8 +515,8 @@ pub unsafe extern "C" fn iaa_compress_batch(
             if dst_len / dst_stride < n {
                 return Err(CapiError::Invalid("dst_len holds fewer slots than units"));
             }
-            let src = unsafe { in_slice(src, src_len, "src")? };
-            let dst = unsafe { out_slice(dst, dst_len, "dst")? };
+            let src = unsafe { in_slice(src.cast::<u8>(), src_len, "src")? };
+            let dst = unsafe { out_slice(dst.cast::<u8>(), dst_len, "dst")? };
             let results = unsafe { out_slice(results, n, "results")? };
             if !disjoint(&mut [span(dst), span(results)], &mut [span(src)]) {
                 return Err(CapiError::Invalid("src, dst and results overlap"));
@@ -538,7 +545,10 @@ pub unsafe extern "C" fn iaa_compress_batch(
 
 /// Decompresses `units` independent units: unit `i` is `src[i]` (`src_lens[i]` bytes of raw
 /// deflate, or a zstd frame for an `IAA_CODEC_ZSTD` pool) and goes to `dst[i]`, which holds
-/// `dst_caps[i]` bytes. `results[i]` receives the decompressed length (>= 0) or a negative
+/// `dst_caps[i]` bytes. `src` and `dst` are arrays of `units` pointers; they are declared
+/// `const void *` so that an array of any object-pointer type (`unsigned char *`, `char *`,
+/// `uint8_t *`, `void *`, const or not) passes without a cast, and must be aligned for a
+/// pointer. `results[i]` receives the decompressed length (>= 0) or a negative
 /// code: `-EBADMSG` (corrupt input), `-EOVERFLOW` (does not fit `dst_caps[i]`), ... Any raw
 /// deflate stream is accepted (32 KiB windows too; those run in software).
 ///
@@ -554,9 +564,9 @@ pub unsafe extern "C" fn iaa_compress_batch(
 #[no_mangle]
 pub unsafe extern "C" fn iaa_decompress_batch(
     pool: *mut iaa_pool,
-    src: *const *const u8,
+    src: *const c_void,
     src_lens: *const usize,
-    dst: *const *mut u8,
+    dst: *const c_void,
     dst_caps: *const usize,
     units: usize,
     results: *mut i32,
@@ -592,9 +602,9 @@ pub unsafe extern "C" fn iaa_decompress_batch(
 #[no_mangle]
 pub unsafe extern "C" fn iaa_compress_units(
     pool: *mut iaa_pool,
-    src: *const *const u8,
+    src: *const c_void,
     src_lens: *const usize,
-    dst: *const *mut u8,
+    dst: *const c_void,
     dst_caps: *const usize,
     units: usize,
     results: *mut i32,
@@ -628,9 +638,9 @@ pub unsafe extern "C" fn iaa_compress_units(
 unsafe fn vector_call(
     compress: bool,
     pool: *mut iaa_pool,
-    src: *const *const u8,
+    src: *const c_void,
     src_lens: *const usize,
-    dst: *const *mut u8,
+    dst: *const c_void,
     dst_caps: *const usize,
     units: usize,
     results: *mut i32,
@@ -665,9 +675,9 @@ pub(crate) struct CArrays<'a> {
 /// Each non-NULL array holds `units` elements (`results` `results_len`), readable (`results`
 /// writable) during the borrow.
 pub(crate) unsafe fn c_arrays<'a>(
-    src: *const *const u8,
+    src: *const c_void,
     src_lens: *const usize,
-    dst: *const *mut u8,
+    dst: *const c_void,
     dst_caps: *const usize,
     units: usize,
     results: *mut i32,
@@ -678,9 +688,9 @@ pub(crate) unsafe fn c_arrays<'a>(
     }
     // SAFETY (every block): forwarded from this function's contract.
     Ok(CArrays {
-        srcs: unsafe { in_slice(src, units, "src")? },
+        srcs: unsafe { in_slice(src.cast::<*const u8>(), units, "src")? },
         lens: unsafe { in_slice(src_lens, units, "src_lens")? },
-        dsts: unsafe { in_slice(dst, units, "dst")? },
+        dsts: unsafe { in_slice(dst.cast::<*mut u8>(), units, "dst")? },
         caps: unsafe { in_slice(dst_caps, units, "dst_caps")? },
         results: unsafe { out_slice(results, units, "results")? },
     })
@@ -776,9 +786,9 @@ unsafe fn units_call(
 unsafe fn one(
     compress: bool,
     pool: *mut iaa_pool,
-    src: *const u8,
+    src: *const c_void,
     src_len: usize,
-    dst: *mut u8,
+    dst: *mut c_void,
     dst_cap: usize,
     out_len: *mut usize,
 ) -> Result<c_int, CapiError> {
@@ -786,8 +796,8 @@ unsafe fn one(
     let p = unsafe { pool_ref(pool)? };
     let out_len = unsafe { out_slice(out_len, 1, "out_len")? };
     out_len[0] = 0;
-    let src = unsafe { in_slice(src, src_len, "src")? };
-    let dst = unsafe { out_slice(dst, dst_cap, "dst")? };
+    let src = unsafe { in_slice(src.cast::<u8>(), src_len, "src")? };
+    let dst = unsafe { out_slice(dst.cast::<u8>(), dst_cap, "dst")? };
     if !disjoint(&mut [span(dst), span(out_len)], &mut [span(src)]) {
         return Err(CapiError::Invalid("src, dst and out_len overlap"));
     }
@@ -816,9 +826,9 @@ unsafe fn one(
 #[no_mangle]
 pub unsafe extern "C" fn iaa_compress(
     pool: *mut iaa_pool,
-    src: *const u8,
+    src: *const c_void,
     src_len: usize,
-    dst: *mut u8,
+    dst: *mut c_void,
     dst_cap: usize,
     out_len: *mut usize,
 ) -> c_int {
@@ -835,9 +845,9 @@ pub unsafe extern "C" fn iaa_compress(
 #[no_mangle]
 pub unsafe extern "C" fn iaa_decompress(
     pool: *mut iaa_pool,
-    src: *const u8,
+    src: *const c_void,
     src_len: usize,
-    dst: *mut u8,
+    dst: *mut c_void,
     dst_cap: usize,
     out_len: *mut usize,
 ) -> c_int {

@@ -9,7 +9,7 @@
 //! caller's buffers stay valid until the handle is waited for or freed. Finished `Inflight`s
 //! go back to their pool for reuse, so a warm submit allocates nothing.
 
-use std::ffi::c_int;
+use std::ffi::{c_int, c_void};
 use std::mem::align_of;
 use std::sync::atomic::Ordering::AcqRel;
 
@@ -162,9 +162,9 @@ unsafe fn inflight<'a>(h: *mut iaa_handle) -> Result<&'a mut Inflight, CapiError
 unsafe fn submit(
     compress: bool,
     pool: *mut iaa_pool,
-    src: *const *const u8,
+    src: *const c_void,
     src_lens: *const usize,
-    dst: *const *mut u8,
+    dst: *const c_void,
     dst_caps: *const usize,
     units: usize,
     results: *mut i32,
@@ -276,9 +276,9 @@ unsafe fn start(
 #[no_mangle]
 pub unsafe extern "C" fn iaa_submit_compress_units(
     pool: *mut iaa_pool,
-    src: *const *const u8,
+    src: *const c_void,
     src_lens: *const usize,
-    dst: *const *mut u8,
+    dst: *const c_void,
     dst_caps: *const usize,
     units: usize,
     results: *mut i32,
@@ -312,9 +312,9 @@ pub unsafe extern "C" fn iaa_submit_compress_units(
 #[no_mangle]
 pub unsafe extern "C" fn iaa_submit_decompress_batch(
     pool: *mut iaa_pool,
-    src: *const *const u8,
+    src: *const c_void,
     src_lens: *const usize,
-    dst: *const *mut u8,
+    dst: *const c_void,
     dst_caps: *const usize,
     units: usize,
     results: *mut i32,

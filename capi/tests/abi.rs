@@ -73,10 +73,10 @@ fn batch_round_trip_through_the_abi() {
     let rc = unsafe {
         iaa_compress_batch(
             pool,
-            src.as_ptr(),
+            src.as_ptr().cast(),
             src.len(),
             unit,
-            dst.as_mut_ptr(),
+            dst.as_mut_ptr().cast(),
             dst.len(),
             unit,
             res.as_mut_ptr(),
@@ -114,9 +114,9 @@ fn batch_round_trip_through_the_abi() {
     let rc = unsafe {
         iaa_decompress_batch(
             pool,
-            srcs.as_ptr(),
+            srcs.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             idx.len(),
             dres.as_mut_ptr(),
@@ -163,9 +163,9 @@ fn single_calls_and_their_edges() {
     let rc = unsafe {
         iaa_compress(
             pool,
-            src.as_ptr(),
+            src.as_ptr().cast(),
             src.len(),
-            dst.as_mut_ptr(),
+            dst.as_mut_ptr().cast(),
             dst.len(),
             &mut clen,
         )
@@ -177,9 +177,9 @@ fn single_calls_and_their_edges() {
     let rc = unsafe {
         iaa_decompress(
             pool,
-            dst.as_ptr(),
+            dst.as_ptr().cast(),
             clen,
-            back.as_mut_ptr(),
+            back.as_mut_ptr().cast(),
             back.len(),
             &mut dlen,
         )
@@ -190,9 +190,9 @@ fn single_calls_and_their_edges() {
     let rc = unsafe {
         iaa_decompress(
             pool,
-            dst.as_ptr(),
+            dst.as_ptr().cast(),
             clen,
-            back.as_mut_ptr(),
+            back.as_mut_ptr().cast(),
             src.len() - 1,
             &mut dlen,
         )
@@ -203,9 +203,9 @@ fn single_calls_and_their_edges() {
     let rc = unsafe {
         iaa_decompress(
             pool,
-            junk.as_ptr(),
+            junk.as_ptr().cast(),
             junk.len(),
-            back.as_mut_ptr(),
+            back.as_mut_ptr().cast(),
             back.len(),
             &mut dlen,
         )
@@ -216,9 +216,9 @@ fn single_calls_and_their_edges() {
     let rc = unsafe {
         iaa_compress(
             pool,
-            rnd.as_ptr(),
+            rnd.as_ptr().cast(),
             rnd.len(),
-            dst.as_mut_ptr(),
+            dst.as_mut_ptr().cast(),
             dst.len(),
             &mut clen,
         )
@@ -227,15 +227,24 @@ fn single_calls_and_their_edges() {
     let rc = unsafe {
         iaa_compress(
             pool,
-            src.as_ptr(),
+            src.as_ptr().cast(),
             src.len(),
-            dst.as_mut_ptr(),
+            dst.as_mut_ptr().cast(),
             8,
             &mut clen,
         )
     };
     assert_eq!(rc, IAA_INCOMPRESSIBLE);
-    let rc = unsafe { iaa_compress(pool, ptr::null(), 0, dst.as_mut_ptr(), dst.len(), &mut clen) };
+    let rc = unsafe {
+        iaa_compress(
+            pool,
+            ptr::null(),
+            0,
+            dst.as_mut_ptr().cast(),
+            dst.len(),
+            &mut clen,
+        )
+    };
     assert_eq!(rc, IAA_INCOMPRESSIBLE);
     unsafe { iaa_pool_destroy(pool) };
 }
@@ -256,10 +265,10 @@ fn misuse_gives_codes_and_touches_nothing() {
                 "null pool",
                 iaa_compress_batch(
                     ptr::null_mut(),
-                    s,
+                    s.cast(),
                     sl,
                     4096,
-                    d,
+                    d.cast(),
                     dl,
                     4096,
                     r,
@@ -274,7 +283,7 @@ fn misuse_gives_codes_and_touches_nothing() {
                     ptr::null(),
                     sl,
                     4096,
-                    d,
+                    d.cast(),
                     dl,
                     4096,
                     r,
@@ -286,7 +295,7 @@ fn misuse_gives_codes_and_touches_nothing() {
                 "null dst",
                 iaa_compress_batch(
                     pool,
-                    s,
+                    s.cast(),
                     sl,
                     4096,
                     ptr::null_mut(),
@@ -301,10 +310,10 @@ fn misuse_gives_codes_and_touches_nothing() {
                 "null results",
                 iaa_compress_batch(
                     pool,
-                    s,
+                    s.cast(),
                     sl,
                     4096,
-                    d,
+                    d.cast(),
                     dl,
                     4096,
                     ptr::null_mut(),
@@ -314,32 +323,87 @@ fn misuse_gives_codes_and_touches_nothing() {
             ),
             (
                 "unit size 0",
-                iaa_compress_batch(pool, s, sl, 0, d, dl, 4096, r, 3, ptr::null_mut()),
+                iaa_compress_batch(
+                    pool,
+                    s.cast(),
+                    sl,
+                    0,
+                    d.cast(),
+                    dl,
+                    4096,
+                    r,
+                    3,
+                    ptr::null_mut(),
+                ),
             ),
             (
                 "unit size > INT32_MAX",
-                iaa_compress_batch(pool, s, sl, 1 << 31, d, dl, 4096, r, 3, ptr::null_mut()),
+                iaa_compress_batch(
+                    pool,
+                    s.cast(),
+                    sl,
+                    1 << 31,
+                    d.cast(),
+                    dl,
+                    4096,
+                    r,
+                    3,
+                    ptr::null_mut(),
+                ),
             ),
             (
                 "stride 0",
-                iaa_compress_batch(pool, s, sl, 4096, d, dl, 0, r, 3, ptr::null_mut()),
+                iaa_compress_batch(
+                    pool,
+                    s.cast(),
+                    sl,
+                    4096,
+                    d.cast(),
+                    dl,
+                    0,
+                    r,
+                    3,
+                    ptr::null_mut(),
+                ),
             ),
             (
                 "results too short",
-                iaa_compress_batch(pool, s, sl, 4096, d, dl, 4096, r, 2, ptr::null_mut()),
+                iaa_compress_batch(
+                    pool,
+                    s.cast(),
+                    sl,
+                    4096,
+                    d.cast(),
+                    dl,
+                    4096,
+                    r,
+                    2,
+                    ptr::null_mut(),
+                ),
             ),
             (
                 "too few output slots",
-                iaa_compress_batch(pool, s, sl, 4096, d, dl - 1, 4096, r, 3, ptr::null_mut()),
+                iaa_compress_batch(
+                    pool,
+                    s.cast(),
+                    sl,
+                    4096,
+                    d.cast(),
+                    dl - 1,
+                    4096,
+                    r,
+                    3,
+                    ptr::null_mut(),
+                ),
             ),
             (
                 "dst overlaps src",
                 iaa_compress_batch(
                     pool,
-                    s,
+                    s.cast(),
                     sl,
                     4096,
-                    s as *mut u8,
+                    (s as *mut u8).cast(),
                     sl,
                     4096,
                     r,
@@ -351,10 +415,10 @@ fn misuse_gives_codes_and_touches_nothing() {
                 "results inside dst",
                 iaa_compress_batch(
                     pool,
-                    s,
+                    s.cast(),
                     sl,
                     4096,
-                    d,
+                    d.cast(),
                     dl,
                     4096,
                     d as *mut i32,
@@ -366,10 +430,10 @@ fn misuse_gives_codes_and_touches_nothing() {
                 "src wraps the address space",
                 iaa_compress_batch(
                     pool,
-                    s,
+                    s.cast(),
                     usize::MAX - 8,
                     4096,
-                    d,
+                    d.cast(),
                     dl,
                     4096,
                     r,
@@ -381,10 +445,10 @@ fn misuse_gives_codes_and_touches_nothing() {
                 "misaligned results",
                 iaa_compress_batch(
                     pool,
-                    s,
+                    s.cast(),
                     sl,
                     4096,
-                    d,
+                    d.cast(),
                     dl,
                     4096,
                     (r as *mut u8).add(1) as *mut i32,
@@ -398,11 +462,11 @@ fn misuse_gives_codes_and_touches_nothing() {
             ),
             (
                 "null out_len",
-                iaa_compress(pool, s, sl, d, dl, ptr::null_mut()),
+                iaa_compress(pool, s.cast(), sl, d.cast(), dl, ptr::null_mut()),
             ),
             (
                 "null pool single",
-                iaa_decompress(ptr::null_mut(), s, sl, d, dl, &mut 0),
+                iaa_decompress(ptr::null_mut(), s.cast(), sl, d.cast(), dl, &mut 0),
             ),
             (
                 "null decompress arrays",
@@ -441,7 +505,20 @@ fn misuse_gives_codes_and_touches_nothing() {
 
     // A bad info->size is refused before anything runs; zero units are fine.
     let mut info = iaa_batch_info::default(); // size 0
-    let rc = unsafe { iaa_compress_batch(pool, s, sl, 4096, d, dl, 4096, r, 3, &mut info) };
+    let rc = unsafe {
+        iaa_compress_batch(
+            pool,
+            s.cast(),
+            sl,
+            4096,
+            d.cast(),
+            dl,
+            4096,
+            r,
+            3,
+            &mut info,
+        )
+    };
     assert_eq!(rc, EINVAL);
     let rc = unsafe {
         iaa_compress_batch(
@@ -478,7 +555,16 @@ fn misuse_gives_codes_and_touches_nothing() {
     let comp = {
         let mut out = vec![0u8; 4096];
         let mut n = 0;
-        let rc = unsafe { iaa_compress(pool, s, 4096, out.as_mut_ptr(), out.len(), &mut n) };
+        let rc = unsafe {
+            iaa_compress(
+                pool,
+                s.cast(),
+                4096,
+                out.as_mut_ptr().cast(),
+                out.len(),
+                &mut n,
+            )
+        };
         assert_eq!(rc, 0);
         out.truncate(n);
         out
@@ -491,9 +577,9 @@ fn misuse_gives_codes_and_touches_nothing() {
     let rc = unsafe {
         iaa_decompress_batch(
             pool,
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             2,
             two.as_mut_ptr(),
@@ -506,9 +592,9 @@ fn misuse_gives_codes_and_touches_nothing() {
     let rc = unsafe {
         iaa_decompress_batch(
             pool,
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             2,
             two.as_mut_ptr(),
@@ -521,9 +607,9 @@ fn misuse_gives_codes_and_touches_nothing() {
     let rc = unsafe {
         iaa_decompress_batch(
             pool,
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             2,
             two.as_mut_ptr(),
@@ -536,9 +622,9 @@ fn misuse_gives_codes_and_touches_nothing() {
     let rc = unsafe {
         iaa_decompress_batch(
             pool,
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             big.as_ptr(),
             2,
             two.as_mut_ptr(),
@@ -553,9 +639,9 @@ fn misuse_gives_codes_and_touches_nothing() {
     let rc = unsafe {
         iaa_decompress_batch(
             pool,
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             2,
             two.as_mut_ptr(),
@@ -658,9 +744,9 @@ fn zstd_pool_round_trips_and_stats_struct_is_versioned() {
         unsafe {
             iaa_compress(
                 pool,
-                src.as_ptr(),
+                src.as_ptr().cast(),
                 src.len(),
-                c.as_mut_ptr(),
+                c.as_mut_ptr().cast(),
                 c.len(),
                 &mut n,
             )
@@ -671,7 +757,16 @@ fn zstd_pool_round_trips_and_stats_struct_is_versioned() {
     let mut back = vec![0u8; src.len()];
     let mut m = 0;
     assert_eq!(
-        unsafe { iaa_decompress(pool, c.as_ptr(), n, back.as_mut_ptr(), back.len(), &mut m) },
+        unsafe {
+            iaa_decompress(
+                pool,
+                c.as_ptr().cast(),
+                n,
+                back.as_mut_ptr().cast(),
+                back.len(),
+                &mut m,
+            )
+        },
         0
     );
     assert_eq!(&back[..m], &src[..]);
@@ -729,10 +824,10 @@ fn one_pool_shared_by_threads() {
                     let rc = unsafe {
                         iaa_compress_batch(
                             pool,
-                            src.as_ptr(),
+                            src.as_ptr().cast(),
                             src.len(),
                             4096,
-                            dst.as_mut_ptr(),
+                            dst.as_mut_ptr().cast(),
                             dst.len(),
                             4096,
                             res.as_mut_ptr(),
@@ -780,9 +875,9 @@ fn scattered_units_compress_and_decompress() {
     let rc = unsafe {
         iaa_compress_units(
             pool,
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             3,
             res.as_mut_ptr(),
@@ -808,9 +903,9 @@ fn scattered_units_compress_and_decompress() {
     let rc = unsafe {
         iaa_decompress_batch(
             pool,
-            cins.as_ptr(),
+            cins.as_ptr().cast(),
             clens.as_ptr(),
-            bouts.as_ptr(),
+            bouts.as_ptr().cast(),
             bcaps.as_ptr(),
             2,
             dres.as_mut_ptr(),
@@ -829,9 +924,9 @@ fn scattered_units_compress_and_decompress() {
     unsafe {
         let rc = iaa_compress_units(
             pool,
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs_bad.as_ptr(),
+            outs_bad.as_ptr().cast(),
             caps.as_ptr(),
             3,
             res.as_mut_ptr(),
@@ -843,7 +938,7 @@ fn scattered_units_compress_and_decompress() {
             pool,
             ptr::null(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             3,
             res.as_mut_ptr(),
@@ -853,9 +948,9 @@ fn scattered_units_compress_and_decompress() {
         assert_eq!(rc, EINVAL, "NULL src array");
         let rc = iaa_compress_units(
             pool,
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             3,
             res.as_mut_ptr(),
@@ -865,9 +960,9 @@ fn scattered_units_compress_and_decompress() {
         assert_eq!(rc, EINVAL, "results too short");
         let rc = iaa_compress_units(
             ptr::null_mut(),
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             3,
             res.as_mut_ptr(),
@@ -878,4 +973,17 @@ fn scattered_units_compress_and_decompress() {
     }
     assert_eq!(res, r0, "refused calls wrote no result");
     unsafe { iaa_pool_destroy(pool) };
+}
+
+#[test]
+fn compress_bound_covers_stored_deflate_and_zstd() {
+    // zstd's ZSTD_COMPRESSBOUND, and deflate's stored-block worst case.
+    let zstd = |n: usize| n + (n >> 8) + ((128usize << 10).saturating_sub(n) >> 11);
+    let stored = |n: usize| n + 5 * n.div_ceil(65535).max(1);
+    for n in [0usize, 1, 4095, 4096, 65535, 65536, 1 << 20, 1 << 30] {
+        let b = iaa_compress_bound(n);
+        assert!(b >= zstd(n) && b >= stored(n) && b > n, "{n}: {b}");
+        assert_eq!(b, zstd(n).max(stored(n)));
+    }
+    assert_eq!(iaa_compress_bound(usize::MAX), usize::MAX);
 }

@@ -83,10 +83,10 @@ fn batch_calls_allocate_nothing_after_the_first() {
         let rc = unsafe {
             iaa_compress_batch(
                 pool,
-                src.as_ptr(),
+                src.as_ptr().cast(),
                 src.len(),
                 4096,
-                dst.as_mut_ptr(),
+                dst.as_mut_ptr().cast(),
                 dst.len(),
                 4096,
                 res.as_mut_ptr(),
@@ -106,9 +106,9 @@ fn batch_calls_allocate_nothing_after_the_first() {
         let rc = unsafe {
             iaa_decompress_batch(
                 pool,
-                ins.as_ptr(),
+                ins.as_ptr().cast(),
                 lens.as_ptr(),
-                outs.as_ptr(),
+                outs.as_ptr().cast(),
                 caps.as_ptr(),
                 n,
                 dres.as_mut_ptr(),
@@ -153,9 +153,9 @@ fn warm_submit_wait_rounds_allocate_nothing() {
         unsafe {
             let rc = iaa_submit_compress_units(
                 pool,
-                ins.as_ptr(),
+                ins.as_ptr().cast(),
                 lens.as_ptr(),
-                outs.as_ptr(),
+                outs.as_ptr().cast(),
                 lens.as_ptr(),
                 8,
                 res.as_mut_ptr(),

@@ -57,9 +57,9 @@ impl Pages {
         let rc = unsafe {
             iaa_submit_compress_units(
                 pool,
-                ins.as_ptr(),
+                ins.as_ptr().cast(),
                 lens.as_ptr(),
-                outs.as_ptr(),
+                outs.as_ptr().cast(),
                 caps.as_ptr(),
                 n,
                 self.res.as_mut_ptr(),
@@ -83,9 +83,9 @@ impl Pages {
         let rc = unsafe {
             iaa_submit_decompress_batch(
                 pool,
-                ins.as_ptr(),
+                ins.as_ptr().cast(),
                 lens.as_ptr(),
-                outs.as_ptr(),
+                outs.as_ptr().cast(),
                 caps.as_ptr(),
                 n,
                 dres.as_mut_ptr(),
@@ -224,9 +224,9 @@ fn misuse_is_refused() {
         // NULL out.
         let rc = iaa_submit_compress_units(
             p,
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             2,
             pages.res.as_mut_ptr(),
@@ -237,9 +237,9 @@ fn misuse_is_refused() {
         // Short results: *out is NULL afterwards.
         let rc = iaa_submit_compress_units(
             p,
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             2,
             pages.res.as_mut_ptr(),
@@ -252,9 +252,9 @@ fn misuse_is_refused() {
         let bad = [ins[0] as *mut u8, outs[1]];
         let rc = iaa_submit_compress_units(
             p,
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            bad.as_ptr(),
+            bad.as_ptr().cast(),
             caps.as_ptr(),
             2,
             pages.res.as_mut_ptr(),
@@ -265,9 +265,9 @@ fn misuse_is_refused() {
         // NULL pool.
         let rc = iaa_submit_decompress_batch(
             ptr::null_mut(),
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             2,
             pages.res.as_mut_ptr(),

@@ -1,6 +1,6 @@
 /*
- * zlib_interop: compress a file in 4 KiB units through libiaa_capi and inflate every unit with
- * zlib; then deflate every unit with zlib (4 KiB window) and decompress them with libiaa_capi.
+ * zlib_interop: compress a file in 4 KiB units through libiaa and inflate every unit with
+ * zlib; then deflate every unit with zlib (4 KiB window) and decompress them with libiaa.
  * Every byte is compared. Exit status 0 when both directions round-trip, 1 otherwise.
  *
  *   cc zlib_interop.c $(pkg-config --cflags --libs iaa-static) -lz -o zlib_interop

@@ -1,5 +1,5 @@
 // block_codec: a block-compression hook of the kind RocksDB and ClickHouse plug in
-// (Compress(const Slice&, std::string*) / Uncompress), built on libiaa_capi. Each block is
+// (Compress(const Slice&, std::string*) / Uncompress), built on libiaa. Each block is
 // compressed as a batch of 4 KiB units in one call, so the hardware path can work on all of a
 // block's units at once; units that do not shrink are stored raw.
 //
