@@ -5,20 +5,21 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::ptr;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use iaa_capi::*;
 
 struct Counting;
 
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+// Per thread: the tests of this file run in parallel, and one's counted allocations (the
+// probe) must not land in another's count.
 thread_local! {
     static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
 }
 
 fn note() {
     if COUNTING.try_with(|c| c.get()).unwrap_or(false) {
-        ALLOCS.fetch_add(1, Relaxed);
+        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
     }
 }
 
@@ -45,11 +46,11 @@ static A: Counting = Counting;
 
 /// Allocations made by `f` on this thread.
 fn count(f: impl FnOnce()) -> usize {
-    let before = ALLOCS.load(Relaxed);
+    let before = ALLOCS.with(Cell::get);
     COUNTING.with(|c| c.set(true));
     f();
     COUNTING.with(|c| c.set(false));
-    ALLOCS.load(Relaxed) - before
+    ALLOCS.with(Cell::get) - before
 }
 
 /// A software pool with one context (so every call uses the same warm state).
@@ -91,6 +92,7 @@ fn batch_calls_allocate_nothing_after_the_first() {
                 4096,
                 res.as_mut_ptr(),
                 n,
+                std::ptr::null_mut(),
                 &mut info,
             )
         };
@@ -111,8 +113,10 @@ fn batch_calls_allocate_nothing_after_the_first() {
                 outs.as_ptr().cast(),
                 caps.as_ptr(),
                 n,
+                std::ptr::null(),
                 dres.as_mut_ptr(),
                 n,
+                std::ptr::null_mut(),
                 &mut info,
             )
         };
@@ -160,6 +164,7 @@ fn warm_submit_wait_rounds_allocate_nothing() {
                 8,
                 res.as_mut_ptr(),
                 8,
+                std::ptr::null_mut(),
                 &mut h,
             );
             assert_eq!(rc, 0);
