@@ -16,6 +16,14 @@ pub enum Error {
         /// Output slots given.
         slots: usize,
     },
+    /// Fewer expected CRCs than units.
+    #[error("{units} units need {units} expected CRCs, got {crcs}")]
+    TooFewCrcs {
+        /// Units in the call.
+        units: usize,
+        /// CRCs given.
+        crcs: usize,
+    },
     /// Fewer result entries than units.
     #[error("{units} units need {units} result entries, got {results}")]
     TooFewResults {
@@ -116,6 +124,15 @@ pub enum UnitError {
         consumed: usize,
         /// Bytes after it.
         trailing: usize,
+    },
+    /// Decompression with expected CRCs: the unit decoded, but the CRC-32 of its output is not
+    /// the one the caller expected. The slot holds the (wrong) output; the unit is not `Done`.
+    #[error("CRC-32 of the output is {actual:#010x}, expected {expected:#010x}")]
+    CrcMismatch {
+        /// The caller's CRC.
+        expected: u32,
+        /// The output's CRC.
+        actual: u32,
     },
     /// The unit was never finished because its handle was dropped before completion.
     #[error("unit abandoned: its handle was dropped before it completed")]

@@ -50,5 +50,5 @@ pub use error::{Error, UnitError};
 pub use iaa_driver::model;
 pub use io::{Inputs, Outputs};
 pub use pool::{ContextBytes, Handle, Pool};
-pub use result::{BatchSummary, ExecPath, UnitResult};
+pub use result::{crc32, BatchSummary, ExecPath, UnitResult};
 pub use stats::{FallbackCause, PathCounts, Stats, FALLBACK_CAUSES};

@@ -422,12 +422,49 @@ impl Pool {
         self.submit(Op::Decompress, inputs.into(), outputs.into(), results)
     }
 
+    /// [`Pool::submit_decompress`] that also checks each unit's output against
+    /// `expected_crcs[i]` (CRC-32, gzip/zlib): a unit that decodes to other bytes ends
+    /// [`crate::UnitError::CrcMismatch`] instead of `Done`, on every path.
+    pub fn submit_decompress_checked<'a, 'b: 'a>(
+        &'a self,
+        inputs: impl Into<Inputs<'a>>,
+        outputs: impl Into<Outputs<'a, 'b>>,
+        expected_crcs: &'a [u32],
+        results: &'a mut [UnitResult],
+    ) -> Result<Handle<'a, 'b>, Error> {
+        let inputs = inputs.into();
+        if expected_crcs.len() < inputs.count() {
+            return Err(Error::TooFewCrcs {
+                units: inputs.count(),
+                crcs: expected_crcs.len(),
+            });
+        }
+        self.submit_with(
+            Op::Decompress,
+            inputs,
+            outputs.into(),
+            results,
+            Some(expected_crcs),
+        )
+    }
+
     fn submit<'a, 'b: 'a>(
         &'a self,
         op: Op,
         inputs: Inputs<'a>,
         outputs: Outputs<'a, 'b>,
         results: &'a mut [UnitResult],
+    ) -> Result<Handle<'a, 'b>, Error> {
+        self.submit_with(op, inputs, outputs, results, None)
+    }
+
+    fn submit_with<'a, 'b: 'a>(
+        &'a self,
+        op: Op,
+        inputs: Inputs<'a>,
+        outputs: Outputs<'a, 'b>,
+        results: &'a mut [UnitResult],
+        expected: Option<&'a [u32]>,
     ) -> Result<Handle<'a, 'b>, Error> {
         inputs.validate()?;
         outputs.validate()?;
@@ -461,7 +498,8 @@ impl Pool {
         }
         let held = self.lock_current()?;
         held.cell.stats.batches.fetch_add(1, Relaxed);
-        let job = Job::new(op, inputs, outputs, &mut results[..n]);
+        let mut job = Job::new(op, inputs, outputs, &mut results[..n]);
+        job.expected = expected;
         let mut h = Handle {
             pool: self,
             held: Some(held),
@@ -505,6 +543,20 @@ impl Pool {
         results: &'a mut [UnitResult],
     ) -> Result<BatchSummary, Error> {
         Ok(self.submit_decompress(inputs, dst, results)?.wait())
+    }
+
+    /// [`Pool::decompress_batch`] with the CRC-32 each unit's output must have
+    /// ([`Pool::submit_decompress_checked`]).
+    pub fn decompress_batch_checked<'a, 'b: 'a>(
+        &'a self,
+        inputs: impl Into<Inputs<'a>>,
+        dst: impl Into<Outputs<'a, 'b>>,
+        expected_crcs: &'a [u32],
+        results: &'a mut [UnitResult],
+    ) -> Result<BatchSummary, Error> {
+        Ok(self
+            .submit_decompress_checked(inputs, dst, expected_crcs, results)?
+            .wait())
     }
 
     /// Compress one buffer into `dst`: a batch of one unit. An empty `src` is `Incompressible`.

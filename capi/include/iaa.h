@@ -5,14 +5,15 @@
  *
  *   iaa_pool *pool;
  *   if (iaa_pool_create(NULL, &pool) != 0) ...;                    // defaults: auto path, deflate
- *   int rc = iaa_compress_batch(pool, src, len, 4096, dst, dst_len, 4096, res, nres, NULL);
+ *   int rc = iaa_compress_batch(pool, src, len, 4096, dst, dst_len, 4096, res, nres, crcs, NULL);
  *   // res[i] >= 0: unit i compressed to res[i] bytes at dst + i * 4096
  *   // res[i] == IAA_INCOMPRESSIBLE: store unit i raw;  other negative: -errno / IAA_E*
+ *   // crcs[i] (crcs may be NULL): CRC-32 (gzip/zlib) of unit i's uncompressed bytes
  *   iaa_pool_destroy(pool);
  *
  * Return codes: 0 or a length on success; a negative errno value (-EINVAL, -ENODEV, ...), or
- * IAA_INCOMPRESSIBLE / IAA_EVERIFY / IAA_EINTERNAL / IAA_ETRAILING. iaa_strerror() names any
- * of them.
+ * IAA_INCOMPRESSIBLE / IAA_EVERIFY / IAA_EINTERNAL / IAA_ETRAILING / IAA_ECRC. iaa_strerror()
+ * names any of them.
  * Every function is thread-safe; a pool may be shared by threads (not while it is destroyed).
  */
 
@@ -63,6 +64,12 @@
  * unit is not accepted.
  */
 #define IAA_ETRAILING (-10004)
+
+/**
+ * Decompression with expected CRCs: the unit decoded, but the CRC-32 of its output is not
+ * the expected one. The slot holds the output, but the unit is not accepted.
+ */
+#define IAA_ECRC (-10005)
 
 /**
  * `iaa_config.path`: hardware if a device (or the device model, `IAA_DEVICE=model`) is
@@ -417,11 +424,15 @@ size_t iaa_unit_count(size_t src_len, size_t unit_size);
  * or buffer with a non-zero length, `unit_size` 0 or above `INT32_MAX`, `dst_stride` 0,
  * `dst_len < units * dst_stride`, `results_len < units`, or overlapping `src`, `dst` and
  * `results`. `units = iaa_unit_count(src_len, unit_size)`; `info` (may be NULL) receives the
- * call's totals, including how many units ran on the hardware and in software.
+ * call's totals, including how many units ran on the hardware and in software. `crcs` (may be
+ * NULL: not wanted) receives per unit the CRC-32 (gzip/zlib) of the unit's uncompressed bytes
+ * for a compressed or incompressible unit (from the device's completion record on the
+ * hardware path), 0 for a failed one.
  *
  * # Safety
  * Each non-NULL pointer holds the given number of readable (`src`) or writable (`dst`,
- * `results`, `info->size` bytes of `info`) bytes or elements. Thread-safe.
+ * `results`, `crcs` (`units` elements), `info->size` bytes of `info`) bytes or elements.
+ * Thread-safe.
  */
 int iaa_compress_batch(struct iaa_pool *pool,
                        const void *src,
@@ -432,6 +443,7 @@ int iaa_compress_batch(struct iaa_pool *pool,
                        size_t dst_stride,
                        int32_t *results,
                        size_t results_len,
+                       uint32_t *crcs,
                        struct iaa_batch_info *info);
 
 /**
@@ -440,7 +452,12 @@ int iaa_compress_batch(struct iaa_pool *pool,
  * `dst_caps[i]` bytes. `src` and `dst` are arrays of `units` pointers; they are declared
  * `const void *` so that an array of any object-pointer type (`unsigned char *`, `char *`,
  * `uint8_t *`, `void *`, const or not) passes without a cast, and must be aligned for a
- * pointer. `results[i]` receives the decompressed length (>= 0) or a negative
+ * pointer. `expected_crcs` (may be NULL: no check) gives the CRC-32 (gzip/zlib) each unit's
+ * output must have: a unit that decodes to other bytes gets `IAA_ECRC` (on every path: a
+ * device result is checked like a software one). `crcs` (may be NULL: not wanted) receives
+ * each decompressed unit's CRC-32 (from the device's completion record on the hardware path),
+ * 0 for a failed unit. A unit must be exactly one deflate stream: bytes after its final block
+ * give `IAA_ETRAILING`; a unit that succeeds used all of its `src_lens[i]` bytes. `results[i]` receives the decompressed length (>= 0) or a negative
  * code: `-EBADMSG` (corrupt input), `-EOVERFLOW` (does not fit `dst_caps[i]`), ... Any raw
  * deflate stream is accepted (32 KiB windows too; those run in software).
  *
@@ -450,9 +467,9 @@ int iaa_compress_batch(struct iaa_pool *pool,
  * other, an input or `results`. `info` (may be NULL) receives the call's totals.
  *
  * # Safety
- * The four arrays hold `units` elements; each non-NULL buffer holds its length in readable
- * (`src[i]`) or writable (`dst[i]`) bytes; `results` holds `results_len` writable elements.
- * Thread-safe.
+ * The four arrays (and `expected_crcs`, `crcs` when not NULL) hold `units` elements; each
+ * non-NULL buffer holds its length in readable (`src[i]`) or writable (`dst[i]`) bytes;
+ * `results` holds `results_len` writable elements. Thread-safe.
  */
 int iaa_decompress_batch(struct iaa_pool *pool,
                          const void *src,
@@ -460,14 +477,17 @@ int iaa_decompress_batch(struct iaa_pool *pool,
                          const void *dst,
                          const size_t *dst_caps,
                          size_t units,
+                         const uint32_t *expected_crcs,
                          int32_t *results,
                          size_t results_len,
+                         uint32_t *crcs,
                          struct iaa_batch_info *info);
 
 /**
  * Compresses `units` separate buffers (scattered pages, say): unit `i` is `src[i]`
  * (`src_lens[i]` bytes) and goes to `dst[i]` (`dst_caps[i]` bytes). `results[i]` receives the
- * compressed length (>= 0), `IAA_INCOMPRESSIBLE` (store the unit raw), or a negative code.
+ * compressed length (>= 0), `IAA_INCOMPRESSIBLE` (store the unit raw), or a negative code;
+ * `crcs` (may be NULL) the CRC-32 of unit `i`'s input as `iaa_compress_batch` gives it.
  * Returns and refuses exactly like `iaa_decompress_batch`.
  *
  * # Safety
@@ -481,39 +501,48 @@ int iaa_compress_units(struct iaa_pool *pool,
                        size_t units,
                        int32_t *results,
                        size_t results_len,
+                       uint32_t *crcs,
                        struct iaa_batch_info *info);
 
 /**
  * Compresses one buffer (one unit, at most 4 GiB - 1) into `dst`. Returns 0 with `*out_len`
  * = compressed length, `IAA_INCOMPRESSIBLE` (output would not be smaller than `src_len` or not
  * fit `dst_cap`; store raw; also for `src_len` 0), or a negative code (`-EINVAL` for NULL
- * arguments or overlapping buffers). `*out_len` is 0 unless the result is 0.
+ * arguments or overlapping buffers). `*out_len` is 0 unless the result is 0. `crc` (may be
+ * NULL) receives the CRC-32 (gzip/zlib) of `src` when the result is 0 or
+ * `IAA_INCOMPRESSIBLE`, else 0.
  *
  * # Safety
  * `src` holds `src_len` readable bytes, `dst` `dst_cap` writable bytes, `out_len` is writable
- * (NULLs are refused). Thread-safe.
+ * (NULL is refused), `crc` is NULL or writable. Thread-safe.
  */
 int iaa_compress(struct iaa_pool *pool,
                  const void *src,
                  size_t src_len,
                  void *dst,
                  size_t dst_cap,
-                 size_t *out_len);
+                 size_t *out_len,
+                 uint32_t *crc);
 
 /**
  * Decompresses one unit (raw deflate, or a zstd frame for a zstd pool) into `dst`. Returns 0
  * with `*out_len` = decompressed length, or a negative code (`-EBADMSG` corrupt input,
- * `-EOVERFLOW` output does not fit `dst_cap`, `-EINVAL` bad arguments).
+ * `-EOVERFLOW` output does not fit `dst_cap`, `IAA_ETRAILING` bytes after the stream,
+ * `IAA_ECRC` the output's CRC-32 is not `*expected_crc`, `-EINVAL` bad arguments).
+ * `expected_crc` may be NULL (no check); `crc` (may be NULL) receives the CRC-32 of the
+ * output when the result is 0, else 0.
  *
  * # Safety
- * As for `iaa_compress`.
+ * As for `iaa_compress`; `expected_crc` is NULL or readable.
  */
 int iaa_decompress(struct iaa_pool *pool,
                    const void *src,
                    size_t src_len,
                    void *dst,
                    size_t dst_cap,
-                   size_t *out_len);
+                   const uint32_t *expected_crc,
+                   size_t *out_len,
+                   uint32_t *crc);
 
 /**
  * Fills `*out` (whose `size` the caller sets to `sizeof(iaa_stats)`) with the pool's
@@ -539,9 +568,10 @@ const char *iaa_fallback_cause_name(uint32_t index);
  * (nothing written but `*out = NULL`), and a NULL `out`.
  *
  * # Safety
- * As for `iaa_compress_units`, and every buffer and array (`src`, `dst`, `results`) must stay
- * valid and untouched by the caller until the handle ends; the four pointer/length arrays
- * are read during this call only.
+ * As for `iaa_compress_units`, and every buffer and array (`src`, `dst`, `results`, `crcs`)
+ * must stay valid and untouched by the caller until the handle ends (`results` and `crcs`
+ * are written when it ends); the four pointer/length arrays and `expected_crcs` are read
+ * during this call only.
  */
 int iaa_submit_compress_units(struct iaa_pool *pool,
                               const void *src,
@@ -551,6 +581,7 @@ int iaa_submit_compress_units(struct iaa_pool *pool,
                               size_t units,
                               int32_t *results,
                               size_t results_len,
+                              uint32_t *crcs,
                               struct iaa_handle **out);
 
 /**
@@ -566,8 +597,10 @@ int iaa_submit_decompress_batch(struct iaa_pool *pool,
                                 const void *dst,
                                 const size_t *dst_caps,
                                 size_t units,
+                                const uint32_t *expected_crcs,
                                 int32_t *results,
                                 size_t results_len,
+                                uint32_t *crcs,
                                 struct iaa_handle **out);
 
 /**

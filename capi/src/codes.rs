@@ -27,6 +27,10 @@ pub const IAA_EINTERNAL: c_int = -10003;
 /// unit is not accepted.
 pub const IAA_ETRAILING: c_int = -10004;
 
+/// Decompression with expected CRCs: the unit decoded, but the CRC-32 of its output is not
+/// the expected one. The slot holds the output, but the unit is not accepted.
+pub const IAA_ECRC: c_int = -10005;
+
 /// The errno values the library returns (as negatives), with the meaning it gives them.
 const ERRNO_MESSAGES: &[(c_int, &CStr)] = &[
     (
@@ -59,6 +63,7 @@ pub(crate) fn message(code: c_int) -> &'static CStr {
         IAA_EVERIFY => c"verify-after-compress mismatch",
         IAA_EINTERNAL => c"internal error (panic caught at the C boundary)",
         IAA_ETRAILING => c"bytes follow the end of the unit's deflate stream",
+        IAA_ECRC => c"the decompressed unit's CRC-32 is not the expected one",
         c => ERRNO_MESSAGES
             .iter()
             .find(|(e, _)| c.checked_neg() == Some(*e))
@@ -86,6 +91,7 @@ mod tests {
             IAA_EVERIFY,
             IAA_EINTERNAL,
             IAA_ETRAILING,
+            IAA_ECRC,
         ];
         for (i, a) in own.iter().enumerate() {
             assert!(-*a > 4095, "{a} could be an errno");
@@ -107,6 +113,7 @@ mod tests {
             IAA_EVERIFY,
             IAA_EINTERNAL,
             IAA_ETRAILING,
+            IAA_ECRC,
             i32::MIN,
         ] {
             let m = message(c);

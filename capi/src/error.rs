@@ -2,7 +2,7 @@
 
 use std::ffi::c_int;
 
-use crate::codes::{IAA_EINTERNAL, IAA_ETRAILING, IAA_EVERIFY, IAA_INCOMPRESSIBLE};
+use crate::codes::{IAA_ECRC, IAA_EINTERNAL, IAA_ETRAILING, IAA_EVERIFY, IAA_INCOMPRESSIBLE};
 
 /// Why an entry point refused a call (before or instead of running it).
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +59,7 @@ pub(crate) fn unit_code(r: &iaa::UnitResult) -> Result<i32, CapiError> {
             U::VerifyFailed => IAA_EVERIFY,
             U::Abandoned => -libc::ECANCELED,
             U::TrailingData { .. } => IAA_ETRAILING,
+            U::CrcMismatch { .. } => IAA_ECRC,
             // The software codec's internal errors (and any cause added later).
             _ => -libc::EIO,
         },

@@ -81,6 +81,7 @@ fn batch_round_trip_through_the_abi() {
             unit,
             res.as_mut_ptr(),
             res.len(),
+            std::ptr::null_mut(),
             &mut info,
         )
     };
@@ -119,8 +120,10 @@ fn batch_round_trip_through_the_abi() {
             outs.as_ptr().cast(),
             caps.as_ptr(),
             idx.len(),
+            std::ptr::null(),
             dres.as_mut_ptr(),
             dres.len(),
+            std::ptr::null_mut(),
             ptr::null_mut(),
         )
     };
@@ -168,6 +171,7 @@ fn single_calls_and_their_edges() {
             dst.as_mut_ptr().cast(),
             dst.len(),
             &mut clen,
+            std::ptr::null_mut(),
         )
     };
     assert_eq!(rc, 0, "{}", strerror(rc));
@@ -181,7 +185,9 @@ fn single_calls_and_their_edges() {
             clen,
             back.as_mut_ptr().cast(),
             back.len(),
+            std::ptr::null(),
             &mut dlen,
+            std::ptr::null_mut(),
         )
     };
     assert_eq!((rc, dlen), (0, src.len()));
@@ -194,7 +200,9 @@ fn single_calls_and_their_edges() {
             clen,
             back.as_mut_ptr().cast(),
             src.len() - 1,
+            std::ptr::null(),
             &mut dlen,
+            std::ptr::null_mut(),
         )
     };
     assert_eq!((rc, dlen), (-libc::EOVERFLOW, 0));
@@ -207,7 +215,9 @@ fn single_calls_and_their_edges() {
             junk.len(),
             back.as_mut_ptr().cast(),
             back.len(),
+            std::ptr::null(),
             &mut dlen,
+            std::ptr::null_mut(),
         )
     };
     assert_eq!(rc, -libc::EBADMSG, "{}", strerror(rc));
@@ -221,6 +231,7 @@ fn single_calls_and_their_edges() {
             dst.as_mut_ptr().cast(),
             dst.len(),
             &mut clen,
+            std::ptr::null_mut(),
         )
     };
     assert_eq!((rc, clen), (IAA_INCOMPRESSIBLE, 0));
@@ -232,6 +243,7 @@ fn single_calls_and_their_edges() {
             dst.as_mut_ptr().cast(),
             8,
             &mut clen,
+            std::ptr::null_mut(),
         )
     };
     assert_eq!(rc, IAA_INCOMPRESSIBLE);
@@ -243,6 +255,7 @@ fn single_calls_and_their_edges() {
             dst.as_mut_ptr().cast(),
             dst.len(),
             &mut clen,
+            std::ptr::null_mut(),
         )
     };
     assert_eq!(rc, IAA_INCOMPRESSIBLE);
@@ -273,6 +286,7 @@ fn misuse_gives_codes_and_touches_nothing() {
                     4096,
                     r,
                     3,
+                    std::ptr::null_mut(),
                     ptr::null_mut(),
                 ),
             ),
@@ -288,6 +302,7 @@ fn misuse_gives_codes_and_touches_nothing() {
                     4096,
                     r,
                     3,
+                    std::ptr::null_mut(),
                     ptr::null_mut(),
                 ),
             ),
@@ -303,6 +318,7 @@ fn misuse_gives_codes_and_touches_nothing() {
                     4096,
                     r,
                     3,
+                    std::ptr::null_mut(),
                     ptr::null_mut(),
                 ),
             ),
@@ -318,6 +334,7 @@ fn misuse_gives_codes_and_touches_nothing() {
                     4096,
                     ptr::null_mut(),
                     3,
+                    std::ptr::null_mut(),
                     ptr::null_mut(),
                 ),
             ),
@@ -333,6 +350,7 @@ fn misuse_gives_codes_and_touches_nothing() {
                     4096,
                     r,
                     3,
+                    std::ptr::null_mut(),
                     ptr::null_mut(),
                 ),
             ),
@@ -348,6 +366,7 @@ fn misuse_gives_codes_and_touches_nothing() {
                     4096,
                     r,
                     3,
+                    std::ptr::null_mut(),
                     ptr::null_mut(),
                 ),
             ),
@@ -363,6 +382,7 @@ fn misuse_gives_codes_and_touches_nothing() {
                     0,
                     r,
                     3,
+                    std::ptr::null_mut(),
                     ptr::null_mut(),
                 ),
             ),
@@ -378,6 +398,7 @@ fn misuse_gives_codes_and_touches_nothing() {
                     4096,
                     r,
                     2,
+                    std::ptr::null_mut(),
                     ptr::null_mut(),
                 ),
             ),
@@ -393,6 +414,7 @@ fn misuse_gives_codes_and_touches_nothing() {
                     4096,
                     r,
                     3,
+                    std::ptr::null_mut(),
                     ptr::null_mut(),
                 ),
             ),
@@ -408,6 +430,7 @@ fn misuse_gives_codes_and_touches_nothing() {
                     4096,
                     r,
                     3,
+                    std::ptr::null_mut(),
                     ptr::null_mut(),
                 ),
             ),
@@ -423,6 +446,7 @@ fn misuse_gives_codes_and_touches_nothing() {
                     4096,
                     d as *mut i32,
                     3,
+                    std::ptr::null_mut(),
                     ptr::null_mut(),
                 ),
             ),
@@ -438,6 +462,7 @@ fn misuse_gives_codes_and_touches_nothing() {
                     4096,
                     r,
                     3,
+                    std::ptr::null_mut(),
                     ptr::null_mut(),
                 ),
             ),
@@ -453,6 +478,7 @@ fn misuse_gives_codes_and_touches_nothing() {
                     4096,
                     (r as *mut u8).add(1) as *mut i32,
                     3,
+                    std::ptr::null_mut(),
                     ptr::null_mut(),
                 ),
             ),
@@ -462,11 +488,28 @@ fn misuse_gives_codes_and_touches_nothing() {
             ),
             (
                 "null out_len",
-                iaa_compress(pool, s.cast(), sl, d.cast(), dl, ptr::null_mut()),
+                iaa_compress(
+                    pool,
+                    s.cast(),
+                    sl,
+                    d.cast(),
+                    dl,
+                    ptr::null_mut(),
+                    std::ptr::null_mut(),
+                ),
             ),
             (
                 "null pool single",
-                iaa_decompress(ptr::null_mut(), s.cast(), sl, d.cast(), dl, &mut 0),
+                iaa_decompress(
+                    ptr::null_mut(),
+                    s.cast(),
+                    sl,
+                    d.cast(),
+                    dl,
+                    std::ptr::null(),
+                    &mut 0,
+                    std::ptr::null_mut(),
+                ),
             ),
             (
                 "null decompress arrays",
@@ -477,8 +520,10 @@ fn misuse_gives_codes_and_touches_nothing() {
                     ptr::null(),
                     ptr::null(),
                     2,
+                    std::ptr::null(),
                     r,
                     3,
+                    std::ptr::null_mut(),
                     ptr::null_mut(),
                 ),
             ),
@@ -516,6 +561,7 @@ fn misuse_gives_codes_and_touches_nothing() {
             4096,
             r,
             3,
+            std::ptr::null_mut(),
             &mut info,
         )
     };
@@ -531,6 +577,7 @@ fn misuse_gives_codes_and_touches_nothing() {
             4096,
             ptr::null_mut(),
             0,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         )
     };
@@ -543,8 +590,10 @@ fn misuse_gives_codes_and_touches_nothing() {
             ptr::null(),
             ptr::null(),
             0,
+            std::ptr::null(),
             ptr::null_mut(),
             0,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         )
     };
@@ -563,6 +612,7 @@ fn misuse_gives_codes_and_touches_nothing() {
                 out.as_mut_ptr().cast(),
                 out.len(),
                 &mut n,
+                std::ptr::null_mut(),
             )
         };
         assert_eq!(rc, 0);
@@ -582,8 +632,10 @@ fn misuse_gives_codes_and_touches_nothing() {
             outs.as_ptr().cast(),
             caps.as_ptr(),
             2,
+            std::ptr::null(),
             two.as_mut_ptr(),
             2,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         )
     };
@@ -597,8 +649,10 @@ fn misuse_gives_codes_and_touches_nothing() {
             outs.as_ptr().cast(),
             caps.as_ptr(),
             2,
+            std::ptr::null(),
             two.as_mut_ptr(),
             2,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         )
     };
@@ -612,8 +666,10 @@ fn misuse_gives_codes_and_touches_nothing() {
             outs.as_ptr().cast(),
             caps.as_ptr(),
             2,
+            std::ptr::null(),
             two.as_mut_ptr(),
             1,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         )
     };
@@ -627,8 +683,10 @@ fn misuse_gives_codes_and_touches_nothing() {
             outs.as_ptr().cast(),
             big.as_ptr(),
             2,
+            std::ptr::null(),
             two.as_mut_ptr(),
             2,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         )
     };
@@ -644,8 +702,10 @@ fn misuse_gives_codes_and_touches_nothing() {
             outs.as_ptr().cast(),
             caps.as_ptr(),
             2,
+            std::ptr::null(),
             two.as_mut_ptr(),
             2,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         )
     };
@@ -749,6 +809,7 @@ fn zstd_pool_round_trips_and_stats_struct_is_versioned() {
                 c.as_mut_ptr().cast(),
                 c.len(),
                 &mut n,
+                std::ptr::null_mut(),
             )
         },
         0
@@ -764,7 +825,9 @@ fn zstd_pool_round_trips_and_stats_struct_is_versioned() {
                 n,
                 back.as_mut_ptr().cast(),
                 back.len(),
+                std::ptr::null(),
                 &mut m,
+                std::ptr::null_mut(),
             )
         },
         0
@@ -832,6 +895,7 @@ fn one_pool_shared_by_threads() {
                             4096,
                             res.as_mut_ptr(),
                             n,
+                            std::ptr::null_mut(),
                             ptr::null_mut(),
                         )
                     };
@@ -882,6 +946,7 @@ fn scattered_units_compress_and_decompress() {
             3,
             res.as_mut_ptr(),
             3,
+            std::ptr::null_mut(),
             &mut info,
         )
     };
@@ -908,8 +973,10 @@ fn scattered_units_compress_and_decompress() {
             bouts.as_ptr().cast(),
             bcaps.as_ptr(),
             2,
+            std::ptr::null(),
             dres.as_mut_ptr(),
             2,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         )
     };
@@ -931,6 +998,7 @@ fn scattered_units_compress_and_decompress() {
             3,
             res.as_mut_ptr(),
             3,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         );
         assert_eq!(rc, EINVAL, "output aliases an input");
@@ -943,6 +1011,7 @@ fn scattered_units_compress_and_decompress() {
             3,
             res.as_mut_ptr(),
             3,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         );
         assert_eq!(rc, EINVAL, "NULL src array");
@@ -955,6 +1024,7 @@ fn scattered_units_compress_and_decompress() {
             3,
             res.as_mut_ptr(),
             2,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         );
         assert_eq!(rc, EINVAL, "results too short");
@@ -967,6 +1037,7 @@ fn scattered_units_compress_and_decompress() {
             3,
             res.as_mut_ptr(),
             3,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         );
         assert_eq!(rc, EINVAL, "NULL pool");

@@ -376,11 +376,11 @@ int use_header(iaa_pool *pool)
     vdsts[0] = out0;
     lens[0] = sizeof in0;
     caps[0] = sizeof out0;
-    rc = iaa_decompress_batch(pool, srcs, lens, dsts, caps, 1, res, 1, NULL);
-    rc |= iaa_compress_units(pool, usrcs, lens, vdsts, caps, 1, res, 1, NULL);
-    rc |= iaa_compress(pool, in0, sizeof in0, out0, sizeof out0, &n);
-    rc |= iaa_decompress(pool, out0, n, in0, sizeof in0, &n);
-    rc |= iaa_compress_batch(pool, out0, sizeof out0, 16, in0, sizeof in0, 16, res, 1, NULL);
+    rc = iaa_decompress_batch(pool, srcs, lens, dsts, caps, 1, NULL, res, 1, NULL, NULL);
+    rc |= iaa_compress_units(pool, usrcs, lens, vdsts, caps, 1, res, 1, NULL, NULL);
+    rc |= iaa_compress(pool, in0, sizeof in0, out0, sizeof out0, &n, NULL);
+    rc |= iaa_decompress(pool, out0, n, in0, sizeof in0, NULL, &n, NULL);
+    rc |= iaa_compress_batch(pool, out0, sizeof out0, 16, in0, sizeof in0, 16, res, 1, NULL, NULL);
     return rc + (5 - IAA_INCOMPRESSIBLE == 5 + 10001 ? 0 : 1);
 }
 "#;
@@ -579,9 +579,9 @@ int main(void)
     cfg.contexts = 2;
     if (iaa_pool_create(&cfg, &pool) != 0)
         return 4;
-    if (iaa_compress(pool, data, 4096, comp, 4096, &n) != 0)
+    if (iaa_compress(pool, data, 4096, comp, 4096, &n, NULL) != 0)
         return 5;
-    if (iaa_decompress(pool, comp, n, back, 4096, &m) != 0 || m != 4096 ||
+    if (iaa_decompress(pool, comp, n, back, 4096, NULL, &m, NULL) != 0 || m != 4096 ||
         memcmp(back, data, 4096) != 0)
         return 6;
     iaa_pool_destroy(pool);

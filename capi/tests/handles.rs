@@ -64,6 +64,7 @@ impl Pages {
                 n,
                 self.res.as_mut_ptr(),
                 n,
+                std::ptr::null_mut(),
                 &mut h,
             )
         };
@@ -88,8 +89,10 @@ impl Pages {
                 outs.as_ptr().cast(),
                 caps.as_ptr(),
                 n,
+                std::ptr::null(),
                 dres.as_mut_ptr(),
                 n,
+                std::ptr::null_mut(),
                 &mut h,
             )
         };
@@ -231,6 +234,7 @@ fn misuse_is_refused() {
             2,
             pages.res.as_mut_ptr(),
             2,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         );
         assert_eq!(rc, EINVAL);
@@ -244,6 +248,7 @@ fn misuse_is_refused() {
             2,
             pages.res.as_mut_ptr(),
             1,
+            std::ptr::null_mut(),
             &mut h,
         );
         assert_eq!(rc, EINVAL);
@@ -259,6 +264,7 @@ fn misuse_is_refused() {
             2,
             pages.res.as_mut_ptr(),
             2,
+            std::ptr::null_mut(),
             &mut h,
         );
         assert_eq!(rc, EINVAL);
@@ -270,8 +276,10 @@ fn misuse_is_refused() {
             outs.as_ptr().cast(),
             caps.as_ptr(),
             2,
+            std::ptr::null(),
             pages.res.as_mut_ptr(),
             2,
+            std::ptr::null_mut(),
             &mut h,
         );
         assert_eq!(rc, EINVAL);
