@@ -92,9 +92,9 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-    /// The calling thread already holds every context of the pool through live handles, so a
-    /// new call would deadlock on itself.
-    #[error("this thread already holds all {0} contexts of the pool (too many live handles)")]
+    /// Live handles (of this thread or others) hold every context of the pool, so a new call
+    /// has none to take and would wait for handles that may end only after it returns.
+    #[error("live handles hold all {0} contexts of the pool")]
     AllContextsHeld(usize),
 }
 

@@ -2,7 +2,7 @@
 
 use std::cell::Cell;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Condvar, Mutex};
 
 use crate::config::{Codec, Level, Path, PoolBuilder, SoftwareEncoder};
@@ -43,6 +43,9 @@ pub(crate) struct CtxCell {
     /// Thread token of the holder (0 = nobody); lets a thread that already holds this context
     /// (through a live handle) pick another one instead of deadlocking on itself.
     owner: AtomicU64,
+    /// Held by a handle the caller keeps (a `submit_*` that returned unfinished), not by a
+    /// call that ends by itself: never worth waiting for.
+    parked: AtomicBool,
     pub(crate) stats: CtxStats,
     slot: Mutex<Option<Box<Context>>>,
     freed: Condvar,
@@ -77,12 +80,16 @@ pub(crate) struct Held<'p> {
 impl Drop for Held<'_> {
     fn drop(&mut self) {
         self.cell.owner.store(0, Relaxed);
+        self.cell.parked.store(false, Relaxed);
         let mut slot = self.cell.slot.lock().unwrap_or_else(|p| p.into_inner());
         *slot = self.guard.0.take();
         drop(slot);
         self.cell.freed.notify_one();
     }
 }
+
+/// How long a call waits on one busy context before it looks at all of them again.
+const WAIT_SLICE: std::time::Duration = std::time::Duration::from_micros(200);
 
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
 
@@ -226,6 +233,7 @@ impl Pool {
             bytes = b;
             cells.push(CtxCell {
                 owner: AtomicU64::new(0),
+                parked: AtomicBool::new(false),
                 stats: CtxStats::default(),
                 slot: Mutex::new(Some(Box::new(ctx))),
                 freed: Condvar::new(),
@@ -339,20 +347,63 @@ impl Pool {
             .collect()
     }
 
-    /// Lock the context of the CPU the caller runs on (or the next one this thread does not
-    /// already hold).
+    /// Take a free context: the one of the CPU the caller runs on, else the next free one.
+    /// When none is free, wait (in short slices, rescanning) for one held by a call that ends
+    /// by itself; never for one a live handle holds (this thread's or another's), which may
+    /// be released only after this call returns. `AllContextsHeld` when live handles hold
+    /// every context.
     pub(crate) fn lock_current(&self) -> Result<Held<'_>, Error> {
         let me = thread_token();
         let n = self.cells.len();
         let start = cpu::current_cpu(n);
-        for k in 0..n {
-            let cell = &self.cells[(start + k) % n];
-            if cell.owner.load(Relaxed) == me {
-                continue;
+        loop {
+            let mut busy = None;
+            for k in 0..n {
+                let cell = &self.cells[(start + k) % n];
+                if cell.owner.load(Relaxed) == me {
+                    continue;
+                }
+                if let Some(h) = self.try_cell(cell, me, None) {
+                    return Ok(h);
+                }
+                if !cell.parked.load(Relaxed) {
+                    busy.get_or_insert(cell);
+                }
             }
-            return Ok(self.lock_cell(cell, me));
+            let Some(cell) = busy else {
+                return Err(Error::AllContextsHeld(n));
+            };
+            if let Some(h) = self.try_cell(cell, me, Some(WAIT_SLICE)) {
+                return Ok(h);
+            }
         }
-        Err(Error::AllContextsHeld(n))
+    }
+
+    /// Take `cell`'s context if it is there, waiting up to `wait` for it to come back.
+    fn try_cell<'p>(
+        &'p self,
+        cell: &'p CtxCell,
+        me: u64,
+        wait: Option<std::time::Duration>,
+    ) -> Option<Held<'p>> {
+        // The mutex only guards the move in and out (no user code runs under it), so a
+        // poisoned one still holds a valid state.
+        let mut slot = cell.slot.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            if let Some(t) = wait {
+                slot = cell
+                    .freed
+                    .wait_timeout(slot, t)
+                    .map_or_else(|p| p.into_inner().0, |(g, _)| g);
+            }
+        }
+        let ctx = slot.take()?;
+        drop(slot);
+        cell.owner.store(me, Relaxed);
+        Some(Held {
+            cell,
+            guard: CtxBox(Some(ctx)),
+        })
     }
 
     /// Lock a context for a spread helper thread: any free one not held by `caller`, else
@@ -399,27 +450,48 @@ impl Pool {
         }
     }
 
-    /// Start compressing `inputs` into `outputs`: validates the shapes, takes this CPU's
-    /// context and submits the first units; the returned handle finishes the job
-    /// ([`Handle::poll`], [`Handle::wait`]). The handle borrows every buffer, so nothing can
-    /// touch them until it is done or dropped.
+    /// Start compressing `inputs` into `outputs`: validates the shapes, takes a free context
+    /// (this CPU's first, else any other) and submits the first units; the returned handle
+    /// finishes the job ([`Handle::poll`], [`Handle::wait`]). The handle borrows every
+    /// buffer, so nothing can touch them until it is done or dropped.
+    ///
+    /// While the handle lives it holds its context; other calls, from any thread, take
+    /// another one and never wait for it. When live handles hold every context, a new call
+    /// fails with [`Error::AllContextsHeld`]. On the software path the units run inside
+    /// [`Handle::poll`] (one per call) and [`Handle::wait`]: a handle nobody polls makes no
+    /// progress.
     pub fn submit_compress<'a, 'b: 'a>(
         &'a self,
         inputs: impl Into<Inputs<'a>>,
         outputs: impl Into<Outputs<'a, 'b>>,
         results: &'a mut [UnitResult],
     ) -> Result<Handle<'a, 'b>, Error> {
-        self.submit(Op::Compress, inputs.into(), outputs.into(), results)
+        self.submit_with(
+            Op::Compress,
+            inputs.into(),
+            outputs.into(),
+            results,
+            None,
+            true,
+        )
     }
 
-    /// Start decompressing `inputs` (one raw-deflate or zstd unit each) into `outputs`.
+    /// Start decompressing `inputs` (one raw-deflate or zstd unit each) into `outputs`; the
+    /// handle holds its context as [`Pool::submit_compress`]'s does.
     pub fn submit_decompress<'a, 'b: 'a>(
         &'a self,
         inputs: impl Into<Inputs<'a>>,
         outputs: impl Into<Outputs<'a, 'b>>,
         results: &'a mut [UnitResult],
     ) -> Result<Handle<'a, 'b>, Error> {
-        self.submit(Op::Decompress, inputs.into(), outputs.into(), results)
+        self.submit_with(
+            Op::Decompress,
+            inputs.into(),
+            outputs.into(),
+            results,
+            None,
+            true,
+        )
     }
 
     /// [`Pool::submit_decompress`] that also checks each unit's output against
@@ -445,19 +517,13 @@ impl Pool {
             outputs.into(),
             results,
             Some(expected_crcs),
+            true,
         )
     }
 
-    fn submit<'a, 'b: 'a>(
-        &'a self,
-        op: Op,
-        inputs: Inputs<'a>,
-        outputs: Outputs<'a, 'b>,
-        results: &'a mut [UnitResult],
-    ) -> Result<Handle<'a, 'b>, Error> {
-        self.submit_with(op, inputs, outputs, results, None)
-    }
-
+    /// The shared start of every call. `park`: the handle goes back to the caller (a
+    /// `submit_*`), so other calls must not wait for its context; false for the blocking
+    /// calls, which finish their handle at once.
     fn submit_with<'a, 'b: 'a>(
         &'a self,
         op: Op,
@@ -465,6 +531,7 @@ impl Pool {
         outputs: Outputs<'a, 'b>,
         results: &'a mut [UnitResult],
         expected: Option<&'a [u32]>,
+        park: bool,
     ) -> Result<Handle<'a, 'b>, Error> {
         inputs.validate()?;
         outputs.validate()?;
@@ -506,6 +573,9 @@ impl Pool {
             job,
         };
         h.start();
+        if let Some(held) = h.held.as_ref().filter(|_| park) {
+            held.cell.parked.store(true, Relaxed);
+        }
         Ok(h)
     }
 
@@ -520,7 +590,14 @@ impl Pool {
         results: &'a mut [UnitResult],
     ) -> Result<BatchSummary, Error> {
         Ok(self
-            .submit_compress(Inputs::units(src, unit_size), dst, results)?
+            .submit_with(
+                Op::Compress,
+                Inputs::units(src, unit_size),
+                dst.into(),
+                results,
+                None,
+                false,
+            )?
             .wait())
     }
 
@@ -531,7 +608,16 @@ impl Pool {
         dst: impl Into<Outputs<'a, 'b>>,
         results: &'a mut [UnitResult],
     ) -> Result<BatchSummary, Error> {
-        Ok(self.submit_compress(inputs, dst, results)?.wait())
+        Ok(self
+            .submit_with(
+                Op::Compress,
+                inputs.into(),
+                dst.into(),
+                results,
+                None,
+                false,
+            )?
+            .wait())
     }
 
     /// Decompress N units, unit `i` into slot `i` (the hardware path submits the largest
@@ -542,7 +628,16 @@ impl Pool {
         dst: impl Into<Outputs<'a, 'b>>,
         results: &'a mut [UnitResult],
     ) -> Result<BatchSummary, Error> {
-        Ok(self.submit_decompress(inputs, dst, results)?.wait())
+        Ok(self
+            .submit_with(
+                Op::Decompress,
+                inputs.into(),
+                dst.into(),
+                results,
+                None,
+                false,
+            )?
+            .wait())
     }
 
     /// [`Pool::decompress_batch`] with the CRC-32 each unit's output must have
@@ -554,8 +649,22 @@ impl Pool {
         expected_crcs: &'a [u32],
         results: &'a mut [UnitResult],
     ) -> Result<BatchSummary, Error> {
+        let inputs = inputs.into();
+        if expected_crcs.len() < inputs.count() {
+            return Err(Error::TooFewCrcs {
+                units: inputs.count(),
+                crcs: expected_crcs.len(),
+            });
+        }
         Ok(self
-            .submit_decompress_checked(inputs, dst, expected_crcs, results)?
+            .submit_with(
+                Op::Decompress,
+                inputs,
+                dst.into(),
+                results,
+                Some(expected_crcs),
+                false,
+            )?
             .wait())
     }
 

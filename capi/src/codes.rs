@@ -49,7 +49,7 @@ const ERRNO_MESSAGES: &[(c_int, &CStr)] = &[
     ),
     (
         libc::EDEADLK,
-        c"this thread already holds every context of the pool",
+        c"live handles hold every context of the pool",
     ),
     (libc::EINPROGRESS, c"unit not finished"),
 ];

@@ -281,9 +281,13 @@ unsafe fn start(
 /// Starts compressing `units` separate buffers like `iaa_compress_units`, without waiting:
 /// on success `*out` is a handle and `results[i]` is `-EINPROGRESS` until the handle reports
 /// done. Drive it with `iaa_handle_poll`, finish it with `iaa_handle_wait`, or abandon it with
-/// `iaa_handle_free`. The handle holds one of the pool's contexts until it ends: a thread that
-/// holds every context gets `-EDEADLK`. Refuses malformed calls like `iaa_compress_units`
-/// (nothing written but `*out = NULL`), and a NULL `out`.
+/// `iaa_handle_free`. The handle holds one of the pool's contexts until it ends (a free one:
+/// the calling CPU's first, else any other). Other calls, from any thread, take another free
+/// context and never wait for one a live handle holds; when live handles hold every context,
+/// calls (and submits) return `-EDEADLK` at once. On the software path the units run only
+/// inside `iaa_handle_poll` (one unit per call) and `iaa_handle_wait`: a handle nobody polls
+/// makes no progress. Refuses malformed calls like `iaa_compress_units` (nothing written but
+/// `*out = NULL`), and a NULL `out`.
 ///
 /// # Safety
 /// As for `iaa_compress_units`, and every buffer and array (`src`, `dst`, `results`, `crcs`)
@@ -368,9 +372,10 @@ pub unsafe extern "C" fn iaa_submit_decompress_batch(
     })
 }
 
-/// Makes progress without blocking for long. Returns 1 once every unit has its result (then
-/// `results` is written), 0 while units are still running, or a negative code (`-EINVAL` for
-/// a NULL or ended handle). The handle stays alive either way: end it with `iaa_handle_wait`.
+/// Makes progress without blocking for long (software path: runs at most one unit; hardware
+/// path: one pass over the device's completion records). Returns 1 once every unit has its
+/// result (then `results` is written), 0 while units are still running, or a negative code
+/// (`-EINVAL` for a NULL or ended handle). The handle stays alive either way: end it with `iaa_handle_wait`.
 ///
 /// # Safety
 /// `h` is NULL or a handle not yet ended, used by one thread at a time.

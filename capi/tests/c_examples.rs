@@ -330,6 +330,28 @@ fn misuse_example_from_c_gets_error_codes_through_the_shared_library() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `tests/c/contexts.c`: threads pinned to one CPU, handles held across other threads'
+/// calls; every call finishes (an alarm in the program turns a hang into a failure).
+#[test]
+fn live_handles_never_block_other_threads_calls_from_c() {
+    let dir = scratch("contexts");
+    let exe = dir.join("contexts");
+    let mut libs = pkg_config("iaa-static");
+    libs.push("-pthread".into());
+    compile(
+        &compiler("CC", "cc"),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/contexts.c"),
+        &exe,
+        &["-std=c11", "-O1", "-Wall", "-Wextra", "-Werror"],
+        &libs,
+    );
+    for _ in 0..3 {
+        let out = run(&exe, &[]);
+        assert!(out.contains("all checks passed"), "{out}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn cpp_block_codec_example_round_trips_blocks_from_two_threads() {
     let dir = scratch("cpp");
