@@ -1,7 +1,7 @@
 /*
  * iaa.h: C interface of the iaa library (batched deflate/zstd compression on Intel IAA, with
  * a per-unit software fallback). Link with libiaa (pkg-config names: iaa, iaa-static;
- * packaged by `cargo run --release -p iaa-capi --bin iaa-dist`).
+ * packaged by `cargo build --release -p iaa-capi && target/release/iaa-dist`).
  *
  *   iaa_pool *pool;
  *   if (iaa_pool_create(NULL, &pool) != 0) ...;                    // defaults: auto path, deflate

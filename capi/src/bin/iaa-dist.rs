@@ -10,7 +10,8 @@
 //! <out>/lib/pkgconfig/iaa-static.pc    static
 //! ```
 //!
-//! `cargo run --release -p iaa-capi --bin iaa-dist [-- --lib-dir DIR --out DIR]`; by default
+//! `cargo build --release -p iaa-capi && target/release/iaa-dist [--lib-dir DIR --out DIR]`
+//! (`cargo run --bin iaa-dist` alone builds only the rlib, not the C libraries); by default
 //! the libraries are read from the directory of this program (`target/release/`) and the
 //! package is written to `dist/` under it.
 //!
