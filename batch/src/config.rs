@@ -145,14 +145,17 @@ pub enum WqChoice {
     /// Spread the contexts over every WQ of the device (context `c` uses WQ `c % n`).
     #[default]
     Spread,
-    /// Every context uses WQ `i`.
+    /// Every context uses WQ `i`, `0..` the device's WQ count (a WQ the device does not have
+    /// makes the device unusable: [`Error::NoDevice`] with [`Path::Hardware`], software with
+    /// [`Path::Auto`]).
     Index(usize),
     /// The kernel's split (iaa_crypto `g_comp_wqs_per_iaa`): the last `compress_wqs` WQs take
     /// compress jobs, each call going to the next of them in turn (spreads compression); the
     /// other WQs take decompress jobs, context `c` on the `c % n`-th. A device with fewer than
     /// `compress_wqs + 1` WQs has generic WQs (as [`WqChoice::Spread`]).
     SplitOps {
-        /// WQs reserved for compression.
+        /// WQs reserved for compression: any number (a device with at most this many WQs
+        /// runs with generic WQs).
         compress_wqs: usize,
     },
 }

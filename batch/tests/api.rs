@@ -402,17 +402,20 @@ fn numeric_options_outside_their_ranges_are_typed_errors() {
 
 #[test]
 fn a_live_handle_never_blocks_another_threads_call() {
-    use std::sync::mpsc;
+    use std::sync::{mpsc, Arc};
     use std::time::Duration;
-    // Two contexts; this thread keeps one through a handle. Whatever CPU the other thread
-    // runs on, its blocking call takes the free context (it used to wait on the held one when
-    // it shared the first choice, here forever: this thread waits for it first).
-    let pool = Pool::builder()
-        .path(iaa::Path::Software)
-        .contexts(2)
-        .build()
-        .unwrap();
-    let data = common::generated(8 * 4096);
+    // Two contexts; this thread keeps one through a handle. Whatever CPU the other threads
+    // run on, their blocking calls take the free context (they used to wait on the held one
+    // when it was their first choice, here for ever: this thread waits for them first). The
+    // callers are detached threads, so a regression fails the test instead of hanging it.
+    let pool = Arc::new(
+        Pool::builder()
+            .path(iaa::Path::Software)
+            .contexts(2)
+            .build()
+            .unwrap(),
+    );
+    let data = Arc::new(common::generated(8 * 4096));
     let mut o1 = vec![0u8; data.len()];
     let mut r1 = vec![UnitResult::Pending; 8];
     let h = pool
@@ -422,47 +425,46 @@ fn a_live_handle_never_blocks_another_threads_call() {
             &mut r1,
         )
         .unwrap();
-    std::thread::scope(|s| {
-        for _ in 0..4 {
-            let (tx, rx) = mpsc::channel();
-            let (pool, data) = (&pool, &data);
-            s.spawn(move || {
-                let mut o = vec![0u8; data.len()];
-                let mut r = vec![UnitResult::Pending; 8];
-                let sum = pool.compress_batch(data, 4096, Outputs::flat(&mut o, 4096), &mut r);
-                let _ = tx.send(sum.map(|s| s.all_ok()));
-            });
-            assert_eq!(
-                rx.recv_timeout(Duration::from_secs(20)),
-                Ok(Ok(true)),
-                "the call beside a live handle did not finish"
-            );
-        }
-        // Another thread holding the second context through its own handle: now every
-        // context is held by a live handle and a call is refused at once, not left waiting.
+    for _ in 0..4 {
         let (tx, rx) = mpsc::channel();
-        let (go_tx, go_rx) = mpsc::channel::<()>();
-        let (pool, data) = (&pool, &data);
-        s.spawn(move || {
+        let (pool, data) = (Arc::clone(&pool), Arc::clone(&data));
+        std::thread::spawn(move || {
             let mut o = vec![0u8; data.len()];
             let mut r = vec![UnitResult::Pending; 8];
-            let h2 = pool
-                .submit_compress(
-                    Inputs::units(data, 4096),
-                    Outputs::flat(&mut o, 4096),
-                    &mut r,
-                )
-                .unwrap();
-            tx.send(()).unwrap();
-            go_rx.recv().unwrap();
-            assert!(h2.wait().all_ok());
+            let sum = pool.compress_batch(&data, 4096, Outputs::flat(&mut o, 4096), &mut r);
+            let _ = tx.send(sum.map(|s| s.all_ok()));
         });
-        rx.recv().unwrap();
-        let mut o = vec![0u8; data.len()];
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(20)),
+            Ok(Ok(true)),
+            "the call beside a live handle did not finish"
+        );
+    }
+    // Another thread holds the second context through its own handle: now live handles hold
+    // every context and a call is refused at once, not left waiting.
+    let (tx, rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (p2, d2) = (Arc::clone(&pool), Arc::clone(&data));
+    let other = std::thread::spawn(move || {
+        let mut o = vec![0u8; d2.len()];
         let mut r = vec![UnitResult::Pending; 8];
-        let e = pool.compress_batch(data, 4096, Outputs::flat(&mut o, 4096), &mut r);
-        assert_eq!(e.err(), Some(Error::AllContextsHeld(2)));
-        go_tx.send(()).unwrap();
+        let h2 = p2
+            .submit_compress(
+                Inputs::units(&d2, 4096),
+                Outputs::flat(&mut o, 4096),
+                &mut r,
+            )
+            .unwrap();
+        tx.send(()).unwrap();
+        go_rx.recv().unwrap();
+        h2.wait().all_ok()
     });
+    rx.recv().unwrap();
+    let mut o = vec![0u8; data.len()];
+    let mut r = vec![UnitResult::Pending; 8];
+    let e = pool.compress_batch(&data, 4096, Outputs::flat(&mut o, 4096), &mut r);
+    assert_eq!(e.err(), Some(Error::AllContextsHeld(2)));
+    go_tx.send(()).unwrap();
+    assert!(other.join().unwrap());
     assert!(h.wait().all_ok());
 }
