@@ -622,10 +622,18 @@ int main(void)
     let mut flags: Vec<&str> = C_FLAGS.to_vec();
     flags.extend(cflags.iter().map(String::as_str));
     let sys = vec![zstd.display().to_string(), deflate.display().to_string()];
-    for (name, order) in [
+    let mut variants = vec![
         ("iaa-first", [iaa_libs.clone(), sys.clone()].concat()),
         ("system-first", [sys.clone(), iaa_libs.clone()].concat()),
-    ] {
+    ];
+    // A fully static program (iaa-static.pc names no libgcc_s), where glibc's libc.a exists.
+    if find("libc.a").is_some() {
+        variants.push((
+            "static",
+            [vec!["-static".to_string()], iaa_libs.clone(), sys.clone()].concat(),
+        ));
+    }
+    for (name, order) in variants {
         let exe = dir.join(name);
         compile(&compiler("CC", "cc"), &src, &exe, &flags, &order);
         let out = run(&exe, &[]);
