@@ -60,8 +60,17 @@ fn scratch(name: &str) -> PathBuf {
 fn dist() -> &'static Path {
     static DIST: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DIST.get_or_init(|| {
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("capi-dist-{}", std::process::id()));
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        // Packages of earlier test runs whose process is gone.
+        for e in std::fs::read_dir(tmp).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("capi-dist-") {
+                if !Path::new("/proc").join(pid).exists() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let out = tmp.join(format!("capi-dist-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&out);
         let o = Command::new(env!("CARGO_BIN_EXE_iaa-dist"))
             .arg("--lib-dir")
