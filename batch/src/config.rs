@@ -5,6 +5,22 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::pool::Pool;
 
+/// Most per-CPU contexts a pool has ([`PoolBuilder::contexts`]; the default, one per possible
+/// CPU, is capped at this too).
+pub const MAX_CONTEXTS: usize = 4096;
+/// Largest [`PoolBuilder::hw_batch_size`].
+pub const MAX_HW_BATCH_SIZE: usize = 1024;
+/// Largest [`PoolBuilder::max_unit_size`] (16 MiB).
+pub const MAX_UNIT_SIZE: usize = 16 << 20;
+/// Largest [`PoolBuilder::hw_large_budget`] (16 MiB).
+pub const MAX_HW_LARGE_BUDGET: usize = 16 << 20;
+/// Shortest [`Budgets::completion_timeout`].
+pub const MIN_COMPLETION_TIMEOUT: Duration = Duration::from_micros(1);
+/// Longest [`Budgets::completion_timeout`].
+pub const MAX_COMPLETION_TIMEOUT: Duration = Duration::from_secs(60);
+/// Largest [`Budgets::submit_retries`].
+pub const MAX_SUBMIT_RETRIES: u32 = 1 << 20;
+
 /// Which execution path a pool uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Path {
@@ -97,7 +113,10 @@ impl SoftwareEncoder {
 }
 
 /// Time budgets and retry budgets of the hardware path. Every wait is bounded: when a budget
-/// runs out the unit goes to software and the cause is counted.
+/// runs out the unit goes to software and the cause is counted. Ranges (checked by
+/// [`PoolBuilder::build`], [`Error::OutOfRange`] otherwise): `completion_timeout` in
+/// [`MIN_COMPLETION_TIMEOUT`]`..=`[`MAX_COMPLETION_TIMEOUT`] (1 us to 60 s), `submit_retries` in
+/// `0..=`[`MAX_SUBMIT_RETRIES`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budgets {
     /// How long one unit may stay on the device before it is declared timed out (its slot is
@@ -128,7 +147,9 @@ pub enum WqChoice {
     /// Without topology (the model, VFIO) every WQ serves every CPU.
     #[default]
     Socket,
-    /// Every unit goes to WQ `i` (in the backend's order, `Pool::describe` lists it).
+    /// Every unit goes to WQ `i`, `0..` the device's WQ count, in the order of
+    /// `Pool::work_queues` (a WQ the device does not have makes the device unusable:
+    /// [`Error::NoDevice`] with [`Path::Hardware`], software with [`Path::Auto`]).
     Index(usize),
 }
 
@@ -287,26 +308,28 @@ impl PoolBuilder {
         self.spread_over_cores = on;
         self
     }
-    /// Units one hardware submission keeps in flight per context (default 8, the kernel's).
+    /// Units one hardware submission keeps in flight per context (default 8, the kernel's);
+    /// `1..=`[`MAX_HW_BATCH_SIZE`] (1024).
     pub fn hw_batch_size(mut self, n: usize) -> Self {
         self.hw_batch_size = n;
         self
     }
     /// The largest unit (compress input, or decompress output) the hardware path takes, in
-    /// bytes, 1..=2^21 (default 65536, so 4, 16 and 64 KiB units all run on the device).
+    /// bytes, `1..=` [`MAX_UNIT_SIZE`] (16 MiB; default 65536, so 4, 16 and 64 KiB units all run on the device).
     /// Larger units go to software, counted as `TooLarge`. Each context has `hw_batch_size`
     /// slots of `min(max_unit_size, 4096)` bytes and, when `max_unit_size` is larger, as many
     /// slots of `max_unit_size` bytes as [`PoolBuilder::hw_large_budget`] holds (at most
     /// `hw_batch_size`). Software-only pools allocate no such buffers.
     /// It also sizes the native software encoder's state
     /// (`iaa_fallback::Compressor::for_max_unit`: hint table and sequence buffer); larger units
-    /// still compress in software, somewhat slower.
+    /// still compress in software, somewhat slower. Verify-after-compress allocates one buffer
+    /// of this size per context.
     pub fn max_unit_size(mut self, n: usize) -> Self {
         self.max_unit_size = n;
         self
     }
     /// Bytes per context (per direction: input and output buffers each) for slots larger than
-    /// 4 KiB, 0..=2^24 (default 131072: two 64 KiB units, or eight 16 KiB units, in flight per
+    /// 4 KiB, `0..=` [`MAX_HW_LARGE_BUDGET`] (default 131072: two 64 KiB units, or eight 16 KiB units, in flight per
     /// context). 0, or a budget below `max_unit_size`, sends every unit above 4 KiB to
     /// software.
     pub fn hw_large_budget(mut self, bytes: usize) -> Self {
@@ -319,7 +342,8 @@ impl PoolBuilder {
         self.hybrid = on;
         self
     }
-    /// Override the number of per-CPU contexts (default: the possible CPUs of the machine).
+    /// Override the number of per-CPU contexts, `1..=`[`MAX_CONTEXTS`] (4096) (default: the
+    /// possible CPUs of the machine, at most `MAX_CONTEXTS`).
     pub fn contexts(mut self, n: usize) -> Self {
         self.cpus = Some(n);
         self
@@ -327,18 +351,52 @@ impl PoolBuilder {
     /// Build the pool: discover the device (unless `Path::Software`) and allocate every
     /// per-CPU context.
     pub fn build(self) -> Result<Pool, Error> {
-        if self.hw_batch_size == 0 || self.hw_batch_size > 1024 {
-            return Err(Error::Config("hw_batch_size must be in 1..=1024"));
+        let range = |field, value: u64, min: u64, max: u64| {
+            if (min..=max).contains(&value) {
+                Ok(())
+            } else {
+                Err(Error::OutOfRange {
+                    field,
+                    value,
+                    min,
+                    max,
+                })
+            }
+        };
+        range(
+            "hw_batch_size",
+            self.hw_batch_size as u64,
+            1,
+            MAX_HW_BATCH_SIZE as u64,
+        )?;
+        range(
+            "max_unit_size",
+            self.max_unit_size as u64,
+            1,
+            MAX_UNIT_SIZE as u64,
+        )?;
+        if let Some(n) = self.cpus {
+            range("contexts", n as u64, 1, MAX_CONTEXTS as u64)?;
         }
-        if self.max_unit_size == 0 || self.max_unit_size > 1 << 21 {
-            return Err(Error::Config("max_unit_size must be in 1..=2097152"));
-        }
-        if self.hw_large_budget > 1 << 24 {
-            return Err(Error::Config("hw_large_budget must be in 0..=16777216"));
-        }
-        if self.cpus == Some(0) {
-            return Err(Error::Config("contexts must be at least 1"));
-        }
+        range(
+            "hw_large_budget",
+            self.hw_large_budget as u64,
+            0,
+            MAX_HW_LARGE_BUDGET as u64,
+        )?;
+        let us = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        range(
+            "completion_timeout_us",
+            us(self.budgets.completion_timeout),
+            us(MIN_COMPLETION_TIMEOUT),
+            us(MAX_COMPLETION_TIMEOUT),
+        )?;
+        range(
+            "submit_retries",
+            self.budgets.submit_retries.into(),
+            0,
+            MAX_SUBMIT_RETRIES.into(),
+        )?;
         if self.encoder == SoftwareEncoder::Isal {
             if !SoftwareEncoder::isal_available() {
                 return Err(Error::Config(

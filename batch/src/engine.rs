@@ -43,6 +43,9 @@ pub(crate) struct Job<'a, 'b> {
     pub(crate) inputs: Inputs<'a>,
     pub(crate) outputs: Outputs<'a, 'b>,
     pub(crate) results: &'a mut [UnitResult],
+    /// Decompress: the CRC-32 each unit's output must have (one per unit), if the caller gave
+    /// them.
+    pub(crate) expected: Option<&'a [u32]>,
     /// Next position to start (positions map to units, see `unit_at`).
     pub(crate) front: usize,
     /// Positions `[back, n)` were taken from the tail by the calling thread (hybrid).
@@ -74,6 +77,7 @@ impl<'a, 'b> Job<'a, 'b> {
             inputs,
             outputs,
             results,
+            expected: None,
             front: 0,
             back: n,
             inflight: 0,
@@ -94,8 +98,22 @@ impl<'a, 'b> Job<'a, 'b> {
 
     /// Record the final result of unit `u`.
     pub(crate) fn finish(&mut self, u: usize, r: UnitResult) {
+        let r = self.check_crc(u, r);
         self.results[u] = r;
         self.summary.record(&r);
+    }
+
+    /// A decompressed unit whose CRC is not the expected one fails.
+    fn check_crc(&self, u: usize, r: UnitResult) -> UnitResult {
+        match (self.expected, r) {
+            (Some(exp), UnitResult::Done { crc, .. }) if exp[u] != crc => {
+                UnitResult::Failed(UnitError::CrcMismatch {
+                    expected: exp[u],
+                    actual: crc,
+                })
+            }
+            _ => r,
+        }
     }
 
     /// Called once at submission.
@@ -195,6 +213,7 @@ impl<'a, 'b> Job<'a, 'b> {
         let res = &mut self.results[self.front..self.back];
         let ncells = pool.cells.len();
         let me_first = crate::cpu::current_cpu(ncells);
+        let range = self.front..self.back;
         let queue = SpreadQueue::new(ins, outs, res);
         let total = std::thread::scope(|s| {
             let queue = &queue;
@@ -235,6 +254,19 @@ impl<'a, 'b> Job<'a, 'b> {
             }
             total
         });
+        let mut total = total;
+        if self.expected.is_some() {
+            // The helpers recorded their units directly: check the CRCs here.
+            for u in range {
+                let r = self.results[u];
+                let checked = self.check_crc(u, r);
+                if checked != r {
+                    total.software -= 1;
+                    total.failed += 1;
+                    self.results[u] = checked;
+                }
+            }
+        }
         self.summary.add(&total);
         self.front = self.back;
     }
@@ -321,6 +353,7 @@ pub(crate) fn soft_unit(
                     UnitResult::Done {
                         len: n,
                         path: ExecPath::Software,
+                        crc: crate::result::crc32(input),
                     }
                 }
             }
@@ -331,6 +364,7 @@ pub(crate) fn soft_unit(
             Ok(n) => UnitResult::Done {
                 len: n,
                 path: ExecPath::Software,
+                crc: crate::result::crc32(&out[..n]),
             },
             Err(e) => UnitResult::Failed(e),
         },

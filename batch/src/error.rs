@@ -16,6 +16,14 @@ pub enum Error {
         /// Output slots given.
         slots: usize,
     },
+    /// Fewer expected CRCs than units.
+    #[error("{units} units need {units} expected CRCs, got {crcs}")]
+    TooFewCrcs {
+        /// Units in the call.
+        units: usize,
+        /// CRCs given.
+        crcs: usize,
+    },
     /// Fewer result entries than units.
     #[error("{units} units need {units} result entries, got {results}")]
     TooFewResults {
@@ -51,6 +59,25 @@ pub enum Error {
     /// `Path::Hardware` was requested and no usable device or model was found.
     #[error("no IAA device available: {0}")]
     NoDevice(String),
+    /// A numeric option is outside its documented range (`field` names it as the builder
+    /// method or C `iaa_config` field does).
+    #[error("{field} = {value} is outside {min}..={max}")]
+    OutOfRange {
+        /// The option.
+        field: &'static str,
+        /// The value given.
+        value: u64,
+        /// Smallest allowed value.
+        min: u64,
+        /// Largest allowed value.
+        max: u64,
+    },
+    /// Allocating the pool's memory failed (`bytes` in the request that failed).
+    #[error("out of memory allocating {bytes} bytes for the pool")]
+    OutOfMemory {
+        /// Size of the failed request.
+        bytes: usize,
+    },
     /// The builder was given an inconsistent configuration.
     #[error("invalid configuration: {0}")]
     Config(&'static str),
@@ -65,9 +92,9 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-    /// The calling thread already holds every context of the pool through live handles, so a
-    /// new call would deadlock on itself.
-    #[error("this thread already holds all {0} contexts of the pool (too many live handles)")]
+    /// Live handles (of this thread or others) hold every context of the pool, so a new call
+    /// has none to take and would wait for handles that may end only after it returns.
+    #[error("live handles hold all {0} contexts of the pool")]
     AllContextsHeld(usize),
 }
 
@@ -88,6 +115,25 @@ pub enum UnitError {
     /// The software codec reported an internal error.
     #[error("software codec error")]
     Codec,
+    /// Decompression: the unit's bytes hold a valid deflate stream that ends after
+    /// `consumed` bytes, and more bytes follow it (a unit must be exactly one stream). The
+    /// slot holds the stream's output, but the unit is not `Done`.
+    #[error("{trailing} bytes follow the deflate stream, which ends after {consumed} bytes")]
+    TrailingData {
+        /// Input bytes the stream used.
+        consumed: usize,
+        /// Bytes after it.
+        trailing: usize,
+    },
+    /// Decompression with expected CRCs: the unit decoded, but the CRC-32 of its output is not
+    /// the one the caller expected. The slot holds the (wrong) output; the unit is not `Done`.
+    #[error("CRC-32 of the output is {actual:#010x}, expected {expected:#010x}")]
+    CrcMismatch {
+        /// The caller's CRC.
+        expected: u32,
+        /// The output's CRC.
+        actual: u32,
+    },
     /// The unit was never finished because its handle was dropped before completion.
     #[error("unit abandoned: its handle was dropped before it completed")]
     Abandoned,

@@ -290,12 +290,12 @@ impl Job<'_, '_> {
                         self.fallback(pool, held, u, cause);
                     }
                 } else {
-                    self.hw_copy_out(held, busy, len, input_len);
+                    self.hw_copy_out(held, busy, len, input_len, rec.crc);
                 }
             }
             (StatusClass::Done, Phase::Verify { crc, len }) => {
                 if rec.crc == crc && rec.bytes_completed as usize == len {
-                    self.hw_copy_out(held, busy, len, input_len);
+                    self.hw_copy_out(held, busy, len, input_len, crc);
                 } else {
                     bump(&st.verify_failures);
                     hw.release(busy.slot);
@@ -303,9 +303,18 @@ impl Job<'_, '_> {
                     self.fallback(pool, held, u, FallbackCause::VerifyMismatch);
                 }
             }
+            (StatusClass::Done, Phase::Decompress)
+                if (rec.bytes_completed as usize) < input_len =>
+            {
+                // The stream ended before the unit did: the software path reports the
+                // trailing bytes (and rechecks the stream).
+                hw.release(busy.slot);
+                self.inflight -= 1;
+                self.fallback(pool, held, u, FallbackCause::Undecodable);
+            }
             (StatusClass::Done, Phase::Decompress) => {
                 let len = rec.output_size as usize;
-                self.hw_copy_out(held, busy, len, input_len);
+                self.hw_copy_out(held, busy, len, input_len, rec.crc);
             }
             (StatusClass::TouchPageAndResubmit, _) if !busy.resubmitted => {
                 hw.touch(rec.fault_addr, rec.status & 0x80 != 0);
@@ -361,8 +370,16 @@ impl Job<'_, '_> {
         }
     }
 
-    /// Copy a successful unit's output from the bounce buffer to the caller's slot.
-    fn hw_copy_out(&mut self, held: &mut Held<'_>, busy: Busy, len: usize, input_len: usize) {
+    /// Copy a successful unit's output from the bounce buffer to the caller's slot; `crc` is
+    /// the record's CRC-32 of the uncompressed bytes.
+    fn hw_copy_out(
+        &mut self,
+        held: &mut Held<'_>,
+        busy: Busy,
+        len: usize,
+        input_len: usize,
+        crc: u32,
+    ) {
         let u = busy.unit;
         let hw = held.guard.hw.as_mut().expect("hardware context");
         let r = match self.outputs.slot(u).get_mut(..len) {
@@ -371,6 +388,7 @@ impl Job<'_, '_> {
                 UnitResult::Done {
                     len,
                     path: ExecPath::Hardware,
+                    crc,
                 }
             }
             None => UnitResult::Failed(UnitError::OutputTooSmall),

@@ -43,9 +43,13 @@ mod stats;
 
 #[cfg(feature = "model")]
 pub use config::ModelOptions;
-pub use config::{Budgets, Codec, Device, Level, Path, PoolBuilder, SoftwareEncoder, WqChoice};
+pub use config::{
+    Budgets, Codec, Device, Level, Path, PoolBuilder, SoftwareEncoder, WqChoice,
+    MAX_COMPLETION_TIMEOUT, MAX_CONTEXTS, MAX_HW_BATCH_SIZE, MAX_HW_LARGE_BUDGET,
+    MAX_SUBMIT_RETRIES, MAX_UNIT_SIZE, MIN_COMPLETION_TIMEOUT,
+};
 pub use error::{Error, UnitError};
 pub use io::{Inputs, Outputs};
 pub use pool::{ContextBytes, Handle, Pool};
-pub use result::{BatchSummary, ExecPath, UnitResult};
+pub use result::{crc32, BatchSummary, ExecPath, UnitResult};
 pub use stats::{FallbackCause, PathCounts, Stats, FALLBACK_CAUSES};

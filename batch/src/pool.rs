@@ -2,7 +2,7 @@
 
 use std::cell::Cell;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Condvar, Mutex};
 
 use crate::config::{Codec, Level, Path, PoolBuilder, SoftwareEncoder};
@@ -43,6 +43,9 @@ pub(crate) struct CtxCell {
     /// Thread token of the holder (0 = nobody); lets a thread that already holds this context
     /// (through a live handle) pick another one instead of deadlocking on itself.
     owner: AtomicU64,
+    /// Held by a handle the caller keeps (a `submit_*` that returned unfinished), not by a
+    /// call that ends by itself: never worth waiting for.
+    parked: AtomicBool,
     pub(crate) stats: CtxStats,
     slot: Mutex<Option<Box<Context>>>,
     freed: Condvar,
@@ -77,12 +80,16 @@ pub(crate) struct Held<'p> {
 impl Drop for Held<'_> {
     fn drop(&mut self) {
         self.cell.owner.store(0, Relaxed);
+        self.cell.parked.store(false, Relaxed);
         let mut slot = self.cell.slot.lock().unwrap_or_else(|p| p.into_inner());
         *slot = self.guard.0.take();
         drop(slot);
         self.cell.freed.notify_one();
     }
 }
+
+/// How long a call waits on one busy context before it looks at all of them again.
+const WAIT_SLICE: std::time::Duration = std::time::Duration::from_micros(200);
 
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
 
@@ -180,7 +187,9 @@ impl Pool {
     }
 
     pub(crate) fn from_builder(b: PoolBuilder) -> Result<Pool, Error> {
-        let ncpu = b.cpus.unwrap_or_else(cpu::possible_cpus);
+        let ncpu = b
+            .cpus
+            .unwrap_or_else(|| cpu::possible_cpus().min(crate::config::MAX_CONTEXTS));
         let (backend, no_device_reason) = match b.path {
             Path::Software => (None, None),
             Path::Hardware | Path::Auto if b.codec == Codec::Zstd => {
@@ -211,7 +220,8 @@ impl Pool {
         };
         // Every context is built before the pool exists; if one fails, the ones already built
         // are dropped with `cells` (their Drop is the cleanup), and nothing was shared yet.
-        let mut cells = Vec::with_capacity(ncpu);
+        let mut cells = Vec::new();
+        try_reserve(&mut cells, ncpu)?;
         let mut bytes = ContextBytes {
             software: 0,
             codec_state: 0,
@@ -223,6 +233,7 @@ impl Pool {
             bytes = b;
             cells.push(CtxCell {
                 owner: AtomicU64::new(0),
+                parked: AtomicBool::new(false),
                 stats: CtxStats::default(),
                 slot: Mutex::new(Some(Box::new(ctx))),
                 freed: Condvar::new(),
@@ -338,20 +349,63 @@ impl Pool {
             .collect()
     }
 
-    /// Lock the context of the CPU the caller runs on (or the next one this thread does not
-    /// already hold).
+    /// Take a free context: the one of the CPU the caller runs on, else the next free one.
+    /// When none is free, wait (in short slices, rescanning) for one held by a call that ends
+    /// by itself; never for one a live handle holds (this thread's or another's), which may
+    /// be released only after this call returns. `AllContextsHeld` when live handles hold
+    /// every context.
     pub(crate) fn lock_current(&self) -> Result<Held<'_>, Error> {
         let me = thread_token();
         let n = self.cells.len();
         let start = cpu::current_cpu(n);
-        for k in 0..n {
-            let cell = &self.cells[(start + k) % n];
-            if cell.owner.load(Relaxed) == me {
-                continue;
+        loop {
+            let mut busy = None;
+            for k in 0..n {
+                let cell = &self.cells[(start + k) % n];
+                if cell.owner.load(Relaxed) == me {
+                    continue;
+                }
+                if let Some(h) = self.try_cell(cell, me, None) {
+                    return Ok(h);
+                }
+                if !cell.parked.load(Relaxed) {
+                    busy.get_or_insert(cell);
+                }
             }
-            return Ok(self.lock_cell(cell, me));
+            let Some(cell) = busy else {
+                return Err(Error::AllContextsHeld(n));
+            };
+            if let Some(h) = self.try_cell(cell, me, Some(WAIT_SLICE)) {
+                return Ok(h);
+            }
         }
-        Err(Error::AllContextsHeld(n))
+    }
+
+    /// Take `cell`'s context if it is there, waiting up to `wait` for it to come back.
+    fn try_cell<'p>(
+        &'p self,
+        cell: &'p CtxCell,
+        me: u64,
+        wait: Option<std::time::Duration>,
+    ) -> Option<Held<'p>> {
+        // The mutex only guards the move in and out (no user code runs under it), so a
+        // poisoned one still holds a valid state.
+        let mut slot = cell.slot.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            if let Some(t) = wait {
+                slot = cell
+                    .freed
+                    .wait_timeout(slot, t)
+                    .map_or_else(|p| p.into_inner().0, |(g, _)| g);
+            }
+        }
+        let ctx = slot.take()?;
+        drop(slot);
+        cell.owner.store(me, Relaxed);
+        Some(Held {
+            cell,
+            guard: CtxBox(Some(ctx)),
+        })
     }
 
     /// Lock a context for a spread helper thread: any free one not held by `caller`, else
@@ -398,35 +452,88 @@ impl Pool {
         }
     }
 
-    /// Start compressing `inputs` into `outputs`: validates the shapes, takes this CPU's
-    /// context and submits the first units; the returned handle finishes the job
-    /// ([`Handle::poll`], [`Handle::wait`]). The handle borrows every buffer, so nothing can
-    /// touch them until it is done or dropped.
+    /// Start compressing `inputs` into `outputs`: validates the shapes, takes a free context
+    /// (this CPU's first, else any other) and submits the first units; the returned handle
+    /// finishes the job ([`Handle::poll`], [`Handle::wait`]). The handle borrows every
+    /// buffer, so nothing can touch them until it is done or dropped.
+    ///
+    /// While the handle lives it holds its context; other calls, from any thread, take
+    /// another one and never wait for it. When live handles hold every context, a new call
+    /// fails with [`Error::AllContextsHeld`]. On the software path the units run inside
+    /// [`Handle::poll`] (one per call) and [`Handle::wait`]: a handle nobody polls makes no
+    /// progress.
     pub fn submit_compress<'a, 'b: 'a>(
         &'a self,
         inputs: impl Into<Inputs<'a>>,
         outputs: impl Into<Outputs<'a, 'b>>,
         results: &'a mut [UnitResult],
     ) -> Result<Handle<'a, 'b>, Error> {
-        self.submit(Op::Compress, inputs.into(), outputs.into(), results)
+        self.submit_with(
+            Op::Compress,
+            inputs.into(),
+            outputs.into(),
+            results,
+            None,
+            true,
+        )
     }
 
-    /// Start decompressing `inputs` (one raw-deflate or zstd unit each) into `outputs`.
+    /// Start decompressing `inputs` (one raw-deflate or zstd unit each) into `outputs`; the
+    /// handle holds its context as [`Pool::submit_compress`]'s does.
     pub fn submit_decompress<'a, 'b: 'a>(
         &'a self,
         inputs: impl Into<Inputs<'a>>,
         outputs: impl Into<Outputs<'a, 'b>>,
         results: &'a mut [UnitResult],
     ) -> Result<Handle<'a, 'b>, Error> {
-        self.submit(Op::Decompress, inputs.into(), outputs.into(), results)
+        self.submit_with(
+            Op::Decompress,
+            inputs.into(),
+            outputs.into(),
+            results,
+            None,
+            true,
+        )
     }
 
-    fn submit<'a, 'b: 'a>(
+    /// [`Pool::submit_decompress`] that also checks each unit's output against
+    /// `expected_crcs[i]` (CRC-32, gzip/zlib): a unit that decodes to other bytes ends
+    /// [`crate::UnitError::CrcMismatch`] instead of `Done`, on every path.
+    pub fn submit_decompress_checked<'a, 'b: 'a>(
+        &'a self,
+        inputs: impl Into<Inputs<'a>>,
+        outputs: impl Into<Outputs<'a, 'b>>,
+        expected_crcs: &'a [u32],
+        results: &'a mut [UnitResult],
+    ) -> Result<Handle<'a, 'b>, Error> {
+        let inputs = inputs.into();
+        if expected_crcs.len() < inputs.count() {
+            return Err(Error::TooFewCrcs {
+                units: inputs.count(),
+                crcs: expected_crcs.len(),
+            });
+        }
+        self.submit_with(
+            Op::Decompress,
+            inputs,
+            outputs.into(),
+            results,
+            Some(expected_crcs),
+            true,
+        )
+    }
+
+    /// The shared start of every call. `park`: the handle goes back to the caller (a
+    /// `submit_*`), so other calls must not wait for its context; false for the blocking
+    /// calls, which finish their handle at once.
+    fn submit_with<'a, 'b: 'a>(
         &'a self,
         op: Op,
         inputs: Inputs<'a>,
         outputs: Outputs<'a, 'b>,
         results: &'a mut [UnitResult],
+        expected: Option<&'a [u32]>,
+        park: bool,
     ) -> Result<Handle<'a, 'b>, Error> {
         inputs.validate()?;
         outputs.validate()?;
@@ -460,13 +567,17 @@ impl Pool {
         }
         let held = self.lock_current()?;
         held.cell.stats.batches.fetch_add(1, Relaxed);
-        let job = Job::new(op, inputs, outputs, &mut results[..n]);
+        let mut job = Job::new(op, inputs, outputs, &mut results[..n]);
+        job.expected = expected;
         let mut h = Handle {
             pool: self,
             held: Some(held),
             job,
         };
         h.start();
+        if let Some(held) = h.held.as_ref().filter(|_| park) {
+            held.cell.parked.store(true, Relaxed);
+        }
         Ok(h)
     }
 
@@ -481,7 +592,14 @@ impl Pool {
         results: &'a mut [UnitResult],
     ) -> Result<BatchSummary, Error> {
         Ok(self
-            .submit_compress(Inputs::units(src, unit_size), dst, results)?
+            .submit_with(
+                Op::Compress,
+                Inputs::units(src, unit_size),
+                dst.into(),
+                results,
+                None,
+                false,
+            )?
             .wait())
     }
 
@@ -492,7 +610,16 @@ impl Pool {
         dst: impl Into<Outputs<'a, 'b>>,
         results: &'a mut [UnitResult],
     ) -> Result<BatchSummary, Error> {
-        Ok(self.submit_compress(inputs, dst, results)?.wait())
+        Ok(self
+            .submit_with(
+                Op::Compress,
+                inputs.into(),
+                dst.into(),
+                results,
+                None,
+                false,
+            )?
+            .wait())
     }
 
     /// Decompress N units, unit `i` into slot `i` (the hardware path submits the largest
@@ -503,7 +630,44 @@ impl Pool {
         dst: impl Into<Outputs<'a, 'b>>,
         results: &'a mut [UnitResult],
     ) -> Result<BatchSummary, Error> {
-        Ok(self.submit_decompress(inputs, dst, results)?.wait())
+        Ok(self
+            .submit_with(
+                Op::Decompress,
+                inputs.into(),
+                dst.into(),
+                results,
+                None,
+                false,
+            )?
+            .wait())
+    }
+
+    /// [`Pool::decompress_batch`] with the CRC-32 each unit's output must have
+    /// ([`Pool::submit_decompress_checked`]).
+    pub fn decompress_batch_checked<'a, 'b: 'a>(
+        &'a self,
+        inputs: impl Into<Inputs<'a>>,
+        dst: impl Into<Outputs<'a, 'b>>,
+        expected_crcs: &'a [u32],
+        results: &'a mut [UnitResult],
+    ) -> Result<BatchSummary, Error> {
+        let inputs = inputs.into();
+        if expected_crcs.len() < inputs.count() {
+            return Err(Error::TooFewCrcs {
+                units: inputs.count(),
+                crcs: expected_crcs.len(),
+            });
+        }
+        Ok(self
+            .submit_with(
+                Op::Decompress,
+                inputs,
+                dst.into(),
+                results,
+                Some(expected_crcs),
+                false,
+            )?
+            .wait())
     }
 
     /// Compress one buffer into `dst`: a batch of one unit. An empty `src` is `Incompressible`.
@@ -623,13 +787,13 @@ impl Context {
             b.max_unit_size,
         )?;
         let verify_len = if b.verify { b.max_unit_size } else { 0 };
-        let verify_buf = vec![0u8; verify_len].into_boxed_slice();
+        let verify_buf = try_zeroed(verify_len).map_err(|e| e.to_string())?;
         let hw = match backend {
             Some(be) => Some(be.new_context(cpu, b)?),
             None => None,
         };
         let order_len = if hw.is_some() { b.hw_batch_size } else { 0 };
-        let order = vec![0u32; order_len].into_boxed_slice();
+        let order = try_zeroed(order_len).map_err(|e| e.to_string())?;
         let codec_state = soft.state_bytes();
         let software = codec_state
             + verify_len
@@ -653,6 +817,21 @@ impl Context {
             },
         ))
     }
+}
+
+/// Reserve room for `n` more elements, or `Error::OutOfMemory` (never an abort).
+fn try_reserve<T>(v: &mut Vec<T>, n: usize) -> Result<(), Error> {
+    v.try_reserve_exact(n).map_err(|_| Error::OutOfMemory {
+        bytes: n.saturating_mul(std::mem::size_of::<T>()),
+    })
+}
+
+/// `n` zeroed (default) elements, or `Error::OutOfMemory`.
+fn try_zeroed<T: Default + Clone>(n: usize) -> Result<Box<[T]>, Error> {
+    let mut v = Vec::new();
+    try_reserve(&mut v, n)?;
+    v.resize(n, T::default());
+    Ok(v.into_boxed_slice())
 }
 
 /// Record a fallback and its cause.

@@ -24,6 +24,10 @@ pub enum UnitResult {
         len: usize,
         /// Who did it.
         path: ExecPath,
+        /// CRC-32 (gzip/zlib, [`crc32`]) of the unit's uncompressed bytes: the input of a
+        /// compression, the output of a decompression. From the device's completion record on
+        /// the hardware path, computed in software otherwise.
+        crc: u32,
     },
     /// Compression only: the output would not be smaller than the unit or would not fit its
     /// slot. Store the unit raw. Nothing meaningful was written to the slot.
@@ -41,6 +45,13 @@ impl UnitResult {
             _ => None,
         }
     }
+    /// The CRC-32 of a `Done` unit's uncompressed bytes.
+    pub fn crc(&self) -> Option<u32> {
+        match self {
+            UnitResult::Done { crc, .. } => Some(*crc),
+            _ => None,
+        }
+    }
     /// True for `Done`.
     pub fn is_done(&self) -> bool {
         matches!(self, UnitResult::Done { .. })
@@ -52,6 +63,12 @@ impl UnitResult {
             _ => None,
         }
     }
+}
+
+/// CRC-32 (gzip/zlib) of `data`, the checksum [`UnitResult::Done`] reports (use it for an
+/// `Incompressible` unit stored raw).
+pub fn crc32(data: &[u8]) -> u32 {
+    crc32fast::hash(data)
 }
 
 /// Totals of one call. Per-unit detail is in the results slice.

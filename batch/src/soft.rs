@@ -152,6 +152,10 @@ impl SoftCodec {
                 Err(DecompressError::Truncated) | Err(DecompressError::Corrupt(_)) => {
                     Err(UnitError::Corrupt)
                 }
+                Err(DecompressError::TrailingData {
+                    consumed, trailing, ..
+                }) => Err(UnitError::TrailingData { consumed, trailing }),
+                Err(DecompressError::OutOfMemory) => Err(UnitError::Codec),
             },
             SoftCodec::Zstd(z) => match z.decompress(src, dst) {
                 Ok(n) => Ok(n),

@@ -351,3 +351,120 @@ fn software_encoder_choice_is_checked_and_resolved() {
         assert!(matches!(isal, Err(Error::Config(_))));
     }
 }
+
+#[test]
+fn numeric_options_outside_their_ranges_are_typed_errors() {
+    use std::time::Duration;
+    let t0 = std::time::Instant::now();
+    let sw = || Pool::builder().path(iaa::Path::Software);
+    let field = |b: iaa::PoolBuilder| match b.build() {
+        Err(Error::OutOfRange { field, .. }) => field,
+        other => panic!("expected OutOfRange, got {:?}", other.map(|_| ())),
+    };
+    assert_eq!(field(sw().contexts(usize::MAX)), "contexts");
+    assert_eq!(field(sw().contexts(iaa::MAX_CONTEXTS + 1)), "contexts");
+    assert_eq!(field(sw().contexts(0)), "contexts");
+    assert_eq!(field(sw().hw_batch_size(0)), "hw_batch_size");
+    assert_eq!(field(sw().hw_batch_size(1025)), "hw_batch_size");
+    assert_eq!(field(sw().max_unit_size(0)), "max_unit_size");
+    assert_eq!(
+        field(sw().max_unit_size(iaa::MAX_UNIT_SIZE + 1)),
+        "max_unit_size"
+    );
+    let budgets = |t: Duration, r: u32| iaa::Budgets {
+        completion_timeout: t,
+        submit_retries: r,
+    };
+    assert_eq!(
+        field(sw().budgets(budgets(Duration::ZERO, 1))),
+        "completion_timeout_us"
+    );
+    assert_eq!(
+        field(sw().budgets(budgets(Duration::from_secs(61), 1))),
+        "completion_timeout_us"
+    );
+    assert_eq!(
+        field(sw().budgets(budgets(Duration::from_millis(1), u32::MAX))),
+        "submit_retries"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(1), "refused at once");
+    // The bounds themselves are accepted.
+    assert!(sw()
+        .contexts(1)
+        .hw_batch_size(iaa::MAX_HW_BATCH_SIZE)
+        .budgets(budgets(
+            iaa::MAX_COMPLETION_TIMEOUT,
+            iaa::MAX_SUBMIT_RETRIES
+        ))
+        .build()
+        .is_ok());
+}
+
+#[test]
+fn a_live_handle_never_blocks_another_threads_call() {
+    use std::sync::{mpsc, Arc};
+    use std::time::Duration;
+    // Two contexts; this thread keeps one through a handle. Whatever CPU the other threads
+    // run on, their blocking calls take the free context (they used to wait on the held one
+    // when it was their first choice, here for ever: this thread waits for them first). The
+    // callers are detached threads, so a regression fails the test instead of hanging it.
+    let pool = Arc::new(
+        Pool::builder()
+            .path(iaa::Path::Software)
+            .contexts(2)
+            .build()
+            .unwrap(),
+    );
+    let data = Arc::new(common::generated(8 * 4096));
+    let mut o1 = vec![0u8; data.len()];
+    let mut r1 = vec![UnitResult::Pending; 8];
+    let h = pool
+        .submit_compress(
+            Inputs::units(&data, 4096),
+            Outputs::flat(&mut o1, 4096),
+            &mut r1,
+        )
+        .unwrap();
+    for _ in 0..4 {
+        let (tx, rx) = mpsc::channel();
+        let (pool, data) = (Arc::clone(&pool), Arc::clone(&data));
+        std::thread::spawn(move || {
+            let mut o = vec![0u8; data.len()];
+            let mut r = vec![UnitResult::Pending; 8];
+            let sum = pool.compress_batch(&data, 4096, Outputs::flat(&mut o, 4096), &mut r);
+            let _ = tx.send(sum.map(|s| s.all_ok()));
+        });
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(20)),
+            Ok(Ok(true)),
+            "the call beside a live handle did not finish"
+        );
+    }
+    // Another thread holds the second context through its own handle: now live handles hold
+    // every context and a call is refused at once, not left waiting.
+    let (tx, rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (p2, d2) = (Arc::clone(&pool), Arc::clone(&data));
+    let other = std::thread::spawn(move || {
+        let mut o = vec![0u8; d2.len()];
+        let mut r = vec![UnitResult::Pending; 8];
+        let h2 = p2
+            .submit_compress(
+                Inputs::units(&d2, 4096),
+                Outputs::flat(&mut o, 4096),
+                &mut r,
+            )
+            .unwrap();
+        tx.send(()).unwrap();
+        go_rx.recv().unwrap();
+        h2.wait().all_ok()
+    });
+    rx.recv().unwrap();
+    let mut o = vec![0u8; data.len()];
+    let mut r = vec![UnitResult::Pending; 8];
+    let e = pool.compress_batch(&data, 4096, Outputs::flat(&mut o, 4096), &mut r);
+    assert_eq!(e.err(), Some(Error::AllContextsHeld(2)));
+    go_tx.send(()).unwrap();
+    assert!(other.join().unwrap());
+    assert!(h.wait().all_ok());
+}

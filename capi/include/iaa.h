@@ -1,16 +1,19 @@
 /*
  * iaa.h: C interface of the iaa library (batched deflate/zstd compression on Intel IAA, with
- * a per-unit software fallback). Link with libiaa_capi (pkg-config names: iaa, iaa-static).
+ * a per-unit software fallback). Link with libiaa (pkg-config names: iaa, iaa-static;
+ * packaged by `cargo build --release -p iaa-capi && target/release/iaa-dist`).
  *
  *   iaa_pool *pool;
  *   if (iaa_pool_create(NULL, &pool) != 0) ...;                    // defaults: auto path, deflate
- *   int rc = iaa_compress_batch(pool, src, len, 4096, dst, dst_len, 4096, res, nres, NULL);
+ *   int rc = iaa_compress_batch(pool, src, len, 4096, dst, dst_len, 4096, res, nres, crcs, NULL);
  *   // res[i] >= 0: unit i compressed to res[i] bytes at dst + i * 4096
  *   // res[i] == IAA_INCOMPRESSIBLE: store unit i raw;  other negative: -errno / IAA_E*
+ *   // crcs[i] (crcs may be NULL): CRC-32 (gzip/zlib) of unit i's uncompressed bytes
  *   iaa_pool_destroy(pool);
  *
  * Return codes: 0 or a length on success; a negative errno value (-EINVAL, -ENODEV, ...), or
- * IAA_INCOMPRESSIBLE / IAA_EVERIFY / IAA_EINTERNAL. iaa_strerror() names any of them.
+ * IAA_INCOMPRESSIBLE / IAA_EVERIFY / IAA_EINTERNAL / IAA_ETRAILING / IAA_ECRC. iaa_strerror()
+ * names any of them.
  * Every function is thread-safe; a pool may be shared by threads (not while it is destroyed).
  */
 
@@ -54,6 +57,19 @@
  * usable; please report it.
  */
 #define IAA_EINTERNAL (-10003)
+
+/**
+ * Decompression only: the unit holds a valid deflate stream followed by bytes that are not
+ * part of it (a unit must be exactly one stream). The slot holds the stream's output, but the
+ * unit is not accepted.
+ */
+#define IAA_ETRAILING (-10004)
+
+/**
+ * Decompression with expected CRCs: the unit decoded, but the CRC-32 of its output is not
+ * the expected one. The slot holds the output, but the unit is not accepted.
+ */
+#define IAA_ECRC (-10005)
 
 /**
  * `iaa_config.path`: hardware if a device (or the device model, `IAA_DEVICE=model`) is
@@ -155,25 +171,30 @@ typedef struct iaa_config {
    */
   uint32_t flags;
   /**
-   * Units one hardware submission keeps in flight per context (0: 8, the kernel's value).
+   * Units one hardware submission keeps in flight per context, 1..1024 (0: 8, the kernel's
+   * value). Out of range: `-EINVAL`.
    */
   uint32_t hw_batch_size;
   /**
-   * Number of per-CPU contexts (0: one per possible CPU).
+   * Number of per-CPU contexts, 1..4096 (0: one per possible CPU, at most 4096). Out of
+   * range: `-EINVAL`.
    */
   uint32_t contexts;
   /**
-   * Largest unit the hardware path takes, 0..=2097152; larger units go to software (0: 65536).
+   * Largest unit the hardware path takes, 1..16777216 (16 MiB); larger units go to software
+   * (0: 65536). Out of range: `-EINVAL`.
    */
   uint64_t max_unit_size;
   /**
-   * How long a unit may stay on the device before it goes to software, in microseconds
-   * (0: the library's default).
+   * How long a unit may stay on the device before it goes to software, in microseconds,
+   * 1..60000000 (60 s) (0: the library's default, 20000). Out of range: `-EINVAL`.
    */
   uint64_t completion_timeout_us;
   /**
    * Work queue choice (hardware path): 0 spreads the contexts over every WQ of the device
-   * (the default); `n > 0` sends every context to WQ `n - 1` of the pool.
+   * (the default); `n > 0` sends every context to WQ `n - 1` of the pool. A WQ the device
+   * does not have counts as no device: `-ENODEV` with `IAA_PATH_HARDWARE`, the software
+   * path with `IAA_PATH_AUTO`.
    */
   uint32_t wq;
   /**
@@ -299,7 +320,7 @@ typedef struct iaa_stats {
 
 #ifdef __cplusplus
 extern "C" {
-#endif // __cplusplus
+#endif /* __cplusplus */
 
 /**
  * The library version as `"MAJOR.MINOR.PATCH"` (Cargo's package version), a static string.
@@ -376,10 +397,13 @@ int iaa_pool_describe(const struct iaa_pool *pool, char *buf, size_t len);
 size_t iaa_batch_size(const struct iaa_pool *pool);
 
 /**
- * The output capacity that lets a compression of `src_len` bytes succeed whenever the data is
- * compressible: `src_len` itself. The library never writes more: output that would not be
- * smaller than the input is reported `IAA_INCOMPRESSIBLE` (store the input raw), so a slot or
- * buffer of the input's size is always enough.
+ * The largest compressed form of `src_len` bytes in either codec: raw deflate's worst case
+ * `src_len + 5 * max(1, ceil(src_len / 65535))` (stored blocks, which bound every deflate
+ * encoder that falls back to them) or zstd's `ZSTD_COMPRESSBOUND(src_len)`, whichever is
+ * larger (saturating at `SIZE_MAX`). The batch and single calls themselves never write more
+ * than `src_len - 1` bytes for a unit (larger output is `IAA_INCOMPRESSIBLE`: store the unit
+ * raw), so slots of the unit's size are enough for them; this bound is for buffers that must
+ * hold any stream.
  */
 size_t iaa_compress_bound(size_t src_len);
 
@@ -400,27 +424,40 @@ size_t iaa_unit_count(size_t src_len, size_t unit_size);
  * or buffer with a non-zero length, `unit_size` 0 or above `INT32_MAX`, `dst_stride` 0,
  * `dst_len < units * dst_stride`, `results_len < units`, or overlapping `src`, `dst` and
  * `results`. `units = iaa_unit_count(src_len, unit_size)`; `info` (may be NULL) receives the
- * call's totals, including how many units ran on the hardware and in software.
+ * call's totals, including how many units ran on the hardware and in software. `crcs` (may be
+ * NULL: not wanted) receives per unit the CRC-32 (gzip/zlib) of the unit's uncompressed bytes
+ * for a compressed or incompressible unit (from the device's completion record on the
+ * hardware path), 0 for a failed one.
  *
  * # Safety
  * Each non-NULL pointer holds the given number of readable (`src`) or writable (`dst`,
- * `results`, `info->size` bytes of `info`) bytes or elements. Thread-safe.
+ * `results`, `crcs` (`units` elements), `info->size` bytes of `info`) bytes or elements.
+ * Thread-safe.
  */
 int iaa_compress_batch(struct iaa_pool *pool,
-                       const uint8_t *src,
+                       const void *src,
                        size_t src_len,
                        size_t unit_size,
-                       uint8_t *dst,
+                       void *dst,
                        size_t dst_len,
                        size_t dst_stride,
                        int32_t *results,
                        size_t results_len,
+                       uint32_t *crcs,
                        struct iaa_batch_info *info);
 
 /**
  * Decompresses `units` independent units: unit `i` is `src[i]` (`src_lens[i]` bytes of raw
  * deflate, or a zstd frame for an `IAA_CODEC_ZSTD` pool) and goes to `dst[i]`, which holds
- * `dst_caps[i]` bytes. `results[i]` receives the decompressed length (>= 0) or a negative
+ * `dst_caps[i]` bytes. `src` and `dst` are arrays of `units` pointers; they are declared
+ * `const void *` so that an array of any object-pointer type (`unsigned char *`, `char *`,
+ * `uint8_t *`, `void *`, const or not) passes without a cast, and must be aligned for a
+ * pointer. `expected_crcs` (may be NULL: no check) gives the CRC-32 (gzip/zlib) each unit's
+ * output must have: a unit that decodes to other bytes gets `IAA_ECRC` (on every path: a
+ * device result is checked like a software one). `crcs` (may be NULL: not wanted) receives
+ * each decompressed unit's CRC-32 (from the device's completion record on the hardware path),
+ * 0 for a failed unit. A unit must be exactly one deflate stream: bytes after its final block
+ * give `IAA_ETRAILING`; a unit that succeeds used all of its `src_lens[i]` bytes. `results[i]` receives the decompressed length (>= 0) or a negative
  * code: `-EBADMSG` (corrupt input), `-EOVERFLOW` (does not fit `dst_caps[i]`), ... Any raw
  * deflate stream is accepted (32 KiB windows too; those run in software).
  *
@@ -430,70 +467,82 @@ int iaa_compress_batch(struct iaa_pool *pool,
  * other, an input or `results`. `info` (may be NULL) receives the call's totals.
  *
  * # Safety
- * The four arrays hold `units` elements; each non-NULL buffer holds its length in readable
- * (`src[i]`) or writable (`dst[i]`) bytes; `results` holds `results_len` writable elements.
- * Thread-safe.
+ * The four arrays (and `expected_crcs`, `crcs` when not NULL) hold `units` elements; each
+ * non-NULL buffer holds its length in readable (`src[i]`) or writable (`dst[i]`) bytes;
+ * `results` holds `results_len` writable elements. Thread-safe.
  */
 int iaa_decompress_batch(struct iaa_pool *pool,
-                         const uint8_t *const *src,
+                         const void *src,
                          const size_t *src_lens,
-                         uint8_t *const *dst,
+                         const void *dst,
                          const size_t *dst_caps,
                          size_t units,
+                         const uint32_t *expected_crcs,
                          int32_t *results,
                          size_t results_len,
+                         uint32_t *crcs,
                          struct iaa_batch_info *info);
 
 /**
  * Compresses `units` separate buffers (scattered pages, say): unit `i` is `src[i]`
  * (`src_lens[i]` bytes) and goes to `dst[i]` (`dst_caps[i]` bytes). `results[i]` receives the
- * compressed length (>= 0), `IAA_INCOMPRESSIBLE` (store the unit raw), or a negative code.
+ * compressed length (>= 0), `IAA_INCOMPRESSIBLE` (store the unit raw), or a negative code;
+ * `crcs` (may be NULL) the CRC-32 of unit `i`'s input as `iaa_compress_batch` gives it.
  * Returns and refuses exactly like `iaa_decompress_batch`.
  *
  * # Safety
  * As for `iaa_decompress_batch`. Thread-safe.
  */
 int iaa_compress_units(struct iaa_pool *pool,
-                       const uint8_t *const *src,
+                       const void *src,
                        const size_t *src_lens,
-                       uint8_t *const *dst,
+                       const void *dst,
                        const size_t *dst_caps,
                        size_t units,
                        int32_t *results,
                        size_t results_len,
+                       uint32_t *crcs,
                        struct iaa_batch_info *info);
 
 /**
  * Compresses one buffer (one unit, at most 4 GiB - 1) into `dst`. Returns 0 with `*out_len`
  * = compressed length, `IAA_INCOMPRESSIBLE` (output would not be smaller than `src_len` or not
  * fit `dst_cap`; store raw; also for `src_len` 0), or a negative code (`-EINVAL` for NULL
- * arguments or overlapping buffers). `*out_len` is 0 unless the result is 0.
+ * arguments or overlapping buffers). `*out_len` is 0 unless the result is 0. `crc` (may be
+ * NULL) receives the CRC-32 (gzip/zlib) of `src` when the result is 0 or
+ * `IAA_INCOMPRESSIBLE`, else 0.
  *
  * # Safety
  * `src` holds `src_len` readable bytes, `dst` `dst_cap` writable bytes, `out_len` is writable
- * (NULLs are refused). Thread-safe.
+ * (NULL is refused), `crc` is NULL or writable. Thread-safe.
  */
 int iaa_compress(struct iaa_pool *pool,
-                 const uint8_t *src,
+                 const void *src,
                  size_t src_len,
-                 uint8_t *dst,
+                 void *dst,
                  size_t dst_cap,
-                 size_t *out_len);
+                 size_t *out_len,
+                 uint32_t *crc);
 
 /**
  * Decompresses one unit (raw deflate, or a zstd frame for a zstd pool) into `dst`. Returns 0
  * with `*out_len` = decompressed length, or a negative code (`-EBADMSG` corrupt input,
- * `-EOVERFLOW` output does not fit `dst_cap`, `-EINVAL` bad arguments).
+ * `-EOVERFLOW` output does not fit `dst_cap`, `IAA_ETRAILING` bytes after the stream,
+ * `IAA_ECRC` the output's CRC-32 is not `*expected_crc`, `-EINVAL` bad arguments).
+ * `expected_crc` may be NULL (no check); `crc` (may be NULL) receives the CRC-32 of the
+ * output when the result is 0, else 0.
  *
  * # Safety
- * As for `iaa_compress`.
+ * As for `iaa_compress`; `expected_crc` is NULL or readable.
  */
 int iaa_decompress(struct iaa_pool *pool,
-                   const uint8_t *src,
+                   const void *src,
                    size_t src_len,
-                   uint8_t *dst,
+                   void *dst,
                    size_t dst_cap,
-                   size_t *out_len);
+                   const uint32_t *expected_crc,
+                   size_t *out_len,
+                   uint32_t *crc);
 
 /**
  * Fills `*out` (whose `size` the caller sets to `sizeof(iaa_stats)`) with the pool's
@@ -514,23 +563,29 @@ const char *iaa_fallback_cause_name(uint32_t index);
  * Starts compressing `units` separate buffers like `iaa_compress_units`, without waiting:
  * on success `*out` is a handle and `results[i]` is `-EINPROGRESS` until the handle reports
  * done. Drive it with `iaa_handle_poll`, finish it with `iaa_handle_wait`, or abandon it with
- * `iaa_handle_free`. The handle holds one of the pool's contexts until it ends: a thread that
- * holds every context gets `-EDEADLK`. Refuses malformed calls like `iaa_compress_units`
- * (nothing written but `*out = NULL`), and a NULL `out`.
+ * `iaa_handle_free`. The handle holds one of the pool's contexts until it ends (a free one:
+ * the calling CPU's first, else any other). Other calls, from any thread, take another free
+ * context and never wait for one a live handle holds; when live handles hold every context,
+ * calls (and submits) return `-EDEADLK` at once. On the software path the units run only
+ * inside `iaa_handle_poll` (one unit per call) and `iaa_handle_wait`: a handle nobody polls
+ * makes no progress. Refuses malformed calls like `iaa_compress_units` (nothing written but
+ * `*out = NULL`), and a NULL `out`.
  *
  * # Safety
- * As for `iaa_compress_units`, and every buffer and array (`src`, `dst`, `results`) must stay
- * valid and untouched by the caller until the handle ends; the four pointer/length arrays
- * are read during this call only.
+ * As for `iaa_compress_units`, and every buffer and array (`src`, `dst`, `results`, `crcs`)
+ * must stay valid and untouched by the caller until the handle ends (`results` and `crcs`
+ * are written when it ends); the four pointer/length arrays and `expected_crcs` are read
+ * during this call only.
  */
 int iaa_submit_compress_units(struct iaa_pool *pool,
-                              const uint8_t *const *src,
+                              const void *src,
                               const size_t *src_lens,
-                              uint8_t *const *dst,
+                              const void *dst,
                               const size_t *dst_caps,
                               size_t units,
                               int32_t *results,
                               size_t results_len,
+                              uint32_t *crcs,
                               struct iaa_handle **out);
 
 /**
@@ -541,19 +596,22 @@ int iaa_submit_compress_units(struct iaa_pool *pool,
  * As for `iaa_submit_compress_units`.
  */
 int iaa_submit_decompress_batch(struct iaa_pool *pool,
-                                const uint8_t *const *src,
+                                const void *src,
                                 const size_t *src_lens,
-                                uint8_t *const *dst,
+                                const void *dst,
                                 const size_t *dst_caps,
                                 size_t units,
+                                const uint32_t *expected_crcs,
                                 int32_t *results,
                                 size_t results_len,
+                                uint32_t *crcs,
                                 struct iaa_handle **out);
 
 /**
- * Makes progress without blocking for long. Returns 1 once every unit has its result (then
- * `results` is written), 0 while units are still running, or a negative code (`-EINVAL` for
- * a NULL or ended handle). The handle stays alive either way: end it with `iaa_handle_wait`.
+ * Makes progress without blocking for long (software path: runs at most one unit; hardware
+ * path: one pass over the device's completion records). Returns 1 once every unit has its
+ * result (then `results` is written), 0 while units are still running, or a negative code
+ * (`-EINVAL` for a NULL or ended handle). The handle stays alive either way: end it with `iaa_handle_wait`.
  *
  * # Safety
  * `h` is NULL or a handle not yet ended, used by one thread at a time.
@@ -580,7 +638,7 @@ int iaa_handle_wait(struct iaa_handle *h, struct iaa_batch_info *info);
 void iaa_handle_free(struct iaa_handle *h);
 
 #ifdef __cplusplus
-}  // extern "C"
-#endif  // __cplusplus
+}  /* extern "C" */
+#endif  /* __cplusplus */
 
 #endif  /* IAA_H */

@@ -22,6 +22,15 @@ pub const IAA_EVERIFY: c_int = -10002;
 /// usable; please report it.
 pub const IAA_EINTERNAL: c_int = -10003;
 
+/// Decompression only: the unit holds a valid deflate stream followed by bytes that are not
+/// part of it (a unit must be exactly one stream). The slot holds the stream's output, but the
+/// unit is not accepted.
+pub const IAA_ETRAILING: c_int = -10004;
+
+/// Decompression with expected CRCs: the unit decoded, but the CRC-32 of its output is not
+/// the expected one. The slot holds the output, but the unit is not accepted.
+pub const IAA_ECRC: c_int = -10005;
+
 /// The errno values the library returns (as negatives), with the meaning it gives them.
 const ERRNO_MESSAGES: &[(c_int, &CStr)] = &[
     (
@@ -40,7 +49,7 @@ const ERRNO_MESSAGES: &[(c_int, &CStr)] = &[
     ),
     (
         libc::EDEADLK,
-        c"this thread already holds every context of the pool",
+        c"live handles hold every context of the pool",
     ),
     (libc::EINPROGRESS, c"unit not finished"),
 ];
@@ -53,6 +62,8 @@ pub(crate) fn message(code: c_int) -> &'static CStr {
         IAA_INCOMPRESSIBLE => c"incompressible: store the unit raw",
         IAA_EVERIFY => c"verify-after-compress mismatch",
         IAA_EINTERNAL => c"internal error (panic caught at the C boundary)",
+        IAA_ETRAILING => c"bytes follow the end of the unit's deflate stream",
+        IAA_ECRC => c"the decompressed unit's CRC-32 is not the expected one",
         c => ERRNO_MESSAGES
             .iter()
             .find(|(e, _)| c.checked_neg() == Some(*e))
@@ -75,7 +86,13 @@ mod tests {
 
     #[test]
     fn codes_are_outside_the_errno_range_and_distinct() {
-        let own = [IAA_INCOMPRESSIBLE, IAA_EVERIFY, IAA_EINTERNAL];
+        let own = [
+            IAA_INCOMPRESSIBLE,
+            IAA_EVERIFY,
+            IAA_EINTERNAL,
+            IAA_ETRAILING,
+            IAA_ECRC,
+        ];
         for (i, a) in own.iter().enumerate() {
             assert!(-*a > 4095, "{a} could be an errno");
             for b in &own[i + 1..] {
@@ -91,7 +108,14 @@ mod tests {
         for (e, m) in ERRNO_MESSAGES {
             assert_eq!(message(-e), *m);
         }
-        for c in [IAA_INCOMPRESSIBLE, IAA_EVERIFY, IAA_EINTERNAL, i32::MIN] {
+        for c in [
+            IAA_INCOMPRESSIBLE,
+            IAA_EVERIFY,
+            IAA_EINTERNAL,
+            IAA_ETRAILING,
+            IAA_ECRC,
+            i32::MIN,
+        ] {
             let m = message(c);
             assert_eq!(m == unknown, c == i32::MIN, "code {c}");
         }

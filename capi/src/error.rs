@@ -2,7 +2,7 @@
 
 use std::ffi::c_int;
 
-use crate::codes::{IAA_EINTERNAL, IAA_EVERIFY, IAA_INCOMPRESSIBLE};
+use crate::codes::{IAA_ECRC, IAA_EINTERNAL, IAA_ETRAILING, IAA_EVERIFY, IAA_INCOMPRESSIBLE};
 
 /// Why an entry point refused a call (before or instead of running it).
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +33,7 @@ pub(crate) fn iaa_error_code(e: &iaa::Error) -> c_int {
     use iaa::Error as E;
     match e {
         E::NoDevice(_) => -libc::ENODEV,
-        E::ContextInit { .. } => -libc::ENOMEM,
+        E::ContextInit { .. } | E::OutOfMemory { .. } => -libc::ENOMEM,
         E::CodecNotOnHardware(_) => -libc::EOPNOTSUPP,
         E::AllContextsHeld(_) => -libc::EDEADLK,
         // Every other error is a malformed call or configuration: zero unit size or stride,
@@ -58,6 +58,8 @@ pub(crate) fn unit_code(r: &iaa::UnitResult) -> Result<i32, CapiError> {
             U::OutputTooSmall => -libc::EOVERFLOW,
             U::VerifyFailed => IAA_EVERIFY,
             U::Abandoned => -libc::ECANCELED,
+            U::TrailingData { .. } => IAA_ETRAILING,
+            U::CrcMismatch { .. } => IAA_ECRC,
             // The software codec's internal errors (and any cause added later).
             _ => -libc::EIO,
         },

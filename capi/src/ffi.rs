@@ -6,7 +6,7 @@
 //! on the C side is the usual one: a non-NULL pointer with a length must point to that many
 //! readable (or writable) bytes.
 
-use std::ffi::{c_char, c_int, CString};
+use std::ffi::{c_char, c_int, c_void, CString};
 use std::mem::{align_of, size_of};
 use std::ptr;
 use std::sync::OnceLock;
@@ -439,13 +439,20 @@ pub unsafe extern "C" fn iaa_batch_size(pool: *const iaa_pool) -> usize {
     })
 }
 
-/// The output capacity that lets a compression of `src_len` bytes succeed whenever the data is
-/// compressible: `src_len` itself. The library never writes more: output that would not be
-/// smaller than the input is reported `IAA_INCOMPRESSIBLE` (store the input raw), so a slot or
-/// buffer of the input's size is always enough.
+/// The largest compressed form of `src_len` bytes in either codec: raw deflate's worst case
+/// `src_len + 5 * max(1, ceil(src_len / 65535))` (stored blocks, which bound every deflate
+/// encoder that falls back to them) or zstd's `ZSTD_COMPRESSBOUND(src_len)`, whichever is
+/// larger (saturating at `SIZE_MAX`). The batch and single calls themselves never write more
+/// than `src_len - 1` bytes for a unit (larger output is `IAA_INCOMPRESSIBLE`: store the unit
+/// raw), so slots of the unit's size are enough for them; this bound is for buffers that must
+/// hold any stream.
 #[no_mangle]
 pub extern "C" fn iaa_compress_bound(src_len: usize) -> usize {
-    src_len
+    let deflate = src_len.saturating_add(src_len.div_ceil(65535).max(1).saturating_mul(5));
+    let zstd = src_len
+        .saturating_add(src_len >> 8)
+        .saturating_add((128usize << 10).saturating_sub(src_len) >> 11);
+    deflate.max(zstd)
 }
 
 /// Number of units `src_len` bytes make at `unit_size` bytes each (the last may be shorter);
@@ -469,22 +476,27 @@ pub extern "C" fn iaa_unit_count(src_len: usize, unit_size: usize) -> usize {
 /// or buffer with a non-zero length, `unit_size` 0 or above `INT32_MAX`, `dst_stride` 0,
 /// `dst_len < units * dst_stride`, `results_len < units`, or overlapping `src`, `dst` and
 /// `results`. `units = iaa_unit_count(src_len, unit_size)`; `info` (may be NULL) receives the
-/// call's totals, including how many units ran on the hardware and in software.
+/// call's totals, including how many units ran on the hardware and in software. `crcs` (may be
+/// NULL: not wanted) receives per unit the CRC-32 (gzip/zlib) of the unit's uncompressed bytes
+/// for a compressed or incompressible unit (from the device's completion record on the
+/// hardware path), 0 for a failed one.
 ///
 /// # Safety
 /// Each non-NULL pointer holds the given number of readable (`src`) or writable (`dst`,
-/// `results`, `info->size` bytes of `info`) bytes or elements. Thread-safe.
+/// `results`, `crcs` (`units` elements), `info->size` bytes of `info`) bytes or elements.
+/// Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn iaa_compress_batch(
     pool: *mut iaa_pool,
-    src: *const u8,
+    src: *const c_void,
     src_len: usize,
     unit_size: usize,
-    dst: *mut u8,
+    dst: *mut c_void,
     dst_len: usize,
     dst_stride: usize,
     results: *mut i32,
     results_len: usize,
+    crcs: *mut u32,
     info: *mut iaa_batch_info,
 ) -> c_int {
     guard(|| {
@@ -508,11 +520,13 @@ pub unsafe extern "C" fn iaa_compress_batch(
             if dst_len / dst_stride < n {
                 return Err(CapiError::Invalid("dst_len holds fewer slots than units"));
             }
-            let src = unsafe { in_slice(src, src_len, "src")? };
-            let dst = unsafe { out_slice(dst, dst_len, "dst")? };
+            let src = unsafe { in_slice(src.cast::<u8>(), src_len, "src")? };
+            let dst = unsafe { out_slice(dst.cast::<u8>(), dst_len, "dst")? };
             let results = unsafe { out_slice(results, n, "results")? };
-            if !disjoint(&mut [span(dst), span(results)], &mut [span(src)]) {
-                return Err(CapiError::Invalid("src, dst and results overlap"));
+            let mut crcs = unsafe { opt_out_slice(crcs, n, "crcs")? };
+            let crc_span = crcs.as_deref().map_or((0, 0), span);
+            if !disjoint(&mut [span(dst), span(results), crc_span], &mut [span(src)]) {
+                return Err(CapiError::Invalid("src, dst, results and crcs overlap"));
             }
             let mut scratch = take_scratch();
             scratch.results.clear();
@@ -524,8 +538,11 @@ pub unsafe extern "C" fn iaa_compress_batch(
                 &mut scratch.results,
             );
             let done = sum.map_err(CapiError::from).and_then(|sum| {
-                for (o, r) in results.iter_mut().zip(&scratch.results) {
+                for (i, (o, r)) in results.iter_mut().zip(&scratch.results).enumerate() {
                     *o = unit_code(r)?;
+                    if let Some(c) = crcs.as_deref_mut() {
+                        c[i] = unit_crc(r, src.chunks(unit_size).nth(i).unwrap_or(&[]));
+                    }
                 }
                 Ok(sum)
             });
@@ -538,7 +555,15 @@ pub unsafe extern "C" fn iaa_compress_batch(
 
 /// Decompresses `units` independent units: unit `i` is `src[i]` (`src_lens[i]` bytes of raw
 /// deflate, or a zstd frame for an `IAA_CODEC_ZSTD` pool) and goes to `dst[i]`, which holds
-/// `dst_caps[i]` bytes. `results[i]` receives the decompressed length (>= 0) or a negative
+/// `dst_caps[i]` bytes. `src` and `dst` are arrays of `units` pointers; they are declared
+/// `const void *` so that an array of any object-pointer type (`unsigned char *`, `char *`,
+/// `uint8_t *`, `void *`, const or not) passes without a cast, and must be aligned for a
+/// pointer. `expected_crcs` (may be NULL: no check) gives the CRC-32 (gzip/zlib) each unit's
+/// output must have: a unit that decodes to other bytes gets `IAA_ECRC` (on every path: a
+/// device result is checked like a software one). `crcs` (may be NULL: not wanted) receives
+/// each decompressed unit's CRC-32 (from the device's completion record on the hardware path),
+/// 0 for a failed unit. A unit must be exactly one deflate stream: bytes after its final block
+/// give `IAA_ETRAILING`; a unit that succeeds used all of its `src_lens[i]` bytes. `results[i]` receives the decompressed length (>= 0) or a negative
 /// code: `-EBADMSG` (corrupt input), `-EOVERFLOW` (does not fit `dst_caps[i]`), ... Any raw
 /// deflate stream is accepted (32 KiB windows too; those run in software).
 ///
@@ -548,19 +573,21 @@ pub unsafe extern "C" fn iaa_compress_batch(
 /// other, an input or `results`. `info` (may be NULL) receives the call's totals.
 ///
 /// # Safety
-/// The four arrays hold `units` elements; each non-NULL buffer holds its length in readable
-/// (`src[i]`) or writable (`dst[i]`) bytes; `results` holds `results_len` writable elements.
-/// Thread-safe.
+/// The four arrays (and `expected_crcs`, `crcs` when not NULL) hold `units` elements; each
+/// non-NULL buffer holds its length in readable (`src[i]`) or writable (`dst[i]`) bytes;
+/// `results` holds `results_len` writable elements. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn iaa_decompress_batch(
     pool: *mut iaa_pool,
-    src: *const *const u8,
+    src: *const c_void,
     src_lens: *const usize,
-    dst: *const *mut u8,
+    dst: *const c_void,
     dst_caps: *const usize,
     units: usize,
+    expected_crcs: *const u32,
     results: *mut i32,
     results_len: usize,
+    crcs: *mut u32,
     info: *mut iaa_batch_info,
 ) -> c_int {
     // SAFETY: forwarded from this function's contract.
@@ -569,13 +596,17 @@ pub unsafe extern "C" fn iaa_decompress_batch(
             vector_call(
                 false,
                 pool,
-                src,
-                src_lens,
-                dst,
-                dst_caps,
-                units,
-                results,
-                results_len,
+                CUnits {
+                    src,
+                    src_lens,
+                    dst,
+                    dst_caps,
+                    units,
+                    expected_crcs,
+                    results,
+                    results_len,
+                    crcs,
+                },
                 info,
             )
         })
@@ -584,7 +615,8 @@ pub unsafe extern "C" fn iaa_decompress_batch(
 
 /// Compresses `units` separate buffers (scattered pages, say): unit `i` is `src[i]`
 /// (`src_lens[i]` bytes) and goes to `dst[i]` (`dst_caps[i]` bytes). `results[i]` receives the
-/// compressed length (>= 0), `IAA_INCOMPRESSIBLE` (store the unit raw), or a negative code.
+/// compressed length (>= 0), `IAA_INCOMPRESSIBLE` (store the unit raw), or a negative code;
+/// `crcs` (may be NULL) the CRC-32 of unit `i`'s input as `iaa_compress_batch` gives it.
 /// Returns and refuses exactly like `iaa_decompress_batch`.
 ///
 /// # Safety
@@ -592,13 +624,14 @@ pub unsafe extern "C" fn iaa_decompress_batch(
 #[no_mangle]
 pub unsafe extern "C" fn iaa_compress_units(
     pool: *mut iaa_pool,
-    src: *const *const u8,
+    src: *const c_void,
     src_lens: *const usize,
-    dst: *const *mut u8,
+    dst: *const c_void,
     dst_caps: *const usize,
     units: usize,
     results: *mut i32,
     results_len: usize,
+    crcs: *mut u32,
     info: *mut iaa_batch_info,
 ) -> c_int {
     // SAFETY: forwarded from this function's contract.
@@ -607,13 +640,17 @@ pub unsafe extern "C" fn iaa_compress_units(
             vector_call(
                 true,
                 pool,
-                src,
-                src_lens,
-                dst,
-                dst_caps,
-                units,
-                results,
-                results_len,
+                CUnits {
+                    src,
+                    src_lens,
+                    dst,
+                    dst_caps,
+                    units,
+                    expected_crcs: ptr::null(),
+                    results,
+                    results_len,
+                    crcs,
+                },
                 info,
             )
         })
@@ -624,29 +661,37 @@ pub unsafe extern "C" fn iaa_compress_units(
 ///
 /// # Safety
 /// As for `iaa_decompress_batch`.
-#[allow(clippy::too_many_arguments)]
 unsafe fn vector_call(
     compress: bool,
     pool: *mut iaa_pool,
-    src: *const *const u8,
-    src_lens: *const usize,
-    dst: *const *mut u8,
-    dst_caps: *const usize,
-    units: usize,
-    results: *mut i32,
-    results_len: usize,
+    c: CUnits,
     info: *mut iaa_batch_info,
 ) -> Result<c_int, CapiError> {
     // SAFETY (every block): forwarded from this function's contract; the buffers are checked
     // disjoint (in units_call) before any is used.
     let p = unsafe { pool_ref(pool)? };
     let info = unsafe { batch_info_arg(info)? };
-    let mut a = unsafe { c_arrays(src, src_lens, dst, dst_caps, units, results, results_len)? };
+    let mut a = unsafe { c_arrays(c)? };
     let mut scratch = take_scratch();
     let r = unsafe { units_call(compress, p, &mut a, &mut scratch) };
     put_scratch(scratch);
     unsafe { write_info(info, &r?) };
     Ok(IAA_OK)
+}
+
+/// The raw arguments of a pointer-array call.
+pub(crate) struct CUnits {
+    pub(crate) src: *const c_void,
+    pub(crate) src_lens: *const usize,
+    pub(crate) dst: *const c_void,
+    pub(crate) dst_caps: *const usize,
+    pub(crate) units: usize,
+    /// NULL: no expected CRCs (always NULL for compression).
+    pub(crate) expected_crcs: *const u32,
+    pub(crate) results: *mut i32,
+    pub(crate) results_len: usize,
+    /// NULL: the caller wants no CRCs.
+    pub(crate) crcs: *mut u32,
 }
 
 /// The C arrays of a pointer-array call, checked: `units` elements each, `results` of at least
@@ -657,33 +702,61 @@ pub(crate) struct CArrays<'a> {
     pub(crate) dsts: &'a [*mut u8],
     pub(crate) caps: &'a [usize],
     pub(crate) results: &'a mut [i32],
+    pub(crate) expected: Option<&'a [u32]>,
+    pub(crate) crcs: Option<&'a mut [u32]>,
 }
 
 /// Checks and borrows the arrays of a pointer-array call.
 ///
 /// # Safety
 /// Each non-NULL array holds `units` elements (`results` `results_len`), readable (`results`
-/// writable) during the borrow.
-pub(crate) unsafe fn c_arrays<'a>(
-    src: *const *const u8,
-    src_lens: *const usize,
-    dst: *const *mut u8,
-    dst_caps: *const usize,
-    units: usize,
-    results: *mut i32,
-    results_len: usize,
-) -> Result<CArrays<'a>, CapiError> {
-    if results_len < units {
+/// and `crcs` writable) during the borrow.
+pub(crate) unsafe fn c_arrays<'a>(c: CUnits) -> Result<CArrays<'a>, CapiError> {
+    let units = c.units;
+    if c.results_len < units {
         return Err(CapiError::Invalid("results_len is smaller than units"));
     }
     // SAFETY (every block): forwarded from this function's contract.
     Ok(CArrays {
-        srcs: unsafe { in_slice(src, units, "src")? },
-        lens: unsafe { in_slice(src_lens, units, "src_lens")? },
-        dsts: unsafe { in_slice(dst, units, "dst")? },
-        caps: unsafe { in_slice(dst_caps, units, "dst_caps")? },
-        results: unsafe { out_slice(results, units, "results")? },
+        srcs: unsafe { in_slice(c.src.cast::<*const u8>(), units, "src")? },
+        lens: unsafe { in_slice(c.src_lens, units, "src_lens")? },
+        dsts: unsafe { in_slice(c.dst.cast::<*mut u8>(), units, "dst")? },
+        caps: unsafe { in_slice(c.dst_caps, units, "dst_caps")? },
+        results: unsafe { out_slice(c.results, units, "results")? },
+        expected: if c.expected_crcs.is_null() {
+            None
+        } else {
+            Some(unsafe { in_slice(c.expected_crcs, units, "expected_crcs")? })
+        },
+        crcs: unsafe { opt_out_slice(c.crcs, units, "crcs")? },
     })
+}
+
+/// `None` for NULL, else [`out_slice`].
+///
+/// # Safety
+/// As for [`out_slice`] when not NULL.
+pub(crate) unsafe fn opt_out_slice<'a, T>(
+    p: *mut T,
+    len: usize,
+    what: &'static str,
+) -> Result<Option<&'a mut [T]>, CapiError> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: forwarded from this function's contract.
+    unsafe { out_slice(p, len, what) }.map(Some)
+}
+
+/// The CRC a C caller gets for a finished unit: the result's CRC-32 of the uncompressed
+/// bytes, for an incompressible unit the CRC-32 of its input (which the caller stores raw),
+/// 0 for a failed unit.
+pub(crate) fn unit_crc(r: &UnitResult, input: &[u8]) -> u32 {
+    match r {
+        UnitResult::Done { crc, .. } => *crc,
+        UnitResult::Incompressible => iaa::crc32(input),
+        _ => 0,
+    }
 }
 
 /// Borrows every unit's buffer into `ins` / `outs` (cleared first) and checks that no output
@@ -718,8 +791,14 @@ pub(crate) unsafe fn bind_units<'a>(
     }
     writes.extend(outs.iter().map(|s| span(s)));
     writes.push(span(a.results));
+    if let Some(c) = a.crcs.as_deref() {
+        writes.push(span(c));
+    }
     reads.extend(ins.iter().map(|s| span(s)));
     reads.extend([span(a.srcs), span(a.lens), span(a.dsts), span(a.caps)]);
+    if let Some(e) = a.expected {
+        reads.push(span(e));
+    }
     if !disjoint(writes, reads) {
         return Err(CapiError::Invalid("output buffers overlap"));
     }
@@ -754,14 +833,12 @@ unsafe fn units_call(
         scratch.results.clear();
         scratch.results.resize(n, UnitResult::Pending);
         let (i, o, r) = (ins.as_slice(), outs.as_mut_slice(), &mut scratch.results);
-        let sum = if compress {
-            p.compress_units(i, o, r)?
-        } else {
-            p.decompress_batch(i, o, r)?
+        let sum = match (compress, a.expected) {
+            (true, _) => p.compress_units(i, o, r)?,
+            (false, None) => p.decompress_batch(i, o, r)?,
+            (false, Some(e)) => p.decompress_batch_checked(i, o, e, r)?,
         };
-        for (o, r) in a.results.iter_mut().zip(&scratch.results) {
-            *o = unit_code(r)?;
-        }
+        write_results(&scratch.results, &ins, a.results, a.crcs.as_deref_mut())?;
         Ok(sum)
     })();
     scratch.ins = rebind(ins);
@@ -769,33 +846,71 @@ unsafe fn units_call(
     r
 }
 
+/// Writes the C results (and CRCs, when wanted) of finished units.
+pub(crate) fn write_results(
+    results: &[UnitResult],
+    ins: &[&[u8]],
+    codes: &mut [i32],
+    mut crcs: Option<&mut [u32]>,
+) -> Result<(), CapiError> {
+    for (i, (o, r)) in codes.iter_mut().zip(results).enumerate() {
+        *o = unit_code(r)?;
+        if let Some(c) = crcs.as_deref_mut() {
+            c[i] = unit_crc(r, ins.get(i).copied().unwrap_or(&[]));
+        }
+    }
+    Ok(())
+}
+
 /// Shared body of the single-buffer calls.
 ///
 /// # Safety
 /// As for `iaa_compress`.
+#[allow(clippy::too_many_arguments)]
 unsafe fn one(
     compress: bool,
     pool: *mut iaa_pool,
-    src: *const u8,
+    src: *const c_void,
     src_len: usize,
-    dst: *mut u8,
+    dst: *mut c_void,
     dst_cap: usize,
+    expected_crc: *const u32,
     out_len: *mut usize,
+    crc: *mut u32,
 ) -> Result<c_int, CapiError> {
     // SAFETY (every block): forwarded from the contract of iaa_compress / iaa_decompress.
     let p = unsafe { pool_ref(pool)? };
     let out_len = unsafe { out_slice(out_len, 1, "out_len")? };
     out_len[0] = 0;
-    let src = unsafe { in_slice(src, src_len, "src")? };
-    let dst = unsafe { out_slice(dst, dst_cap, "dst")? };
-    if !disjoint(&mut [span(dst), span(out_len)], &mut [span(src)]) {
-        return Err(CapiError::Invalid("src, dst and out_len overlap"));
-    }
-    let r = if compress {
-        p.compress(src, dst)?
+    let crc = unsafe { opt_out_slice(crc, 1, "crc")? };
+    let expected = if expected_crc.is_null() {
+        None
     } else {
-        p.decompress(src, dst)?
+        Some(unsafe { in_slice(expected_crc, 1, "expected_crc")? })
     };
+    let src = unsafe { in_slice(src.cast::<u8>(), src_len, "src")? };
+    let dst = unsafe { out_slice(dst.cast::<u8>(), dst_cap, "dst")? };
+    let crc_span = crc.as_deref().map_or((0, 0), span);
+    if !disjoint(
+        &mut [span(dst), span(out_len), crc_span],
+        &mut [span(src), expected.map_or((0, 0), span)],
+    ) {
+        return Err(CapiError::Invalid("src, dst, out_len and crc overlap"));
+    }
+    let r = match (compress, expected) {
+        (true, _) => p.compress(src, dst)?,
+        (false, None) => p.decompress(src, dst)?,
+        (false, Some(e)) => {
+            let ins = [src];
+            let mut r = [UnitResult::Pending];
+            let mut slots = [dst];
+            p.decompress_batch_checked(&ins, &mut slots, e, &mut r)?;
+            r[0]
+        }
+    };
+    if let Some(c) = crc {
+        c[0] = unit_crc(&r, src);
+    }
     match r {
         UnitResult::Done { len, .. } => {
             out_len[0] = len;
@@ -808,41 +923,77 @@ unsafe fn one(
 /// Compresses one buffer (one unit, at most 4 GiB - 1) into `dst`. Returns 0 with `*out_len`
 /// = compressed length, `IAA_INCOMPRESSIBLE` (output would not be smaller than `src_len` or not
 /// fit `dst_cap`; store raw; also for `src_len` 0), or a negative code (`-EINVAL` for NULL
-/// arguments or overlapping buffers). `*out_len` is 0 unless the result is 0.
+/// arguments or overlapping buffers). `*out_len` is 0 unless the result is 0. `crc` (may be
+/// NULL) receives the CRC-32 (gzip/zlib) of `src` when the result is 0 or
+/// `IAA_INCOMPRESSIBLE`, else 0.
 ///
 /// # Safety
 /// `src` holds `src_len` readable bytes, `dst` `dst_cap` writable bytes, `out_len` is writable
-/// (NULLs are refused). Thread-safe.
+/// (NULL is refused), `crc` is NULL or writable. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn iaa_compress(
     pool: *mut iaa_pool,
-    src: *const u8,
+    src: *const c_void,
     src_len: usize,
-    dst: *mut u8,
+    dst: *mut c_void,
     dst_cap: usize,
     out_len: *mut usize,
+    crc: *mut u32,
 ) -> c_int {
     // SAFETY: forwarded from this function's contract.
-    guard(|| to_code(unsafe { one(true, pool, src, src_len, dst, dst_cap, out_len) }))
+    guard(|| {
+        to_code(unsafe {
+            one(
+                true,
+                pool,
+                src,
+                src_len,
+                dst,
+                dst_cap,
+                ptr::null(),
+                out_len,
+                crc,
+            )
+        })
+    })
 }
 
 /// Decompresses one unit (raw deflate, or a zstd frame for a zstd pool) into `dst`. Returns 0
 /// with `*out_len` = decompressed length, or a negative code (`-EBADMSG` corrupt input,
-/// `-EOVERFLOW` output does not fit `dst_cap`, `-EINVAL` bad arguments).
+/// `-EOVERFLOW` output does not fit `dst_cap`, `IAA_ETRAILING` bytes after the stream,
+/// `IAA_ECRC` the output's CRC-32 is not `*expected_crc`, `-EINVAL` bad arguments).
+/// `expected_crc` may be NULL (no check); `crc` (may be NULL) receives the CRC-32 of the
+/// output when the result is 0, else 0.
 ///
 /// # Safety
-/// As for `iaa_compress`.
+/// As for `iaa_compress`; `expected_crc` is NULL or readable.
 #[no_mangle]
 pub unsafe extern "C" fn iaa_decompress(
     pool: *mut iaa_pool,
-    src: *const u8,
+    src: *const c_void,
     src_len: usize,
-    dst: *mut u8,
+    dst: *mut c_void,
     dst_cap: usize,
+    expected_crc: *const u32,
     out_len: *mut usize,
+    crc: *mut u32,
 ) -> c_int {
     // SAFETY: forwarded from this function's contract.
-    guard(|| to_code(unsafe { one(false, pool, src, src_len, dst, dst_cap, out_len) }))
+    guard(|| {
+        to_code(unsafe {
+            one(
+                false,
+                pool,
+                src,
+                src_len,
+                dst,
+                dst_cap,
+                expected_crc,
+                out_len,
+                crc,
+            )
+        })
+    })
 }
 
 fn counts(c: &iaa::PathCounts) -> iaa_path_counts {

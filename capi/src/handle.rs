@@ -9,15 +9,18 @@
 //! caller's buffers stay valid until the handle is waited for or freed. Finished `Inflight`s
 //! go back to their pool for reuse, so a warm submit allocates nothing.
 
-use std::ffi::c_int;
+use std::ffi::{c_int, c_void};
 use std::mem::align_of;
 use std::sync::atomic::Ordering::AcqRel;
 
 use iaa::{BatchSummary, Pool, UnitResult};
 
 use crate::codes::IAA_OK;
-use crate::error::{to_code, unit_code, CapiError};
-use crate::ffi::{batch_info_arg, bind_units, c_arrays, iaa_pool, pool_ref, write_info, CArrays};
+use crate::error::{to_code, CapiError};
+use crate::ffi::{
+    batch_info_arg, bind_units, c_arrays, iaa_pool, pool_ref, write_info, write_results, CArrays,
+    CUnits,
+};
 use crate::guard;
 use crate::types::iaa_batch_info;
 
@@ -41,10 +44,14 @@ pub struct iaa_handle {
     ins: Vec<&'static [u8]>,
     outs: Vec<&'static mut [u8]>,
     results: Vec<UnitResult>,
+    /// Decompress: the caller's expected CRCs, copied at submit (empty: none).
+    expected: Vec<u32>,
     writes: Vec<(usize, usize)>,
     reads: Vec<(usize, usize)>,
     /// The caller's result array and its length (written when the call finishes).
     c_results: *mut i32,
+    /// The caller's CRC array (NULL: not wanted), written with the results.
+    c_crcs: *mut u32,
     units: usize,
     /// Totals, kept when the job finishes.
     summary: BatchSummary,
@@ -65,9 +72,11 @@ impl Inflight {
             ins: Vec::new(),
             outs: Vec::new(),
             results: Vec::new(),
+            expected: Vec::new(),
             writes: Vec::new(),
             reads: Vec::new(),
             c_results: std::ptr::null_mut(),
+            c_crcs: std::ptr::null_mut(),
             units: 0,
             summary: BatchSummary::default(),
             reported: false,
@@ -89,9 +98,10 @@ impl Inflight {
             // SAFETY: the caller's `results` array of `units` writable elements, checked at
             // submit and promised valid until the handle ends.
             let out = unsafe { std::slice::from_raw_parts_mut(self.c_results, self.units) };
-            for (o, r) in out.iter_mut().zip(&self.results) {
-                *o = unit_code(r)?;
-            }
+            // SAFETY: the same for the optional `crcs` array.
+            let crcs = (!self.c_crcs.is_null())
+                .then(|| unsafe { std::slice::from_raw_parts_mut(self.c_crcs, self.units) });
+            write_results(&self.results, &self.ins, out, crcs)?;
         }
         Ok(())
     }
@@ -119,6 +129,7 @@ unsafe fn handle_ended(pool: *mut iaa_pool, mut inf: Box<Inflight>) {
     inf.magic = 0;
     inf.pool = std::ptr::null_mut();
     inf.c_results = std::ptr::null_mut();
+    inf.c_crcs = std::ptr::null_mut();
     // No reference into the caller's memory outlives the handle.
     inf.ins.clear();
     inf.outs.clear();
@@ -158,17 +169,10 @@ unsafe fn inflight<'a>(h: *mut iaa_handle) -> Result<&'a mut Inflight, CapiError
 ///
 /// # Safety
 /// As for `iaa_submit_compress_units`.
-#[allow(clippy::too_many_arguments)]
 unsafe fn submit(
     compress: bool,
     pool: *mut iaa_pool,
-    src: *const *const u8,
-    src_lens: *const usize,
-    dst: *const *mut u8,
-    dst_caps: *const usize,
-    units: usize,
-    results: *mut i32,
-    results_len: usize,
+    c: CUnits,
     out: *mut *mut iaa_handle,
 ) -> Result<c_int, CapiError> {
     if out.is_null() {
@@ -180,7 +184,7 @@ unsafe fn submit(
     // SAFETY (every block): forwarded from this function's contract.
     unsafe { out.write(std::ptr::null_mut()) };
     let p: &'static Pool = unsafe { pool_ref(pool)? };
-    let mut a = unsafe { c_arrays(src, src_lens, dst, dst_caps, units, results, results_len)? };
+    let mut a = unsafe { c_arrays(c)? };
     let pool_state = unsafe { &*pool };
     let mut inf = pool_state
         .spare_handles
@@ -236,6 +240,10 @@ unsafe fn start(
     };
     inf.results.clear();
     inf.results.resize(units, UnitResult::Pending);
+    inf.expected.clear();
+    if let Some(e) = a.expected {
+        inf.expected.extend_from_slice(e);
+    }
     // SAFETY: the three slices point into `inf`'s vectors, which stay untouched (and
     // unmoved: they live in the box) until `job` is dropped in `finish`; the caller's buffers
     // they refer to stay valid until the handle ends, per the contract.
@@ -246,8 +254,12 @@ unsafe fn start(
             std::slice::from_raw_parts_mut(inf.results.as_mut_ptr(), units),
         )
     };
+    // SAFETY: as above, for `expected` (not touched until the job is dropped).
+    let e = unsafe { std::slice::from_raw_parts(inf.expected.as_ptr(), inf.expected.len()) };
     let job = if compress {
         p.submit_compress(i, o, r)?
+    } else if a.expected.is_some() {
+        p.submit_decompress_checked(i, o, e, r)?
     } else {
         p.submit_decompress(i, o, r)?
     };
@@ -256,6 +268,10 @@ unsafe fn start(
     }
     inf.job = Some(job);
     inf.c_results = a.results.as_mut_ptr();
+    inf.c_crcs = a
+        .crcs
+        .as_deref_mut()
+        .map_or(std::ptr::null_mut(), |c| c.as_mut_ptr());
     inf.units = units;
     inf.summary = BatchSummary::default();
     inf.reported = false;
@@ -265,24 +281,30 @@ unsafe fn start(
 /// Starts compressing `units` separate buffers like `iaa_compress_units`, without waiting:
 /// on success `*out` is a handle and `results[i]` is `-EINPROGRESS` until the handle reports
 /// done. Drive it with `iaa_handle_poll`, finish it with `iaa_handle_wait`, or abandon it with
-/// `iaa_handle_free`. The handle holds one of the pool's contexts until it ends: a thread that
-/// holds every context gets `-EDEADLK`. Refuses malformed calls like `iaa_compress_units`
-/// (nothing written but `*out = NULL`), and a NULL `out`.
+/// `iaa_handle_free`. The handle holds one of the pool's contexts until it ends (a free one:
+/// the calling CPU's first, else any other). Other calls, from any thread, take another free
+/// context and never wait for one a live handle holds; when live handles hold every context,
+/// calls (and submits) return `-EDEADLK` at once. On the software path the units run only
+/// inside `iaa_handle_poll` (one unit per call) and `iaa_handle_wait`: a handle nobody polls
+/// makes no progress. Refuses malformed calls like `iaa_compress_units` (nothing written but
+/// `*out = NULL`), and a NULL `out`.
 ///
 /// # Safety
-/// As for `iaa_compress_units`, and every buffer and array (`src`, `dst`, `results`) must stay
-/// valid and untouched by the caller until the handle ends; the four pointer/length arrays
-/// are read during this call only.
+/// As for `iaa_compress_units`, and every buffer and array (`src`, `dst`, `results`, `crcs`)
+/// must stay valid and untouched by the caller until the handle ends (`results` and `crcs`
+/// are written when it ends); the four pointer/length arrays and `expected_crcs` are read
+/// during this call only.
 #[no_mangle]
 pub unsafe extern "C" fn iaa_submit_compress_units(
     pool: *mut iaa_pool,
-    src: *const *const u8,
+    src: *const c_void,
     src_lens: *const usize,
-    dst: *const *mut u8,
+    dst: *const c_void,
     dst_caps: *const usize,
     units: usize,
     results: *mut i32,
     results_len: usize,
+    crcs: *mut u32,
     out: *mut *mut iaa_handle,
 ) -> c_int {
     // SAFETY: forwarded from this function's contract.
@@ -291,13 +313,17 @@ pub unsafe extern "C" fn iaa_submit_compress_units(
             submit(
                 true,
                 pool,
-                src,
-                src_lens,
-                dst,
-                dst_caps,
-                units,
-                results,
-                results_len,
+                CUnits {
+                    src,
+                    src_lens,
+                    dst,
+                    dst_caps,
+                    units,
+                    expected_crcs: std::ptr::null(),
+                    results,
+                    results_len,
+                    crcs,
+                },
                 out,
             )
         })
@@ -312,13 +338,15 @@ pub unsafe extern "C" fn iaa_submit_compress_units(
 #[no_mangle]
 pub unsafe extern "C" fn iaa_submit_decompress_batch(
     pool: *mut iaa_pool,
-    src: *const *const u8,
+    src: *const c_void,
     src_lens: *const usize,
-    dst: *const *mut u8,
+    dst: *const c_void,
     dst_caps: *const usize,
     units: usize,
+    expected_crcs: *const u32,
     results: *mut i32,
     results_len: usize,
+    crcs: *mut u32,
     out: *mut *mut iaa_handle,
 ) -> c_int {
     // SAFETY: forwarded from this function's contract.
@@ -327,22 +355,27 @@ pub unsafe extern "C" fn iaa_submit_decompress_batch(
             submit(
                 false,
                 pool,
-                src,
-                src_lens,
-                dst,
-                dst_caps,
-                units,
-                results,
-                results_len,
+                CUnits {
+                    src,
+                    src_lens,
+                    dst,
+                    dst_caps,
+                    units,
+                    expected_crcs,
+                    results,
+                    results_len,
+                    crcs,
+                },
                 out,
             )
         })
     })
 }
 
-/// Makes progress without blocking for long. Returns 1 once every unit has its result (then
-/// `results` is written), 0 while units are still running, or a negative code (`-EINVAL` for
-/// a NULL or ended handle). The handle stays alive either way: end it with `iaa_handle_wait`.
+/// Makes progress without blocking for long (software path: runs at most one unit; hardware
+/// path: one pass over the device's completion records). Returns 1 once every unit has its
+/// result (then `results` is written), 0 while units are still running, or a negative code
+/// (`-EINVAL` for a NULL or ended handle). The handle stays alive either way: end it with `iaa_handle_wait`.
 ///
 /// # Safety
 /// `h` is NULL or a handle not yet ended, used by one thread at a time.

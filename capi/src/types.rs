@@ -59,17 +59,22 @@ pub struct iaa_config {
     pub level: u32,
     /// `IAA_FLAG_*` bits; unknown bits give `-EINVAL`.
     pub flags: u32,
-    /// Units one hardware submission keeps in flight per context (0: 8, the kernel's value).
+    /// Units one hardware submission keeps in flight per context, 1..1024 (0: 8, the kernel's
+    /// value). Out of range: `-EINVAL`.
     pub hw_batch_size: u32,
-    /// Number of per-CPU contexts (0: one per possible CPU).
+    /// Number of per-CPU contexts, 1..4096 (0: one per possible CPU, at most 4096). Out of
+    /// range: `-EINVAL`.
     pub contexts: u32,
-    /// Largest unit the hardware path takes, 0..=2097152; larger units go to software (0: 65536).
+    /// Largest unit the hardware path takes, 1..16777216 (16 MiB); larger units go to software
+    /// (0: 65536). Out of range: `-EINVAL`.
     pub max_unit_size: u64,
-    /// How long a unit may stay on the device before it goes to software, in microseconds
-    /// (0: the library's default).
+    /// How long a unit may stay on the device before it goes to software, in microseconds,
+    /// 1..60000000 (60 s) (0: the library's default, 20000). Out of range: `-EINVAL`.
     pub completion_timeout_us: u64,
     /// Work queue choice (hardware path): 0 spreads the contexts over every WQ of the device
-    /// (the default); `n > 0` sends every context to WQ `n - 1` of the pool.
+    /// (the default); `n > 0` sends every context to WQ `n - 1` of the pool. A WQ the device
+    /// does not have counts as no device: `-ENODEV` with `IAA_PATH_HARDWARE`, the software
+    /// path with `IAA_PATH_AUTO`.
     pub wq: u32,
     /// Reserved, must be 0.
     pub reserved: u32,

@@ -73,14 +73,15 @@ fn batch_round_trip_through_the_abi() {
     let rc = unsafe {
         iaa_compress_batch(
             pool,
-            src.as_ptr(),
+            src.as_ptr().cast(),
             src.len(),
             unit,
-            dst.as_mut_ptr(),
+            dst.as_mut_ptr().cast(),
             dst.len(),
             unit,
             res.as_mut_ptr(),
             res.len(),
+            std::ptr::null_mut(),
             &mut info,
         )
     };
@@ -114,13 +115,15 @@ fn batch_round_trip_through_the_abi() {
     let rc = unsafe {
         iaa_decompress_batch(
             pool,
-            srcs.as_ptr(),
+            srcs.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             idx.len(),
+            std::ptr::null(),
             dres.as_mut_ptr(),
             dres.len(),
+            std::ptr::null_mut(),
             ptr::null_mut(),
         )
     };
@@ -163,11 +166,12 @@ fn single_calls_and_their_edges() {
     let rc = unsafe {
         iaa_compress(
             pool,
-            src.as_ptr(),
+            src.as_ptr().cast(),
             src.len(),
-            dst.as_mut_ptr(),
+            dst.as_mut_ptr().cast(),
             dst.len(),
             &mut clen,
+            std::ptr::null_mut(),
         )
     };
     assert_eq!(rc, 0, "{}", strerror(rc));
@@ -177,11 +181,13 @@ fn single_calls_and_their_edges() {
     let rc = unsafe {
         iaa_decompress(
             pool,
-            dst.as_ptr(),
+            dst.as_ptr().cast(),
             clen,
-            back.as_mut_ptr(),
+            back.as_mut_ptr().cast(),
             back.len(),
+            std::ptr::null(),
             &mut dlen,
+            std::ptr::null_mut(),
         )
     };
     assert_eq!((rc, dlen), (0, src.len()));
@@ -190,11 +196,13 @@ fn single_calls_and_their_edges() {
     let rc = unsafe {
         iaa_decompress(
             pool,
-            dst.as_ptr(),
+            dst.as_ptr().cast(),
             clen,
-            back.as_mut_ptr(),
+            back.as_mut_ptr().cast(),
             src.len() - 1,
+            std::ptr::null(),
             &mut dlen,
+            std::ptr::null_mut(),
         )
     };
     assert_eq!((rc, dlen), (-libc::EOVERFLOW, 0));
@@ -203,11 +211,13 @@ fn single_calls_and_their_edges() {
     let rc = unsafe {
         iaa_decompress(
             pool,
-            junk.as_ptr(),
+            junk.as_ptr().cast(),
             junk.len(),
-            back.as_mut_ptr(),
+            back.as_mut_ptr().cast(),
             back.len(),
+            std::ptr::null(),
             &mut dlen,
+            std::ptr::null_mut(),
         )
     };
     assert_eq!(rc, -libc::EBADMSG, "{}", strerror(rc));
@@ -216,26 +226,38 @@ fn single_calls_and_their_edges() {
     let rc = unsafe {
         iaa_compress(
             pool,
-            rnd.as_ptr(),
+            rnd.as_ptr().cast(),
             rnd.len(),
-            dst.as_mut_ptr(),
+            dst.as_mut_ptr().cast(),
             dst.len(),
             &mut clen,
+            std::ptr::null_mut(),
         )
     };
     assert_eq!((rc, clen), (IAA_INCOMPRESSIBLE, 0));
     let rc = unsafe {
         iaa_compress(
             pool,
-            src.as_ptr(),
+            src.as_ptr().cast(),
             src.len(),
-            dst.as_mut_ptr(),
+            dst.as_mut_ptr().cast(),
             8,
             &mut clen,
+            std::ptr::null_mut(),
         )
     };
     assert_eq!(rc, IAA_INCOMPRESSIBLE);
-    let rc = unsafe { iaa_compress(pool, ptr::null(), 0, dst.as_mut_ptr(), dst.len(), &mut clen) };
+    let rc = unsafe {
+        iaa_compress(
+            pool,
+            ptr::null(),
+            0,
+            dst.as_mut_ptr().cast(),
+            dst.len(),
+            &mut clen,
+            std::ptr::null_mut(),
+        )
+    };
     assert_eq!(rc, IAA_INCOMPRESSIBLE);
     unsafe { iaa_pool_destroy(pool) };
 }
@@ -256,14 +278,15 @@ fn misuse_gives_codes_and_touches_nothing() {
                 "null pool",
                 iaa_compress_batch(
                     ptr::null_mut(),
-                    s,
+                    s.cast(),
                     sl,
                     4096,
-                    d,
+                    d.cast(),
                     dl,
                     4096,
                     r,
                     3,
+                    std::ptr::null_mut(),
                     ptr::null_mut(),
                 ),
             ),
@@ -274,11 +297,12 @@ fn misuse_gives_codes_and_touches_nothing() {
                     ptr::null(),
                     sl,
                     4096,
-                    d,
+                    d.cast(),
                     dl,
                     4096,
                     r,
                     3,
+                    std::ptr::null_mut(),
                     ptr::null_mut(),
                 ),
             ),
@@ -286,7 +310,7 @@ fn misuse_gives_codes_and_touches_nothing() {
                 "null dst",
                 iaa_compress_batch(
                     pool,
-                    s,
+                    s.cast(),
                     sl,
                     4096,
                     ptr::null_mut(),
@@ -294,6 +318,7 @@ fn misuse_gives_codes_and_touches_nothing() {
                     4096,
                     r,
                     3,
+                    std::ptr::null_mut(),
                     ptr::null_mut(),
                 ),
             ),
@@ -301,49 +326,111 @@ fn misuse_gives_codes_and_touches_nothing() {
                 "null results",
                 iaa_compress_batch(
                     pool,
-                    s,
+                    s.cast(),
                     sl,
                     4096,
-                    d,
+                    d.cast(),
                     dl,
                     4096,
                     ptr::null_mut(),
                     3,
+                    std::ptr::null_mut(),
                     ptr::null_mut(),
                 ),
             ),
             (
                 "unit size 0",
-                iaa_compress_batch(pool, s, sl, 0, d, dl, 4096, r, 3, ptr::null_mut()),
+                iaa_compress_batch(
+                    pool,
+                    s.cast(),
+                    sl,
+                    0,
+                    d.cast(),
+                    dl,
+                    4096,
+                    r,
+                    3,
+                    std::ptr::null_mut(),
+                    ptr::null_mut(),
+                ),
             ),
             (
                 "unit size > INT32_MAX",
-                iaa_compress_batch(pool, s, sl, 1 << 31, d, dl, 4096, r, 3, ptr::null_mut()),
+                iaa_compress_batch(
+                    pool,
+                    s.cast(),
+                    sl,
+                    1 << 31,
+                    d.cast(),
+                    dl,
+                    4096,
+                    r,
+                    3,
+                    std::ptr::null_mut(),
+                    ptr::null_mut(),
+                ),
             ),
             (
                 "stride 0",
-                iaa_compress_batch(pool, s, sl, 4096, d, dl, 0, r, 3, ptr::null_mut()),
+                iaa_compress_batch(
+                    pool,
+                    s.cast(),
+                    sl,
+                    4096,
+                    d.cast(),
+                    dl,
+                    0,
+                    r,
+                    3,
+                    std::ptr::null_mut(),
+                    ptr::null_mut(),
+                ),
             ),
             (
                 "results too short",
-                iaa_compress_batch(pool, s, sl, 4096, d, dl, 4096, r, 2, ptr::null_mut()),
+                iaa_compress_batch(
+                    pool,
+                    s.cast(),
+                    sl,
+                    4096,
+                    d.cast(),
+                    dl,
+                    4096,
+                    r,
+                    2,
+                    std::ptr::null_mut(),
+                    ptr::null_mut(),
+                ),
             ),
             (
                 "too few output slots",
-                iaa_compress_batch(pool, s, sl, 4096, d, dl - 1, 4096, r, 3, ptr::null_mut()),
+                iaa_compress_batch(
+                    pool,
+                    s.cast(),
+                    sl,
+                    4096,
+                    d.cast(),
+                    dl - 1,
+                    4096,
+                    r,
+                    3,
+                    std::ptr::null_mut(),
+                    ptr::null_mut(),
+                ),
             ),
             (
                 "dst overlaps src",
                 iaa_compress_batch(
                     pool,
-                    s,
+                    s.cast(),
                     sl,
                     4096,
-                    s as *mut u8,
+                    (s as *mut u8).cast(),
                     sl,
                     4096,
                     r,
                     3,
+                    std::ptr::null_mut(),
                     ptr::null_mut(),
                 ),
             ),
@@ -351,14 +438,15 @@ fn misuse_gives_codes_and_touches_nothing() {
                 "results inside dst",
                 iaa_compress_batch(
                     pool,
-                    s,
+                    s.cast(),
                     sl,
                     4096,
-                    d,
+                    d.cast(),
                     dl,
                     4096,
                     d as *mut i32,
                     3,
+                    std::ptr::null_mut(),
                     ptr::null_mut(),
                 ),
             ),
@@ -366,14 +454,15 @@ fn misuse_gives_codes_and_touches_nothing() {
                 "src wraps the address space",
                 iaa_compress_batch(
                     pool,
-                    s,
+                    s.cast(),
                     usize::MAX - 8,
                     4096,
-                    d,
+                    d.cast(),
                     dl,
                     4096,
                     r,
                     3,
+                    std::ptr::null_mut(),
                     ptr::null_mut(),
                 ),
             ),
@@ -381,14 +470,15 @@ fn misuse_gives_codes_and_touches_nothing() {
                 "misaligned results",
                 iaa_compress_batch(
                     pool,
-                    s,
+                    s.cast(),
                     sl,
                     4096,
-                    d,
+                    d.cast(),
                     dl,
                     4096,
                     (r as *mut u8).add(1) as *mut i32,
                     3,
+                    std::ptr::null_mut(),
                     ptr::null_mut(),
                 ),
             ),
@@ -398,11 +488,28 @@ fn misuse_gives_codes_and_touches_nothing() {
             ),
             (
                 "null out_len",
-                iaa_compress(pool, s, sl, d, dl, ptr::null_mut()),
+                iaa_compress(
+                    pool,
+                    s.cast(),
+                    sl,
+                    d.cast(),
+                    dl,
+                    ptr::null_mut(),
+                    std::ptr::null_mut(),
+                ),
             ),
             (
                 "null pool single",
-                iaa_decompress(ptr::null_mut(), s, sl, d, dl, &mut 0),
+                iaa_decompress(
+                    ptr::null_mut(),
+                    s.cast(),
+                    sl,
+                    d.cast(),
+                    dl,
+                    std::ptr::null(),
+                    &mut 0,
+                    std::ptr::null_mut(),
+                ),
             ),
             (
                 "null decompress arrays",
@@ -413,8 +520,10 @@ fn misuse_gives_codes_and_touches_nothing() {
                     ptr::null(),
                     ptr::null(),
                     2,
+                    std::ptr::null(),
                     r,
                     3,
+                    std::ptr::null_mut(),
                     ptr::null_mut(),
                 ),
             ),
@@ -441,7 +550,21 @@ fn misuse_gives_codes_and_touches_nothing() {
 
     // A bad info->size is refused before anything runs; zero units are fine.
     let mut info = iaa_batch_info::default(); // size 0
-    let rc = unsafe { iaa_compress_batch(pool, s, sl, 4096, d, dl, 4096, r, 3, &mut info) };
+    let rc = unsafe {
+        iaa_compress_batch(
+            pool,
+            s.cast(),
+            sl,
+            4096,
+            d.cast(),
+            dl,
+            4096,
+            r,
+            3,
+            std::ptr::null_mut(),
+            &mut info,
+        )
+    };
     assert_eq!(rc, EINVAL);
     let rc = unsafe {
         iaa_compress_batch(
@@ -454,6 +577,7 @@ fn misuse_gives_codes_and_touches_nothing() {
             4096,
             ptr::null_mut(),
             0,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         )
     };
@@ -466,8 +590,10 @@ fn misuse_gives_codes_and_touches_nothing() {
             ptr::null(),
             ptr::null(),
             0,
+            std::ptr::null(),
             ptr::null_mut(),
             0,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         )
     };
@@ -478,7 +604,17 @@ fn misuse_gives_codes_and_touches_nothing() {
     let comp = {
         let mut out = vec![0u8; 4096];
         let mut n = 0;
-        let rc = unsafe { iaa_compress(pool, s, 4096, out.as_mut_ptr(), out.len(), &mut n) };
+        let rc = unsafe {
+            iaa_compress(
+                pool,
+                s.cast(),
+                4096,
+                out.as_mut_ptr().cast(),
+                out.len(),
+                &mut n,
+                std::ptr::null_mut(),
+            )
+        };
         assert_eq!(rc, 0);
         out.truncate(n);
         out
@@ -491,13 +627,15 @@ fn misuse_gives_codes_and_touches_nothing() {
     let rc = unsafe {
         iaa_decompress_batch(
             pool,
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             2,
+            std::ptr::null(),
             two.as_mut_ptr(),
             2,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         )
     };
@@ -506,13 +644,15 @@ fn misuse_gives_codes_and_touches_nothing() {
     let rc = unsafe {
         iaa_decompress_batch(
             pool,
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             2,
+            std::ptr::null(),
             two.as_mut_ptr(),
             2,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         )
     };
@@ -521,13 +661,15 @@ fn misuse_gives_codes_and_touches_nothing() {
     let rc = unsafe {
         iaa_decompress_batch(
             pool,
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             2,
+            std::ptr::null(),
             two.as_mut_ptr(),
             1,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         )
     };
@@ -536,13 +678,15 @@ fn misuse_gives_codes_and_touches_nothing() {
     let rc = unsafe {
         iaa_decompress_batch(
             pool,
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             big.as_ptr(),
             2,
+            std::ptr::null(),
             two.as_mut_ptr(),
             2,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         )
     };
@@ -553,13 +697,15 @@ fn misuse_gives_codes_and_touches_nothing() {
     let rc = unsafe {
         iaa_decompress_batch(
             pool,
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             2,
+            std::ptr::null(),
             two.as_mut_ptr(),
             2,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         )
     };
@@ -592,7 +738,16 @@ fn pool_creation_checks_the_config() {
         ("unknown flag", mk(&|c| c.flags = 1 << 20)),
         ("reserved field", mk(&|c| c.reserved = 1)),
         ("hw_batch_size huge", mk(&|c| c.hw_batch_size = 1 << 20)),
+        ("contexts UINT32_MAX", mk(&|c| c.contexts = u32::MAX)),
+        ("contexts 4097", mk(&|c| c.contexts = 4097)),
+        ("max_unit_size huge", mk(&|c| c.max_unit_size = u64::MAX)),
+        (
+            "max_unit_size 16 MiB + 1",
+            mk(&|c| c.max_unit_size = (16 << 20) + 1),
+        ),
+        ("timeout huge", mk(&|c| c.completion_timeout_us = u64::MAX)),
     ];
+    let t0 = std::time::Instant::now();
     for (what, cfg) in &bad {
         // SAFETY: a whole iaa_config (size fields lie; the library must not trust them blindly
         // beyond its bound, and 1 << 40 is refused before any read).
@@ -600,6 +755,8 @@ fn pool_creation_checks_the_config() {
         assert_eq!(rc, EINVAL, "{what}");
         assert!(out.is_null(), "{what}: *out is NULL after a failure");
     }
+    // Refused before anything is allocated.
+    assert!(t0.elapsed() < std::time::Duration::from_secs(1));
     // SAFETY: NULL out pointer must be refused.
     assert_eq!(
         unsafe { iaa_pool_create(ptr::null(), ptr::null_mut()) },
@@ -647,11 +804,12 @@ fn zstd_pool_round_trips_and_stats_struct_is_versioned() {
         unsafe {
             iaa_compress(
                 pool,
-                src.as_ptr(),
+                src.as_ptr().cast(),
                 src.len(),
-                c.as_mut_ptr(),
+                c.as_mut_ptr().cast(),
                 c.len(),
                 &mut n,
+                std::ptr::null_mut(),
             )
         },
         0
@@ -660,7 +818,18 @@ fn zstd_pool_round_trips_and_stats_struct_is_versioned() {
     let mut back = vec![0u8; src.len()];
     let mut m = 0;
     assert_eq!(
-        unsafe { iaa_decompress(pool, c.as_ptr(), n, back.as_mut_ptr(), back.len(), &mut m) },
+        unsafe {
+            iaa_decompress(
+                pool,
+                c.as_ptr().cast(),
+                n,
+                back.as_mut_ptr().cast(),
+                back.len(),
+                std::ptr::null(),
+                &mut m,
+                std::ptr::null_mut(),
+            )
+        },
         0
     );
     assert_eq!(&back[..m], &src[..]);
@@ -718,14 +887,15 @@ fn one_pool_shared_by_threads() {
                     let rc = unsafe {
                         iaa_compress_batch(
                             pool,
-                            src.as_ptr(),
+                            src.as_ptr().cast(),
                             src.len(),
                             4096,
-                            dst.as_mut_ptr(),
+                            dst.as_mut_ptr().cast(),
                             dst.len(),
                             4096,
                             res.as_mut_ptr(),
                             n,
+                            std::ptr::null_mut(),
                             ptr::null_mut(),
                         )
                     };
@@ -769,13 +939,14 @@ fn scattered_units_compress_and_decompress() {
     let rc = unsafe {
         iaa_compress_units(
             pool,
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             3,
             res.as_mut_ptr(),
             3,
+            std::ptr::null_mut(),
             &mut info,
         )
     };
@@ -797,13 +968,15 @@ fn scattered_units_compress_and_decompress() {
     let rc = unsafe {
         iaa_decompress_batch(
             pool,
-            cins.as_ptr(),
+            cins.as_ptr().cast(),
             clens.as_ptr(),
-            bouts.as_ptr(),
+            bouts.as_ptr().cast(),
             bcaps.as_ptr(),
             2,
+            std::ptr::null(),
             dres.as_mut_ptr(),
             2,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         )
     };
@@ -818,13 +991,14 @@ fn scattered_units_compress_and_decompress() {
     unsafe {
         let rc = iaa_compress_units(
             pool,
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs_bad.as_ptr(),
+            outs_bad.as_ptr().cast(),
             caps.as_ptr(),
             3,
             res.as_mut_ptr(),
             3,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         );
         assert_eq!(rc, EINVAL, "output aliases an input");
@@ -832,39 +1006,55 @@ fn scattered_units_compress_and_decompress() {
             pool,
             ptr::null(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             3,
             res.as_mut_ptr(),
             3,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         );
         assert_eq!(rc, EINVAL, "NULL src array");
         let rc = iaa_compress_units(
             pool,
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             3,
             res.as_mut_ptr(),
             2,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         );
         assert_eq!(rc, EINVAL, "results too short");
         let rc = iaa_compress_units(
             ptr::null_mut(),
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             3,
             res.as_mut_ptr(),
             3,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         );
         assert_eq!(rc, EINVAL, "NULL pool");
     }
     assert_eq!(res, r0, "refused calls wrote no result");
     unsafe { iaa_pool_destroy(pool) };
+}
+
+#[test]
+fn compress_bound_covers_stored_deflate_and_zstd() {
+    // zstd's ZSTD_COMPRESSBOUND, and deflate's stored-block worst case.
+    let zstd = |n: usize| n + (n >> 8) + ((128usize << 10).saturating_sub(n) >> 11);
+    let stored = |n: usize| n + 5 * n.div_ceil(65535).max(1);
+    for n in [0usize, 1, 4095, 4096, 65535, 65536, 1 << 20, 1 << 30] {
+        let b = iaa_compress_bound(n);
+        assert!(b >= zstd(n) && b >= stored(n) && b > n, "{n}: {b}");
+        assert_eq!(b, zstd(n).max(stored(n)));
+    }
+    assert_eq!(iaa_compress_bound(usize::MAX), usize::MAX);
 }

@@ -10,8 +10,8 @@ use iaa_capi::*;
 
 struct Counting;
 
-// Per thread: whether this thread counts, and its count (the tests of this binary run in
-// parallel threads, each counting only its own allocations).
+// Per thread: the tests of this file run in parallel, and one's counted allocations (the
+// probe) must not land in another's count.
 thread_local! {
     static COUNTING: Cell<bool> = const { Cell::new(false) };
     static ALLOCS: Cell<usize> = const { Cell::new(0) };
@@ -19,7 +19,7 @@ thread_local! {
 
 fn note() {
     if COUNTING.try_with(|c| c.get()).unwrap_or(false) {
-        let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
+        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
     }
 }
 
@@ -46,11 +46,11 @@ static A: Counting = Counting;
 
 /// Allocations made by `f` on this thread.
 fn count(f: impl FnOnce()) -> usize {
-    let before = ALLOCS.with(|n| n.get());
+    let before = ALLOCS.with(Cell::get);
     COUNTING.with(|c| c.set(true));
     f();
     COUNTING.with(|c| c.set(false));
-    ALLOCS.with(|n| n.get()) - before
+    ALLOCS.with(Cell::get) - before
 }
 
 /// A software pool with one context (so every call uses the same warm state).
@@ -84,14 +84,15 @@ fn batch_calls_allocate_nothing_after_the_first() {
         let rc = unsafe {
             iaa_compress_batch(
                 pool,
-                src.as_ptr(),
+                src.as_ptr().cast(),
                 src.len(),
                 4096,
-                dst.as_mut_ptr(),
+                dst.as_mut_ptr().cast(),
                 dst.len(),
                 4096,
                 res.as_mut_ptr(),
                 n,
+                std::ptr::null_mut(),
                 &mut info,
             )
         };
@@ -107,13 +108,15 @@ fn batch_calls_allocate_nothing_after_the_first() {
         let rc = unsafe {
             iaa_decompress_batch(
                 pool,
-                ins.as_ptr(),
+                ins.as_ptr().cast(),
                 lens.as_ptr(),
-                outs.as_ptr(),
+                outs.as_ptr().cast(),
                 caps.as_ptr(),
                 n,
+                std::ptr::null(),
                 dres.as_mut_ptr(),
                 n,
+                std::ptr::null_mut(),
                 &mut info,
             )
         };
@@ -154,13 +157,14 @@ fn warm_submit_wait_rounds_allocate_nothing() {
         unsafe {
             let rc = iaa_submit_compress_units(
                 pool,
-                ins.as_ptr(),
+                ins.as_ptr().cast(),
                 lens.as_ptr(),
-                outs.as_ptr(),
+                outs.as_ptr().cast(),
                 lens.as_ptr(),
                 8,
                 res.as_mut_ptr(),
                 8,
+                std::ptr::null_mut(),
                 &mut h,
             );
             assert_eq!(rc, 0);

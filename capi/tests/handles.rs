@@ -57,13 +57,14 @@ impl Pages {
         let rc = unsafe {
             iaa_submit_compress_units(
                 pool,
-                ins.as_ptr(),
+                ins.as_ptr().cast(),
                 lens.as_ptr(),
-                outs.as_ptr(),
+                outs.as_ptr().cast(),
                 caps.as_ptr(),
                 n,
                 self.res.as_mut_ptr(),
                 n,
+                std::ptr::null_mut(),
                 &mut h,
             )
         };
@@ -83,13 +84,15 @@ impl Pages {
         let rc = unsafe {
             iaa_submit_decompress_batch(
                 pool,
-                ins.as_ptr(),
+                ins.as_ptr().cast(),
                 lens.as_ptr(),
-                outs.as_ptr(),
+                outs.as_ptr().cast(),
                 caps.as_ptr(),
                 n,
+                std::ptr::null(),
                 dres.as_mut_ptr(),
                 n,
+                std::ptr::null_mut(),
                 &mut h,
             )
         };
@@ -224,26 +227,28 @@ fn misuse_is_refused() {
         // NULL out.
         let rc = iaa_submit_compress_units(
             p,
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             2,
             pages.res.as_mut_ptr(),
             2,
+            std::ptr::null_mut(),
             ptr::null_mut(),
         );
         assert_eq!(rc, EINVAL);
         // Short results: *out is NULL afterwards.
         let rc = iaa_submit_compress_units(
             p,
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             2,
             pages.res.as_mut_ptr(),
             1,
+            std::ptr::null_mut(),
             &mut h,
         );
         assert_eq!(rc, EINVAL);
@@ -252,26 +257,29 @@ fn misuse_is_refused() {
         let bad = [ins[0] as *mut u8, outs[1]];
         let rc = iaa_submit_compress_units(
             p,
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            bad.as_ptr(),
+            bad.as_ptr().cast(),
             caps.as_ptr(),
             2,
             pages.res.as_mut_ptr(),
             2,
+            std::ptr::null_mut(),
             &mut h,
         );
         assert_eq!(rc, EINVAL);
         // NULL pool.
         let rc = iaa_submit_decompress_batch(
             ptr::null_mut(),
-            ins.as_ptr(),
+            ins.as_ptr().cast(),
             lens.as_ptr(),
-            outs.as_ptr(),
+            outs.as_ptr().cast(),
             caps.as_ptr(),
             2,
+            std::ptr::null(),
             pages.res.as_mut_ptr(),
             2,
+            std::ptr::null_mut(),
             &mut h,
         );
         assert_eq!(rc, EINVAL);

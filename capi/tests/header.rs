@@ -31,6 +31,10 @@ fn generate() -> String {
     let mut out = Vec::new();
     bindings.write(&mut out);
     let text = String::from_utf8(out).expect("utf-8 header");
+    // C89 has no `//` comments: cbindgen writes two after `extern "C"`.
+    let text = text
+        .replace("// extern \"C\"", "/* extern \"C\" */")
+        .replace("// __cplusplus", "/* __cplusplus */");
     // cbindgen writes `#define X -1`; a C macro must be `(-1)` so `a-X` stays `a-(-1)`.
     text.lines()
         .map(|line| match line.strip_prefix("#define ") {

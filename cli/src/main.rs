@@ -78,6 +78,9 @@ struct CompressArgs {
     /// milliseconds, 1..=60000 (default: the library's, 20).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=60000))]
     completion_timeout_ms: Option<u64>,
+    /// Replace OUT if it exists (without it, an existing OUT is an error and stays as it is).
+    #[arg(short, long)]
+    force: bool,
     /// Input file, or `-` for stdin.
     input: PathBuf,
     /// Output container, or `-` for stdout.
@@ -97,6 +100,9 @@ struct DecompressArgs {
     /// milliseconds, 1..=60000 (default: the library's, 20).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=60000))]
     completion_timeout_ms: Option<u64>,
+    /// Replace OUT if it exists (without it, an existing OUT is an error and stays as it is).
+    #[arg(short, long)]
+    force: bool,
     /// Input container, or `-` for stdin.
     input: PathBuf,
     /// Output file, or `-` for stdout.
@@ -144,6 +150,8 @@ enum CliError {
     TerminalOutput,
     #[error("{0}: input and output are the same file")]
     SameFile(PathBuf),
+    #[error("{0}: the output file exists (use -f to replace it)")]
+    OutputExists(PathBuf),
     #[error(transparent)]
     Corpus(#[from] iaa_bench::CorpusError),
     #[error(transparent)]
@@ -176,11 +184,97 @@ fn open_input(path: &PathBuf) -> Result<File, CliError> {
     })
 }
 
-fn create_output(path: &PathBuf) -> Result<File, CliError> {
-    File::create(path).map_err(|source| CliError::File {
-        path: path.clone(),
-        source,
-    })
+/// An output file written under a temporary name in the same directory and renamed over
+/// the real name only when everything succeeded ([`TempOutput::commit`]). Dropped without
+/// `commit` (any error), it removes the temporary file: an existing output is never
+/// truncated or deleted, and no partial output is left behind.
+struct TempOutput {
+    tmp: PathBuf,
+    dest: PathBuf,
+    force: bool,
+    file: Option<File>,
+}
+
+impl TempOutput {
+    /// Refuses an existing `dest` unless `force`; creates the temporary file.
+    fn create(dest: &std::path::Path, force: bool) -> Result<TempOutput, CliError> {
+        if !force && std::fs::symlink_metadata(dest).is_ok() {
+            return Err(CliError::OutputExists(dest.to_path_buf()));
+        }
+        let dir = match dest.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = dest
+            .file_name()
+            .map_or_else(|| std::ffi::OsString::from("out"), |n| n.to_os_string());
+        for attempt in 0..100u32 {
+            let mut tmp_name = std::ffi::OsString::from(".");
+            tmp_name.push(&name);
+            tmp_name.push(format!(".iaa-tmp-{}-{attempt}", std::process::id()));
+            let tmp = dir.join(tmp_name);
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+            {
+                Ok(f) => {
+                    return Ok(TempOutput {
+                        tmp,
+                        dest: dest.to_path_buf(),
+                        force,
+                        file: Some(f),
+                    })
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(source) => return Err(CliError::File { path: tmp, source }),
+            }
+        }
+        Err(CliError::File {
+            path: dir,
+            source: io::Error::new(io::ErrorKind::AlreadyExists, "no free temporary name"),
+        })
+    }
+
+    /// The temporary file, to write into.
+    fn file(&mut self) -> &mut File {
+        self.file.as_mut().expect("open until commit")
+    }
+
+    /// Flushes the data to disk and moves the file to its real name. Without `force` the
+    /// move fails (and the existing file stays) if the name appeared in the meantime.
+    fn commit(mut self) -> Result<(), CliError> {
+        let err = |path: &std::path::Path| {
+            let path = path.to_path_buf();
+            move |source| CliError::File { path, source }
+        };
+        if let Some(f) = self.file.take() {
+            f.sync_all().map_err(err(&self.tmp))?;
+        }
+        if self.force {
+            std::fs::rename(&self.tmp, &self.dest).map_err(err(&self.dest))?;
+        } else {
+            // A hard link never replaces an existing name.
+            std::fs::hard_link(&self.tmp, &self.dest).map_err(|e| {
+                if e.kind() == io::ErrorKind::AlreadyExists {
+                    CliError::OutputExists(self.dest.clone())
+                } else {
+                    err(&self.dest)(e)
+                }
+            })?;
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TempOutput {
+    fn drop(&mut self) {
+        // After a successful commit the temporary name no longer exists (or is a second link
+        // to the committed file): removing it is harmless either way.
+        self.file = None;
+        let _ = std::fs::remove_file(&self.tmp);
+    }
 }
 
 fn compress(a: CompressArgs) -> Result<(), CliError> {
@@ -252,19 +346,15 @@ fn compress(a: CompressArgs) -> Result<(), CliError> {
         so.flush().map_err(ContainerError::Io)?;
         s
     } else {
-        let f = create_output(&a.output)?;
-        let mut out = BufWriter::with_capacity(1 << 20, f);
-        let r = container::compress(input, len, &mut out, params, &mut codec, &mut |d| {
+        let mut tmp = TempOutput::create(&a.output, a.force)?;
+        let mut out = BufWriter::with_capacity(1 << 20, tmp.file());
+        let s = container::compress(input, len, &mut out, params, &mut codec, &mut |d| {
             bar.update(d)
-        });
-        match r {
-            Ok(s) => s,
-            Err(e) => {
-                drop(out);
-                let _ = std::fs::remove_file(&a.output);
-                return Err(e.into());
-            }
-        }
+        })?;
+        out.flush().map_err(ContainerError::Io)?;
+        drop(out);
+        tmp.commit()?;
+        s
     };
     bar.finish();
     if a.verbose {
@@ -322,16 +412,13 @@ fn decompress(a: DecompressArgs) -> Result<(), CliError> {
         let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
         container::decompress(input, len, &mut out, codec_for, &mut |d| bar.update(d))?
     } else {
-        let f = create_output(&a.output)?;
-        let mut out = BufWriter::with_capacity(1 << 20, f);
-        match container::decompress(input, len, &mut out, codec_for, &mut |d| bar.update(d)) {
-            Ok(s) => s,
-            Err(e) => {
-                drop(out);
-                let _ = std::fs::remove_file(&a.output);
-                return Err(e.into());
-            }
-        }
+        let mut tmp = TempOutput::create(&a.output, a.force)?;
+        let mut out = BufWriter::with_capacity(1 << 20, tmp.file());
+        let s = container::decompress(input, len, &mut out, codec_for, &mut |d| bar.update(d))?;
+        out.flush().map_err(ContainerError::Io)?;
+        drop(out);
+        tmp.commit()?;
+        s
     };
     bar.finish();
     if a.verbose {

@@ -216,3 +216,130 @@ fn output_naming_the_input_is_refused_and_the_input_survives() {
     assert!(!out.status.success());
     assert_eq!(std::fs::read(&c).unwrap(), f.good);
 }
+
+#[test]
+fn a_failed_decompress_leaves_an_existing_output_byte_identical() {
+    let f = fixture("keep");
+    let c = f.dir.join("bad.iaa");
+    let mut b = f.good.clone();
+    let last = b.len() - 1;
+    b[last] ^= 0x55; // a payload byte of the last unit
+    std::fs::write(&c, &b).unwrap();
+    let o = f.dir.join("precious");
+    let before = b"an existing file that must survive".repeat(100);
+    std::fs::write(&o, &before).unwrap();
+    // With -f the failure still leaves the old file, byte for byte.
+    let out = run(&[
+        OsStr::new("decompress"),
+        OsStr::new("-f"),
+        c.as_os_str(),
+        o.as_os_str(),
+    ]);
+    assert!(!out.status.success());
+    assert_eq!(std::fs::read(&o).unwrap(), before);
+    // No temporary file is left behind either.
+    let names: Vec<_> = std::fs::read_dir(&f.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains("iaa-tmp")), "{names:?}");
+}
+
+#[test]
+fn an_existing_output_needs_force() {
+    let f = fixture("force");
+    let c = f.dir.join("good.iaa");
+    let o = f.dir.join("exists");
+    std::fs::write(&o, b"old").unwrap();
+    let out = run(&[OsStr::new("decompress"), c.as_os_str(), o.as_os_str()]);
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("exists") && e.contains("-f"), "{e}");
+    assert_eq!(std::fs::read(&o).unwrap(), b"old");
+    let input = f.dir.join("in");
+    let out = run(&[OsStr::new("compress"), input.as_os_str(), c.as_os_str()]);
+    assert!(
+        !out.status.success(),
+        "compress replaced its output without -f"
+    );
+    assert_eq!(std::fs::read(&c).unwrap(), f.good);
+    // -f replaces it.
+    let out = run(&[
+        OsStr::new("decompress"),
+        OsStr::new("--force"),
+        c.as_os_str(),
+        o.as_os_str(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(&o).unwrap(), std::fs::read(&input).unwrap());
+}
+
+/// Compresses like the pool, but appends a byte after the deflate stream of unit 1.
+struct TrailingUnit1(iaa_cli::codecs::PoolCodec);
+
+impl container::UnitCodec for TrailingUnit1 {
+    fn compress_chunk(
+        &mut self,
+        src: &[u8],
+        unit_size: usize,
+        slots: &mut [u8],
+        out: &mut [container::UnitOutcome],
+    ) -> Result<(), (usize, String)> {
+        self.0.compress_chunk(src, unit_size, slots, out)?;
+        if let container::UnitOutcome::Compressed(n) = out[1] {
+            assert!(n + 1 < unit_size);
+            slots[unit_size + n] = 0xA5;
+            out[1] = container::UnitOutcome::Compressed(n + 1);
+        }
+        Ok(())
+    }
+
+    fn decompress_chunk(
+        &mut self,
+        inputs: &[&[u8]],
+        outputs: &mut [&mut [u8]],
+        lens: &mut [usize],
+    ) -> Result<(), (usize, String)> {
+        self.0.decompress_chunk(inputs, outputs, lens)
+    }
+}
+
+#[test]
+fn bytes_after_a_units_stream_are_blamed_on_that_unit() {
+    let dir = scratch("trailing-unit");
+    let data = b"hello, container! ".repeat(1500);
+    let mut codec = TrailingUnit1(
+        iaa_cli::codecs::PoolCodec::new(
+            container::Codec::Deflate,
+            iaa_cli::codecs::CliLevel::Fast,
+            4096,
+            true,
+            None,
+        )
+        .unwrap(),
+    );
+    let mut c = std::io::Cursor::new(Vec::new());
+    let params = container::Params {
+        codec: container::Codec::Deflate,
+        flags: 0,
+        unit_size: 4096,
+    };
+    container::compress(
+        &data[..],
+        data.len() as u64,
+        &mut c,
+        params,
+        &mut codec,
+        &mut |_| {},
+    )
+    .unwrap();
+    let e = decompress_fails(&dir, c.get_ref());
+    assert!(
+        e.contains("unit 1:") && e.contains("1 bytes follow the deflate stream"),
+        "{e}"
+    );
+}

@@ -192,13 +192,17 @@ fn zstd_and_better_level_round_trip() {
     for (name, data) in files.iter().take(2) {
         let input = dir.join(name);
         std::fs::write(&input, data).unwrap();
-        for extra in [
+        for (k, extra) in [
             &["--codec", "zstd"][..],
             &["--codec", "zstd", "--level", "better"][..],
             &["--level", "better", "--unit-size", "16384"][..],
-        ] {
-            let c = dir.join(format!("{name}.iaa"));
-            let back = dir.join(format!("{name}.out"));
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            // Outputs of their own: an existing output is refused without -f.
+            let c = dir.join(format!("{name}.{k}.iaa"));
+            let back = dir.join(format!("{name}.{k}.out"));
             compress(&input, &c, extra);
             let cb = std::fs::read(&c).unwrap();
             assert!(cb.len() < data.len(), "{name} {extra:?}");

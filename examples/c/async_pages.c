@@ -80,7 +80,7 @@ int main(int argc, char **argv)
             caps[b][p] = PAGE;
         }
         rc = iaa_submit_compress_units(pool, in[b], lens[b], out[b], caps[b], PAGES, res[b],
-                                       PAGES, &h[b]);
+                                       PAGES, NULL, &h[b]);
         if (rc)
             return fail("iaa_submit_compress_units", rc);
     }
@@ -127,8 +127,8 @@ int main(int argc, char **argv)
             out[b][p] = back[b][p];
         }
     for (int b = 0; b < BATCHES; b++) {
-        rc = iaa_submit_decompress_batch(pool, in[b], lens[b], out[b], caps[b], PAGES, res[b],
-                                         PAGES, &h[b]);
+        rc = iaa_submit_decompress_batch(pool, in[b], lens[b], out[b], caps[b], PAGES, NULL, res[b],
+                                         PAGES, NULL, &h[b]);
         if (rc)
             return fail("iaa_submit_decompress_batch", rc);
     }

@@ -1,6 +1,6 @@
 /*
- * zlib_interop: compress a file in 4 KiB units through libiaa_capi and inflate every unit with
- * zlib; then deflate every unit with zlib (4 KiB window) and decompress them with libiaa_capi.
+ * zlib_interop: compress a file in 4 KiB units through libiaa and inflate every unit with
+ * zlib; then deflate every unit with zlib (4 KiB window) and decompress them with libiaa.
  * Every byte is compared. Exit status 0 when both directions round-trip, 1 otherwise.
  *
  *   cc zlib_interop.c $(pkg-config --cflags --libs iaa-static) -lz -o zlib_interop
@@ -123,6 +123,7 @@ int main(int argc, char **argv)
     unsigned char *dst = malloc(CALL_UNITS * slot);
     unsigned char *back = malloc(unit);
     int32_t res[CALL_UNITS];
+    uint32_t crcs[CALL_UNITS];
     size_t units = 0, raw = 0, packed = 0;
 
     /* 1. library compresses, zlib inflates. */
@@ -131,7 +132,7 @@ int main(int argc, char **argv)
         size_t n = (chunk + unit - 1) / unit;
         iaa_batch_info info = {.size = sizeof info};
         rc = iaa_compress_batch(pool, data + off, chunk, unit, dst, CALL_UNITS * slot, slot, res,
-                                CALL_UNITS, &info);
+                                CALL_UNITS, crcs, &info);
         if (rc != 0)
             return fail("iaa_compress_batch", rc);
         if (info.units != n || info.failed != 0)
@@ -140,6 +141,12 @@ int main(int argc, char **argv)
             size_t ulen = i + 1 < n ? unit : chunk - i * unit;
             const unsigned char *orig = data + off + i * unit;
             units++;
+            /* The library's per-unit CRC-32 is zlib's crc32() of the unit. */
+            if (crcs[i] != (uint32_t)crc32(0L, orig, (uInt)ulen)) {
+                fprintf(stderr, "unit %zu: CRC %08x, zlib says %08lx\n", units - 1,
+                        (unsigned)crcs[i], crc32(0L, orig, (uInt)ulen));
+                return 1;
+            }
             if (res[i] == IAA_INCOMPRESSIBLE) {
                 raw++;
                 continue;
@@ -166,6 +173,7 @@ int main(int argc, char **argv)
     size_t zlen[CALL_UNITS];
     uint8_t *udst[CALL_UNITS];
     size_t ucap[CALL_UNITS];
+    uint32_t want[CALL_UNITS];
     unsigned char *out = malloc(CALL_UNITS * unit);
     size_t checked = 0;
     for (size_t off = 0; off < len; off += CALL_UNITS * unit) {
@@ -180,13 +188,31 @@ int main(int argc, char **argv)
             zlen[i] = (size_t)z;
             udst[i] = out + i * unit; /* the output is exactly the original chunk */
             ucap[i] = ulen;
+            want[i] = (uint32_t)crc32(0L, data + off + i * unit, (uInt)ulen);
         }
+        /* A wrong expected CRC fails that unit alone (checked on the first chunk). */
+        if (off == 0)
+            want[0] ^= 1;
         iaa_batch_info info = {.size = sizeof info};
-        rc = iaa_decompress_batch(pool, zsrc, zlen, udst, ucap, n, res, CALL_UNITS, &info);
+        rc = iaa_decompress_batch(pool, zsrc, zlen, udst, ucap, n, want, res, CALL_UNITS, crcs,
+                                  &info);
         if (rc != 0)
             return fail("iaa_decompress_batch", rc);
+        if (off == 0) {
+            /* The unit is reported, its slot still holds the output; the rest are done. */
+            if (res[0] != IAA_ECRC || crcs[0] != 0)
+                return fail("a wrong expected CRC", res[0]);
+            want[0] ^= 1;
+            res[0] = (int32_t)(n > 1 ? unit : chunk);
+            crcs[0] = want[0];
+        }
         for (size_t i = 0; i < n; i++) {
             size_t ulen = i + 1 < n ? unit : chunk - i * unit;
+            if (crcs[i] != want[i]) {
+                fprintf(stderr, "unit %zu: CRC %08x, want %08x\n", checked + i, (unsigned)crcs[i],
+                        (unsigned)want[i]);
+                return 1;
+            }
             if (res[i] != (int32_t)ulen) {
                 fprintf(stderr, "unit %zu: decompressed %d of %zu bytes (%s)\n", checked + i,
                         res[i], ulen, iaa_strerror(res[i]));

@@ -1,5 +1,5 @@
 // block_codec: a block-compression hook of the kind RocksDB and ClickHouse plug in
-// (Compress(const Slice&, std::string*) / Uncompress), built on libiaa_capi. Each block is
+// (Compress(const Slice&, std::string*) / Uncompress), built on libiaa. Each block is
 // compressed as a batch of 4 KiB units in one call, so the hardware path can work on all of a
 // block's units at once; units that do not shrink are stored raw.
 //
@@ -58,9 +58,9 @@ class IaaBlockCompressor {
         size_t n = iaa_unit_count(input.size(), unit_);
         std::vector<uint8_t> slots(n * unit_);
         std::vector<int32_t> res(n);
-        int rc = iaa_compress_batch(pool_, reinterpret_cast<const uint8_t *>(input.data()),
-                                    input.size(), unit_, slots.data(), slots.size(), unit_,
-                                    res.data(), res.size(), nullptr);
+        int rc = iaa_compress_batch(pool_, input.data(), input.size(), unit_, slots.data(),
+                                    slots.size(), unit_, res.data(), res.size(), nullptr,
+                                    nullptr);
         if (rc != 0)
             return false;
         output->clear();
@@ -123,7 +123,8 @@ class IaaBlockCompressor {
             return false;
         std::vector<int32_t> res(src.size());
         int rc = iaa_decompress_batch(pool_, src.data(), src_len.data(), dst.data(), cap.data(),
-                                      src.size(), res.data(), res.size(), nullptr);
+                                      src.size(), nullptr, res.data(), res.size(), nullptr,
+                                      nullptr);
         if (rc != 0)
             return false;
         for (size_t k = 0; k < res.size(); k++)

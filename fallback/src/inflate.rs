@@ -179,8 +179,11 @@ const FAST_BITS: u32 = 10;
 struct Huff<const N: usize> {
     count: [u16; 16],
     symbol: [u16; N],
-    /// `symbol << 4 | length`, 0 = longer than FAST_BITS or invalid.
+    /// `symbol << 4 | length`, 0 = longer than `bits` or invalid; only the first `1 << bits`
+    /// entries are used.
     fast: [u16; 1 << FAST_BITS],
+    /// Index bits of `fast` (at most FAST_BITS; the code-length code needs only 7).
+    bits: u32,
 }
 
 impl<const N: usize> Huff<N> {
@@ -189,12 +192,14 @@ impl<const N: usize> Huff<N> {
             count: [0; 16],
             symbol: [0; N],
             fast: [0; 1 << FAST_BITS],
+            bits: FAST_BITS,
         }
     }
 
-    /// Build from lengths. `allow_incomplete`: a single code of length 1, or no code at all,
-    /// is accepted (as zlib does for literal/length and distance codes).
-    fn build(&mut self, lens: &[u8], allow_incomplete: bool) -> Result<(), InflateError> {
+    /// Check lengths and count them (no tables). `allow_incomplete`: a single code of length
+    /// 1, or no code at all, is accepted (as zlib does for literal/length and distance codes).
+    /// `Ok(true)` when the code is complete (every bit pattern is a code).
+    fn check(&mut self, lens: &[u8], allow_incomplete: bool) -> Result<bool, InflateError> {
         self.count = [0; 16];
         for &l in lens {
             self.count[l as usize] += 1;
@@ -215,6 +220,23 @@ impl<const N: usize> Huff<N> {
         if left > 0 && !(allow_incomplete && max <= 1) {
             return Err(InflateError::InvalidCodeLengths);
         }
+        Ok(left == 0)
+    }
+
+    /// [`Huff::check`], then the decoding tables (a fast table of `bits` index bits).
+    fn build(
+        &mut self,
+        lens: &[u8],
+        allow_incomplete: bool,
+        bits: u32,
+    ) -> Result<bool, InflateError> {
+        let complete = self.check(lens, allow_incomplete)?;
+        self.tables(lens, bits);
+        Ok(complete)
+    }
+
+    /// The symbol and fast tables of lengths [`Huff::check`] accepted.
+    fn tables(&mut self, lens: &[u8], bits: u32) {
         let mut offs = [0u16; 16];
         for l in 1..15 {
             offs[l + 1] = offs[l] + self.count[l];
@@ -226,16 +248,18 @@ impl<const N: usize> Huff<N> {
             }
         }
         // Fast table.
-        self.fast = [0; 1 << FAST_BITS];
+        self.bits = bits;
+        let size = 1usize << bits;
+        self.fast[..size].fill(0);
         let mut code: u32 = 0;
         let mut idx = 0usize;
-        for l in 1..=FAST_BITS as usize {
+        for l in 1..=bits as usize {
             for _ in 0..self.count[l] {
                 let sym = self.symbol[idx];
                 idx += 1;
                 let rev = (code.reverse_bits() >> (32 - l as u32)) as usize;
                 let mut k = rev;
-                while k < (1 << FAST_BITS) {
+                while k < size {
                     self.fast[k] = (sym << 4) | l as u16;
                     k += 1 << l;
                 }
@@ -243,7 +267,6 @@ impl<const N: usize> Huff<N> {
             }
             code <<= 1;
         }
-        Ok(())
     }
 
     #[inline(always)]
@@ -251,8 +274,8 @@ impl<const N: usize> Huff<N> {
         if b.cnt < 15 {
             b.refill();
         }
-        if b.cnt >= FAST_BITS {
-            let e = self.fast[(b.acc & ((1 << FAST_BITS) - 1)) as usize];
+        if b.cnt >= self.bits {
+            let e = self.fast[(b.acc & ((1 << self.bits) - 1)) as usize];
             if e != 0 {
                 let l = (e & 15) as u32;
                 b.acc >>= l;
@@ -296,6 +319,34 @@ pub fn inflate_status(
     dst: &mut [u8],
     opts: &InflateOptions,
 ) -> Result<InflateStatus, InflateError> {
+    let cap = dst.len();
+    run::<true>(src, dst, cap, opts, false)
+}
+
+/// Check a stream that libdeflate decoded (into at most `out_cap` bytes) against the rules zlib
+/// applies and libdeflate does not: at most 286 literal/length and 30 distance codes, a
+/// complete code-length code, no use of literal/length symbols 286 and 287 or distance symbols
+/// 30 and 31 (which fixed-Huffman blocks can code), and no use of the bit pattern an incomplete
+/// one-code code leaves unused. Writes nothing; `Ok` means zlib decodes the stream exactly as
+/// libdeflate did.
+///
+/// Cheap where it matters: a final block whose codes are complete (every dynamic block of a
+/// well-formed single-block stream) or a stored one is accepted from its header alone; only
+/// earlier blocks and fixed-Huffman final blocks are walked symbol by symbol, without output.
+pub(crate) fn check_libdeflate_accepted(src: &[u8], out_cap: usize) -> Result<(), InflateError> {
+    run::<false>(src, &mut [], out_cap, &InflateOptions::default(), true).map(|_| ())
+}
+
+/// The decoder. `W = false`: write nothing, only count the output against `cap` (`dst` is
+/// unused). `stop_at_clean_final`: return as soon as the header of a final block with complete
+/// codes (or a final stored block) has been read; `InflateStatus` then only says that.
+fn run<const W: bool>(
+    src: &[u8],
+    dst: &mut [u8],
+    cap: usize,
+    opts: &InflateOptions,
+    stop_at_clean_final: bool,
+) -> Result<InflateStatus, InflateError> {
     let mut b = Bits {
         src,
         pos: 0,
@@ -309,6 +360,12 @@ pub fn inflate_status(
         dist: Huff::new(),
     };
     let max_dist = opts.max_distance;
+    let early = |b: &Bits<'_>, out, blocks| InflateStatus {
+        written: out,
+        bits_consumed: b.consumed_bits(),
+        final_block: true,
+        blocks: blocks + 1,
+    };
     loop {
         let trunc = |out| InflateError::Truncated { written: out };
         let hdr = b.get(3).ok_or(trunc(out))?;
@@ -321,22 +378,29 @@ pub fn inflate_status(
                 if len != (!nlen & 0xFFFF) {
                     return Err(InflateError::BadStoredLength);
                 }
+                if fin && stop_at_clean_final {
+                    return Ok(early(&b, out, blocks));
+                }
                 // Bytes still in the accumulator first, then straight from the input.
                 let mut left = len;
                 while left > 0 && b.cnt >= 8 {
                     let v = b.get(8).ok_or(trunc(out))? as u8;
-                    if out >= dst.len() {
+                    if out >= cap {
                         return Err(InflateError::OutputOverflow { written: out });
                     }
-                    dst[out] = v;
+                    if W {
+                        dst[out] = v;
+                    }
                     out += 1;
                     left -= 1;
                 }
                 if left > 0 {
                     let avail = src.len() - b.pos;
-                    let room = dst.len() - out;
+                    let room = cap - out;
                     let n = left.min(avail).min(room);
-                    dst[out..out + n].copy_from_slice(&src[b.pos..b.pos + n]);
+                    if W {
+                        dst[out..out + n].copy_from_slice(&src[b.pos..b.pos + n]);
+                    }
                     out += n;
                     b.pos += n;
                     if n < left {
@@ -359,13 +423,18 @@ pub fn inflate_status(
                         _ => 8,
                     };
                 }
-                t.lit.build(&lens[..288], false)?;
-                t.dist.build(&[5u8; 32], false)?;
-                out = codes(&mut b, dst, out, &t, max_dist)?;
+                t.lit.build(&lens[..288], false, FAST_BITS)?;
+                t.dist.build(&[5u8; 32], false, FAST_BITS)?;
+                out = codes::<W>(&mut b, dst, cap, out, &t, max_dist)?;
             }
             2 => {
-                read_dynamic(&mut b, &mut t, out)?;
-                out = codes(&mut b, dst, out, &t, max_dist)?;
+                // A final block with complete codes ends the check at its header: no tables.
+                let header_only = fin && stop_at_clean_final;
+                let complete = read_dynamic(&mut b, &mut t, out, header_only)?;
+                if header_only && complete {
+                    return Ok(early(&b, out, blocks));
+                }
+                out = codes::<W>(&mut b, dst, cap, out, &t, max_dist)?;
             }
             _ => return Err(InflateError::InvalidBlockType),
         }
@@ -385,7 +454,14 @@ const CL_ORDER: [usize; 19] = [
     16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
 ];
 
-fn read_dynamic(b: &mut Bits<'_>, t: &mut Tables, out: usize) -> Result<(), InflateError> {
+/// Read a dynamic block header into `t`; `Ok(true)` when both codes are complete.
+/// `lazy`: when both codes are complete, only check them (no decoding tables are built).
+fn read_dynamic(
+    b: &mut Bits<'_>,
+    t: &mut Tables,
+    out: usize,
+    lazy: bool,
+) -> Result<bool, InflateError> {
     let trunc = InflateError::Truncated { written: out };
     let hlit = b.get(5).ok_or(trunc)? as usize + 257;
     let hdist = b.get(5).ok_or(trunc)? as usize + 1;
@@ -398,7 +474,7 @@ fn read_dynamic(b: &mut Bits<'_>, t: &mut Tables, out: usize) -> Result<(), Infl
         cl[s] = b.get(3).ok_or(trunc)? as u8;
     }
     let mut clh: Huff<19> = Huff::new();
-    clh.build(&cl, false)?;
+    clh.build(&cl, false, 7)?;
     let mut lens = [0u8; 320];
     let total = hlit + hdist;
     let mut i = 0;
@@ -427,15 +503,22 @@ fn read_dynamic(b: &mut Bits<'_>, t: &mut Tables, out: usize) -> Result<(), Infl
     if lens[256] == 0 {
         return Err(InflateError::MissingEob);
     }
-    t.lit.build(&lens[..hlit], true)?;
-    t.dist.build(&lens[hlit..total], true)?;
-    Ok(())
+    let lit_complete = t.lit.check(&lens[..hlit], true)?;
+    let dist_complete = t.dist.check(&lens[hlit..total], true)?;
+    let complete = lit_complete && dist_complete;
+    if !(lazy && complete) {
+        t.lit.tables(&lens[..hlit], FAST_BITS);
+        t.dist.tables(&lens[hlit..total], FAST_BITS);
+    }
+    Ok(complete)
 }
 
 /// Decode the compressed data of one block until its EOB. Returns the new output position.
-fn codes(
+/// `W = false`: count the output against `cap`, write nothing.
+fn codes<const W: bool>(
     b: &mut Bits<'_>,
     dst: &mut [u8],
+    cap: usize,
     mut out: usize,
     t: &Tables,
     max_dist: usize,
@@ -449,10 +532,12 @@ fn codes(
     loop {
         let sym = t.lit.decode(b).map_err(map(out))?;
         if sym < 256 {
-            if out >= dst.len() {
+            if out >= cap {
                 return Err(InflateError::OutputOverflow { written: out });
             }
-            dst[out] = sym as u8;
+            if W {
+                dst[out] = sym as u8;
+            }
             out += 1;
         } else if sym == 256 {
             return Ok(out);
@@ -482,11 +567,11 @@ fn codes(
             if dist > out {
                 return Err(InflateError::DistanceBeforeStart { dist, written: out });
             }
-            let room = dst.len() - out;
+            let room = cap - out;
             let n = len.min(room);
-            if dist >= n {
+            if W && dist >= n {
                 dst.copy_within(out - dist..out - dist + n, out);
-            } else {
+            } else if W {
                 for k in 0..n {
                     dst[out + k] = dst[out + k - dist];
                 }

@@ -3,7 +3,7 @@
 //! as a software-only codec. See `fallback/README.md` for the design and measured figures.
 // `unsafe` is allowed only in the CPU-specific variant files (`src/variant/avx2.rs`,
 // `avx512.rs`: calling code compiled for an instruction set the CPU was checked to have) and
-// in the optional ISA-L FFI (`src/isal.rs`).
+// in the FFI modules (`libdeflate`, and `isal` with that feature).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -14,6 +14,7 @@ mod huffman;
 pub mod inflate;
 #[cfg(feature = "isal")]
 pub mod isal;
+mod libdeflate;
 pub mod lz77;
 pub mod variant;
 pub mod zstd_codec;

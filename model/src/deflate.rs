@@ -612,12 +612,24 @@ impl Huff {
     }
 }
 
-/// Outcome of building a code: fine, or over-subscribed.
-fn build(h: &mut Huff, lengths: &[u8]) -> Result<(), ()> {
+/// Which incomplete codes [`build`] accepts (RFC 1951 3.2.7, as zlib reads it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Incomplete {
+    /// None: the code-length code must be complete.
+    Reject,
+    /// Literal/length and distance codes: no code at all, or one code of length 1 (its other
+    /// bit pattern is then an invalid code in the data).
+    SingleOrEmpty,
+}
+
+/// Outcome of building a code: fine, or over-subscribed or incomplete (beyond what
+/// `incomplete` allows).
+fn build(h: &mut Huff, lengths: &[u8], incomplete: Incomplete) -> Result<(), ()> {
     h.count = [0; 16];
     for &l in lengths {
         h.count[l as usize] += 1;
     }
+    h.count[0] = 0;
     let mut left: i32 = 1;
     for len in 1..16 {
         left <<= 1;
@@ -625,6 +637,10 @@ fn build(h: &mut Huff, lengths: &[u8]) -> Result<(), ()> {
         if left < 0 {
             return Err(());
         }
+    }
+    let max = (1..16).rev().find(|&l| h.count[l] != 0).unwrap_or(0);
+    if left > 0 && !(incomplete == Incomplete::SingleOrEmpty && max <= 1) {
+        return Err(());
     }
     let mut offs = [0u16; 16];
     for len in 1..15 {
@@ -780,7 +796,7 @@ fn dynamic_header(r: &mut BitIn<'_>, ll: &mut Huff, d: &mut Huff) -> Result<Resu
         cl_len[i] = r.bits(3)? as u8;
     }
     let mut cl = Huff::new();
-    if build(&mut cl, &cl_len).is_err() {
+    if build(&mut cl, &cl_len, Incomplete::Reject).is_err() {
         return Ok(Err(AE::BadClCodeLen));
     }
     let mut lens = [0u8; 316];
@@ -818,10 +834,12 @@ fn dynamic_header(r: &mut BitIn<'_>, ll: &mut Huff, d: &mut Huff) -> Result<Resu
     if lens[..hlit].iter().all(|&l| l == 0) || lens[256] == 0 {
         return Ok(Err(AE::NoLlCode));
     }
-    if build(ll, &lens[..hlit]).is_err() {
+    // Over-subscribed and incomplete codes (other than RFC 1951's one-code and no-code cases)
+    // both end with the "bad code length" errors 8 / 9 / 10.
+    if build(ll, &lens[..hlit], Incomplete::SingleOrEmpty).is_err() {
         return Ok(Err(AE::BadLlCodeLen));
     }
-    if build(d, &lens[hlit..total]).is_err() {
+    if build(d, &lens[hlit..total], Incomplete::SingleOrEmpty).is_err() {
         return Ok(Err(AE::BadDistCodeLen));
     }
     Ok(Ok(()))
@@ -833,8 +851,10 @@ fn fixed_tables(ll: &mut Huff, d: &mut Huff) {
     l[144..256].fill(9);
     l[256..280].fill(7);
     l[280..].fill(8);
-    let _ = build(ll, &l);
-    let _ = build(d, &[5u8; 30]);
+    let _ = build(ll, &l, Incomplete::Reject);
+    // All 32 five-bit codes; `body` rejects distance symbols 30 and 31 (and literal/length
+    // symbols 286 and 287) as invalid codes.
+    let _ = build(d, &[5u8; 32], Incomplete::Reject);
 }
 
 /// Inflate `src` (minus `ignore_end_bits` trailing bits) into `out` with the device's rules:
@@ -936,5 +956,36 @@ pub(crate) fn inflate(
                 consumed: done_all(&r),
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod strict_tests {
+    use super::{inflate, DstSink, Inflated, AE};
+    use iaa_descriptors::EobRule;
+
+    fn run(src: &[u8]) -> Inflated {
+        let mut buf = [0u8; 1024];
+        let mut out = DstSink {
+            buf: &mut buf,
+            n: 0,
+        };
+        inflate(src, 0, EobRule::StopAndCheckFinalEob, &mut out)
+    }
+
+    #[test]
+    fn incomplete_literal_length_code_is_a_bad_code_length() {
+        let s = [
+            0x05, 0xc0, 0x81, 0x00, 0x00, 0x00, 0x00, 0x80, 0x20, 0xd6, 0xfc, 0x25, 0x4e,
+        ];
+        assert_eq!(run(&s), Inflated::Error(AE::BadLlCodeLen));
+    }
+
+    #[test]
+    fn fixed_symbol_286_is_an_invalid_code() {
+        assert_eq!(
+            run(&[0x4b, 0x1c, 0x03, 0x00]),
+            Inflated::Error(AE::BadLlCode)
+        );
     }
 }
