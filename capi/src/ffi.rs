@@ -435,6 +435,8 @@ pub unsafe extern "C" fn iaa_pool_describe(
 pub unsafe extern "C" fn iaa_batch_size(pool: *const iaa_pool) -> usize {
     // SAFETY: forwarded from this function's contract.
     guard_or(0, || {
+        // SAFETY: `pool` is NULL or a live pool from iaa_pool_create (this function's contract);
+        // pool_ref refuses NULL.
         unsafe { pool_ref(pool) }.map_or(0, |p| p.batch_size())
     })
 }
@@ -501,9 +503,11 @@ pub unsafe extern "C" fn iaa_compress_batch(
 ) -> c_int {
     guard(|| {
         to_code((|| {
-            // SAFETY (every block of this closure): forwarded from this function's contract;
-            // the slices are checked disjoint before any is used.
+            // SAFETY: `pool` is NULL or a live pool from iaa_pool_create (this function's
+            // contract); pool_ref refuses NULL.
             let p = unsafe { pool_ref(pool)? };
+            // SAFETY: `info` is NULL or holds `info->size` writable bytes (this function's
+            // contract); batch_info_arg checks both.
             let info = unsafe { batch_info_arg(info)? };
             if unit_size == 0 || unit_size > i32::MAX as usize {
                 return Err(CapiError::Invalid("unit_size must be in 1..=INT32_MAX"));
@@ -520,9 +524,19 @@ pub unsafe extern "C" fn iaa_compress_batch(
             if dst_len / dst_stride < n {
                 return Err(CapiError::Invalid("dst_len holds fewer slots than units"));
             }
+            // SAFETY: `src` is readable for src_len elements during this call (this function's
+            // contract); in_slice refuses NULL unless the count is 0.
             let src = unsafe { in_slice(src.cast::<u8>(), src_len, "src")? };
+            // SAFETY: `dst` is writable for dst_len elements during this call (this function's
+            // contract); out_slice refuses NULL unless the count is 0, and overlaps are refused
+            // before use.
             let dst = unsafe { out_slice(dst.cast::<u8>(), dst_len, "dst")? };
+            // SAFETY: `results` is writable for n elements during this call (this function's
+            // contract); out_slice refuses NULL unless the count is 0, and overlaps are refused
+            // before use.
             let results = unsafe { out_slice(results, n, "results")? };
+            // SAFETY: `crcs` is NULL (not wanted) or writable for n elements during this call (this
+            // function's contract).
             let mut crcs = unsafe { opt_out_slice(crcs, n, "crcs")? };
             let crc_span = crcs.as_deref().map_or((0, 0), span);
             if !disjoint(&mut [span(dst), span(results), crc_span], &mut [span(src)]) {
@@ -547,6 +561,8 @@ pub unsafe extern "C" fn iaa_compress_batch(
                 Ok(sum)
             });
             put_scratch(scratch);
+            // SAFETY: `info` passed batch_info_arg above: NULL, or writable for the size it
+            // declares.
             unsafe { write_info(info, &done?) };
             Ok(IAA_OK)
         })())
@@ -590,8 +606,9 @@ pub unsafe extern "C" fn iaa_decompress_batch(
     crcs: *mut u32,
     info: *mut iaa_batch_info,
 ) -> c_int {
-    // SAFETY: forwarded from this function's contract.
     guard(|| {
+        // SAFETY: this function's arguments carry the contract of the call below, which is this
+        // function's own (see its # Safety).
         to_code(unsafe {
             vector_call(
                 false,
@@ -634,8 +651,9 @@ pub unsafe extern "C" fn iaa_compress_units(
     crcs: *mut u32,
     info: *mut iaa_batch_info,
 ) -> c_int {
-    // SAFETY: forwarded from this function's contract.
     guard(|| {
+        // SAFETY: this function's arguments carry the contract of the call below, which is this
+        // function's own (see its # Safety).
         to_code(unsafe {
             vector_call(
                 true,
@@ -667,14 +685,22 @@ unsafe fn vector_call(
     c: CUnits,
     info: *mut iaa_batch_info,
 ) -> Result<c_int, CapiError> {
-    // SAFETY (every block): forwarded from this function's contract; the buffers are checked
-    // disjoint (in units_call) before any is used.
+    // SAFETY: `pool` is NULL or a live pool from iaa_pool_create (this function's contract);
+    // pool_ref refuses NULL.
     let p = unsafe { pool_ref(pool)? };
+    // SAFETY: `info` is NULL or holds `info->size` writable bytes (this function's contract);
+    // batch_info_arg checks both.
     let info = unsafe { batch_info_arg(info)? };
+    // SAFETY: every array of `c` holds its element count, readable (`results`, `crcs` writable)
+    // during this call (this function's contract).
     let mut a = unsafe { c_arrays(c)? };
     let mut scratch = take_scratch();
+    // SAFETY: the arrays of `a` were checked by c_arrays; each source and destination pointer names
+    // its length during this call (this function's contract), and units_call refuses overlaps
+    // before use.
     let r = unsafe { units_call(compress, p, &mut a, &mut scratch) };
     put_scratch(scratch);
+    // SAFETY: `info` passed batch_info_arg above: NULL, or writable for the size it declares.
     unsafe { write_info(info, &r?) };
     Ok(IAA_OK)
 }
@@ -716,18 +742,32 @@ pub(crate) unsafe fn c_arrays<'a>(c: CUnits) -> Result<CArrays<'a>, CapiError> {
     if c.results_len < units {
         return Err(CapiError::Invalid("results_len is smaller than units"));
     }
-    // SAFETY (every block): forwarded from this function's contract.
     Ok(CArrays {
+        // SAFETY: `src` is readable for units elements during this call (this function's contract);
+        // in_slice refuses NULL unless the count is 0.
         srcs: unsafe { in_slice(c.src.cast::<*const u8>(), units, "src")? },
+        // SAFETY: `src_lens` is readable for units elements during this call (this function's
+        // contract); in_slice refuses NULL unless the count is 0.
         lens: unsafe { in_slice(c.src_lens, units, "src_lens")? },
+        // SAFETY: `dst` is readable for units elements during this call (this function's contract);
+        // in_slice refuses NULL unless the count is 0.
         dsts: unsafe { in_slice(c.dst.cast::<*mut u8>(), units, "dst")? },
+        // SAFETY: `dst_caps` is readable for units elements during this call (this function's
+        // contract); in_slice refuses NULL unless the count is 0.
         caps: unsafe { in_slice(c.dst_caps, units, "dst_caps")? },
+        // SAFETY: `results` is writable for units elements during this call (this function's
+        // contract); out_slice refuses NULL unless the count is 0, and overlaps are refused before
+        // use.
         results: unsafe { out_slice(c.results, units, "results")? },
         expected: if c.expected_crcs.is_null() {
             None
         } else {
+            // SAFETY: `expected_crcs` is readable for units elements during this call (this
+            // function's contract); in_slice refuses NULL unless the count is 0.
             Some(unsafe { in_slice(c.expected_crcs, units, "expected_crcs")? })
         },
+        // SAFETY: `crcs` is NULL (not wanted) or writable for units elements during this call (this
+        // function's contract).
         crcs: unsafe { opt_out_slice(c.crcs, units, "crcs")? },
     })
 }
@@ -878,17 +918,28 @@ unsafe fn one(
     out_len: *mut usize,
     crc: *mut u32,
 ) -> Result<c_int, CapiError> {
-    // SAFETY (every block): forwarded from the contract of iaa_compress / iaa_decompress.
+    // SAFETY: `pool` is NULL or a live pool from iaa_pool_create (this function's contract);
+    // pool_ref refuses NULL.
     let p = unsafe { pool_ref(pool)? };
+    // SAFETY: `out_len` is writable for 1 elements during this call (this function's contract);
+    // out_slice refuses NULL unless the count is 0, and overlaps are refused before use.
     let out_len = unsafe { out_slice(out_len, 1, "out_len")? };
     out_len[0] = 0;
+    // SAFETY: `crc` is NULL (not wanted) or writable for 1 elements during this call (this
+    // function's contract).
     let crc = unsafe { opt_out_slice(crc, 1, "crc")? };
     let expected = if expected_crc.is_null() {
         None
     } else {
+        // SAFETY: `expected_crc` is readable for 1 elements during this call (this function's
+        // contract); in_slice refuses NULL unless the count is 0.
         Some(unsafe { in_slice(expected_crc, 1, "expected_crc")? })
     };
+    // SAFETY: `src` is readable for src_len elements during this call (this function's contract);
+    // in_slice refuses NULL unless the count is 0.
     let src = unsafe { in_slice(src.cast::<u8>(), src_len, "src")? };
+    // SAFETY: `dst` is writable for dst_cap elements during this call (this function's contract);
+    // out_slice refuses NULL unless the count is 0, and overlaps are refused before use.
     let dst = unsafe { out_slice(dst.cast::<u8>(), dst_cap, "dst")? };
     let crc_span = crc.as_deref().map_or((0, 0), span);
     if !disjoint(
@@ -940,8 +991,9 @@ pub unsafe extern "C" fn iaa_compress(
     out_len: *mut usize,
     crc: *mut u32,
 ) -> c_int {
-    // SAFETY: forwarded from this function's contract.
     guard(|| {
+        // SAFETY: this function's arguments carry the contract of the call below, which is this
+        // function's own (see its # Safety).
         to_code(unsafe {
             one(
                 true,
@@ -978,8 +1030,9 @@ pub unsafe extern "C" fn iaa_decompress(
     out_len: *mut usize,
     crc: *mut u32,
 ) -> c_int {
-    // SAFETY: forwarded from this function's contract.
     guard(|| {
+        // SAFETY: this function's arguments carry the contract of the call below, which is this
+        // function's own (see its # Safety).
         to_code(unsafe {
             one(
                 false,

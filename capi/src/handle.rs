@@ -181,10 +181,17 @@ unsafe fn submit(
     if (out as usize) % align_of::<*mut iaa_handle>() != 0 {
         return Err(CapiError::Invalid("out"));
     }
-    // SAFETY (every block): forwarded from this function's contract.
+    // SAFETY: `out` is non-NULL and aligned (checked above) and writable for one pointer (this
+    // function's contract).
     unsafe { out.write(std::ptr::null_mut()) };
+    // SAFETY: `pool` is NULL or a live pool from iaa_pool_create (this function's contract);
+    // pool_ref refuses NULL.
     let p: &'static Pool = unsafe { pool_ref(pool)? };
+    // SAFETY: every array of `c` holds its element count, readable (`results`, `crcs` writable)
+    // during this call (this function's contract).
     let mut a = unsafe { c_arrays(c)? };
+    // SAFETY: pool_ref above showed `pool` non-NULL, and it is a live pool (this function's
+    // contract), alive for the handle.
     let pool_state = unsafe { &*pool };
     let mut inf = pool_state
         .spare_handles
@@ -307,8 +314,9 @@ pub unsafe extern "C" fn iaa_submit_compress_units(
     crcs: *mut u32,
     out: *mut *mut iaa_handle,
 ) -> c_int {
-    // SAFETY: forwarded from this function's contract.
     guard(|| {
+        // SAFETY: this function's arguments carry the contract of the call below, which is this
+        // function's own (see its # Safety).
         to_code(unsafe {
             submit(
                 true,
@@ -349,8 +357,9 @@ pub unsafe extern "C" fn iaa_submit_decompress_batch(
     crcs: *mut u32,
     out: *mut *mut iaa_handle,
 ) -> c_int {
-    // SAFETY: forwarded from this function's contract.
     guard(|| {
+        // SAFETY: this function's arguments carry the contract of the call below, which is this
+        // function's own (see its # Safety).
         to_code(unsafe {
             submit(
                 false,
@@ -407,16 +416,23 @@ pub unsafe extern "C" fn iaa_handle_poll(h: *mut iaa_handle) -> c_int {
 pub unsafe extern "C" fn iaa_handle_wait(h: *mut iaa_handle, info: *mut iaa_batch_info) -> c_int {
     guard(|| {
         to_code((|| {
-            // SAFETY (every block): forwarded from this function's contract.
+            // SAFETY: `h` is NULL or a live handle not yet ended (this function's contract);
+            // inflight refuses NULL.
             let inf = unsafe { inflight(h)? };
+            // SAFETY: `info` is NULL or holds `info->size` writable bytes (this function's
+            // contract); batch_info_arg checks both.
             let info = unsafe { batch_info_arg(info)? };
             let r = inf.finish(false);
             let summary = inf.summary;
             let pool = inf.pool;
             // SAFETY: `h` came from Box::into_raw in `submit` and ends here.
             let inf = unsafe { Box::from_raw(h) };
+            // SAFETY: `pool` is the live pool this handle was submitted to (kept in the handle,
+            // which pins it), and `inf` is the handle's box, ended here exactly once.
             unsafe { handle_ended(pool, inf) };
             r?;
+            // SAFETY: `info` passed batch_info_arg above: NULL, or writable for the size it
+            // declares.
             unsafe { write_info(info, &summary) };
             Ok(IAA_OK)
         })())
@@ -431,7 +447,8 @@ pub unsafe extern "C" fn iaa_handle_wait(h: *mut iaa_handle, info: *mut iaa_batc
 #[no_mangle]
 pub unsafe extern "C" fn iaa_handle_free(h: *mut iaa_handle) {
     guard(|| {
-        // SAFETY (every block): forwarded from this function's contract.
+        // SAFETY: `h` is NULL or a live handle not yet ended (this function's contract); inflight
+        // refuses NULL.
         let Ok(inf) = (unsafe { inflight(h) }) else {
             return IAA_OK;
         };
@@ -439,6 +456,8 @@ pub unsafe extern "C" fn iaa_handle_free(h: *mut iaa_handle) {
         let pool = inf.pool;
         // SAFETY: `h` came from Box::into_raw in `submit` and ends here.
         let inf = unsafe { Box::from_raw(h) };
+        // SAFETY: `pool` is the live pool this handle was submitted to (kept in the handle, which
+        // pins it), and `inf` is the handle's box, ended here exactly once.
         unsafe { handle_ended(pool, inf) };
         IAA_OK
     });

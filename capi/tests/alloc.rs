@@ -1,6 +1,9 @@
 //! Once a thread has made a call of a given size, the batch entry points allocate nothing
 //! (per-thread scratch vectors are reused), like the Rust API under them; nor do warm rounds of
 //! the asynchronous calls (finished handles are reused by their pool).
+// Test code: its `unsafe` blocks call the C ABI with the test's own live buffers and
+// pointers; the library's own blocks each carry a SAFETY comment (workspace lint).
+#![allow(clippy::undocumented_unsafe_blocks)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -1,5 +1,8 @@
 //! The asynchronous calls: submit, poll, wait, free; a pool destroyed while handles live;
 //! misuse. (No allocation in warm submit/wait rounds: `alloc.rs`.)
+// Test code: its `unsafe` blocks call the C ABI with the test's own live buffers and
+// pointers; the library's own blocks each carry a SAFETY comment (workspace lint).
+#![allow(clippy::undocumented_unsafe_blocks)]
 
 use std::ptr;
 
