@@ -187,7 +187,12 @@ fn context_bytes_matches_what_one_context_allocates() {
 fn software_state_follows_max_unit_size() {
     let mut soft = Vec::new();
     for max in [4096usize, 16384, 65536] {
-        let b = Pool::builder().path(iaa::Path::Software).max_unit_size(max);
+        // The native encoder (with the `isal` feature, Auto would pick ISA-L, whose state is
+        // its own and fixed).
+        let b = Pool::builder()
+            .path(iaa::Path::Software)
+            .software_encoder(iaa::SoftwareEncoder::Native)
+            .max_unit_size(max);
         let (p1, _, one) = counted(|| b.clone().contexts(1).build().unwrap());
         let (_p3, _, three) = counted(|| b.clone().contexts(3).build().unwrap());
         let cb = p1.context_bytes();
