@@ -229,7 +229,6 @@ impl HwCtx {
         mapper: Option<Arc<dyn IommuMapper>>,
         zero_copy: bool,
     ) -> Result<HwCtx, String> {
-        let mapper_none = mapper.is_none();
         let mem = IaaJobMemory::with_sizes(slots, buf_cap, large, large_cap, mapper.is_some())
             .map_err(|e| e.to_string())?;
         let slots = mem.slots();
@@ -245,7 +244,7 @@ impl HwCtx {
             quar: vec![None; slots].into_boxed_slice(),
             mem,
             busy: vec![None; slots].into_boxed_slice(),
-            zero_copy: zero_copy && mapper_none,
+            zero_copy,
         })
     }
 

@@ -302,12 +302,13 @@ pub fn open(target: &Target) -> Result<Backend, OpenError> {
                     Backend { name, ..b }
                 })
             }
-            _ => kernel(Discovery::new(), |_| true, "kernel WQs"),
+            _ => kernel(Discovery::new(), |_| true, false, "kernel WQs"),
         },
         Target::Named(n) => open_named(n.trim()),
         Target::Kernel { sys_root, dev_root } => kernel(
             Discovery::with_roots(sys_root.clone(), dev_root.clone()),
             |_| true,
+            false,
             "kernel WQs",
         ),
         Target::Vfio(bdf) => vfio(bdf),
@@ -333,16 +334,17 @@ fn open_named(n: &str) -> Result<Backend, OpenError> {
         return kernel(
             Discovery::new(),
             move |(d, _)| d.pci_address.as_deref() == Some(bdf.as_str()),
+            true,
             n,
         );
     }
     if n.starts_with("iax") && n[3..].bytes().all(|c| c.is_ascii_digit()) && n.len() > 3 {
         let dev = n.to_string();
-        return kernel(Discovery::new(), move |(d, _)| d.name == dev, n);
+        return kernel(Discovery::new(), move |(d, _)| d.name == dev, true, n);
     }
     if n.starts_with("wq") && n.contains('.') {
         let wq = n.to_string();
-        return kernel(Discovery::new(), move |(_, w)| w.sysfs_name == wq, n);
+        return kernel(Discovery::new(), move |(_, w)| w.sysfs_name == wq, true, n);
     }
     Err(OpenError::Unknown(n.into()))
 }
@@ -361,14 +363,17 @@ fn is_pci_address(s: &str) -> bool {
 
 type WqFilter<'a> = dyn Fn((&crate::sysfs::Device, &crate::sysfs::WorkQueue)) -> bool + 'a;
 
+/// Open the usable IAA WQs `keep` accepts; `filtered` says `keep` selects by name, so an empty
+/// result is reported as that name matching nothing.
 fn kernel(
     discovery: Discovery,
     keep: impl Fn((&crate::sysfs::Device, &crate::sysfs::WorkQueue)) -> bool,
+    filtered: bool,
     what: &str,
 ) -> Result<Backend, OpenError> {
     let keep: &WqFilter<'_> = &keep;
     let host = crate::kernel::open_filtered(&discovery, &crate::sysfs::RealOpener, keep);
-    if host.wqs.is_empty() && host.failed.is_empty() && what != "kernel WQs" {
+    if host.wqs.is_empty() && host.failed.is_empty() && filtered {
         // The filter matched nothing: say which name, and what the host has.
         return Err(OpenError::NoDevice(format!(
             "{what}: no usable IAA WQ of that name ({})",
