@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::pool::Pool;
 
 /// Most per-CPU contexts a pool has ([`PoolBuilder::contexts`]; the default, one per possible
 /// CPU, is capped at this too).
@@ -348,9 +347,9 @@ impl PoolBuilder {
         self.cpus = Some(n);
         self
     }
-    /// Build the pool: discover the device (unless `Path::Software`) and allocate every
-    /// per-CPU context.
-    pub fn build(self) -> Result<Pool, Error> {
+    /// Check every field against its documented range and the combinations against each
+    /// other ([`PoolBuilder::build`] does it first).
+    pub(crate) fn check(&self) -> Result<(), Error> {
         let range = |field, value: u64, min: u64, max: u64| {
             if (min..=max).contains(&value) {
                 Ok(())
@@ -412,6 +411,6 @@ impl PoolBuilder {
         if self.codec == Codec::Zstd && self.path == Path::Hardware {
             return Err(Error::CodecNotOnHardware(self.codec.name()));
         }
-        Pool::from_builder(self)
+        Ok(())
     }
 }

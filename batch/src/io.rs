@@ -1,9 +1,27 @@
-//! The shapes a batch takes: [`Inputs`] (N units to read) and [`Outputs`] (N slots to write).
+//! The shapes a batch takes: [`Inputs`] (N units to read) and [`Outputs`] (N slots to write),
+//! and the operation on them.
 //!
 //! Both come in a "list of slices" form and a "flat buffer + stride" form, so a C ABI can pass
 //! either an array of buffers or one contiguous region without building Rust slices per call.
 
 use crate::error::Error;
+
+/// The operation of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    Compress,
+    Decompress,
+}
+
+impl Op {
+    /// The operation as the WQ chooser's socket policy names it.
+    pub(crate) fn choice_op(self) -> iaa_driver::choice::Op {
+        match self {
+            Op::Compress => iaa_driver::choice::Op::Compress,
+            Op::Decompress => iaa_driver::choice::Op::Decompress,
+        }
+    }
+}
 
 /// The N input units of a call.
 #[derive(Debug, Clone, Copy)]

@@ -30,15 +30,16 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod context;
 mod cpu;
+mod device;
 mod engine;
 mod error;
-mod hw;
-mod hwengine;
 mod io;
 mod pool;
 mod result;
 mod soft;
+mod spread;
 mod stats;
 
 #[cfg(feature = "model")]
@@ -48,8 +49,9 @@ pub use config::{
     MAX_COMPLETION_TIMEOUT, MAX_CONTEXTS, MAX_HW_BATCH_SIZE, MAX_HW_LARGE_BUDGET,
     MAX_SUBMIT_RETRIES, MAX_UNIT_SIZE, MIN_COMPLETION_TIMEOUT,
 };
+pub use context::ContextBytes;
 pub use error::{Error, UnitError};
 pub use io::{Inputs, Outputs};
-pub use pool::{ContextBytes, Handle, Pool};
+pub use pool::{Handle, Pool};
 pub use result::{crc32, BatchSummary, ExecPath, UnitResult};
 pub use stats::{FallbackCause, PathCounts, Stats, FALLBACK_CAUSES};

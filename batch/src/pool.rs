@@ -1,115 +1,16 @@
 //! [`Pool`]: per-CPU contexts created once, and the calls that use them.
 
-use std::cell::Cell;
-use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Condvar, Mutex};
+use std::sync::atomic::Ordering::Relaxed;
 
 use crate::config::{Codec, Level, Path, PoolBuilder, SoftwareEncoder};
+use crate::context::{lock_current, thread_token, Context, ContextBytes, CtxCell, Held, Lane};
 use crate::cpu;
-use crate::engine::{Job, Op};
+use crate::device;
+use crate::engine::{Env, Job};
 use crate::error::Error;
-use crate::hw;
-use crate::io::{Inputs, Outputs};
+use crate::io::{Inputs, Op, Outputs};
 use crate::result::{BatchSummary, UnitResult};
-use crate::soft::SoftCodec;
-use crate::stats::{CtxStats, FallbackCause, Stats, WqStats};
-
-/// One per-CPU context: codec state and, on the hardware path, the descriptors, completion
-/// records, AECS and bounce buffers. Created at pool build, dropped with the pool.
-pub(crate) struct Context {
-    /// Software codec state (used by the software path and by per-unit fallback).
-    pub(crate) soft: SoftCodec,
-    /// Scratch for verify-after-compress in software (`max_unit_size` bytes when verify is on).
-    pub(crate) verify_buf: Box<[u8]>,
-    /// Hardware side, when the pool has a device.
-    pub(crate) hw: Option<hw::HwCtx>,
-    /// Largest-first submission order of the current decompress chunk (hardware batch size).
-    pub(crate) order: Box<[u32]>,
-    /// Moving average of one software unit's time, in ns (hybrid decisions).
-    pub(crate) sw_unit_ns: u64,
-    /// Moving average of one hardware unit's time from submit to completion, in ns.
-    pub(crate) hw_unit_ns: u64,
-}
-
-/// A context with its lock, its statistics and the token of the thread holding it.
-///
-/// The lock is "the context is in its cell": taking it moves the (boxed) context out under the
-/// mutex, giving it back moves it in and wakes one waiter. The holder owns the context outright
-/// while it works, so a [`Handle`] holding it can move to another thread (a `MutexGuard`
-/// could not).
-#[repr(align(128))]
-pub(crate) struct CtxCell {
-    /// Thread token of the holder (0 = nobody); lets a thread that already holds this context
-    /// (through a live handle) pick another one instead of deadlocking on itself.
-    owner: AtomicU64,
-    /// Held by a handle the caller keeps (a `submit_*` that returned unfinished), not by a
-    /// call that ends by itself: never worth waiting for.
-    parked: AtomicBool,
-    pub(crate) stats: CtxStats,
-    slot: Mutex<Option<Box<Context>>>,
-    freed: Condvar,
-}
-
-/// The context a [`Held`] owns (always present until the `Held` is dropped).
-pub(crate) struct CtxBox(Option<Box<Context>>);
-
-impl Deref for CtxBox {
-    type Target = Context;
-    fn deref(&self) -> &Context {
-        self.0
-            .as_deref()
-            .expect("a held context is present until released")
-    }
-}
-
-impl DerefMut for CtxBox {
-    fn deref_mut(&mut self) -> &mut Context {
-        self.0
-            .as_deref_mut()
-            .expect("a held context is present until released")
-    }
-}
-
-/// A taken context. Dropping it clears the owner token and puts the context back.
-pub(crate) struct Held<'p> {
-    pub(crate) cell: &'p CtxCell,
-    pub(crate) guard: CtxBox,
-}
-
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        self.cell.owner.store(0, Relaxed);
-        self.cell.parked.store(false, Relaxed);
-        let mut slot = self.cell.slot.lock().unwrap_or_else(|p| p.into_inner());
-        *slot = self.guard.0.take();
-        drop(slot);
-        self.cell.freed.notify_one();
-    }
-}
-
-/// How long a call waits on one busy context before it looks at all of them again.
-const WAIT_SLICE: std::time::Duration = std::time::Duration::from_micros(200);
-
-static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
-
-thread_local! {
-    static TOKEN: Cell<u64> = const { Cell::new(0) };
-}
-
-/// A non-zero number unique to the calling thread (no allocation).
-pub(crate) fn thread_token() -> u64 {
-    TOKEN.with(|t| {
-        let v = t.get();
-        if v != 0 {
-            v
-        } else {
-            let v = NEXT_TOKEN.fetch_add(1, Relaxed);
-            t.set(v);
-            v
-        }
-    })
-}
+use crate::stats::{Stats, WqStats};
 
 /// Configuration as resolved at build.
 #[derive(Debug, Clone)]
@@ -123,24 +24,12 @@ pub(crate) struct Resolved {
     pub(crate) spread_threads: usize,
 }
 
-/// Memory held by one context, per path (see [`Pool::context_bytes`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ContextBytes {
-    /// Software part: codec state (compressor + decompressor), verify scratch, bookkeeping.
-    pub software: usize,
-    /// Of `software`, the codec state: deflate = iaa-fallback's compressor with the heap it
-    /// reports, plus the decompressor handle (libdeflate's few KiB of C heap not included);
-    /// zstd = zstd's own count of its contexts (C heap).
-    pub codec_state: usize,
-    /// Hardware part: descriptors, 64-byte-aligned completion records, AECS, input and output
-    /// bounce buffers, slot bookkeeping (0 for a software pool).
-    pub hardware: usize,
-}
-
-impl ContextBytes {
-    /// Both parts.
-    pub fn total(&self) -> usize {
-        self.software + self.hardware
+impl PoolBuilder {
+    /// Build the pool: check the configuration, discover the device (unless
+    /// `Path::Software`) and allocate every per-CPU context.
+    pub fn build(self) -> Result<Pool, Error> {
+        self.check()?;
+        Pool::from_builder(self)
     }
 }
 
@@ -155,17 +44,20 @@ pub struct Pool {
     pub(crate) wq_stats: Box<[WqStats]>,
     pub(crate) cfg: Resolved,
     pub(crate) bytes: ContextBytes,
-    pub(crate) backend: Option<hw::Backend>,
+    pub(crate) backend: Option<device::Backend>,
 }
 
 impl Drop for Pool {
     fn drop(&mut self) {
         // One shared deadline for the device to finish quarantined slots of every context.
-        let deadline = std::time::Instant::now() + hw::DROP_WAIT;
+        let deadline = std::time::Instant::now() + device::DROP_WAIT;
         for c in self.cells.iter_mut() {
-            let slot = c.slot.get_mut().unwrap_or_else(|p| p.into_inner());
-            if let Some(h) = slot.as_mut().and_then(|ctx| ctx.hw.as_mut()) {
-                h.set_drop_deadline(deadline);
+            if let Some(Context {
+                lane: Lane::Hardware(h),
+                ..
+            }) = c.get_mut()
+            {
+                h.mem.set_drop_deadline(deadline);
             }
         }
     }
@@ -195,11 +87,11 @@ impl Pool {
             Path::Hardware | Path::Auto if b.codec == Codec::Zstd => {
                 (None, Some("zstd has no hardware path".to_string()))
             }
-            Path::Hardware => match hw::Backend::open(&b) {
+            Path::Hardware => match device::Backend::open(&b) {
                 Ok(be) => (Some(be), None),
                 Err(reason) => return Err(Error::NoDevice(reason)),
             },
-            Path::Auto => match hw::Backend::open(&b) {
+            Path::Auto => match device::Backend::open(&b) {
                 Ok(be) => (Some(be), None),
                 Err(reason) => (None, Some(reason)),
             },
@@ -228,16 +120,10 @@ impl Pool {
             hardware: 0,
         };
         for c in 0..ncpu {
-            let (ctx, b) = Context::new(&cfg, backend.as_ref(), c)
+            let (ctx, b) = Context::new(&cfg.builder, backend.as_ref(), c)
                 .map_err(|reason| Error::ContextInit { cpu: c, reason })?;
             bytes = b;
-            cells.push(CtxCell {
-                owner: AtomicU64::new(0),
-                parked: AtomicBool::new(false),
-                stats: CtxStats::default(),
-                slot: Mutex::new(Some(Box::new(ctx))),
-                freed: Condvar::new(),
-            });
+            cells.push(CtxCell::new(ctx));
         }
         let wqs = backend.as_ref().map_or(0, |be| be.wq_count());
         let wq_stats = (0..wqs).map(|_| WqStats::default()).collect();
@@ -349,106 +235,13 @@ impl Pool {
             .collect()
     }
 
-    /// Take a free context: the one of the CPU the caller runs on, else the next free one.
-    /// When none is free, wait (in short slices, rescanning) for one held by a call that ends
-    /// by itself; never for one a live handle holds (this thread's or another's), which may
-    /// be released only after this call returns. `AllContextsHeld` when live handles hold
-    /// every context.
-    pub(crate) fn lock_current(&self) -> Result<Held<'_>, Error> {
-        let me = thread_token();
-        let n = self.cells.len();
-        let start = cpu::current_cpu(n);
-        loop {
-            let mut busy = None;
-            for k in 0..n {
-                let cell = &self.cells[(start + k) % n];
-                if cell.owner.load(Relaxed) == me {
-                    continue;
-                }
-                if let Some(h) = self.try_cell(cell, me, None) {
-                    return Ok(h);
-                }
-                if !cell.parked.load(Relaxed) {
-                    busy.get_or_insert(cell);
-                }
-            }
-            let Some(cell) = busy else {
-                return Err(Error::AllContextsHeld(n));
-            };
-            if let Some(h) = self.try_cell(cell, me, Some(WAIT_SLICE)) {
-                return Ok(h);
-            }
-        }
-    }
-
-    /// Take `cell`'s context if it is there, waiting up to `wait` for it to come back.
-    fn try_cell<'p>(
-        &'p self,
-        cell: &'p CtxCell,
-        me: u64,
-        wait: Option<std::time::Duration>,
-    ) -> Option<Held<'p>> {
-        // The mutex only guards the move in and out (no user code runs under it), so a
-        // poisoned one still holds a valid state.
-        let mut slot = cell.slot.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_none() {
-            if let Some(t) = wait {
-                slot = cell
-                    .freed
-                    .wait_timeout(slot, t)
-                    .map_or_else(|p| p.into_inner().0, |(g, _)| g);
-            }
-        }
-        let ctx = slot.take()?;
-        drop(slot);
-        cell.owner.store(me, Relaxed);
-        Some(Held {
-            cell,
-            guard: CtxBox(Some(ctx)),
-        })
-    }
-
-    /// Lock a context for a spread helper thread: any free one not held by `caller`, else
-    /// block on the first one not held by `caller`; `None` if `caller` holds them all.
-    pub(crate) fn lock_helper(&self, first: usize, caller: u64) -> Option<Held<'_>> {
-        let me = thread_token();
-        let n = self.cells.len();
-        let mut fallback = None;
-        for k in 0..n {
-            let cell = &self.cells[(first + k) % n];
-            if cell.owner.load(Relaxed) == caller {
-                continue;
-            }
-            if let Ok(mut slot) = cell.slot.try_lock() {
-                if let Some(ctx) = slot.take() {
-                    drop(slot);
-                    cell.owner.store(me, Relaxed);
-                    return Some(Held {
-                        cell,
-                        guard: CtxBox(Some(ctx)),
-                    });
-                }
-            }
-            fallback.get_or_insert(cell);
-        }
-        fallback.map(|cell| self.lock_cell(cell, me))
-    }
-
-    fn lock_cell<'p>(&'p self, cell: &'p CtxCell, me: u64) -> Held<'p> {
-        // The mutex only guards the move in and out (no user code runs under it), so a
-        // poisoned one still holds a valid state.
-        let mut slot = cell.slot.lock().unwrap_or_else(|p| p.into_inner());
-        let ctx = loop {
-            if let Some(ctx) = slot.take() {
-                break ctx;
-            }
-            slot = cell.freed.wait(slot).unwrap_or_else(|p| p.into_inner());
-        };
-        drop(slot);
-        cell.owner.store(me, Relaxed);
-        Held {
-            cell,
-            guard: CtxBox(Some(ctx)),
+    /// What a job needs of the pool.
+    pub(crate) fn env(&self) -> Env<'_> {
+        Env {
+            b: &self.cfg.builder,
+            backend: self.backend.as_ref(),
+            wq_stats: &self.wq_stats,
+            no_device: self.cfg.no_device_reason.is_some(),
         }
     }
 
@@ -565,10 +358,9 @@ impl Pool {
         for r in results[..n].iter_mut() {
             *r = UnitResult::Pending;
         }
-        let held = self.lock_current()?;
+        let held = lock_current(&self.cells)?;
         held.cell.stats.batches.fetch_add(1, Relaxed);
-        let mut job = Job::new(op, inputs, outputs, &mut results[..n]);
-        job.expected = expected;
+        let job = Job::new(op, inputs, outputs, &mut results[..n], expected);
         let mut h = Handle {
             pool: self,
             held: Some(held),
@@ -717,7 +509,7 @@ impl std::fmt::Debug for Handle<'_, '_> {
 impl<'a, 'b> Handle<'a, 'b> {
     fn start(&mut self) {
         if let Some(held) = self.held.as_mut() {
-            self.job.start(self.pool, held);
+            self.job.start(&self.pool.env(), held);
         }
         self.release_if_done();
     }
@@ -733,7 +525,7 @@ impl<'a, 'b> Handle<'a, 'b> {
     pub fn poll(&mut self) -> bool {
         if let Some(held) = self.held.as_mut() {
             held.cell.owner.store(thread_token(), Relaxed);
-            self.job.step(self.pool, held);
+            self.job.step(&self.pool.env(), held);
         }
         self.release_if_done();
         self.job.is_done()
@@ -752,10 +544,12 @@ impl<'a, 'b> Handle<'a, 'b> {
     /// Finish every unit and return the totals.
     pub fn wait(mut self) -> BatchSummary {
         if let Some(held) = self.held.as_mut() {
-            if self.pool.cfg.spread_threads > 1 && !self.pool.cfg.hardware {
-                self.job.spread_rest(self.pool, held);
+            let env = self.pool.env();
+            let threads = self.pool.cfg.spread_threads;
+            if threads > 1 && !self.pool.cfg.hardware {
+                self.job.spread_rest(&env, &self.pool.cells, threads, held);
             }
-            self.job.run_to_end(self.pool, held);
+            self.job.run_to_end(&env, held);
         }
         self.held = None;
         self.job.summary
@@ -766,56 +560,9 @@ impl Drop for Handle<'_, '_> {
     fn drop(&mut self) {
         if let Some(held) = self.held.as_mut() {
             if !self.job.is_done() {
-                self.job.abandon(self.pool, held);
+                self.job.abandon(held);
             }
         }
-    }
-}
-
-impl Context {
-    /// Build one context; returns it with its memory figures.
-    fn new(
-        cfg: &Resolved,
-        backend: Option<&hw::Backend>,
-        cpu: usize,
-    ) -> Result<(Context, ContextBytes), String> {
-        let b = &cfg.builder;
-        let soft = SoftCodec::new(
-            b.codec,
-            b.level,
-            b.encoder.resolve(b.codec, b.level),
-            b.max_unit_size,
-        )?;
-        let verify_len = if b.verify { b.max_unit_size } else { 0 };
-        let verify_buf = try_zeroed(verify_len).map_err(|e| e.to_string())?;
-        let hw = match backend {
-            Some(be) => Some(be.new_context(cpu, b)?),
-            None => None,
-        };
-        let order_len = if hw.is_some() { b.hw_batch_size } else { 0 };
-        let order = try_zeroed(order_len).map_err(|e| e.to_string())?;
-        let codec_state = soft.state_bytes();
-        let software = codec_state
-            + verify_len
-            + std::mem::size_of::<CtxCell>()
-            + std::mem::size_of::<Context>();
-        let hardware = hw.as_ref().map_or(0, |h| h.bytes()) + order_len * 4;
-        let ctx = Context {
-            soft,
-            verify_buf,
-            hw,
-            order,
-            sw_unit_ns: 0,
-            hw_unit_ns: 0,
-        };
-        Ok((
-            ctx,
-            ContextBytes {
-                software,
-                codec_state,
-                hardware,
-            },
-        ))
     }
 }
 
@@ -824,17 +571,4 @@ fn try_reserve<T>(v: &mut Vec<T>, n: usize) -> Result<(), Error> {
     v.try_reserve_exact(n).map_err(|_| Error::OutOfMemory {
         bytes: n.saturating_mul(std::mem::size_of::<T>()),
     })
-}
-
-/// `n` zeroed (default) elements, or `Error::OutOfMemory`.
-fn try_zeroed<T: Default + Clone>(n: usize) -> Result<Box<[T]>, Error> {
-    let mut v = Vec::new();
-    try_reserve(&mut v, n)?;
-    v.resize(n, T::default());
-    Ok(v.into_boxed_slice())
-}
-
-/// Record a fallback and its cause.
-pub(crate) fn count_fallback(cell: &CtxCell, cause: FallbackCause) {
-    cell.stats.fallback(cause);
 }

@@ -2,12 +2,107 @@
 //! `iaa-fallback`'s own encoder ([`iaa_fallback::Compressor`]) or, with the `isal` feature,
 //! ISA-L's level 1, decompressed by `iaa-fallback`'s decompressor; or zstd contexts.
 //! Allocated once with the context; compress/decompress allocate nothing.
+//!
+//! [`soft_unit`] is the software step of the engine: the software path runs every unit through
+//! it, the hardware path each unit the device could not finish.
 
 use iaa_fallback::zstd_codec::{ZstdCodec, ZstdError};
 use iaa_fallback::{CompressOutcome, Compressor, DecompressError, Decompressor};
 
-use crate::config::{Codec, Level, SoftwareEncoder};
+use crate::config::{Codec, Level, PoolBuilder, SoftwareEncoder};
 use crate::error::UnitError;
+use crate::io::Op;
+use crate::result::{crc32, ExecPath, UnitResult};
+use crate::stats::{bump, CtxStats};
+
+/// The software side of one context: the codec state and the verify scratch.
+pub(crate) struct SoftCtx {
+    pub(crate) codec: SoftCodec,
+    /// Scratch for verify-after-compress (`max_unit_size` bytes when verify is on).
+    verify_buf: Box<[u8]>,
+}
+
+impl SoftCtx {
+    pub(crate) fn new(b: &PoolBuilder) -> Result<SoftCtx, String> {
+        let codec = SoftCodec::new(
+            b.codec,
+            b.level,
+            b.encoder.resolve(b.codec, b.level),
+            b.max_unit_size,
+        )?;
+        let n = if b.verify { b.max_unit_size } else { 0 };
+        let mut v = Vec::new();
+        v.try_reserve_exact(n)
+            .map_err(|_| format!("allocation of the {n}-byte verify scratch failed"))?;
+        v.resize(n, 0u8);
+        Ok(SoftCtx {
+            codec,
+            verify_buf: v.into_boxed_slice(),
+        })
+    }
+
+    /// Bytes of the codec state.
+    pub(crate) fn codec_bytes(&self) -> usize {
+        self.codec.state_bytes()
+    }
+
+    /// Bytes of the codec state and the verify scratch.
+    pub(crate) fn bytes(&self) -> usize {
+        self.codec.state_bytes() + self.verify_buf.len()
+    }
+}
+
+/// Compress or decompress one unit with the context's software codec, count it, and say what
+/// happened. Verify-after-compress (when on) decompresses the output and compares.
+pub(crate) fn soft_unit(
+    ctx: &mut SoftCtx,
+    st: &CtxStats,
+    b: &PoolBuilder,
+    op: Op,
+    input: &[u8],
+    out: &mut [u8],
+) -> UnitResult {
+    let r = match op {
+        Op::Compress => match ctx.codec.compress(input, out) {
+            Ok(SoftOutcome::Compressed(n)) => {
+                if b.verify && !soft_verify(ctx, st, input, &out[..n]) {
+                    UnitResult::Failed(UnitError::VerifyFailed)
+                } else {
+                    UnitResult::Done {
+                        len: n,
+                        path: ExecPath::Software,
+                        crc: crc32(input),
+                    }
+                }
+            }
+            Ok(SoftOutcome::Incompressible) => UnitResult::Incompressible,
+            Err(e) => UnitResult::Failed(e),
+        },
+        Op::Decompress => match ctx.codec.decompress(input, out) {
+            Ok(n) => UnitResult::Done {
+                len: n,
+                path: ExecPath::Software,
+                crc: crc32(&out[..n]),
+            },
+            Err(e) => UnitResult::Failed(e),
+        },
+    };
+    st.count(op, false, input.len(), &r);
+    r
+}
+
+/// Decompress `comp` into the verify scratch and compare with `orig`.
+fn soft_verify(ctx: &mut SoftCtx, st: &CtxStats, orig: &[u8], comp: &[u8]) -> bool {
+    bump(&st.verify_checks);
+    let ok = orig.len() <= ctx.verify_buf.len()
+        && matches!(ctx.codec.decompress(comp, &mut ctx.verify_buf[..orig.len()]),
+                    Ok(n) if n == orig.len())
+        && ctx.verify_buf[..orig.len()] == *orig;
+    if !ok {
+        bump(&st.verify_failures);
+    }
+    ok
+}
 
 /// Result of compressing one unit in software.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

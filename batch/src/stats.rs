@@ -3,6 +3,9 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crate::io::Op;
+use crate::result::UnitResult;
+
 /// Why a unit went to the software path instead of the hardware.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
@@ -189,27 +192,40 @@ impl WqStats {
     }
 }
 
-/// Which counter set a finished unit goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dir {
-    Compress,
-    Decompress,
-}
-
 pub(crate) fn bump(c: &AtomicU64) {
     c.fetch_add(1, Relaxed);
 }
 
 impl CtxStats {
-    pub(crate) fn done(&self, dir: Dir, hw: bool, bin: usize, bout: usize) {
-        let p = match (dir, hw) {
-            (Dir::Compress, true) => &self.compress_hw,
-            (Dir::Compress, false) => &self.compress_sw,
-            (Dir::Decompress, true) => &self.decompress_hw,
-            (Dir::Decompress, false) => &self.decompress_sw,
+    pub(crate) fn done(&self, op: Op, hw: bool, bin: usize, bout: usize) {
+        let p = match (op, hw) {
+            (Op::Compress, true) => &self.compress_hw,
+            (Op::Compress, false) => &self.compress_sw,
+            (Op::Decompress, true) => &self.decompress_hw,
+            (Op::Decompress, false) => &self.decompress_sw,
         };
         p.add(bin, bout);
     }
+    /// Count a final unit result (`hw`: it ran on the device; `bin`: its input bytes).
+    pub(crate) fn count(&self, op: Op, hw: bool, bin: usize, r: &UnitResult) {
+        match r {
+            UnitResult::Done { len, .. } => self.done(op, hw, bin, *len),
+            UnitResult::Incompressible => {
+                bump(&self.incompressible);
+                if !hw {
+                    bump(&self.incompressible_sw);
+                }
+            }
+            UnitResult::Failed(_) => {
+                bump(&self.unit_errors);
+                if !hw {
+                    bump(&self.unit_errors_sw);
+                }
+            }
+            UnitResult::Pending => {}
+        }
+    }
+
     pub(crate) fn fallback(&self, cause: FallbackCause) {
         bump(&self.fallbacks[cause as usize]);
     }

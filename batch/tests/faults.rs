@@ -253,7 +253,7 @@ fn disabled_wq_refusals_go_to_software_after_the_retry_budget() {
     common::roundtrip(&pool, &eight_pages(), UNIT);
     let s = pool.stats();
     assert!(s.fallback(FallbackCause::SubmitRefused) >= 8, "{s:?}");
-    assert!(s.submit_retries > 0);
+    assert!(s.submit_retries > 0, "{s:?}");
     dev.set_wq_enabled(0, true).expect("wq 0");
     let before = pool.stats().compress_hw.units;
     common::roundtrip(&pool, &eight_pages(), UNIT);

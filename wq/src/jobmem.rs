@@ -1,22 +1,44 @@
 //! [`IaaJobMemory`]: everything an IAA compress/decompress job may let the device touch, owned
-//! in one place, so submitting a job is safe.
+//! in one place, and the one table of its slots' states, so submitting a job is safe.
 //!
-//! Per slot: a descriptor, a 64-byte-aligned completion record, an input and an output bounce
-//! buffer; one pair of fixed-mode AECS for all slots. Slots come in two sizes
-//! ([`IaaJobMemory::with_sizes`]): many small ones (a 4 KiB page each) and a few large ones
-//! (16 or 64 KiB units), so large units run on the device without every slot being large. Descriptors are built
-//! only by [`IaaJobMemory::prepare`], from this memory's own addresses, and the memory is freed
-//! only when no record the device may still write is pending (otherwise it is leaked), so
-//! [`IaaJobMemory::submit`] keeps the DMA contract of [`WorkQueue::submit`] by construction.
-//! Callers copy their data in and out; the device never sees caller memory.
+//! Per slot: a 64-byte-aligned completion record, an input and an output bounce buffer; one
+//! pair of fixed-mode AECS for all slots. Slots come in two sizes ([`IaaJobMemory::with_sizes`]):
+//! many small ones (a 4 KiB page each) and a few large ones (16 or 64 KiB units), so large
+//! units run on the device without every slot being large.
+//!
+//! # The slot table
+//! Each slot is in one state, kept here and nowhere else:
+//!
+//! ```text
+//!   Free --claim--> Claimed --submit--> InFlight(wq) --poll sees the record--> Claimed --release--> Free
+//!                      ^                    |   \--reap sees the record--> Written --poll--> Claimed
+//!                      |                    \--quarantine--> Quarantined(wq) --reap sees the record--> Free
+//!                      \------------------------------------ resubmit (a Claimed slot again) ----/
+//! ```
+//!
+//! The table owns the WQ credits of its descriptors: a credit goes back to the WQ the slot was
+//! submitted to exactly once, when the record is first seen written (by [`IaaJobMemory::poll`]
+//! or [`IaaJobMemory::reap`]). Submission makes at most `1 + retries` attempts
+//! ([`WorkQueue::submit_with`], the only retry loop) and reaps this table's completions between
+//! attempts, so a dedicated WQ whose credits this context holds gets them back before the next
+//! try.
+//!
+//! Descriptors are built on the stack from this memory's own addresses (or, with
+//! [`Input::InPlace`], the caller's input for a device that reads process memory) and submitted
+//! at once; the memory is freed only when no record the device may still write is pending
+//! (otherwise it is leaked), so [`IaaJobMemory::submit`] keeps the DMA contract of
+//! [`WorkQueue::submit`] by construction.
 
 use std::mem::ManuallyDrop;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytemuck::{Pod, Zeroable};
-use iaa_descriptors::{CompressAecs, IaaCompress, IaaDecompress, IaaDescriptor};
+use iaa_descriptors::{
+    CompressAecs, IaaCompletionRecord, IaaCompress, IaaDecompress, IaaDescriptor,
+};
 
-use crate::slab::{IaaRecords, Slab, Slot};
+use crate::slab::{Slab, Slot};
 use crate::{WorkQueue, WqError};
 
 /// One 64-byte line of a bounce buffer (64-byte aligned).
@@ -35,9 +57,8 @@ pub const DROP_WAIT: Duration = Duration::from_millis(200);
 /// What a slot's descriptor asks the device to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IaaJob {
-    /// Compress the slot's input (`len` bytes, already copied in with
-    /// [`IaaJobMemory::fill_input`]) into its output buffer, at most `max_out` bytes, with the
-    /// fixed Huffman tables.
+    /// Compress the slot's input (`len` bytes) into its output buffer, at most `max_out` bytes,
+    /// with the fixed Huffman tables.
     Compress {
         /// Input bytes.
         len: usize,
@@ -59,10 +80,67 @@ pub enum IaaJob {
     },
 }
 
-/// The device-visible memory of `slots` IAA jobs. See the module docs.
+/// Where a compress or decompress descriptor reads its input.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a> {
+    /// The slot's input buffer, filled with [`IaaJobMemory::fill_input`].
+    Copied,
+    /// The caller's bytes where they are (zero-copy). Accepted only by a WQ whose device reads
+    /// process memory ([`WorkQueue::reads_process_memory`]). The device may read them after
+    /// the caller's borrow ends (a unit abandoned after a timeout); such a unit's result is
+    /// never used, and a late read cannot write process memory.
+    InPlace(&'a [u8]),
+}
+
+/// The state of one slot (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Free,
+    /// Held by the caller: not submitted, or its record consumed.
+    Claimed,
+    /// Submitted to WQ `wq`; the device may write the record and the output buffer.
+    InFlight {
+        wq: u16,
+    },
+    /// In flight, and its record seen written by [`IaaJobMemory::reap`] (credit returned);
+    /// the caller has not polled it yet.
+    Written,
+    /// Given up on while in flight on WQ `wq`: not reused until the record is written.
+    Quarantined {
+        wq: u16,
+    },
+}
+
+/// One row of the table: the state and what the last descriptor asked (for a resubmission).
+#[derive(Clone, Copy, Debug)]
+struct Row {
+    state: State,
+    job: IaaJob,
+    /// The input address of the last descriptor when it named the caller's memory, else 0.
+    src: u64,
+}
+
+/// Why a submission did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The WQ kept refusing (full, no credit, disabled) until the retry budget ran out
+    /// (`retries` retries were made): try later, or do the unit elsewhere.
+    #[error("the WQ refused the descriptor until the retry budget ran out: {error}")]
+    Busy {
+        /// What the last attempt saw.
+        error: WqError,
+        /// Retries made.
+        retries: u32,
+    },
+    /// The portal or the call failed (a broken portal, a bad slot, zero-copy to a WQ that
+    /// cannot read process memory).
+    #[error("submission failed: {0}")]
+    Failed(WqError),
+}
+
+/// The device-visible memory of `slots` IAA jobs and their slot table. See the module docs.
 pub struct IaaJobMemory {
-    descs: ManuallyDrop<Slab<IaaDescriptor>>,
-    recs: ManuallyDrop<IaaRecords>,
+    recs: ManuallyDrop<Slab<IaaCompletionRecord>>,
     aecs: ManuallyDrop<Slab<CompressAecs>>,
     inbuf: ManuallyDrop<Slab<Line>>,
     outbuf: ManuallyDrop<Slab<Line>>,
@@ -70,11 +148,10 @@ pub struct IaaJobMemory {
     small: usize,
     lines: usize,
     large_lines: usize,
-    /// Per slot: submitted, and the record not yet seen written by [`IaaJobMemory::release`].
-    submitted: Box<[bool]>,
-    /// Per slot: its descriptor reads the caller's memory ([`IaaJobMemory::prepare_reading`]),
-    /// so it may go only to a WQ whose device reads process memory.
-    reads_caller: Box<[std::cell::Cell<bool>]>,
+    rows: Box<[Row]>,
+    /// Slots in `Quarantined` or `InFlight` (what `reap` must look at).
+    out: usize,
+    quarantined: usize,
     drop_deadline: Option<Instant>,
 }
 
@@ -88,7 +165,7 @@ impl IaaJobMemory {
 
     /// Memory for `slots` jobs of at least `buf_cap` bytes and `large` jobs of at least
     /// `large_cap` bytes (each rounded up to 64). [`IaaJobMemory::claim`] hands out the
-    /// smallest free slot that fits the unit.
+    /// smallest free slot that fits the unit. At most 65,535 slots.
     pub fn with_sizes(
         slots: usize,
         buf_cap: usize,
@@ -115,6 +192,7 @@ impl IaaJobMemory {
             .ok_or(WqError::BadCapacity(slots))?;
         let slots_all = slots
             .checked_add(large)
+            .filter(|&n| n <= u16::MAX as usize)
             .ok_or(WqError::BadCapacity(large))?;
         let buf = |n| {
             if pages {
@@ -134,9 +212,9 @@ impl IaaJobMemory {
         aecs.write(0, &CompressAecs::fixed());
         aecs.write(1, &CompressAecs::fixed());
         let recs = if pages {
-            IaaRecords::new_pages(slots_all)?
+            Slab::new_pages(slots_all)?
         } else {
-            IaaRecords::new(slots_all)?
+            Slab::new(slots_all)?
         };
         let (inbuf, outbuf) = (buf(total)?, buf(total)?);
         // Make every buffer page resident now: the allocator may hand out untouched zero pages
@@ -147,8 +225,20 @@ impl IaaJobMemory {
                 slab.write(i, &Line([0; LINE]));
             }
         }
+        let mut rows = Vec::new();
+        rows.try_reserve_exact(slots_all)
+            .map_err(|_| WqError::Alloc {
+                bytes: slots_all * std::mem::size_of::<Row>(),
+            })?;
+        rows.resize(
+            slots_all,
+            Row {
+                state: State::Free,
+                job: IaaJob::Verify { len: 0 },
+                src: 0,
+            },
+        );
         Ok(IaaJobMemory {
-            descs: ManuallyDrop::new(Slab::new(slots_all)?),
             recs: ManuallyDrop::new(recs),
             aecs: ManuallyDrop::new(aecs),
             inbuf: ManuallyDrop::new(inbuf),
@@ -156,10 +246,9 @@ impl IaaJobMemory {
             small: slots,
             lines,
             large_lines,
-            submitted: vec![false; slots_all].into_boxed_slice(),
-            reads_caller: (0..slots_all)
-                .map(|_| std::cell::Cell::new(false))
-                .collect(),
+            rows: rows.into_boxed_slice(),
+            out: 0,
+            quarantined: 0,
             drop_deadline: None,
         })
     }
@@ -176,7 +265,7 @@ impl IaaJobMemory {
 
     /// Number of slots, small and large.
     pub fn slots(&self) -> usize {
-        self.submitted.len()
+        self.rows.len()
     }
 
     /// First line and line count of slot `i`'s buffers.
@@ -197,8 +286,7 @@ impl IaaJobMemory {
     }
 
     /// The regions the device reads or writes (records, AECS, input and output buffers), as
-    /// (start, bytes): what to map through an IOMMU. Descriptors are not among them: the CPU
-    /// copies them to the portal.
+    /// (start, bytes): what to map through an IOMMU.
     pub fn device_regions(&self) -> [(*mut u8, usize); 4] {
         [
             self.recs.region(),
@@ -208,102 +296,174 @@ impl IaaJobMemory {
         ]
     }
 
-    /// Bytes allocated, descriptors included.
+    /// Bytes allocated: the device regions and the slot table.
     pub fn bytes(&self) -> usize {
-        self.descs.region().1 + self.device_regions().iter().map(|r| r.1).sum::<usize>()
-    }
-
-    /// The completion records (for [`WorkQueue::poll`], which returns the WQ credit).
-    pub fn records(&self) -> &IaaRecords {
-        &self.recs
+        self.device_regions().iter().map(|r| r.1).sum::<usize>()
+            + self.rows.len() * std::mem::size_of::<Row>()
     }
 
     /// Claim a free slot whose buffers hold `need` bytes: a small one when it fits, else a
     /// large one (quarantined slots are skipped until reaped). `None` when none is free.
     pub fn claim(&mut self, need: usize) -> Option<Slot> {
-        let (small, small_cap) = (self.small, self.small_cap());
-        if need <= small_cap {
-            if let Some(s) = self.recs.claim_where(|i| i < small) {
-                return Some(s);
+        let small = self.small;
+        let range = if need <= self.small_cap() {
+            0..self.rows.len()
+        } else if need <= self.large_lines * LINE {
+            small..self.rows.len()
+        } else {
+            return None;
+        };
+        let i = range
+            .into_iter()
+            .find(|&i| self.rows[i].state == State::Free)?;
+        self.rows[i].state = State::Claimed;
+        Some(Slot::from_index(i))
+    }
+
+    /// Give a claimed slot back (never submitted, or its record consumed by
+    /// [`IaaJobMemory::poll`]). A slot in flight or quarantined is not released.
+    pub fn release(&mut self, s: Slot) {
+        if let Some(r) = self.rows.get_mut(s.index()) {
+            if r.state == State::Claimed {
+                r.state = State::Free;
             }
         }
-        if need <= self.large_lines * LINE {
-            return self.recs.claim_where(|i| i >= small);
-        }
-        None
     }
 
-    /// Give a slot back once its record was consumed (or it was never submitted). A
-    /// quarantined slot is not released (only [`IaaJobMemory::reap`] does that).
-    pub fn release(&mut self, s: Slot) {
-        if self.recs.is_quarantined(s) {
-            return;
-        }
-        if let Some(f) = self.submitted.get_mut(s.index()) {
-            *f = false;
-        }
-        let _ = self.recs.release(s);
-    }
-
-    /// Quarantine a submitted slot whose record is not written yet: it is not handed out
-    /// again until [`IaaJobMemory::reap`] sees the record written.
+    /// Quarantine a slot in flight whose record is not written yet: it is not handed out
+    /// again until [`IaaJobMemory::reap`] sees the record written (and returns the WQ's
+    /// credit). A slot whose record was already seen written is simply released. False if the
+    /// slot was not in flight.
     pub fn quarantine(&mut self, s: Slot) -> bool {
-        self.recs.quarantine(s, None).is_ok()
+        let Some(r) = self.rows.get_mut(s.index()) else {
+            return false;
+        };
+        match r.state {
+            State::InFlight { wq } => {
+                r.state = State::Quarantined { wq };
+                self.quarantined += 1;
+                true
+            }
+            State::Written => {
+                r.state = State::Free;
+                self.out -= 1;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Whether `s` is quarantined.
     pub fn is_quarantined(&self, s: Slot) -> bool {
-        self.recs.is_quarantined(s)
+        matches!(
+            self.rows.get(s.index()).map(|r| r.state),
+            Some(State::Quarantined { .. })
+        )
     }
 
     /// Slots in quarantine.
     pub fn quarantined(&self) -> usize {
-        self.recs.quarantined()
+        self.quarantined
     }
 
-    /// Release the quarantined slots whose records the device has written.
-    pub fn reap(&mut self) {
-        if self.recs.quarantined() == 0 {
-            return;
+    /// Look at every slot the device holds: a quarantined one whose record is now written is
+    /// freed, an in-flight one is marked written (for [`IaaJobMemory::poll`]); each returns
+    /// its credit to the WQ it was submitted to. Returns how many records were seen.
+    pub fn reap(&mut self, wqs: &[WorkQueue]) -> usize {
+        if self.out == 0 {
+            return 0;
         }
-        self.recs.reap();
-        for (i, f) in self.submitted.iter_mut().enumerate() {
-            if *f && !self.recs.is_in_use(Slot::from_index(i)) {
-                *f = false;
+        let mut seen = 0;
+        for i in 0..self.rows.len() {
+            let (wq, next) = match self.rows[i].state {
+                State::InFlight { wq } => (wq, State::Written),
+                State::Quarantined { wq } => (wq, State::Free),
+                _ => continue,
+            };
+            if self.recs.poll(i).is_none() {
+                continue;
+            }
+            if let Some(w) = wqs.get(wq as usize) {
+                w.complete(1);
+            }
+            seen += 1;
+            if next == State::Free {
+                self.quarantined -= 1;
+                self.out -= 1;
+            }
+            self.rows[i].state = next;
+        }
+        seen
+    }
+
+    /// Poll slot `s` once: `Some(record)` when the device has written it; the slot is then
+    /// `Claimed` again (release it, or submit it again) and the WQ has its credit back.
+    #[inline]
+    pub fn poll(&mut self, s: Slot, wqs: &[WorkQueue]) -> Option<IaaCompletionRecord> {
+        let i = s.index();
+        let wq = match self.rows.get(i)?.state {
+            State::InFlight { wq } => Some(wq),
+            State::Written => None,
+            _ => return None,
+        };
+        let rec = self.recs.poll(i)?;
+        if let Some(w) = wq.and_then(|w| wqs.get(w as usize)) {
+            w.complete(1);
+        }
+        self.rows[i].state = State::Claimed;
+        self.out -= 1;
+        Some(rec)
+    }
+
+    /// Wait a little for slot `s`'s record: one step of `w` (PAUSE, later yield), and once
+    /// `w` has spun, where the CPU has WAITPKG, UMONITOR/UMWAIT on the record first (the CPU
+    /// sleeps until the device writes it or about 50 us pass). False when `w`'s budget is
+    /// spent.
+    pub fn pause_on(&self, s: Slot, w: &mut crate::Waiter) -> bool {
+        if w.spun() && crate::CpuFeatures::get().waitpkg {
+            if let Some(p) = self.recs.ptr(s.index()) {
+                let pending = || self.recs.poll(s.index()).is_none();
+                // SAFETY: WAITPKG checked; the record is live memory of this slab, borrowed
+                // for the call.
+                unsafe { crate::hw::umwait_on(p.cast(), crate::slab::UMWAIT_CYCLES, pending) };
             }
         }
+        w.pause()
     }
 
     /// Copy `src` into the input buffer of `slot` (at most [`IaaJobMemory::buf_cap`] bytes are
-    /// copied).
+    /// copied). Only a claimed slot's buffer is written.
     pub fn fill_input(&self, s: Slot, src: &[u8]) {
+        if self.rows.get(s.index()).map(|r| r.state) != Some(State::Claimed) {
+            return;
+        }
         let (base, lines) = self.span(s.index());
         let n = src.len().min(lines * LINE);
         self.inbuf.write_bytes(base, &src[..n]);
     }
 
     /// Copy the first `dst.len()` bytes (at most the capacity) of `slot`'s output buffer into
-    /// `dst`. Call after the slot's record showed completion (acquire), so the device's writes
-    /// are visible.
+    /// `dst`. Call after [`IaaJobMemory::poll`] returned the slot's record (acquire), so the
+    /// device's writes are visible.
     pub fn copy_output(&self, s: Slot, dst: &mut [u8]) {
         let (base, lines) = self.span(s.index());
         let n = dst.len().min(lines * LINE);
         self.outbuf.read_bytes(base, &mut dst[..n]);
     }
 
-    /// Build the descriptor of `job` for `slot` (input already copied in for compress and
-    /// decompress); sizes are clamped to the buffer capacity.
-    pub fn prepare(&self, s: Slot, job: IaaJob) {
-        let i = s.index();
+    /// The descriptor of `job` for slot `i` reading `src` (0: the slot's input buffer); sizes
+    /// are clamped to the buffer capacity.
+    fn descriptor(&self, i: usize, job: IaaJob, src: u64) -> IaaDescriptor {
         let (base, lines) = self.span(i);
         let cap = lines * LINE;
-        let rec = self.recs.addr(s);
+        let rec = self.recs.addr(i).unwrap_or(0);
         let inb = self.inbuf.addr(base).unwrap_or(0);
         let outb = self.outbuf.addr(base).unwrap_or(0);
+        let input = if src != 0 { src } else { inb };
         let n = |x: usize| x.min(cap) as u32;
-        let desc = match job {
+        match job {
             IaaJob::Compress { len, max_out } => IaaCompress::new(
-                inb,
+                input,
                 n(len),
                 outb,
                 n(max_out),
@@ -312,81 +472,119 @@ impl IaaJobMemory {
             )
             .build(),
             IaaJob::Decompress { len, max_out } => {
-                IaaDecompress::new(inb, n(len), outb, n(max_out), rec).build()
+                IaaDecompress::new(input, n(len), outb, n(max_out), rec).build()
             }
             // Decode the slot's own compressed output; nothing is written (suppress output),
             // the destination names the slot's input buffer only to be a valid address.
             IaaJob::Verify { len } => IaaDecompress::new(outb, n(len), inb, n(cap), rec)
                 .suppress_output(true)
                 .build(),
-        };
-        self.descs.write(i, &desc);
-        self.reads_caller[i].set(false);
-    }
-
-    /// Build a compress or decompress descriptor for `slot` that reads `src` where it is (no
-    /// copy into the slot's input buffer); the output still goes to the slot's own buffer
-    /// (the device writes only this memory). [`IaaJobMemory::submit`] takes it only to a WQ
-    /// whose device reads process memory ([`WorkQueue::reads_process_memory`]). The device
-    /// may read `src` after the caller's borrow ends (a unit abandoned after a timeout); such
-    /// a unit's result is never used, and a late read cannot write process memory. `Verify`
-    /// jobs read the slot's own output and are built as by [`IaaJobMemory::prepare`].
-    pub fn prepare_reading(&self, s: Slot, job: IaaJob, src: &[u8]) {
-        let i = s.index();
-        let (base, lines) = self.span(i);
-        let cap = lines * LINE;
-        let rec = self.recs.addr(s);
-        let outb = self.outbuf.addr(base).unwrap_or(0);
-        let at = src.as_ptr() as u64;
-        let n = |x: usize| x.min(cap) as u32;
-        let desc = match job {
-            IaaJob::Compress { len, max_out } => IaaCompress::new(
-                at,
-                n(len.min(src.len())),
-                outb,
-                n(max_out),
-                self.aecs.addr(0).unwrap_or(0),
-                rec,
-            )
-            .build(),
-            IaaJob::Decompress { len, max_out } => {
-                IaaDecompress::new(at, n(len.min(src.len())), outb, n(max_out), rec).build()
-            }
-            IaaJob::Verify { .. } => return self.prepare(s, job),
-        };
-        self.descs.write(i, &desc);
-        self.reads_caller[i].set(true);
-    }
-
-    /// Submit `slot`'s prepared descriptor to `wq` once (its record reset first). Refusals
-    /// (`NoCredit`, `Refused`, `RetriesExhausted`) may be retried by the caller.
-    pub fn submit(&mut self, wq: &WorkQueue, s: Slot) -> Result<(), WqError> {
-        let i = s.index();
-        if !self.recs.is_in_use(s) || self.recs.is_quarantined(s) {
-            return Err(WqError::BadSlot(i));
         }
-        let desc = self.descs.read(i).ok_or(WqError::BadSlot(i))?;
-        if self.reads_caller[i].get() && !wq.reads_process_memory() {
-            return Err(WqError::BadConfig(
+    }
+
+    /// Build the descriptor of `job` for the claimed slot `s` and submit it to `wqs[wq]`,
+    /// making at most `1 + retries` attempts and reaping this table's completions between
+    /// them. Returns the retries used. `input` says where a compress or decompress reads
+    /// (a verify reads the slot's own output).
+    pub fn submit(
+        &mut self,
+        s: Slot,
+        job: IaaJob,
+        input: Input<'_>,
+        wqs: &[WorkQueue],
+        wq: usize,
+        retries: u32,
+    ) -> Result<u32, SubmitError> {
+        let i = s.index();
+        if self.rows.get(i).map(|r| r.state) != Some(State::Claimed) {
+            return Err(SubmitError::Failed(WqError::BadSlot(i)));
+        }
+        let src = match (job, input) {
+            (IaaJob::Verify { .. }, _) | (_, Input::Copied) => 0,
+            (_, Input::InPlace(b)) => b.as_ptr() as u64,
+        };
+        let job = match (job, input) {
+            (IaaJob::Compress { len, max_out }, Input::InPlace(b)) => IaaJob::Compress {
+                len: len.min(b.len()),
+                max_out,
+            },
+            (IaaJob::Decompress { len, max_out }, Input::InPlace(b)) => IaaJob::Decompress {
+                len: len.min(b.len()),
+                max_out,
+            },
+            (j, _) => j,
+        };
+        self.rows[i].job = job;
+        self.rows[i].src = src;
+        self.submit_row(i, wqs, wq, retries)
+    }
+
+    /// Submit the claimed slot `s`'s last descriptor again (after a page fault was touched
+    /// in), to `wqs[wq]`.
+    pub fn resubmit(
+        &mut self,
+        s: Slot,
+        wqs: &[WorkQueue],
+        wq: usize,
+        retries: u32,
+    ) -> Result<u32, SubmitError> {
+        let i = s.index();
+        if self.rows.get(i).map(|r| r.state) != Some(State::Claimed) {
+            return Err(SubmitError::Failed(WqError::BadSlot(i)));
+        }
+        self.submit_row(i, wqs, wq, retries)
+    }
+
+    fn submit_row(
+        &mut self,
+        i: usize,
+        wqs: &[WorkQueue],
+        wq: usize,
+        retries: u32,
+    ) -> Result<u32, SubmitError> {
+        let Some(w) = wqs.get(wq).filter(|_| wq <= u16::MAX as usize) else {
+            return Err(SubmitError::Failed(WqError::BadConfig("no such WQ")));
+        };
+        let Row { job, src, .. } = self.rows[i];
+        if src != 0 && !w.reads_process_memory() {
+            return Err(SubmitError::Failed(WqError::BadConfig(
                 "a descriptor naming the caller's memory needs a WQ whose device reads process memory",
-            ));
+            )));
         }
-        self.recs.reset(s);
+        let desc = self.descriptor(i, job, src);
+        if let Some(st) = self.recs.status(i) {
+            st.store(0, Ordering::Relaxed);
+        }
+        // Mark it in flight before the attempt: the device may write the record as soon as
+        // the portal takes the descriptor. Reaping between attempts skips this slot (its
+        // record is zero until the device has it).
+        self.rows[i].state = State::InFlight { wq: wq as u16 };
+        self.out += 1;
+        let (rows, recs, out) = (&mut self.rows, &*self.recs, self.out);
+        let mut reap = || reap_rows(rows, recs, wqs, out, i);
         // SAFETY: the DMA contract of `WorkQueue::submit`. The descriptor was built by
-        // `prepare` from this memory's own addresses only (record, AECS, the slot's bounce
-        // buffers), which the CPU accesses only through copies, never references; or by
-        // `prepare_reading`, whose source is the caller's memory, read-only, and then only for
-        // a device that reads through this process's page tables (checked just above), where
-        // a read after the caller's borrow faults or sees stale bytes on the device side and
-        // writes nothing. The memory
-        // is not freed while the device may write it: `submitted` stays set until the slot is
-        // released or reaped after its record was written, and Drop leaks everything while a
-        // submitted record is unwritten or a slot is quarantined.
-        let r = unsafe { wq.submit_iaa(&desc) };
-        if r.is_ok() {
-            self.submitted[i] = true;
+        // `descriptor` from this memory's own addresses (record, AECS, the slot's bounce
+        // buffers), which the CPU accesses only through copies, never references; or with the
+        // caller's input (`Input::InPlace`), read-only, and then only for a device that reads
+        // through this process's page tables (checked just above), where a read after the
+        // caller's borrow faults or sees stale bytes on the device side and writes nothing.
+        // The memory is not freed while the device may write it: the slot stays `InFlight` or
+        // `Quarantined` until its record is seen written, and Drop leaks everything while such
+        // a record is unwritten.
+        let r = unsafe { w.submit_with(desc.as_bytes(), retries, &mut reap) };
+        match r {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                self.rows[i].state = State::Claimed;
+                self.out -= 1;
+                Err(match e {
+                    WqError::NoCredit { .. }
+                    | WqError::RetriesExhausted { .. }
+                    | WqError::Refused => SubmitError::Busy { error: e, retries },
+                    e => SubmitError::Failed(e),
+                })
+            }
         }
-        r
     }
 
     /// Touch the faulting byte (read it, and write it back for a write fault) if it lies in
@@ -406,15 +604,13 @@ impl IaaJobMemory {
         }
     }
 
-    /// Whether the device may still write this memory: a slot quarantined, or submitted with
+    /// Whether the device may still write this memory: a slot in flight or quarantined with
     /// its record unwritten.
     pub fn pending(&self) -> bool {
-        self.recs.quarantined() > 0
-            || self
-                .submitted
-                .iter()
-                .enumerate()
-                .any(|(i, &f)| f && self.recs.poll(Slot::from_index(i)).is_none())
+        self.rows.iter().enumerate().any(|(i, r)| {
+            matches!(r.state, State::InFlight { .. } | State::Quarantined { .. })
+                && self.recs.poll(i).is_none()
+        })
     }
 
     /// Until when Drop waits for pending records (default: [`DROP_WAIT`] from the drop).
@@ -431,7 +627,6 @@ impl IaaJobMemory {
     /// Wait until nothing is pending or `deadline` passes; true when nothing is pending.
     pub fn settle(&mut self, deadline: Instant) -> bool {
         loop {
-            self.reap();
             if !self.pending() {
                 return true;
             }
@@ -439,6 +634,34 @@ impl IaaJobMemory {
                 return false;
             }
             std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// The reaping done between two submission attempts of slot `skip`: in-flight slots whose
+/// record is written become `Written` and return their credit (quarantined ones wait for
+/// [`IaaJobMemory::reap`]).
+fn reap_rows(
+    rows: &mut [Row],
+    recs: &Slab<IaaCompletionRecord>,
+    wqs: &[WorkQueue],
+    out: usize,
+    skip: usize,
+) {
+    if out <= 1 {
+        return;
+    }
+    for (i, r) in rows.iter_mut().enumerate() {
+        if i == skip {
+            continue;
+        }
+        if let State::InFlight { wq } = r.state {
+            if recs.poll(i).is_some() {
+                if let Some(w) = wqs.get(wq as usize) {
+                    w.complete(1);
+                }
+                r.state = State::Written;
+            }
         }
     }
 }
@@ -452,7 +675,6 @@ impl Drop for IaaJobMemory {
             // memory. (Otherwise everything is leaked: a late device write must not land in
             // freed memory.)
             unsafe {
-                ManuallyDrop::drop(&mut self.descs);
                 ManuallyDrop::drop(&mut self.recs);
                 ManuallyDrop::drop(&mut self.aecs);
                 ManuallyDrop::drop(&mut self.inbuf);
@@ -501,7 +723,7 @@ mod tests {
     fn descriptors_name_only_the_memory_itself_and_settle_after_completion() {
         for pages in [false, true] {
             let portal = Arc::new(Keep::default());
-            let wq = WorkQueue::with_model(portal.clone(), WqConfig::dedicated(8)).unwrap();
+            let wqs = [WorkQueue::with_model(portal.clone(), WqConfig::dedicated(8)).unwrap()];
             let mut m = IaaJobMemory::new(2, 4096, pages).unwrap();
             let regions = m.device_regions();
             if pages {
@@ -513,16 +735,14 @@ mod tests {
             let b = m.claim(1).unwrap();
             assert!(m.claim(1).is_none());
             m.fill_input(a, &[7u8; 5000]); // clamped to the buffer
-            m.prepare(
-                a,
-                IaaJob::Compress {
-                    len: 5000,
-                    max_out: 9999,
-                },
-            );
-            m.prepare(b, IaaJob::Verify { len: 100 });
-            m.submit(&wq, a).unwrap();
-            m.submit(&wq, b).unwrap();
+            let job = IaaJob::Compress {
+                len: 5000,
+                max_out: 9999,
+            };
+            m.submit(a, job, Input::Copied, &wqs, 0, 0).unwrap();
+            let verify = IaaJob::Verify { len: 100 };
+            m.submit(b, verify, Input::Copied, &wqs, 0, 0).unwrap();
+            assert_eq!(wqs[0].outstanding(), 2);
             let descs = portal.0.lock().unwrap().clone();
             for d in &descs {
                 assert!(inside(d.completion_addr, 64, &regions));
@@ -532,31 +752,101 @@ mod tests {
             }
             assert!(m.pending());
             assert!(!m.settle(Instant::now()), "nothing written yet");
+            m.release(a); // refused: in flight
+            assert!(m.claim(1).is_none());
             portal.complete();
             assert!(m.settle(Instant::now() + Duration::from_secs(1)));
-            // A quarantined slot whose record then arrives is reaped.
+            assert!(m.poll(a, &wqs).is_some());
+            assert!(m.poll(a, &wqs).is_none(), "a record is consumed once");
+            assert_eq!(m.reap(&wqs), 1, "b's record seen while reaping");
+            assert_eq!(wqs[0].outstanding(), 0, "each credit returned exactly once");
+            assert!(m.poll(b, &wqs).is_some());
+            assert_eq!(wqs[0].outstanding(), 0);
             m.release(a);
             m.release(b);
+            // A quarantined slot whose record then arrives is reaped, with its credit.
             let c = m.claim(1).unwrap();
-            m.prepare(
-                c,
-                IaaJob::Decompress {
-                    len: 10,
-                    max_out: 10,
-                },
-            );
-            m.submit(&wq, c).unwrap();
+            let job = IaaJob::Decompress {
+                len: 10,
+                max_out: 10,
+            };
+            m.submit(c, job, Input::Copied, &wqs, 0, 0).unwrap();
             assert!(m.quarantine(c));
             assert!(m.pending());
             m.release(c); // refused: quarantined
             assert_eq!(m.quarantined(), 1);
+            assert_eq!(wqs[0].outstanding(), 1);
             portal.complete();
-            m.reap();
-            assert_eq!(m.quarantined(), 0);
+            m.reap(&wqs);
+            assert_eq!((m.quarantined(), wqs[0].outstanding()), (0, 0));
             assert!(!m.pending());
             // Reaped means free again: not submittable until claimed.
-            assert!(matches!(m.submit(&wq, c), Err(WqError::BadSlot(_))));
+            assert!(matches!(
+                m.submit(c, job, Input::Copied, &wqs, 0, 0),
+                Err(SubmitError::Failed(WqError::BadSlot(_)))
+            ));
         }
+    }
+
+    #[test]
+    fn a_refused_submission_reaps_its_own_completions_for_credit() {
+        // A dedicated WQ of 1: the second slot gets the credit only once the first slot's
+        // record is seen, which the retry loop does by reaping between attempts.
+        let portal = Arc::new(Keep::default());
+        let wqs = [WorkQueue::with_model(portal.clone(), WqConfig::dedicated(1)).unwrap()];
+        let mut m = IaaJobMemory::new(2, 4096, false).unwrap();
+        let (a, b) = (m.claim(1).unwrap(), m.claim(1).unwrap());
+        let job = IaaJob::Compress {
+            len: 10,
+            max_out: 9,
+        };
+        m.submit(a, job, Input::Copied, &wqs, 0, 3).unwrap();
+        assert!(matches!(
+            m.submit(b, job, Input::Copied, &wqs, 0, 3),
+            Err(SubmitError::Busy {
+                error: WqError::NoCredit { .. },
+                retries: 3
+            })
+        ));
+        // One budget: the first attempt and 3 retries, all refused, then given up.
+        assert_eq!(wqs[0].stats().retries, 4);
+        portal.complete();
+        assert_eq!(m.submit(b, job, Input::Copied, &wqs, 0, 3).unwrap(), 1);
+        assert!(m.poll(a, &wqs).is_some(), "a's record is still delivered");
+        portal.complete();
+        assert!(m.poll(b, &wqs).is_some());
+        assert_eq!(wqs[0].outstanding(), 0);
+    }
+
+    #[test]
+    fn zero_copy_goes_only_to_a_wq_reading_process_memory() {
+        let portal = Arc::new(Keep::default());
+        let plain = WorkQueue::with_model(portal.clone(), WqConfig::dedicated(8)).unwrap();
+        let sva = WorkQueue::with_model(portal.clone(), WqConfig::dedicated(8))
+            .unwrap()
+            .reading_process_memory(true);
+        let wqs = [plain, sva];
+        let mut m = IaaJobMemory::new(1, 4096, false).unwrap();
+        let s = m.claim(1).unwrap();
+        let data = vec![3u8; 100];
+        let job = IaaJob::Compress {
+            len: 100,
+            max_out: 99,
+        };
+        assert!(matches!(
+            m.submit(s, job, Input::InPlace(&data), &wqs, 0, 0),
+            Err(SubmitError::Failed(WqError::BadConfig(_)))
+        ));
+        m.submit(s, job, Input::InPlace(&data), &wqs, 1, 0).unwrap();
+        let d = portal.0.lock().unwrap()[0];
+        assert_eq!((d.src1_addr, d.src1_size), (data.as_ptr() as u64, 100));
+        portal.complete();
+        assert!(m.poll(s, &wqs).is_some());
+        // A resubmission repeats the same descriptor.
+        m.resubmit(s, &wqs, 1, 0).unwrap();
+        assert_eq!(portal.0.lock().unwrap()[0].src1_addr, data.as_ptr() as u64);
+        portal.complete();
+        assert!(m.poll(s, &wqs).is_some());
     }
 
     #[test]
@@ -568,7 +858,7 @@ mod tests {
     #[test]
     fn large_units_take_large_slots_and_small_units_prefer_small_ones() {
         let portal = Arc::new(Keep::default());
-        let wq = WorkQueue::with_model(portal.clone(), WqConfig::dedicated(8)).unwrap();
+        let wqs = [WorkQueue::with_model(portal.clone(), WqConfig::dedicated(8)).unwrap()];
         let mut m = IaaJobMemory::with_sizes(2, 4096, 1, 65536, false).unwrap();
         assert_eq!((m.slots(), m.small_cap(), m.buf_cap()), (3, 4096, 65536));
         assert!(
@@ -583,22 +873,13 @@ mod tests {
         assert_eq!((m.cap_of(a), m.cap_of(b)), (4096, 4096));
         assert!(m.claim(1).is_none());
         m.fill_input(big, &[1u8; 65536]);
-        m.prepare(
-            big,
-            IaaJob::Compress {
-                len: 65536,
-                max_out: 65535,
-            },
-        );
-        m.prepare(
-            a,
-            IaaJob::Compress {
-                len: 4096,
-                max_out: 4095,
-            },
-        );
-        m.submit(&wq, big).unwrap();
-        m.submit(&wq, a).unwrap();
+        let job = |len| IaaJob::Compress {
+            len,
+            max_out: len - 1,
+        };
+        m.submit(big, job(65536), Input::Copied, &wqs, 0, 0)
+            .unwrap();
+        m.submit(a, job(4096), Input::Copied, &wqs, 0, 0).unwrap();
         let descs = portal.0.lock().unwrap().clone();
         let regions = m.device_regions();
         for d in &descs {
@@ -615,6 +896,7 @@ mod tests {
         assert_eq!((x.src1_size, x.max_dst_size), (65536, 65535));
         portal.complete();
         assert!(m.settle(Instant::now() + Duration::from_secs(1)));
+        assert!(m.poll(big, &wqs).is_some() && m.poll(a, &wqs).is_some());
         m.release(big);
         m.release(a);
         m.release(b);

@@ -15,8 +15,10 @@
 //! instruction the CPU lacks is refused with [`WqError::CpuLacks`], never executed.
 //!
 //! Every `unsafe` of the hot path is in this crate: `hw.rs` (the instructions), `slab.rs`
-//! (aligned memory, atomic status reads) and `jobmem.rs` ([`IaaJobMemory`]: job memory whose
-//! descriptors it builds itself, so its submit is safe and crates above stay safe Rust).
+//! (aligned memory, atomic status reads) and `jobmem.rs` ([`IaaJobMemory`]: job memory with the
+//! one table of its slots' states, whose descriptors it builds itself, so its submit is safe
+//! and crates above stay safe Rust). [`RecordSlab`] is the plain record pool for callers that
+//! build their own descriptors (DSA, tests).
 //!
 //! # The DMA contract
 //! A descriptor names memory by address; the device (or the model) reads and writes it after
@@ -41,7 +43,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use cpu::CpuFeatures;
-pub use jobmem::{IaaJob, IaaJobMemory};
+pub use jobmem::{IaaJob, IaaJobMemory, Input, SubmitError};
 pub use slab::{
     poll_raw, CompletionRecord, CompressAecsSlab, DecompressAecsSlab, DsaDescriptorSlab,
     DsaRecords, IaaDescriptorSlab, IaaRecords, RecordSlab, Slab, Slot, WaitOutcome, Waiter, PAGE,
@@ -181,7 +183,8 @@ enum Target {
 pub struct WqStats {
     /// Descriptors accepted by the portal.
     pub submitted: u64,
-    /// "Retry" answers received (each one is an extra attempt).
+    /// Refused attempts ("retry" answers, no credit): each one led to another attempt or,
+    /// the last of a budget, to giving up.
     pub retries: u64,
     /// Submissions that gave up (retries exhausted or no credit).
     pub refused: u64,
@@ -392,9 +395,8 @@ impl WorkQueue {
         }
     }
 
-    /// Submit one descriptor: store fence, then the WQ's method. A dedicated WQ takes a credit
-    /// (refused with [`WqError::NoCredit`] when `size` are outstanding); a shared WQ retries at
-    /// most `enqcmd_retries` times on "retry".
+    /// Submit one descriptor with the WQ's own retry bound (`enqcmd_retries`, Linux's 32):
+    /// [`WorkQueue::submit_with`] with a PAUSE between attempts.
     ///
     /// # Safety
     /// The DMA contract (crate docs): every address in `desc` (completion record, sources,
@@ -403,30 +405,64 @@ impl WorkQueue {
     /// until the completion record's status is non-zero, or forever if it never is (quarantine).
     #[inline]
     pub unsafe fn submit(&self, desc: &[u8; 64]) -> Result<(), WqError> {
-        if let Err(e) = self.take_credit() {
-            self.refused.fetch_add(1, Ordering::Relaxed);
-            return Err(e);
-        }
-        // Make the descriptor's memory (source, AECS, zeroed record) visible before the
-        // submission: SFENCE for a real portal and for `write(2)` too (the kernel's write
-        // handler issues MOVDIR64B/ENQCMD itself, without a fence of its own for our stores);
-        // a release fence for the model (a software device in this process).
+        // SAFETY: forwarded from the caller.
+        unsafe { self.submit_with(desc, self.cfg.enqcmd_retries, core::hint::spin_loop) }
+            .map(|_| ())
+    }
+
+    /// Submit one descriptor, making at most `1 + retries` attempts; returns the number of
+    /// retries used. This is the crate's only retry loop: a "retry" answer (a shared WQ full
+    /// or disabled: ENQCMD's ZF, `EAGAIN` from `write(2)`), a dedicated WQ without credit or
+    /// a refusing model portal leads to `between()` (e.g. reaping completions, which returns
+    /// credits) and another attempt, until the budget is spent: then what the last attempt
+    /// saw ([`WqError::RetriesExhausted`], [`WqError::NoCredit`] or [`WqError::Refused`]).
+    /// Any other error ends at once. Each refused attempt counts in [`WqStats::retries`].
+    ///
+    /// A store fence precedes the first attempt: SFENCE for a real portal and for `write(2)`
+    /// too (the kernel's write handler issues MOVDIR64B/ENQCMD itself, without a fence of its
+    /// own for our stores), so the descriptor's memory (source, AECS, zeroed record) is
+    /// visible first; a release fence for the model (a software device in this process).
+    ///
+    /// # Safety
+    /// As [`WorkQueue::submit`].
+    #[inline]
+    pub unsafe fn submit_with(
+        &self,
+        desc: &[u8; 64],
+        retries: u32,
+        mut between: impl FnMut(),
+    ) -> Result<u32, WqError> {
         match self.target {
             Target::Portal { .. } | Target::Fd(_) => hw::store_fence(),
             Target::Model(_) => core::sync::atomic::fence(Ordering::Release),
         }
-        // SAFETY: forwarded from the caller.
-        let r = unsafe { self.submit_raw(desc) };
-        match r {
-            Ok(()) => {
-                self.submitted.fetch_add(1, Ordering::Relaxed);
+        let mut last = WqError::Refused;
+        for attempt in 0..=retries {
+            if attempt > 0 {
+                between();
             }
-            Err(_) => {
-                self.outstanding.fetch_sub(1, Ordering::Relaxed);
-                self.refused.fetch_add(1, Ordering::Relaxed);
-            }
+            // SAFETY: forwarded from the caller.
+            let e = match unsafe { self.attempt(desc) } {
+                Ok(()) => {
+                    self.submitted.fetch_add(1, Ordering::Relaxed);
+                    return Ok(attempt);
+                }
+                Err(e) => e,
+            };
+            last = match e {
+                WqError::NoCredit { .. } | WqError::Refused => e,
+                WqError::RetriesExhausted { .. } => WqError::RetriesExhausted {
+                    attempts: attempt + 1,
+                },
+                e => {
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                    return Err(e);
+                }
+            };
+            self.retries.fetch_add(1, Ordering::Relaxed);
         }
-        r
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        Err(last)
     }
 
     /// Submit an IAA descriptor (see [`WorkQueue::submit`]).
@@ -449,38 +485,38 @@ impl WorkQueue {
         unsafe { self.submit(d.as_bytes()) }
     }
 
-    /// Bounded retry loop around one attempt function returning "accepted?".
+    /// One attempt: a credit (dedicated WQ), then the WQ's instruction. `NoCredit` and
+    /// `RetriesExhausted { attempts: 1 }` (the "retry" answer) may be retried; a failed
+    /// attempt holds no credit.
+    ///
+    /// # Safety
+    /// As [`WorkQueue::submit`].
     #[inline]
-    fn with_retries(&self, mut attempt: impl FnMut() -> bool) -> Result<(), WqError> {
-        let tries = self.cfg.enqcmd_retries.saturating_add(1);
-        for i in 0..tries {
-            if attempt() {
-                return Ok(());
-            }
-            self.retries.fetch_add(1, Ordering::Relaxed);
-            if i + 1 < tries {
-                core::hint::spin_loop();
-            }
+    unsafe fn attempt(&self, desc: &[u8; 64]) -> Result<(), WqError> {
+        self.take_credit()?;
+        // SAFETY: forwarded from the caller.
+        let r = unsafe { self.attempt_raw(desc) };
+        if r.is_err() {
+            self.outstanding.fetch_sub(1, Ordering::Relaxed);
         }
-        Err(WqError::RetriesExhausted { attempts: tries })
+        r
     }
 
     /// # Safety
     /// As [`WorkQueue::submit`].
     #[inline]
-    unsafe fn submit_raw(&self, desc: &[u8; 64]) -> Result<(), WqError> {
+    unsafe fn attempt_raw(&self, desc: &[u8; 64]) -> Result<(), WqError> {
+        const RETRY: WqError = WqError::RetriesExhausted { attempts: 1 };
         match &self.target {
-            Target::Model(p) => match self.cfg.mode {
+            Target::Model(p) => {
                 // SAFETY: DMA contract forwarded from the caller.
-                WqMode::Dedicated => match unsafe { p.push(desc, WqMode::Dedicated) } {
-                    PortalAccept::Accepted => Ok(()),
-                    PortalAccept::Retry => Err(WqError::Refused),
-                },
-                // SAFETY: as above.
-                WqMode::Shared => self.with_retries(|| unsafe {
-                    p.push(desc, WqMode::Shared) == PortalAccept::Accepted
-                }),
-            },
+                match (unsafe { p.push(desc, self.cfg.mode) }, self.cfg.mode) {
+                    (PortalAccept::Accepted, _) => Ok(()),
+                    (PortalAccept::Retry, WqMode::Shared) => Err(RETRY),
+                    // A dedicated WQ never answers "retry": the portal is broken or disabled.
+                    (PortalAccept::Retry, WqMode::Dedicated) => Err(WqError::Refused),
+                }
+            }
             Target::Portal { base, mask, .. } => {
                 // SAFETY: offset <= len - 64 and 64-byte aligned inside the mapped page.
                 let dst = unsafe { base.as_ptr().add(self.next_offset(*mask)) };
@@ -491,31 +527,26 @@ impl WorkQueue {
                         Ok(())
                     }
                     // SAFETY: CPU support checked in with_portal; dst inside the portal.
-                    _ => self.with_retries(|| unsafe { hw::enqcmd(dst, desc) }),
+                    _ => match unsafe { hw::enqcmd(dst, desc) } {
+                        true => Ok(()),
+                        false => Err(RETRY),
+                    },
                 }
             }
             Target::Fd(fd) => {
-                let mut err = None;
-                let r = self.with_retries(|| {
-                    let n = hw::write_desc(fd.as_fd(), desc);
-                    if n == 64 {
-                        return true;
-                    }
-                    let e = std::io::Error::last_os_error();
-                    if n < 0 && e.kind() == std::io::ErrorKind::WouldBlock {
-                        return false;
-                    }
-                    err = Some(if n >= 0 {
-                        std::io::Error::new(std::io::ErrorKind::WriteZero, "short write")
-                    } else {
-                        e
-                    });
-                    true
-                });
-                match err {
-                    Some(e) => Err(WqError::Io(e)),
-                    None => r,
+                let n = hw::write_desc(fd.as_fd(), desc);
+                if n == 64 {
+                    return Ok(());
                 }
+                let e = std::io::Error::last_os_error();
+                if n < 0 && e.kind() == std::io::ErrorKind::WouldBlock {
+                    return Err(RETRY);
+                }
+                Err(WqError::Io(if n >= 0 {
+                    std::io::Error::new(std::io::ErrorKind::WriteZero, "short write")
+                } else {
+                    e
+                }))
             }
         }
     }

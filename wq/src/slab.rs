@@ -193,15 +193,24 @@ impl CompletionRecord for DsaCompletionRecord {
     }
 }
 
-/// Volatile (atomic) read of the status byte at `rec`.
-///
-/// # Safety
-/// `rec` points to a live completion record.
-#[inline(always)]
-unsafe fn status_byte<R>(rec: *const R) -> &'static AtomicU8 {
-    // SAFETY: the record is live (caller) and byte 0 is its status; AtomicU8 has the layout of
-    // u8 and the device and CPU only ever write that byte atomically.
-    unsafe { &*(rec.cast::<AtomicU8>()) }
+impl<R: CompletionRecord> Slab<R> {
+    /// The status byte of record `i` as an atomic, borrowed from the slab (the device writes
+    /// it while the CPU looks, so it is never read as a plain byte).
+    #[inline]
+    pub fn status(&self, i: usize) -> Option<&AtomicU8> {
+        // SAFETY: `i` is in range, so the pointer is a live record owned by `self`, and the
+        // reference lives no longer than `self`. Byte 0 is the record's status; AtomicU8 has
+        // the layout of u8, and the device and the CPU only ever access that byte atomically.
+        self.ptr(i).map(|p| unsafe { &*p.cast::<AtomicU8>() })
+    }
+
+    /// Poll record `i` once: `Some(copy)` when its status is non-zero ([`poll_raw`]).
+    #[inline]
+    pub fn poll(&self, i: usize) -> Option<R> {
+        let p = self.ptr(i)?;
+        // SAFETY: in range, aligned, owned by the slab.
+        unsafe { poll_raw(p) }
+    }
 }
 
 /// Poll a record once: `Some(copy)` when its status is non-zero. The status is read with an
@@ -211,8 +220,10 @@ unsafe fn status_byte<R>(rec: *const R) -> &'static AtomicU8 {
 /// `rec` points to a live, aligned completion record.
 #[inline]
 pub unsafe fn poll_raw<R: CompletionRecord>(rec: *const R) -> Option<R> {
-    // SAFETY: live record (caller).
-    let st = unsafe { status_byte(rec) }.load(Ordering::Acquire);
+    // SAFETY: the record is live (caller) and byte 0 is its status; AtomicU8 has the layout
+    // of u8 and the device and the CPU only ever access that byte atomically. The reference
+    // does not outlive this statement.
+    let st = unsafe { &*rec.cast::<AtomicU8>() }.load(Ordering::Acquire);
     if st == 0 {
         return None;
     }
@@ -251,46 +262,72 @@ pub enum WaitOutcome<R> {
 /// read only every few iterations.
 #[derive(Debug)]
 pub struct Waiter {
-    start: Instant,
+    /// When the wait started; `None` until the first pause of an [`Waiter::idle`] waiter.
+    start: Option<Instant>,
     budget: Duration,
     iters: u32,
+    spins: u32,
 }
 
 /// PAUSE iterations before the waiter starts yielding (or UMWAITing).
 const SPIN_ITERS: u32 = 2048;
 /// Longest single UMWAIT, in TSC cycles (~50 us at 2 GHz); the budget is re-checked after it.
-const UMWAIT_CYCLES: u64 = 100_000;
+pub(crate) const UMWAIT_CYCLES: u64 = 100_000;
 
 impl Waiter {
     /// A waiter with `budget` of time, starting now.
     pub fn new(budget: Duration) -> Self {
         Waiter {
-            start: Instant::now(),
+            start: Some(Instant::now()),
             budget,
             iters: 0,
+            spins: SPIN_ITERS,
         }
     }
+
+    /// A waiter for a loop that mostly makes progress: its clock starts at the first pause
+    /// (so [`Waiter::reset`] after progress costs no clock read), and it yields (or UMWAITs)
+    /// after `spins` PAUSEs.
+    pub fn idle(budget: Duration, spins: u32) -> Self {
+        Waiter {
+            start: None,
+            budget,
+            iters: 0,
+            spins,
+        }
+    }
+
+    /// Start over (progress was made).
+    #[inline]
+    pub fn reset(&mut self) {
+        self.start = None;
+        self.iters = 0;
+    }
+
     /// Pause once; `false` when the budget is spent (then stop waiting).
     #[inline]
     pub fn pause(&mut self) -> bool {
+        let start = *self.start.get_or_insert_with(Instant::now);
         self.iters = self.iters.wrapping_add(1);
-        if self.iters < SPIN_ITERS {
+        if self.iters < self.spins {
             core::hint::spin_loop();
         } else {
             std::thread::yield_now();
         }
-        if self.iters % 64 == 0 || self.iters >= SPIN_ITERS {
-            return self.start.elapsed() < self.budget;
+        if self.iters % 64 == 0 || self.iters >= self.spins {
+            return start.elapsed() < self.budget;
         }
         true
     }
+
     /// Whether the spinning phase is over.
     pub fn spun(&self) -> bool {
-        self.iters >= SPIN_ITERS
+        self.iters >= self.spins
     }
+
     /// Time spent so far.
     pub fn elapsed(&self) -> Duration {
-        self.start.elapsed()
+        self.start.map_or(Duration::ZERO, |s| s.elapsed())
     }
 }
 
@@ -389,18 +426,15 @@ impl<R: CompletionRecord> RecordSlab<R> {
 
     /// Reset the status byte to 0 (before reuse or resubmission).
     pub fn reset(&self, s: Slot) {
-        if let Some(p) = self.slab.ptr(s.index()) {
-            // SAFETY: in range; only the status byte is touched, atomically.
-            unsafe { status_byte(p) }.store(0, Ordering::Relaxed);
+        if let Some(st) = self.slab.status(s.index()) {
+            st.store(0, Ordering::Relaxed);
         }
     }
 
     /// Poll once: `Some(record)` when the device has written it.
     #[inline]
     pub fn poll(&self, s: Slot) -> Option<R> {
-        let p = self.slab.ptr(s.index())?;
-        // SAFETY: in range, aligned, owned by the slab.
-        unsafe { poll_raw(p) }
+        self.slab.poll(s.index())
     }
 
     /// Poll until done or until `budget` is spent: spin with PAUSE, then (where the CPU has
@@ -531,10 +565,11 @@ mod tests {
     fn complete(r: &IaaRecords, s: Slot, status: u8) {
         let p = r.slab.ptr(s.index()).unwrap();
         // SAFETY: test-only stand-in for the device: write a field, then the status byte.
-        unsafe {
-            (*p).output_size = 1234;
-            status_byte(p).store(status, Ordering::Release);
-        }
+        unsafe { (*p).output_size = 1234 };
+        r.slab
+            .status(s.index())
+            .unwrap()
+            .store(status, Ordering::Release);
     }
 
     #[test]

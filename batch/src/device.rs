@@ -1,0 +1,288 @@
+//! The device side of the pool: the backend (the work queues of a device or of the device
+//! model, and how a unit chooses one) and each context's hardware memory ([`HwCtx`]: the job
+//! memory with its slot table, mapped through the IOMMU in VFIO mode, and the units in flight).
+//!
+//! The device writes only the context's own memory, never the caller's: outputs are copied out
+//! after completion. Inputs are copied into the slot's input buffer, except where the device
+//! reads the process's memory (PASID/SVA, the model), where descriptors name them in place. A
+//! unit that times out is therefore abandoned safely: its slot stays quarantined until the
+//! device writes the record, and the caller's buffers are free the moment the call returns.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use iaa_driver::vfio::{IommuMapper, MappedJobMemory};
+use iaa_wq::{IaaJobMemory, Slot, WorkQueue};
+
+use crate::config::{Device, PoolBuilder, WqChoice};
+
+/// The device the pool runs on (opened by `iaa_driver::open`) and how units choose its WQs.
+pub(crate) struct Backend {
+    dev: iaa_driver::open::Backend,
+    choice: WqChoice,
+}
+
+impl Backend {
+    /// Open the device the builder asks for; `Err` says why there is none.
+    pub(crate) fn open(b: &PoolBuilder) -> Result<Backend, String> {
+        use iaa_driver::open::{self, Target};
+        #[cfg(feature = "model")]
+        iaa_model::register();
+        let dev = match &b.device {
+            Device::Auto => open::open(&Target::Auto),
+            Device::Named(n) => open::open(&Target::Named(n.clone())),
+            Device::Kernel { sys_root, dev_root } => open::open(&Target::Kernel {
+                sys_root: sys_root.clone(),
+                dev_root: dev_root.clone(),
+            }),
+            Device::Vfio(bdf) => open::open(&Target::Vfio(bdf.clone())),
+            #[cfg(feature = "model")]
+            Device::Model(o) => return Self::checked(model_backend(o)?, b),
+        };
+        let dev = dev.map_err(|e| match &b.device {
+            Device::Auto => format!("{e} (IAA_DEVICE=model selects the device model)"),
+            _ => e.to_string(),
+        })?;
+        Self::checked(dev, b)
+    }
+
+    fn checked(dev: iaa_driver::open::Backend, b: &PoolBuilder) -> Result<Backend, String> {
+        let n = dev.wqs().len();
+        if n == 0 {
+            return Err(format!("{}: no work queue", dev.name()));
+        }
+        if let WqChoice::Index(i) = b.wq {
+            if i >= n {
+                return Err(format!("WQ {i} asked for, {} has {n}", dev.name()));
+            }
+        }
+        Ok(Backend { dev, choice: b.wq })
+    }
+
+    pub(crate) fn new_context(&self, cpu: usize, b: &PoolBuilder) -> Result<HwCtx, String> {
+        HwCtx::new(
+            cpu,
+            b,
+            self.dev.mapper().cloned(),
+            self.dev.shares_address_space(),
+        )
+    }
+
+    /// The WQ unit number `seq` of a call from `cpu` is submitted to (`op`: compress or
+    /// decompress, as the socket policy tells them apart).
+    pub(crate) fn pick(&self, op: iaa_driver::choice::Op, cpu: usize, seq: usize) -> usize {
+        match self.choice {
+            WqChoice::Index(i) => i,
+            WqChoice::Socket => self.dev.pick(cpu, op, seq),
+        }
+    }
+
+    /// The work queues.
+    pub(crate) fn wqs(&self) -> &[WorkQueue] {
+        self.dev.wqs()
+    }
+
+    pub(crate) fn wq_names(&self) -> Vec<String> {
+        self.dev.info().iter().map(|w| w.name.clone()).collect()
+    }
+
+    pub(crate) fn wq_count(&self) -> usize {
+        self.dev.wqs().len()
+    }
+
+    /// What the device is, its WQs and any notes (a socket borrowing another's IAA).
+    pub(crate) fn name(&self) -> String {
+        let names: Vec<&str> = self.dev.info().iter().map(|w| w.name.as_str()).collect();
+        let mut s = format!(
+            "{}, {} WQ(s): {}",
+            self.dev.name(),
+            names.len(),
+            names.join(" ")
+        );
+        if self.dev.mapper().is_some() {
+            s.push_str(", VFIO user mode (every buffer mapped through the IOMMU)");
+        }
+        for n in self.dev.notes() {
+            s.push_str("; ");
+            s.push_str(n);
+        }
+        s
+    }
+}
+
+/// A small slot holds one page: the unit size of zswap and of most pages a storage engine
+/// compresses.
+pub(crate) const SMALL_SLOT: usize = 4096;
+
+/// The context's slots: `hw_batch_size` small ones of `min(max_unit_size, 4 KiB)` bytes, and
+/// when `max_unit_size` is larger, as many slots of `max_unit_size` bytes as
+/// `hw_large_budget` holds (at most `hw_batch_size`). Returns (small cap, large count, large
+/// cap).
+pub(crate) fn slot_sizes(b: &PoolBuilder) -> (usize, usize, usize) {
+    let small = b.max_unit_size.min(SMALL_SLOT);
+    if b.max_unit_size <= SMALL_SLOT {
+        return (small, 0, 0);
+    }
+    let large = (b.hw_large_budget / b.max_unit_size).min(b.hw_batch_size);
+    (small, large, if large > 0 { b.max_unit_size } else { 0 })
+}
+
+/// A device model started for one pool.
+#[cfg(feature = "model")]
+fn model_backend(o: &crate::config::ModelOptions) -> Result<iaa_driver::open::Backend, String> {
+    use iaa_model::{Latency, ModelConfig, ModelDevice, ModelWqConfig};
+    if o.engines > 64 || !(1..=8).contains(&o.wqs) || !(1..=128).contains(&o.wq_size) {
+        return Err(
+            "ModelOptions out of range (engines 0..=64, wqs 1..=8, wq_size 1..=128)".into(),
+        );
+    }
+    let wq = if o.dedicated {
+        ModelWqConfig::dedicated(o.wq_size)
+    } else {
+        ModelWqConfig::shared(o.wq_size)
+    };
+    let cfg = ModelConfig {
+        wqs: vec![wq; o.wqs],
+        latency: Latency {
+            fixed_ns: o.fixed_ns,
+            ns_per_kib: o.ns_per_kib,
+        },
+        require_bounce: o.require_bounce,
+        ..ModelConfig::iaa(o.engines)
+    };
+    let dev = ModelDevice::start(cfg).map_err(|e| format!("device model: {e}"))?;
+    iaa_model::backend(dev, "device model").map_err(|e| format!("device model: {e}"))
+}
+
+/// What a slot in flight is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Compress,
+    /// Decompress of the slot's own output with output suppressed; `crc` is what the
+    /// compression reported, `len` the compressed length.
+    Verify {
+        crc: u32,
+        len: usize,
+    },
+    Decompress,
+}
+
+/// A unit on the device: which one, doing what, since when, on which WQ.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Flight {
+    pub(crate) slot: Slot,
+    pub(crate) unit: usize,
+    pub(crate) phase: Phase,
+    pub(crate) t0: Instant,
+    /// Already resubmitted once after a page fault.
+    pub(crate) resubmitted: bool,
+    pub(crate) wq: usize,
+}
+
+/// The device memory of one context: plain, or mapped through an IOMMU (VFIO mode).
+pub(crate) enum JobMem {
+    Plain(IaaJobMemory),
+    Mapped(MappedJobMemory),
+}
+
+impl std::ops::Deref for JobMem {
+    type Target = IaaJobMemory;
+    fn deref(&self) -> &IaaJobMemory {
+        match self {
+            JobMem::Plain(m) => m,
+            JobMem::Mapped(m) => m,
+        }
+    }
+}
+
+impl std::ops::DerefMut for JobMem {
+    fn deref_mut(&mut self) -> &mut IaaJobMemory {
+        match self {
+            JobMem::Plain(m) => m,
+            JobMem::Mapped(m) => m,
+        }
+    }
+}
+
+/// The hardware side of one context: its job memory (slots of record and bounce buffers, and
+/// their state table, see [`IaaJobMemory`]), the units in flight by slot, and the figures the
+/// hybrid decisions use.
+pub(crate) struct HwCtx {
+    /// Index of the context in the pool (its CPU when the call's CPU is unknown).
+    pub(crate) index: usize,
+    pub(crate) mem: JobMem,
+    /// The unit in flight in each slot, by slot index.
+    pub(crate) flights: Box<[Option<Flight>]>,
+    /// Descriptors name the caller's input in place (the device reads process memory).
+    pub(crate) zero_copy: bool,
+    /// Largest-first submission order of the current decompress chunk (`hw_batch_size`).
+    pub(crate) order: Box<[u32]>,
+    /// Moving average of one software unit's time, in ns (hybrid decisions).
+    pub(crate) sw_unit_ns: u64,
+    /// Moving average of one hardware unit's time from submit to completion, in ns.
+    pub(crate) hw_unit_ns: u64,
+}
+
+impl HwCtx {
+    /// `mapper`: VFIO mode, where the device reaches memory only through the IOMMU: the
+    /// memory it touches (records, AECS, bounce buffers) gets pages of its own, mapped at
+    /// IOVA = process address, so the descriptors need no translation.
+    fn new(
+        index: usize,
+        b: &PoolBuilder,
+        mapper: Option<Arc<dyn IommuMapper>>,
+        zero_copy: bool,
+    ) -> Result<HwCtx, String> {
+        let (small_cap, large, large_cap) = slot_sizes(b);
+        let mem = IaaJobMemory::with_sizes(
+            b.hw_batch_size,
+            small_cap,
+            large,
+            large_cap,
+            mapper.is_some(),
+        )
+        .map_err(|e| e.to_string())?;
+        let slots = mem.slots();
+        let mem = match mapper {
+            Some(m) => JobMem::Mapped(
+                MappedJobMemory::new(mem, m)
+                    .map_err(|e| format!("IOMMU map of the context memory: {e}"))?,
+            ),
+            None => JobMem::Plain(mem),
+        };
+        Ok(HwCtx {
+            index,
+            mem,
+            flights: try_boxed(slots, None)?,
+            zero_copy,
+            order: try_boxed(b.hw_batch_size, 0)?,
+            sw_unit_ns: 0,
+            hw_unit_ns: 0,
+        })
+    }
+
+    /// Bytes of hardware memory and bookkeeping of this context.
+    pub(crate) fn bytes(&self) -> usize {
+        self.mem.bytes()
+            + self.flights.len() * std::mem::size_of::<Option<Flight>>()
+            + self.order.len() * 4
+    }
+
+    /// The first slot in flight, if any (to wait on).
+    pub(crate) fn first_in_flight(&self) -> Option<Slot> {
+        self.flights.iter().flatten().next().map(|f| f.slot)
+    }
+}
+
+/// `n` copies of `v`, or an error saying the allocation failed (never an abort).
+fn try_boxed<T: Clone>(n: usize, v: T) -> Result<Box<[T]>, String> {
+    let mut b = Vec::new();
+    b.try_reserve_exact(n)
+        .map_err(|_| format!("allocation of {n} slot entries failed"))?;
+    b.resize(n, v);
+    Ok(b.into_boxed_slice())
+}
+
+/// How long dropping a pool waits for the device to finish quarantined slots before it leaks
+/// their memory instead of freeing it.
+pub(crate) const DROP_WAIT: Duration = iaa_wq::jobmem::DROP_WAIT;
