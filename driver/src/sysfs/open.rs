@@ -188,6 +188,9 @@ impl OpenError {
 pub struct PortalMapping {
     ptr: NonNull<u8>,
     len: usize,
+    /// The anonymous stand-in's mapping (`memmap2`); `None` for a real portal, which is
+    /// unmapped in Drop.
+    anon: Option<memmap2::MmapRaw>,
 }
 
 // SAFETY: the mapping is process-wide (not tied to the creating thread) and this type only
@@ -198,7 +201,8 @@ unsafe impl Sync for PortalMapping {}
 
 impl PortalMapping {
     /// Map one portal page of `fd` (write-only, shared, pre-faulted). Returns the errno on
-    /// failure.
+    /// failure. With `mmap(2)` directly: `memmap2` maps files readable, and a portal is mapped
+    /// `PROT_WRITE` only, as the kernel's and accel-config's own users map it.
     pub fn map(fd: BorrowedFd<'_>) -> Result<Self, i32> {
         // SAFETY: a fresh mapping at an address chosen by the kernel; it does not alias any Rust
         // object. The fd is valid for the duration of the call (borrowed).
@@ -219,6 +223,7 @@ impl PortalMapping {
             .map(|ptr| PortalMapping {
                 ptr,
                 len: PORTAL_SIZE,
+                anon: None,
             })
             .ok_or(libc::EINVAL)
     }
@@ -226,26 +231,17 @@ impl PortalMapping {
     /// An anonymous private page standing in for a portal (used by [`FakeOpener`], so the fake
     /// hands out a real mapping with the same lifetime rules).
     pub fn anonymous() -> Result<Self, i32> {
-        // SAFETY: fresh anonymous mapping at a kernel-chosen address, aliasing nothing.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                PORTAL_SIZE,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(last_errno());
-        }
-        NonNull::new(p.cast::<u8>())
-            .map(|ptr| PortalMapping {
-                ptr,
-                len: PORTAL_SIZE,
-            })
-            .ok_or(libc::EINVAL)
+        let map = memmap2::MmapOptions::new()
+            .len(PORTAL_SIZE)
+            .map_anon()
+            .map(memmap2::MmapRaw::from)
+            .map_err(|e| e.raw_os_error().unwrap_or(libc::ENOMEM))?;
+        let ptr = NonNull::new(map.as_mut_ptr()).ok_or(libc::EINVAL)?;
+        Ok(PortalMapping {
+            ptr,
+            len: PORTAL_SIZE,
+            anon: Some(map),
+        })
     }
 
     /// Start address of the portal page.
@@ -266,7 +262,10 @@ impl PortalMapping {
 
 impl Drop for PortalMapping {
     fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` describe a mapping created by `map`/`anonymous` and not unmapped
+        if self.anon.is_some() {
+            return; // memmap2 unmaps it
+        }
+        // SAFETY: `ptr`/`len` describe the mapping created by `map` and not unmapped
         // elsewhere; no references into it exist (only raw pointers were handed out).
         unsafe {
             libc::munmap(self.ptr.as_ptr().cast(), self.len);

@@ -32,9 +32,13 @@ pub trait PciCommand {
     fn write_command(&self, v: u16) -> Result<(), std::io::Error>;
 }
 
-/// A memory-mapped device region (BAR0 registers or BAR2 portals). Unmapped on drop.
+/// A memory-mapped device region (BAR0 registers or BAR2 portals), mapped with `memmap2`
+/// (shared, read-write, raw pointers only: MMIO is never behind a Rust reference). Unmapped on
+/// drop.
 #[derive(Debug)]
 pub struct MmioRegion {
+    /// Owns the mapping (unmapped when dropped).
+    _map: memmap2::MmapRaw,
     ptr: NonNull<u8>,
     len: usize,
 }
@@ -54,26 +58,17 @@ impl MmioRegion {
         if len == 0 {
             return Err(libc::EINVAL);
         }
-        // SAFETY: a fresh mapping at a kernel-chosen address; it aliases no Rust object and the
-        // fd is valid for the call.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                off,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(libc::EIO));
-        }
-        NonNull::new(p.cast::<u8>())
-            .map(|ptr| MmioRegion { ptr, len })
-            .ok_or(libc::EINVAL)
+        let map = memmap2::MmapOptions::new()
+            .offset(off as u64)
+            .len(len)
+            .map_raw(fd.as_raw_fd())
+            .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+        let ptr = NonNull::new(map.as_mut_ptr()).ok_or(libc::EINVAL)?;
+        Ok(MmioRegion {
+            _map: map,
+            ptr,
+            len,
+        })
     }
 
     /// Start address (for portal writes by the `wq` crate: MOVDIR64B needs the raw address).
@@ -83,15 +78,6 @@ impl MmioRegion {
 
     fn in_bounds(&self, off: u32, size: u32) -> bool {
         off % size == 0 && (off as usize).saturating_add(size as usize) <= self.len
-    }
-}
-
-impl Drop for MmioRegion {
-    fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` describe the mapping made in `map`, unmapped only here.
-        unsafe {
-            libc::munmap(self.ptr.as_ptr().cast(), self.len);
-        }
     }
 }
 

@@ -161,6 +161,8 @@ impl IommuMapper for SoftIommu {
 /// allocator and live as long as the arena (allocated once, like the pool's contexts).
 pub struct DmaArena {
     mapper: Arc<dyn IommuMapper>,
+    /// The anonymous mapping (`memmap2`, raw pointers only), `None` once leaked or unmapped.
+    map: Option<memmap2::MmapRaw>,
     ptr: NonNull<u8>,
     len: usize,
     iova: u64,
@@ -196,42 +198,30 @@ impl DmaArena {
             .map(|l| l & !(page - 1))
             .filter(|&l| l > 0)
             .ok_or(DmaError::BadRequest { len, align: page })?;
-        // SAFETY: fresh anonymous mapping at a kernel-chosen address; aliases nothing.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
+        let map = memmap2::MmapOptions::new()
+            .len(len)
+            .populate()
+            .map_anon()
+            .map(memmap2::MmapRaw::from)
+            .map_err(|e| DmaError::Mmap {
                 len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(DmaError::Mmap {
-                len,
-                errno: std::io::Error::last_os_error()
-                    .raw_os_error()
-                    .unwrap_or(libc::ENOMEM),
-            });
-        }
-        let ptr = NonNull::new(p.cast::<u8>()).ok_or(DmaError::Mmap {
+                errno: e.raw_os_error().unwrap_or(libc::ENOMEM),
+            })?;
+        let ptr = NonNull::new(map.as_mut_ptr()).ok_or(DmaError::Mmap {
             len,
             errno: libc::EINVAL,
         })?;
         // Pinned DMA pages must not be copied-on-write into a child after fork.
-        // SAFETY: advice on the mapping just created; failure only loses the advice.
-        unsafe { libc::madvise(ptr.as_ptr().cast(), len, libc::MADV_DONTFORK) };
+        // Failure only loses the advice.
+        let _ = map.advise(memmap2::Advice::DontFork);
         let iova = iova.unwrap_or(ptr.as_ptr() as u64);
         // SAFETY: the mapping was just created, is owned by this arena, no Rust reference into it
         // exists, and it stays mapped until Drop has unmapped it from the IOMMU.
-        if let Err(e) = unsafe { mapper.map(iova, len, ptr.as_ptr()) } {
-            // SAFETY: unmapping the region created above, which nothing references.
-            unsafe { libc::munmap(ptr.as_ptr().cast(), len) };
-            return Err(e);
-        }
+        // (On failure `map` is dropped, unmapping the region, which nothing references.)
+        unsafe { mapper.map(iova, len, ptr.as_ptr()) }?;
         Ok(DmaArena {
             mapper,
+            map: Some(map),
             ptr,
             len,
             iova,
@@ -289,10 +279,9 @@ impl Drop for DmaArena {
     fn drop(&mut self) {
         // Unmap from the IOMMU first; only if that worked is the memory returned to the system
         // (if the device could still reach it, leaking it is the safe choice).
-        if self.mapper.unmap(self.iova, self.len).is_ok() {
-            // SAFETY: the arena's own mapping, no longer reachable by the device; every DmaBuf
-            // borrowed from the arena is gone (lifetime), so nothing points into it.
-            unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+        // Every DmaBuf borrowed from the arena is gone (lifetime), so nothing points into it.
+        if self.mapper.unmap(self.iova, self.len).is_err() {
+            std::mem::forget(self.map.take());
         }
     }
 }
