@@ -240,6 +240,7 @@ impl HwCtx {
             large,
             large_cap,
             mapper.is_some(),
+            !zero_copy,
         )
         .map_err(|e| e.to_string())?;
         let slots = mem.slots();

@@ -335,7 +335,12 @@ impl<'a, 'b> Job<'a, 'b> {
                         ..f
                     };
                     let job = IaaJob::Verify { len };
-                    if let Err(e) = launch(b, hw, st, wqs, flight, job, Input::Copied) {
+                    let orig = if hw.zero_copy {
+                        Input::InPlace(self.inputs.unit(f.unit))
+                    } else {
+                        Input::Copied
+                    };
+                    if let Err(e) = launch(b, hw, st, wqs, flight, job, orig) {
                         self.retire(hw, f);
                         self.fallback(env, soft, hw, st, f.unit, refused_cause(&e));
                     }

@@ -73,7 +73,9 @@ pub enum IaaJob {
         max_out: usize,
     },
     /// Decompress the slot's own output (`len` compressed bytes) with output suppressed, to
-    /// check it (the record's CRC).
+    /// check it (the record's CRC). The destination the descriptor names (never written) is
+    /// the slot's input buffer, or with [`Input::InPlace`] the original input, as the kernel's
+    /// `iaa_compress_verify` does.
     Verify {
         /// Compressed bytes in the output buffer.
         len: usize,
@@ -116,8 +118,11 @@ enum State {
 struct Row {
     state: State,
     job: IaaJob,
-    /// The input address of the last descriptor when it named the caller's memory, else 0.
+    /// The caller's memory the last descriptor named (its input; for a verify, the original
+    /// input as the never-written destination), else 0.
     src: u64,
+    /// Its length.
+    src_len: usize,
 }
 
 /// Why a submission did not happen.
@@ -151,6 +156,9 @@ pub struct IaaJobMemory {
     rows: Box<[Row]>,
     /// Slots in `Quarantined` or `InFlight` (what `reap` must look at).
     out: usize,
+    /// Whether the slots have input buffers ([`Input::Copied`]); without them every input is
+    /// read in place.
+    copies_inputs: bool,
     quarantined: usize,
     drop_deadline: Option<Instant>,
 }
@@ -160,18 +168,21 @@ impl IaaJobMemory {
     /// 64). `pages`: records, AECS and buffers each in whole 4 KiB pages of their own, so
     /// they can be mapped through an IOMMU ([`IaaJobMemory::device_regions`]).
     pub fn new(slots: usize, buf_cap: usize, pages: bool) -> Result<Self, WqError> {
-        Self::with_sizes(slots, buf_cap, 0, 0, pages)
+        Self::with_sizes(slots, buf_cap, 0, 0, pages, true)
     }
 
     /// Memory for `slots` jobs of at least `buf_cap` bytes and `large` jobs of at least
     /// `large_cap` bytes (each rounded up to 64). [`IaaJobMemory::claim`] hands out the
-    /// smallest free slot that fits the unit. At most 65,535 slots.
+    /// smallest free slot that fits the unit. At most 65,535 slots. `copy_inputs`: give each
+    /// slot an input buffer of its size; false for a device that reads process memory, where
+    /// every input is read in place ([`Input::InPlace`]) and the memory is about half.
     pub fn with_sizes(
         slots: usize,
         buf_cap: usize,
         large: usize,
         large_cap: usize,
         pages: bool,
+        copy_inputs: bool,
     ) -> Result<Self, WqError> {
         if slots == 0 || buf_cap == 0 || (large > 0 && large_cap < buf_cap) {
             return Err(WqError::BadCapacity(slots.min(buf_cap)));
@@ -216,7 +227,7 @@ impl IaaJobMemory {
         } else {
             Slab::new(slots_all)?
         };
-        let (inbuf, outbuf) = (buf(total)?, buf(total)?);
+        let (inbuf, outbuf) = (buf(if copy_inputs { total } else { 1 })?, buf(total)?);
         // Make every buffer page resident now: the allocator may hand out untouched zero pages
         // (fresh mmap), and the device's first write to such a page would fault (a page-fault
         // completion and a resubmission, or with block-on-fault a stall) on the hot path.
@@ -236,6 +247,7 @@ impl IaaJobMemory {
                 state: State::Free,
                 job: IaaJob::Verify { len: 0 },
                 src: 0,
+                src_len: 0,
             },
         );
         Ok(IaaJobMemory {
@@ -248,6 +260,7 @@ impl IaaJobMemory {
             large_lines,
             rows: rows.into_boxed_slice(),
             out: 0,
+            copies_inputs: copy_inputs,
             quarantined: 0,
             drop_deadline: None,
         })
@@ -434,7 +447,8 @@ impl IaaJobMemory {
     /// Copy `src` into the input buffer of `slot` (at most [`IaaJobMemory::buf_cap`] bytes are
     /// copied). Only a claimed slot's buffer is written.
     pub fn fill_input(&self, s: Slot, src: &[u8]) {
-        if self.rows.get(s.index()).map(|r| r.state) != Some(State::Claimed) {
+        if !self.copies_inputs || self.rows.get(s.index()).map(|r| r.state) != Some(State::Claimed)
+        {
             return;
         }
         let (base, lines) = self.span(s.index());
@@ -451,9 +465,9 @@ impl IaaJobMemory {
         self.outbuf.read_bytes(base, &mut dst[..n]);
     }
 
-    /// The descriptor of `job` for slot `i` reading `src` (0: the slot's input buffer); sizes
-    /// are clamped to the buffer capacity.
-    fn descriptor(&self, i: usize, job: IaaJob, src: u64) -> IaaDescriptor {
+    /// The descriptor of `job` for slot `i` naming the caller's `src` of `src_len` bytes (0:
+    /// the slot's input buffer); sizes are clamped to the buffer capacity.
+    fn descriptor(&self, i: usize, job: IaaJob, src: u64, src_len: usize) -> IaaDescriptor {
         let (base, lines) = self.span(i);
         let cap = lines * LINE;
         let rec = self.recs.addr(i).unwrap_or(0);
@@ -474,11 +488,18 @@ impl IaaJobMemory {
             IaaJob::Decompress { len, max_out } => {
                 IaaDecompress::new(input, n(len), outb, n(max_out), rec).build()
             }
-            // Decode the slot's own compressed output; nothing is written (suppress output),
-            // the destination names the slot's input buffer only to be a valid address.
-            IaaJob::Verify { len } => IaaDecompress::new(outb, n(len), inb, n(cap), rec)
-                .suppress_output(true)
-                .build(),
+            // Decode the slot's own compressed output; nothing is written (suppress output):
+            // the destination only has to be a valid address of the original size.
+            IaaJob::Verify { len } => {
+                let (dst, max) = if src != 0 {
+                    (src, n(src_len))
+                } else {
+                    (inb, n(cap))
+                };
+                IaaDecompress::new(outb, n(len), dst, max, rec)
+                    .suppress_output(true)
+                    .build()
+            }
         }
     }
 
@@ -499,9 +520,14 @@ impl IaaJobMemory {
         if self.rows.get(i).map(|r| r.state) != Some(State::Claimed) {
             return Err(SubmitError::Failed(WqError::BadSlot(i)));
         }
-        let src = match (job, input) {
-            (IaaJob::Verify { .. }, _) | (_, Input::Copied) => 0,
-            (_, Input::InPlace(b)) => b.as_ptr() as u64,
+        let (src, src_len) = match input {
+            Input::Copied if !self.copies_inputs => {
+                return Err(SubmitError::Failed(WqError::BadConfig(
+                    "this job memory has no input buffers: inputs are read in place",
+                )))
+            }
+            Input::Copied => (0, 0),
+            Input::InPlace(b) => (b.as_ptr() as u64, b.len()),
         };
         let job = match (job, input) {
             (IaaJob::Compress { len, max_out }, Input::InPlace(b)) => IaaJob::Compress {
@@ -516,6 +542,7 @@ impl IaaJobMemory {
         };
         self.rows[i].job = job;
         self.rows[i].src = src;
+        self.rows[i].src_len = src_len;
         self.submit_row(i, wqs, wq, retries)
     }
 
@@ -545,13 +572,15 @@ impl IaaJobMemory {
         let Some(w) = wqs.get(wq).filter(|_| wq <= u16::MAX as usize) else {
             return Err(SubmitError::Failed(WqError::BadConfig("no such WQ")));
         };
-        let Row { job, src, .. } = self.rows[i];
+        let Row {
+            job, src, src_len, ..
+        } = self.rows[i];
         if src != 0 && !w.reads_process_memory() {
             return Err(SubmitError::Failed(WqError::BadConfig(
                 "a descriptor naming the caller's memory needs a WQ whose device reads process memory",
             )));
         }
-        let desc = self.descriptor(i, job, src);
+        let desc = self.descriptor(i, job, src, src_len);
         if let Some(st) = self.recs.status(i) {
             st.store(0, Ordering::Relaxed);
         }
@@ -850,6 +879,43 @@ mod tests {
     }
 
     #[test]
+    fn without_input_buffers_every_input_is_read_in_place() {
+        let portal = Arc::new(Keep::default());
+        let wq = WorkQueue::with_model(portal.clone(), WqConfig::dedicated(8)).unwrap();
+        let wqs = [wq.reading_process_memory(true)];
+        let with = IaaJobMemory::with_sizes(8, 4096, 2, 65536, false, true).unwrap();
+        let mut m = IaaJobMemory::with_sizes(8, 4096, 2, 65536, false, false).unwrap();
+        assert!(
+            m.bytes() * 10 < with.bytes() * 6,
+            "{} vs {}",
+            m.bytes(),
+            with.bytes()
+        );
+        let s = m.claim(100).unwrap();
+        let job = IaaJob::Compress {
+            len: 100,
+            max_out: 99,
+        };
+        assert!(matches!(
+            m.submit(s, job, Input::Copied, &wqs, 0, 0),
+            Err(SubmitError::Failed(WqError::BadConfig(_)))
+        ));
+        let data = vec![1u8; 100];
+        m.submit(s, job, Input::InPlace(&data), &wqs, 0, 0).unwrap();
+        portal.complete();
+        assert!(m.poll(s, &wqs).is_some());
+        // The verify names the original input as its (never written) destination, as the
+        // kernel's iaa_compress_verify does.
+        let verify = IaaJob::Verify { len: 50 };
+        m.submit(s, verify, Input::InPlace(&data), &wqs, 0, 0)
+            .unwrap();
+        let d = portal.0.lock().unwrap()[0];
+        assert_eq!((d.dst_addr, d.max_dst_size), (data.as_ptr() as u64, 100));
+        portal.complete();
+        assert!(m.poll(s, &wqs).is_some());
+    }
+
+    #[test]
     fn bad_sizes_are_errors() {
         assert!(IaaJobMemory::new(0, 4096, false).is_err());
         assert!(IaaJobMemory::new(4, 0, true).is_err());
@@ -859,7 +925,7 @@ mod tests {
     fn large_units_take_large_slots_and_small_units_prefer_small_ones() {
         let portal = Arc::new(Keep::default());
         let wqs = [WorkQueue::with_model(portal.clone(), WqConfig::dedicated(8)).unwrap()];
-        let mut m = IaaJobMemory::with_sizes(2, 4096, 1, 65536, false).unwrap();
+        let mut m = IaaJobMemory::with_sizes(2, 4096, 1, 65536, false, true).unwrap();
         assert_eq!((m.slots(), m.small_cap(), m.buf_cap()), (3, 4096, 65536));
         assert!(
             m.claim(65537).is_none(),
