@@ -547,7 +547,7 @@ impl<'a, 'b> Handle<'a, 'b> {
             let env = self.pool.env();
             let threads = self.pool.cfg.spread_threads;
             if threads > 1 && !self.pool.cfg.hardware {
-                self.job.spread_rest(&env, &self.pool.cells, threads, held);
+                crate::spread::spread_rest(&mut self.job, &env, &self.pool.cells, threads, held);
             }
             self.job.run_to_end(&env, held);
         }

@@ -12,89 +12,85 @@ use crate::result::{BatchSummary, UnitResult};
 use crate::soft::soft_unit;
 use crate::stats::FallbackCause;
 
-impl Job<'_, '_> {
-    /// Run the units not yet started on up to `threads` threads (the caller included).
-    pub(crate) fn spread_rest(
-        &mut self,
-        env: &Env<'_>,
-        cells: &[CtxCell],
-        threads: usize,
-        held: &mut Held<'_>,
-    ) {
-        let rem = self.back.saturating_sub(self.front);
-        let parts = threads.min(rem / 2);
-        if parts < 2 {
-            return;
-        }
-        // Chunks small enough to balance (about 8 per thread), large enough that the queue's
-        // lock is taken rarely.
-        let chunk = (rem / (parts * 8)).clamp(1, 64);
-        let caller = thread_token();
-        let op = self.op;
-        let b = env.b;
-        let no_device = env.no_device;
-        let ins = self.inputs.split_at(self.front).1.split_at(rem).0;
-        let outs = self.outputs.reborrow().into_split(self.front).1;
-        let res = &mut self.results[self.front..self.back];
-        let ncells = cells.len();
-        let me_first = crate::cpu::current_cpu(ncells);
-        let range = self.front..self.back;
-        let queue = SpreadQueue::new(ins, outs, res);
-        let total = std::thread::scope(|s| {
-            let queue = &queue;
-            let mut joins = Vec::with_capacity(parts - 1);
-            for p in 1..parts {
-                let first = (me_first + p) % ncells;
-                // Each helper starts with a chunk of its own, so it has work even if the
-                // caller would otherwise drain the queue before the helper is scheduled.
-                let Some(mine) = queue.take(chunk) else { break };
-                joins.push(s.spawn(move || {
-                    // A helper that finds no free context hands its chunk back to the caller.
-                    let Some(mut h) = lock_helper(cells, first, caller) else {
-                        return Err(mine);
-                    };
-                    let (i, mut o, r) = mine;
-                    let mut sum = soft_range(&mut h, b, op, no_device, i, o.reborrow(), r);
-                    while let Some((i, mut o, r)) = queue.take(chunk) {
-                        let part = soft_range(&mut h, b, op, no_device, i, o.reborrow(), r);
-                        sum.add(&part);
-                    }
-                    Ok(sum)
-                }));
-            }
-            let mut total = BatchSummary::default();
-            while let Some((i, mut o, r)) = queue.take(chunk) {
-                let part = soft_range(held, b, op, no_device, i, o.reborrow(), r);
-                total.add(&part);
-            }
-            for j in joins {
-                let part = match j.join() {
-                    Ok(Ok(part)) => part,
-                    Ok(Err((i, mut o, r))) => {
-                        soft_range(held, b, op, no_device, i, o.reborrow(), r)
-                    }
-                    Err(panic) => std::panic::resume_unwind(panic),
-                };
-                total.add(&part);
-            }
-            total
-        });
-        let mut total = total;
-        if self.expected.is_some() {
-            // The helpers recorded their units directly: check the CRCs here.
-            for u in range {
-                let r = self.results[u];
-                let checked = check_crc(self.expected.map(|e| e[u]), r);
-                if checked != r {
-                    total.software -= 1;
-                    total.failed += 1;
-                    self.results[u] = checked;
-                }
-            }
-        }
-        self.summary.add(&total);
-        self.front = self.back;
+/// Run the units of `job` not yet started on up to `threads` threads (the caller included).
+pub(crate) fn spread_rest(
+    job: &mut Job<'_, '_>,
+    env: &Env<'_>,
+    cells: &[CtxCell],
+    threads: usize,
+    held: &mut Held<'_>,
+) {
+    let rem = job.back.saturating_sub(job.front);
+    let parts = threads.min(rem / 2);
+    if parts < 2 {
+        return;
     }
+    // Chunks small enough to balance (about 8 per thread), large enough that the queue's
+    // lock is taken rarely.
+    let chunk = (rem / (parts * 8)).clamp(1, 64);
+    let caller = thread_token();
+    let op = job.op;
+    let b = env.b;
+    let no_device = env.no_device;
+    let ins = job.inputs.split_at(job.front).1.split_at(rem).0;
+    let outs = job.outputs.reborrow().into_split(job.front).1;
+    let res = &mut job.results[job.front..job.back];
+    let ncells = cells.len();
+    let me_first = crate::cpu::current_cpu(ncells);
+    let range = job.front..job.back;
+    let queue = SpreadQueue::new(ins, outs, res);
+    let total = std::thread::scope(|s| {
+        let queue = &queue;
+        let mut joins = Vec::with_capacity(parts - 1);
+        for p in 1..parts {
+            let first = (me_first + p) % ncells;
+            // Each helper starts with a chunk of its own, so it has work even if the
+            // caller would otherwise drain the queue before the helper is scheduled.
+            let Some(mine) = queue.take(chunk) else { break };
+            joins.push(s.spawn(move || {
+                // A helper that finds no free context hands its chunk back to the caller.
+                let Some(mut h) = lock_helper(cells, first, caller) else {
+                    return Err(mine);
+                };
+                let (i, mut o, r) = mine;
+                let mut sum = soft_range(&mut h, b, op, no_device, i, o.reborrow(), r);
+                while let Some((i, mut o, r)) = queue.take(chunk) {
+                    let part = soft_range(&mut h, b, op, no_device, i, o.reborrow(), r);
+                    sum.add(&part);
+                }
+                Ok(sum)
+            }));
+        }
+        let mut total = BatchSummary::default();
+        while let Some((i, mut o, r)) = queue.take(chunk) {
+            let part = soft_range(held, b, op, no_device, i, o.reborrow(), r);
+            total.add(&part);
+        }
+        for j in joins {
+            let part = match j.join() {
+                Ok(Ok(part)) => part,
+                Ok(Err((i, mut o, r))) => soft_range(held, b, op, no_device, i, o.reborrow(), r),
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            total.add(&part);
+        }
+        total
+    });
+    let mut total = total;
+    if job.expected.is_some() {
+        // The helpers recorded their units directly: check the CRCs here.
+        for u in range {
+            let r = job.results[u];
+            let checked = check_crc(job.expected.map(|e| e[u]), r);
+            if checked != r {
+                total.software -= 1;
+                total.failed += 1;
+                job.results[u] = checked;
+            }
+        }
+    }
+    job.summary.add(&total);
+    job.front = job.back;
 }
 
 /// The units of a spread batch not yet taken, handed out front first in chunks.
