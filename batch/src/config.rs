@@ -170,6 +170,9 @@ pub struct ModelOptions {
     pub ns_per_kib: u64,
     /// Behave as a device that cannot read process memory: inputs are copied first.
     pub require_bounce: bool,
+    /// Disagree with the library: every successful decompress record reports one byte fewer
+    /// `bytes_completed` than consumed (what [`crate::selftest`] must find and name).
+    pub skew_bytes_completed: bool,
 }
 
 #[cfg(feature = "model")]
@@ -184,6 +187,7 @@ impl Default for ModelOptions {
             fixed_ns: 0,
             ns_per_kib: 0,
             require_bounce: false,
+            skew_bytes_completed: false,
         }
     }
 }
@@ -195,8 +199,9 @@ pub enum Device {
     /// every usable IAA work queue of the kernel (`/dev/iax/wqX.Y` of type user, found through
     /// `/sys/bus/dsa`). With the `model` feature, `IAA_DEVICE=model` is the software device
     /// model shaped by `IAA_MODEL_ENGINES`, `IAA_MODEL_WQ_SIZE`, `IAA_MODEL_WQ_MODE`
-    /// (`shared`|`dedicated`), `IAA_MODEL_FIXED_NS`, `IAA_MODEL_NS_PER_KIB` and
-    /// `IAA_MODEL_BOUNCE`, and `IAA_DEVICE=vfio-model` the VFIO bring-up over the register
+    /// (`shared`|`dedicated`), `IAA_MODEL_FIXED_NS`, `IAA_MODEL_NS_PER_KIB`,
+    /// `IAA_MODEL_BOUNCE` and `IAA_MODEL_QUIRK` (`bytes_completed`: see
+    /// [`ModelOptions::skew_bytes_completed`]), and `IAA_DEVICE=vfio-model` the VFIO bring-up over the register
     /// model with the device model behind it.
     #[default]
     Auto,

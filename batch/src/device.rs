@@ -148,6 +148,7 @@ fn model_backend(o: &crate::config::ModelOptions) -> Result<iaa_driver::open::Ba
             ns_per_kib: o.ns_per_kib,
         },
         require_bounce: o.require_bounce,
+        skew_bytes_completed: o.skew_bytes_completed,
         ..ModelConfig::iaa(o.engines)
     };
     let dev = ModelDevice::start(cfg).map_err(|e| format!("device model: {e}"))?;

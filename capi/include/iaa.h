@@ -386,6 +386,30 @@ int iaa_pool_path(const struct iaa_pool *pool);
 int iaa_pool_describe(const struct iaa_pool *pool, char *buf, size_t len);
 
 /**
+ * Runs the self-test of the hardware path (`iaa selftest`): every WQ of `device` goes through
+ * a fixed plan of known inputs (compress, decompress, verify, CRC64, a page-fault probe, a WQ
+ * filled at once, latency), each completion-record field the library relies on compared with
+ * the software path. `device` is a NUL-terminated name as `IAA_DEVICE` takes it (`"iax1"`,
+ * `"wq1.0"`, a PCI address, `"vfio:BDF"`, `"model"`, `"vfio-model"`), or NULL for
+ * `IAA_DEVICE` from the environment, else every usable kernel WQ. The report is written as
+ * JSON into `json` (NUL-terminated, truncated to `len - 1` bytes; `json` may be NULL with
+ * `len == 0`): an object with `device`, `checks` (each with `wq`, `op`, `input`, `status`
+ * `"pass"`/`"fail"`/`"skipped"`, `detail`, and for a disagreement `field`, `seen`,
+ * `expected`, `pool_action`) and `verdicts` (each with `wq`, `kind` `"ok"`/
+ * `"ok_with_fallbacks"`/`"unusable"`, `verdict`). When `json_len` is not NULL it receives
+ * the length of the whole report (call again with `len > *json_len` for all of it).
+ *
+ * Returns 0 when every WQ passed, the number of WQs that did not (> 0), or a negative code:
+ * `-ENODEV` (no device: `json` then holds `{"error": "..."}` with the reason), `-EINVAL`.
+ * Takes about a second per WQ on the device model.
+ *
+ * # Safety
+ * `device` is NULL or a NUL-terminated string; `json` is NULL (only with `len == 0`) or holds
+ * `len` writable bytes; `json_len` is NULL or points to a writable `size_t`.
+ */
+int iaa_selftest(const char *device, char *json, size_t len, size_t *json_len);
+
+/**
  * How many units one call runs in parallel: the hardware batch size on the hardware path
  * (default 8); on the software path 1, or the thread count with
  * `IAA_FLAG_SPREAD_OVER_CORES`. A sizing hint: calls take any number of units. 0 for a NULL

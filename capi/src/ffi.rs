@@ -424,6 +424,81 @@ pub unsafe extern "C" fn iaa_pool_describe(
     })
 }
 
+/// Runs the self-test of the hardware path (`iaa selftest`): every WQ of `device` goes through
+/// a fixed plan of known inputs (compress, decompress, verify, CRC64, a page-fault probe, a WQ
+/// filled at once, latency), each completion-record field the library relies on compared with
+/// the software path. `device` is a NUL-terminated name as `IAA_DEVICE` takes it (`"iax1"`,
+/// `"wq1.0"`, a PCI address, `"vfio:BDF"`, `"model"`, `"vfio-model"`), or NULL for
+/// `IAA_DEVICE` from the environment, else every usable kernel WQ. The report is written as
+/// JSON into `json` (NUL-terminated, truncated to `len - 1` bytes; `json` may be NULL with
+/// `len == 0`): an object with `device`, `checks` (each with `wq`, `op`, `input`, `status`
+/// `"pass"`/`"fail"`/`"skipped"`, `detail`, and for a disagreement `field`, `seen`,
+/// `expected`, `pool_action`) and `verdicts` (each with `wq`, `kind` `"ok"`/
+/// `"ok_with_fallbacks"`/`"unusable"`, `verdict`). When `json_len` is not NULL it receives
+/// the length of the whole report (call again with `len > *json_len` for all of it).
+///
+/// Returns 0 when every WQ passed, the number of WQs that did not (> 0), or a negative code:
+/// `-ENODEV` (no device: `json` then holds `{"error": "..."}` with the reason), `-EINVAL`.
+/// Takes about a second per WQ on the device model.
+///
+/// # Safety
+/// `device` is NULL or a NUL-terminated string; `json` is NULL (only with `len == 0`) or holds
+/// `len` writable bytes; `json_len` is NULL or points to a writable `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn iaa_selftest(
+    device: *const c_char,
+    json: *mut c_char,
+    len: usize,
+    json_len: *mut usize,
+) -> c_int {
+    guard(|| {
+        to_code((|| {
+            let device = if device.is_null() {
+                iaa::Device::Auto
+            } else {
+                // SAFETY: non-NULL and NUL-terminated (this function's contract).
+                let name = unsafe { std::ffi::CStr::from_ptr(device) };
+                let name = name
+                    .to_str()
+                    .map_err(|_| CapiError::Invalid("device is not UTF-8"))?;
+                iaa::Device::Named(name.to_string())
+            };
+            // SAFETY: forwarded from this function's contract.
+            let out = unsafe { out_slice(json as *mut u8, len, "json")? };
+            let (text, code) = match iaa::selftest(device) {
+                Ok(r) => {
+                    let failed = r
+                        .verdicts
+                        .iter()
+                        .filter(|v| v.kind != iaa::VerdictKind::Ok)
+                        .count();
+                    let code = c_int::try_from(failed.max(usize::from(r.verdicts.is_empty())))
+                        .map_err(|_| CapiError::Invalid("too many WQs"))?;
+                    (r.to_json(), code)
+                }
+                Err(e) => {
+                    let code = crate::error::iaa_error_code(&e);
+                    (
+                        serde_json::json!({ "error": e.to_string() }).to_string(),
+                        code,
+                    )
+                }
+            };
+            let bytes = text.as_bytes();
+            if let Some(room) = out.len().checked_sub(1) {
+                let n = room.min(bytes.len());
+                out[..n].copy_from_slice(&bytes[..n]);
+                out[n] = 0;
+            }
+            if !json_len.is_null() {
+                // SAFETY: non-NULL and writable (this function's contract).
+                unsafe { json_len.write(bytes.len()) };
+            }
+            Ok(code)
+        })())
+    })
+}
+
 /// How many units one call runs in parallel: the hardware batch size on the hardware path
 /// (default 8); on the software path 1, or the thread count with
 /// `IAA_FLAG_SPREAD_OVER_CORES`. A sizing hint: calls take any number of units. 0 for a NULL

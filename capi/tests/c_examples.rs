@@ -361,6 +361,36 @@ fn live_handles_never_block_other_threads_calls_from_c() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `tests/c/selftest.c`: `iaa_selftest` on the device model passes, and with the model's
+/// `bytes_completed` quirk fails naming the field.
+#[test]
+fn selftest_from_c() {
+    let dir = scratch("selftest");
+    let exe = dir.join("selftest");
+    compile(
+        &compiler("CC", "cc"),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/selftest.c"),
+        &exe,
+        &["-std=c99", "-O1", "-Wall", "-Wextra", "-Werror"],
+        &pkg_config("iaa-static"),
+    );
+    for quirk in [false, true] {
+        let mut cmd = Command::new(&exe);
+        cmd.env_remove("IAA_MODEL_QUIRK");
+        if quirk {
+            cmd.env("IAA_MODEL_QUIRK", "bytes_completed");
+        }
+        let out = cmd.output().expect("run selftest");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("all checks passed"),
+            "quirk {quirk}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn cpp_block_codec_example_round_trips_blocks_from_two_threads() {
     let dir = scratch("cpp");

@@ -37,6 +37,29 @@ enum Command {
     Bench(BenchArgs),
     /// List IAA/DSA devices and work queues: usable or not and why, how descriptors are submitted.
     Devices(devices::DevicesArgs),
+    /// Check the hardware path on this host: every WQ a pool would use runs a fixed plan of
+    /// known inputs through each descriptor kind, and each record field the library relies on
+    /// is compared with the software path. Exit status 0 when every WQ passes, 1 otherwise, 2
+    /// when there is no device.
+    Selftest(SelftestArgs),
+}
+
+#[derive(Args)]
+struct SelftestArgs {
+    /// Print the report as JSON (`device`, `checks`: wq/op/input/status/detail and, for a
+    /// disagreement, field/seen/expected/pool_action; `verdicts`: wq/kind/verdict).
+    #[arg(long)]
+    json: bool,
+    /// The device, as IAA_DEVICE names it (`iax1`, `wq1.0`, a PCI address, `vfio:BDF`,
+    /// `model`, `vfio-model`); default: IAA_DEVICE, else every usable kernel WQ.
+    #[arg(long)]
+    device: Option<String>,
+    /// Root of sysfs, for the kernel WQs of a fixture tree (with --dev-root).
+    #[arg(long, requires = "dev_root")]
+    sys_root: Option<PathBuf>,
+    /// Root of the device nodes, for a fixture tree (with --sys-root).
+    #[arg(long, requires = "sys_root")]
+    dev_root: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -158,6 +181,20 @@ enum CliError {
     Bench(#[from] iaa_bench::BenchError),
     #[error("writing the report: {0}")]
     Report(io::Error),
+    #[error("selftest: {0}")]
+    NoDevice(iaa::Error),
+    #[error("selftest: not every work queue passed (see the verdicts)")]
+    SelftestFailed,
+}
+
+impl CliError {
+    /// The process exit status for this error.
+    fn exit_code(&self) -> u8 {
+        match self {
+            CliError::NoDevice(_) => 2,
+            _ => 1,
+        }
+    }
 }
 
 fn is_dash(p: &std::path::Path) -> bool {
@@ -472,12 +509,34 @@ fn bench(a: BenchArgs) -> Result<(), CliError> {
     so.flush().map_err(CliError::Report)
 }
 
+fn selftest(a: SelftestArgs) -> Result<(), CliError> {
+    let device = match (a.sys_root, a.dev_root, a.device) {
+        (Some(sys_root), Some(dev_root), _) => iaa::Device::Kernel { sys_root, dev_root },
+        (_, _, Some(name)) => iaa::Device::Named(name),
+        _ => iaa::Device::Auto,
+    };
+    let report = iaa::selftest(device).map_err(CliError::NoDevice)?;
+    let mut so = io::stdout().lock();
+    if a.json {
+        writeln!(so, "{}", report.to_json()).map_err(CliError::Report)?;
+    } else {
+        write!(so, "{report}").map_err(CliError::Report)?;
+    }
+    so.flush().map_err(CliError::Report)?;
+    if report.passed() {
+        Ok(())
+    } else {
+        Err(CliError::SelftestFailed)
+    }
+}
+
 fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Compress(a) => compress(a),
         Command::Decompress(a) => decompress(a),
         Command::Bench(a) => bench(a),
         Command::Devices(a) => devices::run(&a).map_err(CliError::Report),
+        Command::Selftest(a) => selftest(a),
     }
 }
 
@@ -486,7 +545,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("iaa: error: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(e.exit_code())
         }
     }
 }

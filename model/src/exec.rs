@@ -110,7 +110,14 @@ pub(crate) fn execute(
     match cfg.kind {
         DeviceKind::Iaa => {
             let d = IaaDescriptor::from_bytes(desc);
-            let rec = iaa(cfg, wq, &d, fault, s);
+            let mut rec = iaa(cfg, wq, &d, fault, s);
+            if cfg.skew_bytes_completed
+                && d.opcode() == IaaOpcode::Decompress as u8
+                && rec.status == st::SUCCESS
+            {
+                // A device that disagrees with the spec (`iaa selftest` must name it).
+                rec.bytes_completed = rec.bytes_completed.saturating_sub(1);
+            }
             let ok = rec.status == st::SUCCESS;
             let mut out = [0u8; 64];
             out.copy_from_slice(bytemuck::bytes_of(&rec));

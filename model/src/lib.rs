@@ -200,6 +200,10 @@ pub struct ModelConfig {
     /// tells the pool to copy inputs into its own memory first. The model itself still reads
     /// any address; this only shapes the pool's choice.
     pub require_bounce: bool,
+    /// Report one byte fewer than consumed in every successful decompress record's
+    /// `bytes_completed` (`IAA_MODEL_QUIRK=bytes_completed`): a device that disagrees with what
+    /// the library expects, for `iaa selftest` to find.
+    pub skew_bytes_completed: bool,
 }
 
 impl ModelConfig {
@@ -214,6 +218,7 @@ impl ModelConfig {
             max_batch: 0,
             require_bounce: false,
             log_sources: false,
+            skew_bytes_completed: false,
         }
     }
     /// A DSA with `engines` engines and one shared WQ of 32 entries.
@@ -227,6 +232,7 @@ impl ModelConfig {
             max_batch: 1024,
             require_bounce: false,
             log_sources: false,
+            skew_bytes_completed: false,
         }
     }
     /// An IAA model shaped by the environment (see the module docs); defaults: 2 engines, one
@@ -258,6 +264,16 @@ impl ModelConfig {
             ns_per_kib: num("IAA_MODEL_NS_PER_KIB", 0)?,
         };
         c.require_bounce = num("IAA_MODEL_BOUNCE", 0)? != 0;
+        c.skew_bytes_completed = match std::env::var("IAA_MODEL_QUIRK").as_deref() {
+            Ok("bytes_completed") => true,
+            Ok("") | Err(_) => false,
+            Ok(v) => {
+                return Err(ModelError::BadEnv {
+                    var: "IAA_MODEL_QUIRK",
+                    value: v.to_string(),
+                })
+            }
+        };
         Ok(c)
     }
 }

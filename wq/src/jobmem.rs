@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use bytemuck::{Pod, Zeroable};
 use iaa_descriptors::{
-    CompressAecs, IaaCompletionRecord, IaaCompress, IaaDecompress, IaaDescriptor,
+    CompressAecs, IaaCompletionRecord, IaaCompress, IaaCrc64, IaaDecompress, IaaDescriptor,
 };
 
 use crate::slab::{Slab, Slot};
@@ -79,6 +79,18 @@ pub enum IaaJob {
     Verify {
         /// Compressed bytes in the output buffer.
         len: usize,
+    },
+    /// CRC64 of the input (`len` bytes) with polynomial `poly` (the record's bytes 40-47);
+    /// nothing is written but the record.
+    Crc64 {
+        /// Input bytes.
+        len: usize,
+        /// The descriptor's polynomial field.
+        poly: u64,
+        /// Flag bit 15: most-significant bit first.
+        msb_first: bool,
+        /// Flag bit 14: invert the initial value and the result.
+        invert: bool,
     },
 }
 
@@ -488,6 +500,15 @@ impl IaaJobMemory {
             IaaJob::Decompress { len, max_out } => {
                 IaaDecompress::new(input, n(len), outb, n(max_out), rec).build()
             }
+            IaaJob::Crc64 {
+                len,
+                poly,
+                msb_first,
+                invert,
+            } => IaaCrc64::new(input, n(len), poly, rec)
+                .msb_first(msb_first)
+                .invert(invert)
+                .build(),
             // Decode the slot's own compressed output; nothing is written (suppress output):
             // the destination only has to be a valid address of the original size.
             IaaJob::Verify { len } => {
@@ -537,6 +558,20 @@ impl IaaJobMemory {
             (IaaJob::Decompress { len, max_out }, Input::InPlace(b)) => IaaJob::Decompress {
                 len: len.min(b.len()),
                 max_out,
+            },
+            (
+                IaaJob::Crc64 {
+                    len,
+                    poly,
+                    msb_first,
+                    invert,
+                },
+                Input::InPlace(b),
+            ) => IaaJob::Crc64 {
+                len: len.min(b.len()),
+                poly,
+                msb_first,
+                invert,
             },
             (j, _) => j,
         };
