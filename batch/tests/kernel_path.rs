@@ -8,34 +8,12 @@ mod common;
 use std::sync::Arc;
 
 use iaa::{Path, Pool};
-use iaa_driver::fixture::{bdf, Host};
 use iaa_driver::kernel::open_with;
 use iaa_model::{ModelConfig, ModelDevice, ModelNodeOpener, ModelWqConfig};
 
-fn host() -> Host {
-    let h = Host::new();
-    h.cpus(&[0, 0]);
-    h.device("iax1", bdf("iax1"), 0, None, &[]);
-    h.wq(
-        "iax1",
-        bdf("iax1"),
-        "wq1.0",
-        &[("size", Some("32")), ("threshold", Some("32"))],
-        true,
-    );
-    h.wq(
-        "iax1",
-        bdf("iax1"),
-        "wq1.1",
-        &[("mode", Some("dedicated")), ("size", Some("16"))],
-        true,
-    );
-    h
-}
-
 #[test]
 fn pool_over_kernel_wqs_round_trips_the_corpus() {
-    let h = host();
+    let h = common::kernel_fixture_host();
     let mut cfg = ModelConfig::iaa(2);
     cfg.wqs = vec![ModelWqConfig::shared(32), ModelWqConfig::dedicated(16)];
     let model = ModelDevice::start(cfg).expect("model");

@@ -7,7 +7,6 @@ mod common;
 use std::sync::Arc;
 
 use iaa::{selftest, CheckStatus, Device, ModelOptions, SelfTest, VerdictKind};
-use iaa_driver::fixture::{bdf, Host};
 use iaa_driver::kernel::open_with;
 use iaa_model::{ModelConfig, ModelDevice, ModelNodeOpener, ModelWqConfig};
 
@@ -114,23 +113,7 @@ fn a_disagreement_is_named_with_the_field_the_values_and_the_fallback() {
 
 #[test]
 fn fixture_kernel_wqs_pass_through_write() {
-    let h = Host::new();
-    h.cpus(&[0, 0]);
-    h.device("iax1", bdf("iax1"), 0, None, &[]);
-    h.wq(
-        "iax1",
-        bdf("iax1"),
-        "wq1.0",
-        &[("size", Some("32")), ("threshold", Some("32"))],
-        true,
-    );
-    h.wq(
-        "iax1",
-        bdf("iax1"),
-        "wq1.1",
-        &[("mode", Some("dedicated")), ("size", Some("16"))],
-        true,
-    );
+    let h = common::kernel_fixture_host();
     let mut cfg = ModelConfig::iaa(2);
     cfg.wqs = vec![ModelWqConfig::shared(32), ModelWqConfig::dedicated(16)];
     let model = ModelDevice::start(cfg).expect("model");

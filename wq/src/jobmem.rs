@@ -537,10 +537,7 @@ impl IaaJobMemory {
         wq: usize,
         retries: u32,
     ) -> Result<u32, SubmitError> {
-        let i = s.index();
-        if self.rows.get(i).map(|r| r.state) != Some(State::Claimed) {
-            return Err(SubmitError::Failed(WqError::BadSlot(i)));
-        }
+        let i = self.claimed(s)?;
         let (src, src_len) = match input {
             Input::Copied if !self.copies_inputs => {
                 return Err(SubmitError::Failed(WqError::BadConfig(
@@ -590,11 +587,17 @@ impl IaaJobMemory {
         wq: usize,
         retries: u32,
     ) -> Result<u32, SubmitError> {
-        let i = s.index();
-        if self.rows.get(i).map(|r| r.state) != Some(State::Claimed) {
-            return Err(SubmitError::Failed(WqError::BadSlot(i)));
-        }
+        let i = self.claimed(s)?;
         self.submit_row(i, wqs, wq, retries)
+    }
+
+    /// The index of `s` if it is claimed (only a claimed slot can be submitted).
+    fn claimed(&self, s: Slot) -> Result<usize, SubmitError> {
+        let i = s.index();
+        match self.rows.get(i).map(|r| r.state) {
+            Some(State::Claimed) => Ok(i),
+            _ => Err(SubmitError::Failed(WqError::BadSlot(i))),
+        }
     }
 
     fn submit_row(
