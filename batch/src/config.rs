@@ -135,6 +135,23 @@ impl Default for Budgets {
     }
 }
 
+/// How the hardware path codes each unit's deflate block (every mode writes standard raw
+/// deflate that any inflater reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HwMode {
+    /// Fixed Huffman codes (the kernel's `deflate-iaa` fixed mode, byte for byte): one
+    /// descriptor per unit, the device's lowest latency, the lowest ratio. The default: it is
+    /// what every IAA has, and what the kernel's zswap path submits.
+    #[default]
+    Fixed,
+    /// Dynamic Huffman codes on IAA 1.0 (Sapphire Rapids), two passes per unit: a statistics
+    /// pass on the device, a length-limited code built on the CPU from its histogram, then the
+    /// compression with that code, which writes a dynamic block header (QPL's two-descriptor
+    /// dynamic mode). The passes of the units of a batch overlap in the window. Costs a
+    /// second descriptor and about 4.4 KB more memory per slot.
+    Dynamic,
+}
+
 /// Which work queue(s) of the device a unit is submitted to (hardware path).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WqChoice {
@@ -242,6 +259,7 @@ pub struct PoolBuilder {
     pub(crate) max_unit_size: usize,
     pub(crate) hw_large_budget: usize,
     pub(crate) hybrid: bool,
+    pub(crate) hw_mode: HwMode,
     pub(crate) cpus: Option<usize>,
 }
 
@@ -261,12 +279,18 @@ impl Default for PoolBuilder {
             max_unit_size: 65536,
             hw_large_budget: 131072,
             hybrid: true,
+            hw_mode: HwMode::Fixed,
             cpus: None,
         }
     }
 }
 
 impl PoolBuilder {
+    /// How the hardware path codes each unit ([`HwMode`], default [`HwMode::Fixed`]).
+    pub fn hw_mode(mut self, mode: HwMode) -> Self {
+        self.hw_mode = mode;
+        self
+    }
     /// Execution path (default [`Path::Auto`]).
     pub fn path(mut self, path: Path) -> Self {
         self.path = path;

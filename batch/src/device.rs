@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use iaa_driver::vfio::{IommuMapper, MappedJobMemory};
-use iaa_wq::{IaaJobMemory, Slot, WorkQueue};
+use iaa_wq::{IaaJobMemory, Layout, Slot, WorkQueue};
 
 use crate::config::{Device, PoolBuilder, WqChoice};
 
@@ -158,6 +158,11 @@ fn model_backend(o: &crate::config::ModelOptions) -> Result<iaa_driver::open::Ba
 /// What a slot in flight is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {
+    /// Dynamic mode's first pass: the histogram of the input; the compression that follows
+    /// may write at most `max_out` bytes.
+    Stats {
+        max_out: usize,
+    },
     Compress,
     /// Decompress of the slot's own output with output suppressed; `crc` is what the
     /// compression reported, `len` the compressed length.
@@ -235,14 +240,15 @@ impl HwCtx {
         zero_copy: bool,
     ) -> Result<HwCtx, String> {
         let (small_cap, large, large_cap) = slot_sizes(b);
-        let mem = IaaJobMemory::with_sizes(
-            b.hw_batch_size,
-            small_cap,
+        let mem = IaaJobMemory::with_layout(Layout {
+            slots: b.hw_batch_size,
+            buf_cap: small_cap,
             large,
             large_cap,
-            mapper.is_some(),
-            !zero_copy,
-        )
+            pages: mapper.is_some(),
+            copy_inputs: !zero_copy,
+            slot_tables: b.hw_mode == crate::config::HwMode::Dynamic,
+        })
         .map_err(|e| e.to_string())?;
         let slots = mem.slots();
         let mem = match mapper {
@@ -283,6 +289,33 @@ fn try_boxed<T: Clone>(n: usize, v: T) -> Result<Box<[T]>, String> {
         .map_err(|_| format!("allocation of {n} slot entries failed"))?;
     b.resize(n, v);
     Ok(b.into_boxed_slice())
+}
+
+/// The dynamic-Huffman table for a unit whose statistics pass counted `ll` (literal/length)
+/// and `d` (distance) symbols: length-limited (15 bits) codes with the end-of-block symbol
+/// coded, both codes complete (two used symbols at least, as zlib wants them), and the block
+/// header in the table's output accumulator. `None` when no valid table results (the unit is
+/// then compressed with the fixed code). Allocation-free.
+pub(crate) fn dynamic_table(
+    ll: &[u32; iaa_descriptors::LL_SYMBOLS],
+    d: &[u32; iaa_descriptors::D_SYMBOLS],
+) -> Option<iaa_descriptors::CompressAecs> {
+    let mut ll = *ll;
+    let mut d = *d;
+    // The compression pass always ends the block with EOB (256).
+    ll[256] = ll[256].max(1);
+    // A code of one symbol is incomplete: give a second one a count.
+    if ll.iter().filter(|&&c| c > 0).count() < 2 {
+        ll[0] = ll[0].max(1);
+    }
+    for s in 0..2 {
+        if d.iter().filter(|&&c| c > 0).count() < 2 {
+            d[s] = d[s].max(1);
+        }
+    }
+    let ll_len = iaa_descriptors::aecs::limited_lengths(&ll, 15);
+    let d_len = iaa_descriptors::aecs::limited_lengths(&d, 15);
+    iaa_descriptors::CompressAecs::dynamic(&ll_len, &d_len, true).ok()
 }
 
 /// How long dropping a pool waits for the device to finish quarantined slots before it leaks

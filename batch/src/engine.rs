@@ -20,9 +20,9 @@ use std::time::Instant;
 use iaa_descriptors::{iaa_class, StatusClass};
 use iaa_wq::{IaaJob, Input, SubmitError, Waiter};
 
-use crate::config::PoolBuilder;
+use crate::config::{HwMode, PoolBuilder};
 use crate::context::{Context, Held, Lane};
-use crate::device::{Backend, Flight, HwCtx, Phase};
+use crate::device::{dynamic_table, Backend, Flight, HwCtx, Phase};
 use crate::error::UnitError;
 use crate::io::{Inputs, Op, Outputs};
 use crate::result::{BatchSummary, ExecPath, UnitResult};
@@ -214,30 +214,36 @@ impl<'a, 'b> Job<'a, 'b> {
                 && self.inflight > 0
                 && device_would_finish_last(self.back - pos, hw.hw_unit_ns, hw.sw_unit_ns);
             let cap = hw.mem.buf_cap();
-            let (phase, job, need) =
-                match admit(self.op, input.len(), self.outputs.slot_len(u), cap, keep) {
-                    Admit::Submit { phase, job, need } => (phase, job, need),
-                    Admit::Incompressible => {
-                        self.front += 1;
-                        let r = UnitResult::Incompressible;
-                        st.count(self.op, true, input.len(), &r);
-                        self.finish(u, r);
-                        progressed = true;
-                        continue;
-                    }
-                    Admit::Software(cause) => {
-                        self.front += 1;
-                        self.fallback(env, soft, hw, st, u, cause);
-                        progressed = true;
-                        continue;
-                    }
-                    Admit::Hold => {
-                        // End of the call: the caller finishes what is left before the device
-                        // would return this unit (taken from the tail below).
-                        window_full = true;
-                        break;
-                    }
-                };
+            let (phase, job, need) = match admit(
+                self.op,
+                b.hw_mode,
+                input.len(),
+                self.outputs.slot_len(u),
+                cap,
+                keep,
+            ) {
+                Admit::Submit { phase, job, need } => (phase, job, need),
+                Admit::Incompressible => {
+                    self.front += 1;
+                    let r = UnitResult::Incompressible;
+                    st.count(self.op, true, input.len(), &r);
+                    self.finish(u, r);
+                    progressed = true;
+                    continue;
+                }
+                Admit::Software(cause) => {
+                    self.front += 1;
+                    self.fallback(env, soft, hw, st, u, cause);
+                    progressed = true;
+                    continue;
+                }
+                Admit::Hold => {
+                    // End of the call: the caller finishes what is left before the device
+                    // would return this unit (taken from the tail below).
+                    window_full = true;
+                    break;
+                }
+            };
             let Some(slot) = hw.mem.claim(need) else {
                 window_full = true;
                 break;
@@ -341,6 +347,40 @@ impl<'a, 'b> Job<'a, 'b> {
                         Input::Copied
                     };
                     if let Err(e) = launch(b, hw, st, wqs, flight, job, orig) {
+                        self.retire(hw, f);
+                        self.fallback(env, soft, hw, st, f.unit, refused_cause(&e));
+                    }
+                }
+                Action::Encode { max_out } => {
+                    let input = self.inputs.unit(f.unit);
+                    let job = match hw
+                        .mem
+                        .histogram(f.slot)
+                        .and_then(|(ll, d)| dynamic_table(&ll, &d))
+                    {
+                        Some(t) if hw.mem.set_slot_table(f.slot, &t) => {
+                            IaaJob::CompressWithSlotTable {
+                                len: input.len(),
+                                max_out,
+                            }
+                        }
+                        // No valid code from this histogram: the fixed one.
+                        _ => IaaJob::Compress {
+                            len: input.len(),
+                            max_out,
+                        },
+                    };
+                    let src = if hw.zero_copy {
+                        Input::InPlace(input)
+                    } else {
+                        Input::Copied
+                    };
+                    let flight = Flight {
+                        phase: Phase::Compress,
+                        t0: Instant::now(),
+                        ..f
+                    };
+                    if let Err(e) = launch(b, hw, st, wqs, flight, job, src) {
                         self.retire(hw, f);
                         self.fallback(env, soft, hw, st, f.unit, refused_cause(&e));
                     }
@@ -548,8 +588,16 @@ pub(crate) enum Admit {
 }
 
 /// Admit a unit of `input_len` bytes into an output slot of `slot_len` bytes, on a context
-/// whose largest slot holds `cap` bytes. `keep`: hybrid says the caller should keep it.
-pub(crate) fn admit(op: Op, input_len: usize, slot_len: usize, cap: usize, keep: bool) -> Admit {
+/// whose largest slot holds `cap` bytes, compressing in `mode`. `keep`: hybrid says the caller
+/// should keep it.
+pub(crate) fn admit(
+    op: Op,
+    mode: HwMode,
+    input_len: usize,
+    slot_len: usize,
+    cap: usize,
+    keep: bool,
+) -> Admit {
     if input_len > cap {
         return Admit::Software(FallbackCause::TooLarge);
     }
@@ -564,14 +612,20 @@ pub(crate) fn admit(op: Op, input_len: usize, slot_len: usize, cap: usize, keep:
         return Admit::Hold;
     }
     let len = input_len;
-    match op {
-        Op::Compress => Admit::Submit {
+    match (op, mode) {
+        (Op::Compress, HwMode::Fixed) => Admit::Submit {
             phase: Phase::Compress,
             job: IaaJob::Compress { len, max_out },
             need: len,
         },
+        // The statistics pass first; the compression follows in the same slot.
+        (Op::Compress, HwMode::Dynamic) => Admit::Submit {
+            phase: Phase::Stats { max_out },
+            job: IaaJob::Stats { len },
+            need: len,
+        },
         // The slot holds the input, and the output up to its limit.
-        Op::Decompress => Admit::Submit {
+        (Op::Decompress, _) => Admit::Submit {
             phase: Phase::Decompress,
             job: IaaJob::Decompress { len, max_out },
             need: len.max(max_out),
@@ -609,6 +663,9 @@ pub(crate) enum Action {
     Incompressible,
     /// Check the compressed output on the device: decompress it with output suppressed.
     Verify { crc: u32, len: usize },
+    /// Dynamic mode: build the unit's code from the histogram its statistics pass wrote and
+    /// compress with it, writing at most `max_out` bytes.
+    Encode { max_out: usize },
     /// Touch the faulting page and submit the same descriptor once more.
     Resubmit,
     /// Do the unit in software, for this cause.
@@ -633,6 +690,7 @@ pub(crate) fn decide(s: &Seen) -> Action {
             len: s.out_len,
             crc: s.crc,
         },
+        (K::Done, Phase::Stats { max_out }) => Action::Encode { max_out },
         (K::Done, Phase::Verify { crc, len }) if s.crc == crc && s.consumed == len => {
             Action::Deliver { len, crc }
         }
@@ -835,7 +893,7 @@ mod tests {
 
     #[test]
     fn admission() {
-        let c = admit(Op::Compress, 4096, 4096, 4096, false);
+        let c = admit(Op::Compress, HwMode::Fixed, 4096, 4096, 4096, false);
         assert_eq!(
             c,
             Admit::Submit {
@@ -848,21 +906,24 @@ mod tests {
             }
         );
         assert_eq!(
-            admit(Op::Compress, 4097, 8192, 4096, false),
+            admit(Op::Compress, HwMode::Fixed, 4097, 8192, 4096, false),
             Admit::Software(FallbackCause::TooLarge)
         );
         assert_eq!(
-            admit(Op::Compress, 1, 10, 4096, false),
+            admit(Op::Compress, HwMode::Fixed, 1, 10, 4096, false),
             Admit::Incompressible
         );
         assert_eq!(
-            admit(Op::Compress, 100, 0, 4096, false),
+            admit(Op::Compress, HwMode::Fixed, 100, 0, 4096, false),
             Admit::Incompressible
         );
-        assert_eq!(admit(Op::Compress, 100, 100, 4096, true), Admit::Hold);
+        assert_eq!(
+            admit(Op::Compress, HwMode::Fixed, 100, 100, 4096, true),
+            Admit::Hold
+        );
         // A decompress slot must hold the output limit too.
         assert_eq!(
-            admit(Op::Decompress, 100, 65536, 65536, false),
+            admit(Op::Decompress, HwMode::Dynamic, 100, 65536, 65536, false),
             Admit::Submit {
                 phase: Phase::Decompress,
                 job: IaaJob::Decompress {
@@ -872,6 +933,22 @@ mod tests {
                 need: 65536
             }
         );
+    }
+
+    #[test]
+    fn dynamic_mode_starts_with_the_statistics_pass_and_then_encodes() {
+        assert_eq!(
+            admit(Op::Compress, HwMode::Dynamic, 4096, 4096, 4096, false),
+            Admit::Submit {
+                phase: Phase::Stats { max_out: 4095 },
+                job: IaaJob::Stats { len: 4096 },
+                need: 4096
+            }
+        );
+        let stats = seen(StatusClass::Done, Phase::Stats { max_out: 4095 });
+        assert_eq!(decide(&stats), Action::Encode { max_out: 4095 });
+        let bad = seen(StatusClass::BadInput, Phase::Stats { max_out: 4095 });
+        assert_eq!(decide(&bad), Action::Software(FallbackCause::DeviceError));
     }
 
     #[test]

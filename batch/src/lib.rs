@@ -46,7 +46,7 @@ mod stats;
 #[cfg(feature = "model")]
 pub use config::ModelOptions;
 pub use config::{
-    Budgets, Codec, Device, Level, Path, PoolBuilder, SoftwareEncoder, WqChoice,
+    Budgets, Codec, Device, HwMode, Level, Path, PoolBuilder, SoftwareEncoder, WqChoice,
     MAX_COMPLETION_TIMEOUT, MAX_CONTEXTS, MAX_HW_BATCH_SIZE, MAX_HW_LARGE_BUDGET,
     MAX_SUBMIT_RETRIES, MAX_UNIT_SIZE, MIN_COMPLETION_TIMEOUT,
 };

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::config::{Codec, Level, Path, PoolBuilder, SoftwareEncoder};
+use crate::config::{Codec, HwMode, Level, Path, PoolBuilder, SoftwareEncoder};
 use crate::context::{lock_current, thread_token, Context, ContextBytes, CtxCell, Held, Lane};
 use crate::cpu;
 use crate::device;
@@ -164,6 +164,11 @@ impl Pool {
         self.cfg.builder.hybrid
     }
 
+    /// How the hardware path codes each unit.
+    pub fn hw_mode(&self) -> HwMode {
+        self.cfg.builder.hw_mode
+    }
+
     /// Whether verify-after-compress is on.
     pub fn verify(&self) -> bool {
         self.cfg.builder.verify
@@ -183,7 +188,14 @@ impl Pool {
     /// One line saying which path is in use and why.
     pub fn describe(&self) -> String {
         match (&self.backend, &self.cfg.no_device_reason) {
-            (Some(be), _) => format!("hardware: {}", be.name()),
+            (Some(be), _) => match self.cfg.builder.hw_mode {
+                HwMode::Fixed => format!("hardware: {}", be.name()),
+                HwMode::Dynamic => format!(
+                    "hardware: {}; dynamic Huffman codes (a statistics pass, then the \
+                     compression with each unit's own code)",
+                    be.name()
+                ),
+            },
             (None, Some(r)) => format!("software ({r})"),
             (None, None) => "software".to_string(),
         }

@@ -111,6 +111,19 @@
 #define IAA_LEVEL_BETTER 1
 
 /**
+ * `iaa_config.hw_mode`: fixed Huffman codes, one descriptor per unit (the default; the
+ * kernel's fixed mode).
+ */
+#define IAA_HW_MODE_FIXED 0
+
+/**
+ * `iaa_config.hw_mode`: dynamic Huffman codes, two passes per unit on IAA 1.0 (a statistics
+ * pass on the device, the code built on the CPU, the compression with it): a better ratio for
+ * a second descriptor.
+ */
+#define IAA_HW_MODE_DYNAMIC 1
+
+/**
  * `iaa_config.flags`: decompress every compressed unit again and compare before
  * reporting it.
  */
@@ -198,9 +211,10 @@ typedef struct iaa_config {
    */
   uint32_t wq;
   /**
-   * Reserved, must be 0.
+   * How the hardware path codes each unit: `IAA_HW_MODE_FIXED` (0, default) or
+   * `IAA_HW_MODE_DYNAMIC`; other values `-EINVAL`.
    */
-  uint32_t reserved;
+  uint32_t hw_mode;
 } iaa_config;
 
 /**

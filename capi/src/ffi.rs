@@ -307,9 +307,11 @@ unsafe fn builder_from(cfg: *const iaa_config) -> Result<iaa::PoolBuilder, CapiE
     if c.wq != 0 {
         b = b.wq(WqChoice::Index(c.wq as usize - 1));
     }
-    if c.reserved != 0 {
-        return Err(CapiError::Invalid("cfg->reserved must be 0"));
-    }
+    b = b.hw_mode(match c.hw_mode {
+        IAA_HW_MODE_FIXED => iaa::HwMode::Fixed,
+        IAA_HW_MODE_DYNAMIC => iaa::HwMode::Dynamic,
+        _ => return Err(CapiError::Invalid("cfg->hw_mode")),
+    });
     Ok(b)
 }
 

@@ -28,6 +28,14 @@ pub const IAA_LEVEL_FAST: u32 = 0;
 /// `iaa_config.level`: better ratio, slower (software path only).
 pub const IAA_LEVEL_BETTER: u32 = 1;
 
+/// `iaa_config.hw_mode`: fixed Huffman codes, one descriptor per unit (the default; the
+/// kernel's fixed mode).
+pub const IAA_HW_MODE_FIXED: u32 = 0;
+/// `iaa_config.hw_mode`: dynamic Huffman codes, two passes per unit on IAA 1.0 (a statistics
+/// pass on the device, the code built on the CPU, the compression with it): a better ratio for
+/// a second descriptor.
+pub const IAA_HW_MODE_DYNAMIC: u32 = 1;
+
 /// `iaa_config.flags`: decompress every compressed unit again and compare before
 /// reporting it.
 pub const IAA_FLAG_VERIFY: u32 = 1;
@@ -76,8 +84,9 @@ pub struct iaa_config {
     /// does not have counts as no device: `-ENODEV` with `IAA_PATH_HARDWARE`, the software
     /// path with `IAA_PATH_AUTO`.
     pub wq: u32,
-    /// Reserved, must be 0.
-    pub reserved: u32,
+    /// How the hardware path codes each unit: `IAA_HW_MODE_FIXED` (0, default) or
+    /// `IAA_HW_MODE_DYNAMIC`; other values `-EINVAL`.
+    pub hw_mode: u32,
 }
 
 impl iaa_config {
@@ -94,7 +103,7 @@ impl iaa_config {
             max_unit_size: 0,
             completion_timeout_us: 0,
             wq: 0,
-            reserved: 0,
+            hw_mode: IAA_HW_MODE_FIXED,
         }
     }
 }

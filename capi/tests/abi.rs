@@ -739,7 +739,7 @@ fn pool_creation_checks_the_config() {
         ("codec 9", mk(&|c| c.codec = 9)),
         ("level 9", mk(&|c| c.level = 9)),
         ("unknown flag", mk(&|c| c.flags = 1 << 20)),
-        ("reserved field", mk(&|c| c.reserved = 1)),
+        ("hw_mode", mk(&|c| c.hw_mode = 7)),
         ("hw_batch_size huge", mk(&|c| c.hw_batch_size = 1 << 20)),
         ("contexts UINT32_MAX", mk(&|c| c.contexts = u32::MAX)),
         ("contexts 4097", mk(&|c| c.contexts = 4097)),

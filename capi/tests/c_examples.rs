@@ -251,24 +251,28 @@ fn zlib_interop_example_on_the_device_model_hardware_path() {
     let dir = scratch("zlib-model");
     let input = corpus_file(&dir, 256 << 10);
     let exe = build_zlib_interop(&dir);
-    let out = Command::new(&exe)
-        .arg(&input)
-        .args(["4096", "hw"])
-        .env("IAA_DEVICE", "model")
-        .output()
-        .expect("run the example");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    println!("{text}");
-    assert!(
-        out.status.success(),
-        "{:?}\n{text}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(text.contains("path hardware"), "{text}");
-    // Units the model compressed were inflated by zlib, and zlib's units decoded by the model.
-    assert!(figure(&text, "compress hw") > 0, "{text}");
-    assert!(figure(&text, "decompress hw") > 0, "{text}");
+    // Fixed and dynamic Huffman codes (IAA_HW_MODE_DYNAMIC) on the device model.
+    for mode in ["fixed", "dynamic"] {
+        let out = Command::new(&exe)
+            .arg(&input)
+            .args(["4096", "hw", mode])
+            .env("IAA_DEVICE", "model")
+            .output()
+            .expect("run the example");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        println!("{mode}: {text}");
+        assert!(
+            out.status.success(),
+            "{:?}\n{text}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("path hardware"), "{text}");
+        // Units the model compressed were inflated by zlib, and zlib's units decoded by the
+        // model.
+        assert!(figure(&text, "compress hw") > 0, "{text}");
+        assert!(figure(&text, "decompress hw") > 0, "{text}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -29,13 +29,15 @@ pub struct PoolCodec {
 impl PoolCodec {
     /// Builds a pool whose device slots fit units of `unit_size` bytes (up to 64 KiB, the
     /// pool's default largest unit; larger units run in software); `hybrid` as the pool's
-    /// option of that name; `timeout_ms` the device completion timeout (None: the library's).
+    /// option of that name; `timeout_ms` the device completion timeout (None: the library's);
+    /// `hw_mode` how the device codes each unit.
     pub fn new(
         codec: Codec,
         level: CliLevel,
         unit_size: usize,
         hybrid: bool,
         timeout_ms: Option<u64>,
+        hw_mode: iaa::HwMode,
     ) -> Result<Self, String> {
         let mut budgets = iaa::Budgets::default();
         if let Some(ms) = timeout_ms {
@@ -53,6 +55,7 @@ impl PoolCodec {
                 CliLevel::Better => iaa::Level::Better,
             })
             .hybrid(hybrid)
+            .hw_mode(hw_mode)
             .max_unit_size(unit_size.clamp(1, MAX_DEVICE_UNIT))
             .build()
             .map_err(|e| e.to_string())?;

@@ -71,6 +71,15 @@ enum CodecArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum HwModeArg {
+    /// Fixed Huffman codes: one descriptor per unit (the kernel's mode).
+    Fixed,
+    /// Dynamic Huffman codes: a statistics pass, then the compression with the unit's own
+    /// code (IAA 1.0 two-pass); a better ratio for a second descriptor.
+    Dynamic,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum LevelArg {
     /// Fastest.
     Fast,
@@ -101,6 +110,9 @@ struct CompressArgs {
     /// milliseconds, 1..=60000 (default: the library's, 20).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=60000))]
     completion_timeout_ms: Option<u64>,
+    /// How the device codes each unit (hardware path only).
+    #[arg(long, value_enum, default_value_t = HwModeArg::Fixed)]
+    hw_mode: HwModeArg,
     /// Replace OUT if it exists (without it, an existing OUT is an error and stays as it is).
     #[arg(short, long)]
     force: bool,
@@ -332,12 +344,17 @@ fn compress(a: CompressArgs) -> Result<(), CliError> {
     } else {
         0
     };
+    let hw_mode = match a.hw_mode {
+        HwModeArg::Fixed => iaa::HwMode::Fixed,
+        HwModeArg::Dynamic => iaa::HwMode::Dynamic,
+    };
     let mut codec = PoolCodec::new(
         codec_id,
         level,
         a.unit_size,
         !a.no_hybrid,
         a.completion_timeout_ms,
+        hw_mode,
     )
     .map_err(ContainerError::CodecSetup)?;
     if a.verbose {
@@ -438,6 +455,7 @@ fn decompress(a: DecompressArgs) -> Result<(), CliError> {
             h.unit_size as usize,
             hybrid,
             timeout_ms,
+            iaa::HwMode::Fixed,
         )?;
         if verbose {
             eprintln!("iaa: path: {}", c.describe());

@@ -428,6 +428,10 @@ impl DecompressAecs {
     }
 }
 
+/// The largest alphabet [`limited_lengths`] takes (deflate's 288 literal/length symbols and
+/// some room).
+pub const MAX_ALPHABET: usize = 320;
+
 /// Length-limited Huffman code lengths for small alphabets (package-free heuristic): builds an
 /// optimal Huffman tree, then flattens lengths above `max` while keeping the Kraft sum <= 1.
 /// Symbols with frequency 0 get length 0. With one used symbol it gets length 1.
@@ -449,11 +453,12 @@ pub fn limited_lengths<const N: usize>(freq: &[u32; N], max: u8) -> [u8; N] {
         lens[used[0].1] = 1;
         return lens;
     }
-    // Simple O(n^2) Huffman over at most a few hundred symbols: parent links in a node array.
-    // This runs when a table is built, never per unit, so it may allocate.
-    let mut weight = vec![0u64; 2 * n];
-    let mut parent = vec![usize::MAX; 2 * n];
-    let mut alive = vec![false; 2 * n];
+    // Simple O(n^2) Huffman over at most a few hundred symbols: parent links in a node array
+    // on the stack (no allocation: the hardware path builds a table per unit in dynamic mode).
+    const { assert!(N <= MAX_ALPHABET) };
+    let mut weight = [0u64; 2 * MAX_ALPHABET];
+    let mut parent = [usize::MAX; 2 * MAX_ALPHABET];
+    let mut alive = [false; 2 * MAX_ALPHABET];
     for i in 0..n {
         weight[i] = used[i].0;
         alive[i] = true;

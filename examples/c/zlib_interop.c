@@ -4,11 +4,12 @@
  * Every byte is compared. Exit status 0 when both directions round-trip, 1 otherwise.
  *
  *   cc zlib_interop.c $(pkg-config --cflags --libs iaa-static) -lz -o zlib_interop
- *   ./zlib_interop FILE [UNIT_SIZE [hw]]
+ *   ./zlib_interop FILE [UNIT_SIZE [hw [dynamic]]]
  *
  * With "hw" the pool requires the hardware path (IAA_PATH_HARDWARE, no hybrid software help,
  * 2 s completion timeout): a device, or the device model with IAA_DEVICE=model in the
- * environment.
+ * environment. With "dynamic" as well it compresses with dynamic Huffman codes
+ * (IAA_HW_MODE_DYNAMIC: a statistics pass, then the compression with the unit's own code).
  */
 #include <iaa.h>
 
@@ -88,7 +89,7 @@ static long zlib_deflate_raw(const unsigned char *src, size_t len, unsigned char
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s FILE [UNIT_SIZE [hw]]\n", argv[0]);
+        fprintf(stderr, "usage: %s FILE [UNIT_SIZE [hw [dynamic]]]\n", argv[0]);
         return 2;
     }
     size_t unit = argc > 2 ? (size_t)strtoul(argv[2], NULL, 10) : 4096;
@@ -113,6 +114,8 @@ int main(int argc, char **argv)
         cfg.path = IAA_PATH_HARDWARE;
         cfg.flags |= IAA_FLAG_NO_HYBRID;
         cfg.completion_timeout_us = 2000000; /* generous: the device model may be slow */
+        if (argc > 4 && strcmp(argv[4], "dynamic") == 0)
+            cfg.hw_mode = IAA_HW_MODE_DYNAMIC;
     }
     iaa_pool *pool = NULL;
     int rc = iaa_pool_create(&cfg, &pool);

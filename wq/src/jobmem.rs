@@ -2,7 +2,7 @@
 //! in one place, and the one table of its slots' states, so submitting a job is safe.
 //!
 //! Per slot: a 64-byte-aligned completion record, an input and an output bounce buffer; one
-//! pair of fixed-mode AECS for all slots. Slots come in two sizes ([`IaaJobMemory::with_sizes`]):
+//! pair of fixed-mode AECS for all slots. Slots come in two sizes ([`Layout`]):
 //! many small ones (a 4 KiB page each) and a few large ones (16 or 64 KiB units), so large
 //! units run on the device without every slot being large.
 //!
@@ -35,7 +35,8 @@ use std::time::{Duration, Instant};
 
 use bytemuck::{Pod, Zeroable};
 use iaa_descriptors::{
-    CompressAecs, IaaCompletionRecord, IaaCompress, IaaCrc64, IaaDecompress, IaaDescriptor,
+    CompressAecs, IaaCompletionRecord, IaaCompress, IaaCompressStats, IaaCrc64, IaaDecompress,
+    IaaDescriptor, D_SYMBOLS, HISTOGRAM_BYTES, LL_SYMBOLS,
 };
 
 use crate::slab::{Slab, Slot};
@@ -45,6 +46,15 @@ use crate::{WorkQueue, WqError};
 #[derive(Clone, Copy, Pod, Zeroable)]
 #[repr(C, align(64))]
 struct Line([u8; 64]);
+
+/// One slot's statistics output (the histogram of a statistics pass), 64-byte aligned.
+#[derive(Clone, Copy, Pod, Zeroable)]
+#[repr(C, align(64))]
+struct HistBuf([u8; HISTOGRAM_BYTES]);
+
+/// Counters per symbol of a statistics pass: literal/length (286 + 2 unused) then distance
+/// (30 + 2 unused), as the device writes them.
+pub const HISTOGRAM_COUNTERS: usize = HISTOGRAM_BYTES / 4;
 
 const LINE: usize = 64;
 /// Lines per 4 KiB page.
@@ -80,6 +90,22 @@ pub enum IaaJob {
         /// Compressed bytes in the output buffer.
         len: usize,
     },
+    /// Statistics pass (dynamic Huffman, first of two passes): the literal/length and distance
+    /// histogram of the input (`len` bytes) into the slot's statistics buffer
+    /// ([`IaaJobMemory::histogram`]); no compressed output. Needs [`Layout::slot_tables`].
+    Stats {
+        /// Input bytes.
+        len: usize,
+    },
+    /// Compress as [`IaaJob::Compress`], with the code of the slot's own table
+    /// ([`IaaJobMemory::set_slot_table`]) instead of the context's. Needs
+    /// [`Layout::slot_tables`].
+    CompressWithSlotTable {
+        /// Input bytes.
+        len: usize,
+        /// Output limit (at most the buffer capacity).
+        max_out: usize,
+    },
     /// CRC64 of the input (`len` bytes) with polynomial `poly` (the record's bytes 40-47);
     /// nothing is written but the record.
     Crc64 {
@@ -92,6 +118,45 @@ pub enum IaaJob {
         /// Flag bit 14: invert the initial value and the result.
         invert: bool,
     },
+}
+
+/// The shape of an [`IaaJobMemory`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// Small slots (at least 1).
+    pub slots: usize,
+    /// Bytes of each small slot's buffers (rounded up to 64).
+    pub buf_cap: usize,
+    /// Large slots (0 for none).
+    pub large: usize,
+    /// Bytes of each large slot's buffers (at least `buf_cap` when `large > 0`).
+    pub large_cap: usize,
+    /// Records, tables and buffers each in whole 4 KiB pages of their own, so they can be
+    /// mapped through an IOMMU ([`IaaJobMemory::device_regions`]).
+    pub pages: bool,
+    /// Give each slot an input buffer of its size; false for a device that reads process
+    /// memory, where every input is read in place ([`Input::InPlace`]) and the memory is
+    /// about half.
+    pub copy_inputs: bool,
+    /// Give each slot a compress table of its own and a statistics buffer (dynamic Huffman
+    /// compression: [`IaaJob::Stats`], [`IaaJob::CompressWithSlotTable`]), 4,416 bytes more
+    /// per slot.
+    pub slot_tables: bool,
+}
+
+impl Layout {
+    /// `slots` slots of `buf_cap` bytes, input buffers, no large slots, no slot tables.
+    pub const fn small(slots: usize, buf_cap: usize, pages: bool) -> Layout {
+        Layout {
+            slots,
+            buf_cap,
+            large: 0,
+            large_cap: 0,
+            pages,
+            copy_inputs: true,
+            slot_tables: false,
+        }
+    }
 }
 
 /// Where a compress or decompress descriptor reads its input.
@@ -158,7 +223,12 @@ pub enum SubmitError {
 /// The device-visible memory of `slots` IAA jobs and their slot table. See the module docs.
 pub struct IaaJobMemory {
     recs: ManuallyDrop<Slab<IaaCompletionRecord>>,
+    /// The context's table pair (`0`, `1`: fixed, or set with [`IaaJobMemory::set_table`]),
+    /// then with slot tables a pair per slot (`2 + 2i`, `3 + 2i`).
     aecs: ManuallyDrop<Slab<CompressAecs>>,
+    /// With slot tables, one statistics buffer per slot (else one, unused).
+    hist: ManuallyDrop<Slab<HistBuf>>,
+    slot_tables: bool,
     inbuf: ManuallyDrop<Slab<Line>>,
     outbuf: ManuallyDrop<Slab<Line>>,
     /// Slots `0..small` have `lines` lines each; slots `small..` have `large_lines`.
@@ -180,22 +250,22 @@ impl IaaJobMemory {
     /// 64). `pages`: records, AECS and buffers each in whole 4 KiB pages of their own, so
     /// they can be mapped through an IOMMU ([`IaaJobMemory::device_regions`]).
     pub fn new(slots: usize, buf_cap: usize, pages: bool) -> Result<Self, WqError> {
-        Self::with_sizes(slots, buf_cap, 0, 0, pages, true)
+        Self::with_layout(Layout::small(slots, buf_cap, pages))
     }
 
-    /// Memory for `slots` jobs of at least `buf_cap` bytes and `large` jobs of at least
-    /// `large_cap` bytes (each rounded up to 64). [`IaaJobMemory::claim`] hands out the
-    /// smallest free slot that fits the unit. At most 65,535 slots. `copy_inputs`: give each
-    /// slot an input buffer of its size; false for a device that reads process memory, where
-    /// every input is read in place ([`Input::InPlace`]) and the memory is about half.
-    pub fn with_sizes(
-        slots: usize,
-        buf_cap: usize,
-        large: usize,
-        large_cap: usize,
-        pages: bool,
-        copy_inputs: bool,
-    ) -> Result<Self, WqError> {
+    /// Memory of the given [`Layout`]: `slots` jobs of at least `buf_cap` bytes and `large`
+    /// jobs of at least `large_cap` bytes. [`IaaJobMemory::claim`] hands out the smallest free
+    /// slot that fits the unit. At most 65,535 slots.
+    pub fn with_layout(l: Layout) -> Result<Self, WqError> {
+        let Layout {
+            slots,
+            buf_cap,
+            large,
+            large_cap,
+            pages,
+            copy_inputs,
+            slot_tables,
+        } = l;
         if slots == 0 || buf_cap == 0 || (large > 0 && large_cap < buf_cap) {
             return Err(WqError::BadCapacity(slots.min(buf_cap)));
         }
@@ -227,13 +297,21 @@ impl IaaJobMemory {
         // Two AECS: a device may treat the AECS region as two halves (read/write toggle,
         // spec §4.2), so the region the descriptor names is twice its size; the fixed-mode
         // tables are in the first half, which is what the descriptor reads.
+        let tables = if slot_tables { 2 + 2 * slots_all } else { 2 };
         let aecs = if pages {
-            Slab::new_pages(2)?
+            Slab::new_pages(tables)?
         } else {
-            Slab::new(2)?
+            Slab::new(tables)?
         };
-        aecs.write(0, &CompressAecs::fixed());
-        aecs.write(1, &CompressAecs::fixed());
+        for i in 0..tables {
+            aecs.write(i, &CompressAecs::fixed());
+        }
+        let hists = if slot_tables { slots_all } else { 1 };
+        let hist = if pages {
+            Slab::new_pages(hists)?
+        } else {
+            Slab::new(hists)?
+        };
         let recs = if pages {
             Slab::new_pages(slots_all)?
         } else {
@@ -265,6 +343,8 @@ impl IaaJobMemory {
         Ok(IaaJobMemory {
             recs: ManuallyDrop::new(recs),
             aecs: ManuallyDrop::new(aecs),
+            hist: ManuallyDrop::new(hist),
+            slot_tables,
             inbuf: ManuallyDrop::new(inbuf),
             outbuf: ManuallyDrop::new(outbuf),
             small: slots,
@@ -312,13 +392,52 @@ impl IaaJobMemory {
 
     /// The regions the device reads or writes (records, AECS, input and output buffers), as
     /// (start, bytes): what to map through an IOMMU.
-    pub fn device_regions(&self) -> [(*mut u8, usize); 4] {
+    pub fn device_regions(&self) -> [(*mut u8, usize); 5] {
         [
             self.recs.region(),
             self.aecs.region(),
+            self.hist.region(),
             self.inbuf.region(),
             self.outbuf.region(),
         ]
+    }
+
+    /// Whether the slots have tables of their own ([`Layout::slot_tables`]).
+    pub fn has_slot_tables(&self) -> bool {
+        self.slot_tables
+    }
+
+    /// Replace the context's table (the one [`IaaJob::Compress`] uses; fixed by default), e.g.
+    /// with a trained dynamic code. Only while no slot is in flight (false otherwise).
+    pub fn set_table(&mut self, table: &CompressAecs) -> bool {
+        if self.out > 0 {
+            return false;
+        }
+        self.aecs.write(0, table) && self.aecs.write(1, table)
+    }
+
+    /// Set the claimed slot `s`'s own table (for [`IaaJob::CompressWithSlotTable`]); false
+    /// when the memory has no slot tables or `s` is not claimed.
+    pub fn set_slot_table(&self, s: Slot, table: &CompressAecs) -> bool {
+        let i = s.index();
+        self.slot_tables
+            && self.rows.get(i).map(|r| r.state) == Some(State::Claimed)
+            && self.aecs.write(2 + 2 * i, table)
+    }
+
+    /// The histogram a statistics pass of slot `s` wrote: literal/length counters (286 used)
+    /// and distance counters (30 used). Call after [`IaaJobMemory::poll`] returned its record.
+    pub fn histogram(&self, s: Slot) -> Option<([u32; LL_SYMBOLS], [u32; D_SYMBOLS])> {
+        if !self.slot_tables {
+            return None;
+        }
+        let h = self.hist.read(s.index())?;
+        let word = |k: usize| {
+            u32::from_le_bytes([h.0[4 * k], h.0[4 * k + 1], h.0[4 * k + 2], h.0[4 * k + 3]])
+        };
+        let ll = core::array::from_fn(word);
+        let d = core::array::from_fn(|k| word(LL_SYMBOLS + 2 + k));
+        Some((ll, d))
     }
 
     /// Bytes allocated: the device regions and the slot table.
@@ -500,6 +619,18 @@ impl IaaJobMemory {
             IaaJob::Decompress { len, max_out } => {
                 IaaDecompress::new(input, n(len), outb, n(max_out), rec).build()
             }
+            IaaJob::Stats { len } => {
+                IaaCompressStats::new(input, n(len), self.hist.addr(i).unwrap_or(0), rec).build()
+            }
+            IaaJob::CompressWithSlotTable { len, max_out } => IaaCompress::new(
+                input,
+                n(len),
+                outb,
+                n(max_out),
+                self.aecs.addr(2 + 2 * i).unwrap_or(0),
+                rec,
+            )
+            .build(),
             IaaJob::Crc64 {
                 len,
                 poly,
@@ -538,6 +669,16 @@ impl IaaJobMemory {
         retries: u32,
     ) -> Result<u32, SubmitError> {
         let i = self.claimed(s)?;
+        if !self.slot_tables
+            && matches!(
+                job,
+                IaaJob::Stats { .. } | IaaJob::CompressWithSlotTable { .. }
+            )
+        {
+            return Err(SubmitError::Failed(WqError::BadConfig(
+                "this job memory has no slot tables (Layout::slot_tables)",
+            )));
+        }
         let (src, src_len) = match input {
             Input::Copied if !self.copies_inputs => {
                 return Err(SubmitError::Failed(WqError::BadConfig(
@@ -744,6 +885,7 @@ impl Drop for IaaJobMemory {
             unsafe {
                 ManuallyDrop::drop(&mut self.recs);
                 ManuallyDrop::drop(&mut self.aecs);
+                ManuallyDrop::drop(&mut self.hist);
                 ManuallyDrop::drop(&mut self.inbuf);
                 ManuallyDrop::drop(&mut self.outbuf);
             }
@@ -921,8 +1063,20 @@ mod tests {
         let portal = Arc::new(Keep::default());
         let wq = WorkQueue::with_model(portal.clone(), WqConfig::dedicated(8)).unwrap();
         let wqs = [wq.reading_process_memory(true)];
-        let with = IaaJobMemory::with_sizes(8, 4096, 2, 65536, false, true).unwrap();
-        let mut m = IaaJobMemory::with_sizes(8, 4096, 2, 65536, false, false).unwrap();
+        let with = IaaJobMemory::with_layout(Layout {
+            large: 2,
+            large_cap: 65536,
+            copy_inputs: true,
+            ..Layout::small(8, 4096, false)
+        })
+        .unwrap();
+        let mut m = IaaJobMemory::with_layout(Layout {
+            large: 2,
+            large_cap: 65536,
+            copy_inputs: false,
+            ..Layout::small(8, 4096, false)
+        })
+        .unwrap();
         assert!(
             m.bytes() * 10 < with.bytes() * 6,
             "{} vs {}",
@@ -963,7 +1117,13 @@ mod tests {
     fn large_units_take_large_slots_and_small_units_prefer_small_ones() {
         let portal = Arc::new(Keep::default());
         let wqs = [WorkQueue::with_model(portal.clone(), WqConfig::dedicated(8)).unwrap()];
-        let mut m = IaaJobMemory::with_sizes(2, 4096, 1, 65536, false, true).unwrap();
+        let mut m = IaaJobMemory::with_layout(Layout {
+            large: 1,
+            large_cap: 65536,
+            copy_inputs: true,
+            ..Layout::small(2, 4096, false)
+        })
+        .unwrap();
         assert_eq!((m.slots(), m.small_cap(), m.buf_cap()), (3, 4096, 65536));
         assert!(
             m.claim(65537).is_none(),

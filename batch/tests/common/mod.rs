@@ -122,6 +122,20 @@ pub fn configs() -> Vec<(&'static str, PoolBuilder)> {
                 .contexts(4),
         ),
         (
+            "model-dynamic-verify",
+            Pool::builder()
+                .path(Path::Hardware)
+                .hybrid(false)
+                .verify(true)
+                .hw_mode(iaa::HwMode::Dynamic)
+                .budgets(debug_budgets())
+                .device(Device::Model(ModelOptions {
+                    require_bounce: true,
+                    ..ModelOptions::default()
+                }))
+                .contexts(4),
+        ),
+        (
             "model-auto-verify",
             Pool::builder()
                 .path(Path::Auto)
