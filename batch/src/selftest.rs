@@ -1,6 +1,6 @@
 //! `selftest`: does the hardware path work on this host? For every WQ of the device a pool
 //! would use, a fixed plan of known inputs goes through every IAA descriptor kind the library
-//! submits (compress, decompress, verify) and CRC64, and each completion-record field the
+//! submits (compress with fixed and with dynamic codes, decompress, verify) and CRC64, and each completion-record field the
 //! library relies on is compared with the software path's answer. Probes: the submission
 //! method, a descriptor on a never-touched page, a WQ filled without polling, and the
 //! completion latency per operation. A report says, per check, what was seen and expected and
@@ -17,8 +17,8 @@ use iaa_fallback::{CompressOutcome, Compressor, Decompressor, Level as FallbackL
 use iaa_wq::{IaaJob, Input, Slot, SubmitMethod, WorkQueue, WqMode};
 use serde::Serialize;
 
-use crate::config::{Device, PoolBuilder};
-use crate::device::{Backend, HwCtx};
+use crate::config::{Device, HwMode, PoolBuilder};
+use crate::device::{dynamic_table, Backend, HwCtx};
 use crate::error::Error;
 use crate::result::crc32;
 
@@ -165,10 +165,12 @@ impl std::fmt::Display for SelfTest {
 /// Run the self-test on `device` (as [`PoolBuilder::device`] takes it). `Err` when the device
 /// cannot be opened at all ([`Error::NoDevice`], with the reason).
 pub fn selftest(device: Device) -> Result<SelfTest, Error> {
+    // Dynamic mode's layout: the slots have tables of their own, for the dynamic checks.
     let b = PoolBuilder::default()
         .device(device)
         .max_unit_size(65536)
-        .hw_batch_size(8);
+        .hw_batch_size(8)
+        .hw_mode(HwMode::Dynamic);
     b.check()?;
     let be = Backend::open(&b).map_err(Error::NoDevice)?;
     let names = be.wq_names();
@@ -280,6 +282,7 @@ impl<'a> Plan<'a> {
         let mut soft = Compressor::for_max_unit(FallbackLevel::Fast, 65536);
         for (label, data) in inputs() {
             out.extend(self.compress_and_verify(label, &data));
+            out.push(self.compress_dynamic(label, &data));
             out.push(self.decompress(label, &data, &mut soft));
         }
         out.push(self.crc64());
@@ -366,9 +369,14 @@ impl<'a> Plan<'a> {
                 Ran::Record(r, _) => r,
                 Ran::Failed(why) => return vec![Check::fail(&name, "compress", label, &why)],
             };
-            let mut checks = vec![check_compress(&name, label, data, &rec, |dst| {
-                p.hw.mem.copy_output(slot, dst)
-            })];
+            let mut checks = vec![check_compress(
+                "compress",
+                &name,
+                label,
+                data,
+                &rec,
+                |dst| p.hw.mem.copy_output(slot, dst),
+            )];
             if checks[0].status == CheckStatus::Pass
                 && iaa_class(rec.status, rec.error_code) == StatusClass::Done
             {
@@ -382,6 +390,51 @@ impl<'a> Plan<'a> {
             checks
         });
         r.unwrap_or_else(|| vec![Check::fail(self.name, "compress", label, "no free slot")])
+    }
+
+    /// Dynamic Huffman codes (`HwMode::Dynamic`): the statistics pass, the code built from
+    /// its histogram as the pool builds it, then the compression with that code.
+    fn compress_dynamic(&mut self, label: &str, data: &[u8]) -> Check {
+        let op = "compress_dynamic";
+        let name = self.name.to_string();
+        let r = self.with_slot(data.len(), |p, slot| {
+            let stats = match p.exec(slot, IaaJob::Stats { len: data.len() }, data, false) {
+                Ran::Record(r, _) => r,
+                Ran::Failed(why) => return Check::fail(&name, op, label, &why),
+            };
+            if iaa_class(stats.status, stats.error_code) != StatusClass::Done {
+                return Check::fail(&name, op, label, "statistics pass failed").disagree(
+                    "status",
+                    status_text(&stats),
+                    "success (0x01)",
+                    "in HwMode::Dynamic every unit goes to software (device_error); \
+                     HwMode::Fixed is unaffected",
+                );
+            }
+            let table =
+                p.hw.mem
+                    .histogram(slot)
+                    .and_then(|(ll, d)| dynamic_table(&ll, &d));
+            if !table.is_some_and(|t| p.hw.mem.set_slot_table(slot, &t)) {
+                return Check::fail(&name, op, label, "no code from the histogram").disagree(
+                    "histogram",
+                    "no valid code",
+                    "counts of the input's symbols",
+                    "in HwMode::Dynamic such units are compressed with the fixed code",
+                );
+            }
+            let job = IaaJob::CompressWithSlotTable {
+                len: data.len(),
+                max_out: data.len() - 1,
+            };
+            match p.exec(slot, job, data, false) {
+                Ran::Record(rec, _) => check_compress(op, &name, label, data, &rec, |dst| {
+                    p.hw.mem.copy_output(slot, dst)
+                }),
+                Ran::Failed(why) => Check::fail(&name, op, label, &why),
+            }
+        });
+        r.unwrap_or_else(|| Check::fail(self.name, op, label, "no free slot"))
     }
 
     fn decompress(&mut self, label: &str, data: &[u8], soft: &mut Compressor) -> Check {
@@ -654,6 +707,7 @@ impl<'a> Plan<'a> {
 /// A device compress of `data`: success with output that decodes to `data`, the right CRC and
 /// XOR checksum; or, for incompressible data, an output overflow.
 fn check_compress(
+    op: &str,
     wq: &str,
     label: &str,
     data: &[u8],
@@ -667,14 +721,14 @@ fn check_compress(
         StatusClass::OutputOverflow => {
             return Check::pass(
                 wq,
-                "compress",
+                op,
                 label,
                 "output overflow: incompressible, stored raw by the pool",
             )
         }
         StatusClass::Done => {}
         _ => {
-            return Check::fail(wq, "compress", label, &status_text(rec)).disagree(
+            return Check::fail(wq, op, label, &status_text(rec)).disagree(
                 "status",
                 status_text(rec),
                 "success (0x01)",
@@ -686,7 +740,7 @@ fn check_compress(
     if len == 0 || len >= data.len() {
         return Check::pass(
             wq,
-            "compress",
+            op,
             label,
             format!("{len} bytes: not smaller, stored raw by the pool"),
         );
@@ -696,13 +750,7 @@ fn check_compress(
     let mut back = vec![0u8; data.len()];
     let decoded = Decompressor::new().decompress(&out, &mut back);
     if !matches!(decoded, Ok(n) if n == data.len() && back == data) {
-        return Check::fail(
-            wq,
-            "compress",
-            label,
-            "the output does not decode to the input",
-        )
-        .disagree(
+        return Check::fail(wq, op, label, "the output does not decode to the input").disagree(
             "output",
             format!("{decoded:?}"),
             "the input's bytes",
@@ -711,7 +759,7 @@ fn check_compress(
     }
     let (crc, xor) = (crc32(data), iaa_fallback::crc::xor_checksum16(data));
     if rec.crc != crc {
-        return Check::fail(wq, "compress", label, "CRC-32 differs").disagree(
+        return Check::fail(wq, op, label, "CRC-32 differs").disagree(
             "crc",
             hex(rec.crc),
             hex(crc),
@@ -720,7 +768,7 @@ fn check_compress(
         );
     }
     if rec.xor_csum != xor {
-        return Check::fail(wq, "compress", label, "XOR checksum differs").disagree(
+        return Check::fail(wq, op, label, "XOR checksum differs").disagree(
             "xor_checksum",
             hex(rec.xor_csum),
             hex(xor),
@@ -729,7 +777,7 @@ fn check_compress(
     }
     Check::pass(
         wq,
-        "compress",
+        op,
         label,
         format!(
             "{} -> {len} bytes, decodes in software, CRC-32 and XOR checksum match",

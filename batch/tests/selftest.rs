@@ -23,6 +23,7 @@ fn assert_all_pass(r: &SelfTest) {
     for op in [
         "submit",
         "compress",
+        "compress_dynamic",
         "decompress",
         "verify",
         "crc64",
