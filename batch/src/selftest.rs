@@ -46,7 +46,7 @@ pub enum CheckStatus {
 pub struct Check {
     /// The WQ's name (`wq1.0`, `model/wq0`, ...).
     pub wq: String,
-    /// The operation or probe: `submit`, `compress`, `decompress`, `verify`, `crc64`,
+    /// The operation or probe: `submit`, `compress`, `compress_dynamic`, `decompress`, `verify`, `crc64`,
     /// `page_fault`, `wq_full`, `latency_compress`, `latency_decompress`.
     pub op: String,
     /// The input it ran on (empty for probes without one).
