@@ -150,7 +150,26 @@ pub enum HwMode {
     /// dynamic mode). The passes of the units of a batch overlap in the window. Costs a
     /// second descriptor and about 4.4 KB more memory per slot.
     Dynamic,
+    /// One dynamic code for the whole pool, built once at [`PoolBuilder::build`] from the
+    /// statistics of [`PoolBuilder::training_sample`] on the device, every symbol coded (so
+    /// any input compresses with it); then each unit is one descriptor, as in fixed mode, and
+    /// carries the code in its own block header (standard deflate). Nearly the dynamic ratio
+    /// on data like the sample, for the fixed mode's device time.
+    Trained,
 }
+
+/// Bytes a [`HwMode::Trained`] pool learns its code from (shared, not copied per clone).
+#[derive(Clone, PartialEq, Eq)]
+pub struct TrainingSample(pub(crate) std::sync::Arc<[u8]>);
+
+impl std::fmt::Debug for TrainingSample {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TrainingSample({} bytes)", self.0.len())
+    }
+}
+
+/// The largest [`PoolBuilder::training_sample`] (16 MiB).
+pub const MAX_TRAINING_SAMPLE: usize = 16 << 20;
 
 /// Which work queue(s) of the device a unit is submitted to (hardware path).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -260,6 +279,7 @@ pub struct PoolBuilder {
     pub(crate) hw_large_budget: usize,
     pub(crate) hybrid: bool,
     pub(crate) hw_mode: HwMode,
+    pub(crate) training_sample: Option<TrainingSample>,
     pub(crate) cpus: Option<usize>,
 }
 
@@ -280,6 +300,7 @@ impl Default for PoolBuilder {
             hw_large_budget: 131072,
             hybrid: true,
             hw_mode: HwMode::Fixed,
+            training_sample: None,
             cpus: None,
         }
     }
@@ -289,6 +310,13 @@ impl PoolBuilder {
     /// How the hardware path codes each unit ([`HwMode`], default [`HwMode::Fixed`]).
     pub fn hw_mode(mut self, mode: HwMode) -> Self {
         self.hw_mode = mode;
+        self
+    }
+    /// Data like what the pool will compress (1..=[`MAX_TRAINING_SAMPLE`] bytes; a few
+    /// 64 KiB pieces spread over it are enough): [`HwMode::Trained`] builds its code from it.
+    /// Required with that mode, ignored otherwise.
+    pub fn training_sample(mut self, sample: impl Into<Vec<u8>>) -> Self {
+        self.training_sample = Some(TrainingSample(sample.into().into()));
         self
     }
     /// Execution path (default [`Path::Auto`]).
@@ -436,6 +464,10 @@ impl PoolBuilder {
                     "software_encoder Isal takes only codec Deflate at level Fast",
                 ));
             }
+        }
+        if self.hw_mode == HwMode::Trained {
+            let n = self.training_sample.as_ref().map_or(0, |t| t.0.len());
+            range("training_sample", n as u64, 1, MAX_TRAINING_SAMPLE as u64)?;
         }
         if self.codec == Codec::Zstd && self.path == Path::Hardware {
             return Err(Error::CodecNotOnHardware(self.codec.name()));

@@ -14,12 +14,15 @@ use std::time::{Duration, Instant};
 use iaa_driver::vfio::{IommuMapper, MappedJobMemory};
 use iaa_wq::{IaaJobMemory, Layout, Slot, WorkQueue};
 
-use crate::config::{Device, PoolBuilder, WqChoice};
+use crate::config::{Device, HwMode, PoolBuilder, WqChoice};
 
 /// The device the pool runs on (opened by `iaa_driver::open`) and how units choose its WQs.
 pub(crate) struct Backend {
     dev: iaa_driver::open::Backend,
     choice: WqChoice,
+    /// `HwMode::Trained`: the pool's code, installed in every context's table; or why there
+    /// is none (the contexts keep the fixed code).
+    trained: Option<Result<iaa_descriptors::CompressAecs, String>>,
 }
 
 impl Backend {
@@ -56,16 +59,105 @@ impl Backend {
                 return Err(format!("WQ {i} asked for, {} has {n}", dev.name()));
             }
         }
-        Ok(Backend { dev, choice: b.wq })
+        let mut be = Backend {
+            dev,
+            choice: b.wq,
+            trained: None,
+        };
+        if let (HwMode::Trained, Some(sample)) = (b.hw_mode, &b.training_sample) {
+            be.trained = Some(be.train(b, &sample.0));
+        }
+        Ok(be)
+    }
+
+    /// The pool's trained code: the device's statistics of `sample` (in pieces of at most
+    /// 64 KiB, on WQ 0), summed, every symbol coded.
+    fn train(
+        &self,
+        b: &PoolBuilder,
+        sample: &[u8],
+    ) -> Result<iaa_descriptors::CompressAecs, String> {
+        let tb = b
+            .clone()
+            .hw_mode(HwMode::Dynamic)
+            .hw_batch_size(1)
+            .max_unit_size(65536);
+        let mut hw = self.new_context(0, &tb)?;
+        let (mut ll, mut d) = (
+            [0u32; iaa_descriptors::LL_SYMBOLS],
+            [0u32; iaa_descriptors::D_SYMBOLS],
+        );
+        let wqs = self.wqs();
+        for piece in sample.chunks(65536) {
+            let slot = hw.mem.claim(piece.len()).ok_or("no slot for training")?;
+            let input = if hw.zero_copy {
+                iaa_wq::Input::InPlace(piece)
+            } else {
+                hw.mem.fill_input(slot, piece);
+                iaa_wq::Input::Copied
+            };
+            let job = iaa_wq::IaaJob::Stats { len: piece.len() };
+            let r = hw
+                .mem
+                .submit(slot, job, input, wqs, 0, b.budgets.submit_retries);
+            if let Err(e) = r {
+                hw.mem.release(slot);
+                return Err(format!("training statistics pass not submitted: {e}"));
+            }
+            let t0 = Instant::now();
+            let rec = loop {
+                if let Some(rec) = hw.mem.poll(slot, wqs) {
+                    break rec;
+                }
+                if t0.elapsed() > b.budgets.completion_timeout.max(Duration::from_secs(1)) {
+                    hw.mem.quarantine(slot);
+                    return Err("training statistics pass timed out".into());
+                }
+                std::thread::yield_now();
+            };
+            let class = iaa_descriptors::iaa_class(rec.status, rec.error_code);
+            let hist = hw.mem.histogram(slot);
+            hw.mem.release(slot);
+            match (class, hist) {
+                (iaa_descriptors::StatusClass::Done, Some((l, dd))) => {
+                    for (a, x) in ll.iter_mut().zip(l) {
+                        *a = a.saturating_add(x);
+                    }
+                    for (a, x) in d.iter_mut().zip(dd) {
+                        *a = a.saturating_add(x);
+                    }
+                }
+                _ => {
+                    return Err(format!(
+                        "training statistics pass failed (status {:#04x})",
+                        rec.status
+                    ))
+                }
+            }
+        }
+        dynamic_table(&ll, &d, true).ok_or_else(|| "no code from the training statistics".into())
+    }
+
+    /// What the pool's trained code is (`HwMode::Trained`), for `describe()`.
+    pub(crate) fn trained_note(&self) -> Option<String> {
+        match &self.trained {
+            None => None,
+            Some(Ok(_)) => Some("one trained dynamic code for every unit".into()),
+            Some(Err(why)) => Some(format!("no trained code ({why}): fixed codes")),
+        }
     }
 
     pub(crate) fn new_context(&self, cpu: usize, b: &PoolBuilder) -> Result<HwCtx, String> {
-        HwCtx::new(
+        let mut hw = HwCtx::new(
             cpu,
             b,
             self.dev.mapper().cloned(),
             self.dev.shares_address_space(),
-        )
+        )?;
+        if let Some(Ok(table)) = &self.trained {
+            hw.mem.set_table(table);
+        }
+        Ok(hw)
     }
 
     /// The WQ unit number `seq` of a call from `cpu` is submitted to (`op`: compress or
@@ -294,14 +386,21 @@ fn try_boxed<T: Clone>(n: usize, v: T) -> Result<Box<[T]>, String> {
 /// The dynamic-Huffman table for a unit whose statistics pass counted `ll` (literal/length)
 /// and `d` (distance) symbols: length-limited (15 bits) codes with the end-of-block symbol
 /// coded, both codes complete (two used symbols at least, as zlib wants them), and the block
-/// header in the table's output accumulator. `None` when no valid table results (the unit is
+/// header in the table's output accumulator. `all_symbols`: every symbol gets a code (a
+/// trained code that must take any input). `None` when no valid table results (the unit is
 /// then compressed with the fixed code). Allocation-free.
 pub(crate) fn dynamic_table(
     ll: &[u32; iaa_descriptors::LL_SYMBOLS],
     d: &[u32; iaa_descriptors::D_SYMBOLS],
+    all_symbols: bool,
 ) -> Option<iaa_descriptors::CompressAecs> {
     let mut ll = *ll;
     let mut d = *d;
+    if all_symbols {
+        for c in ll.iter_mut().chain(d.iter_mut()) {
+            *c = c.saturating_add(1);
+        }
+    }
     // The compression pass always ends the block with EOB (256).
     ll[256] = ll[256].max(1);
     // A code of one symbol is incomplete: give a second one a count.

@@ -356,7 +356,7 @@ impl<'a, 'b> Job<'a, 'b> {
                     let job = match hw
                         .mem
                         .histogram(f.slot)
-                        .and_then(|(ll, d)| dynamic_table(&ll, &d))
+                        .and_then(|(ll, d)| dynamic_table(&ll, &d, false))
                     {
                         Some(t) if hw.mem.set_slot_table(f.slot, &t) => {
                             IaaJob::CompressWithSlotTable {
@@ -613,7 +613,8 @@ pub(crate) fn admit(
     }
     let len = input_len;
     match (op, mode) {
-        (Op::Compress, HwMode::Fixed) => Admit::Submit {
+        // Trained: the context's table holds the pool's code instead of the fixed one.
+        (Op::Compress, HwMode::Fixed | HwMode::Trained) => Admit::Submit {
             phase: Phase::Compress,
             job: IaaJob::Compress { len, max_out },
             need: len,

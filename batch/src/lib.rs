@@ -46,9 +46,9 @@ mod stats;
 #[cfg(feature = "model")]
 pub use config::ModelOptions;
 pub use config::{
-    Budgets, Codec, Device, HwMode, Level, Path, PoolBuilder, SoftwareEncoder, WqChoice,
-    MAX_COMPLETION_TIMEOUT, MAX_CONTEXTS, MAX_HW_BATCH_SIZE, MAX_HW_LARGE_BUDGET,
-    MAX_SUBMIT_RETRIES, MAX_UNIT_SIZE, MIN_COMPLETION_TIMEOUT,
+    Budgets, Codec, Device, HwMode, Level, Path, PoolBuilder, SoftwareEncoder, TrainingSample,
+    WqChoice, MAX_COMPLETION_TIMEOUT, MAX_CONTEXTS, MAX_HW_BATCH_SIZE, MAX_HW_LARGE_BUDGET,
+    MAX_SUBMIT_RETRIES, MAX_TRAINING_SAMPLE, MAX_UNIT_SIZE, MIN_COMPLETION_TIMEOUT,
 };
 pub use context::ContextBytes;
 pub use error::{Error, UnitError};

@@ -188,13 +188,14 @@ impl Pool {
     /// One line saying which path is in use and why.
     pub fn describe(&self) -> String {
         match (&self.backend, &self.cfg.no_device_reason) {
-            (Some(be), _) => match self.cfg.builder.hw_mode {
-                HwMode::Fixed => format!("hardware: {}", be.name()),
-                HwMode::Dynamic => format!(
+            (Some(be), _) => match (self.cfg.builder.hw_mode, be.trained_note()) {
+                (HwMode::Dynamic, _) => format!(
                     "hardware: {}; dynamic Huffman codes (a statistics pass, then the \
                      compression with each unit's own code)",
                     be.name()
                 ),
+                (_, Some(note)) => format!("hardware: {}; {note}", be.name()),
+                _ => format!("hardware: {}", be.name()),
             },
             (None, Some(r)) => format!("software ({r})"),
             (None, None) => "software".to_string(),

@@ -7,10 +7,15 @@ mod common;
 use iaa::{Device, HwMode, ModelOptions, Outputs, Path, Pool, UnitResult};
 
 fn pool(mode: HwMode, unit: usize, zero_copy: bool) -> Pool {
+    pool_with(mode, unit, zero_copy, &[])
+}
+
+fn pool_with(mode: HwMode, unit: usize, zero_copy: bool, sample: &[u8]) -> Pool {
     Pool::builder()
         .path(Path::Hardware)
         .hybrid(false)
         .hw_mode(mode)
+        .training_sample(sample.to_vec())
         .budgets(common::debug_budgets())
         .device(Device::Model(ModelOptions {
             require_bounce: !zero_copy,
@@ -76,4 +81,55 @@ fn dynamic_mode_beats_fixed_mode_at_every_unit_size_and_reads_back() {
             assert_eq!(dynamic.stats().total_fallbacks(), 0);
         }
     }
+}
+
+#[test]
+fn trained_mode_codes_every_unit_with_the_pool_code_in_one_pass() {
+    let corpus = common::corpus();
+    let data: Vec<u8> = match corpus.first() {
+        Some((_, d)) => d[..d.len().min(256 << 10)].to_vec(),
+        None => common::generated(256 << 10),
+    };
+    // A sample spread over the data: 4 pieces of 16 KiB.
+    let sample: Vec<u8> = (0..4)
+        .flat_map(|k| data[k * data.len() / 4..][..16 << 10].to_vec())
+        .collect();
+    for unit in [4096, 65536] {
+        let fixed = pool(HwMode::Fixed, unit, true);
+        let trained = pool_with(HwMode::Trained, unit, true, &sample);
+        assert!(
+            trained.describe().contains("one trained dynamic code"),
+            "{}",
+            trained.describe()
+        );
+        let f = compressed_size(&fixed, &data, unit);
+        let t = compressed_size(&trained, &data, unit);
+        eprintln!("unit {unit}: fixed {f} B, trained {t} B");
+        assert!(t < f, "unit {unit}: trained {t} vs fixed {f}");
+        let s = trained.stats();
+        assert_eq!(s.total_fallbacks(), 0, "{s:?}");
+        // Any input compresses with the trained code (every symbol has one).
+        let noise = common::random(64 << 10, 3);
+        let mut text = noise.clone();
+        text.extend_from_slice(&common::generated(64 << 10));
+        compressed_size(&trained, &text, unit);
+        assert_eq!(trained.stats().total_fallbacks(), 0);
+    }
+    // Without a sample the pool refuses the mode.
+    let e = Pool::builder()
+        .path(Path::Hardware)
+        .hw_mode(HwMode::Trained)
+        .device(Device::Model(ModelOptions::default()))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            iaa::Error::OutOfRange {
+                field: "training_sample",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }
