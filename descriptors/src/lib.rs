@@ -37,7 +37,8 @@ pub use builder::{
 };
 pub use dsa::{DsaCompletionRecord, DsaDescriptor};
 pub use flags::{
-    CompressionFlags, Crc64Flags, DecompressionFlags, EndProcessing, EobRule, OpFlags,
+    CompressionFlags, Crc64Flags, DecompressionFlags, EndProcessing, EobRule, HeaderGen, IaaCap,
+    OpFlags,
 };
 pub use huffman::{Coverage, DeviceCode, Histogram};
 pub use iaa::{IaaCompletionRecord, IaaDescriptor};
