@@ -27,7 +27,10 @@
 //! `IAA_DEVICE=model` in the environment ([`selected_by_env`]) asks for the model instead of
 //! real devices; [`ModelConfig::from_env`] reads its shape (`IAA_MODEL_ENGINES`,
 //! `IAA_MODEL_WQ_SIZE`, `IAA_MODEL_WQ_MODE` = `shared`|`dedicated`, `IAA_MODEL_FIXED_NS`,
-//! `IAA_MODEL_NS_PER_KIB`, `IAA_MODEL_BOUNCE` = 1 for [`ModelConfig::require_bounce`]), [`register`]
+//! `IAA_MODEL_NS_PER_KIB`, `IAA_MODEL_BOUNCE` = 1 for [`ModelConfig::require_bounce`],
+//! `IAA_MODEL_IAA_CAP` = `2` (or an IAACAP value) for an IAA 2.0 with header generation
+//! ([`ModelConfig::iaa_cap`]), `IAA_MODEL_REPLAY_MIB` = N for the replay mode remembering up to
+//! N MiB of jobs ([`ModelConfig::replay`])), [`register`]
 //! makes `IAA_DEVICE=model` and `IAA_DEVICE=vfio-model` open it through `iaa_driver::open`,
 //! [`backend`] makes a pool backend of a started model, and [`open`] gives the device and its [`iaa_wq::WorkQueue`]s — the
 //! same type a real WQ is opened as, so everything above the WQ runs the same code.
@@ -46,7 +49,9 @@ mod crc;
 mod deflate;
 mod dma;
 mod exec;
+mod executor;
 pub mod kernel;
+mod replay;
 mod timer;
 pub mod vfio;
 
@@ -62,6 +67,7 @@ use iaa_wq::{PortalAccept, SoftPortal, WorkQueue, WqConfig, WqError, WqMode};
 
 pub use bar0::{Bar0Model, Bar0ModelConfig, CommandRecord};
 pub use crc::{crc64, Crc32, Crc32Kind, Xor16};
+pub use executor::Executor;
 pub use kernel::{BridgeStats, ModelNodeOpener, BRIDGE_RETRY_BUDGET};
 pub use vfio::ModelVfio;
 
@@ -200,7 +206,39 @@ pub struct ModelConfig {
     /// tells the pool to copy inputs into its own memory first. The model itself still reads
     /// any address; this only shapes the pool's choice.
     pub require_bounce: bool,
+    /// IAACAP of the modelled IAA (`iaa_descriptors::IaaCap`): 0 = an IAA 1.0 (Sapphire
+    /// Rapids), which rejects header generation (0x30); [`IAA2_CAP`] = an IAA 2.0 with
+    /// one-pass header generation. The driver reads the real value from BAR0 0x180 (VFIO,
+    /// [`Bar0ModelConfig::iaacap`]) or the sysfs attribute `iaa_cap` (kernel WQs).
+    pub iaa_cap: u64,
+    /// Replay mode for benchmarks: results are memoised per job (descriptor fields, source
+    /// bytes and AECS bytes, compared in full on a hit) and a repeated job only copies its
+    /// remembered output, so the model's own compute (tens of µs per 4 KiB unit) leaves the
+    /// latency path and a latency benchmark measures the driver plus the latency model.
+    /// `None` = compute every job. See [`Replay`].
+    pub replay: Option<Replay>,
 }
+
+/// What the replay mode keeps ([`ModelConfig::replay`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Replay {
+    /// Bytes of remembered jobs (inputs + outputs) at most; when full, new jobs are computed
+    /// and not remembered.
+    pub max_bytes: usize,
+}
+
+impl Default for Replay {
+    /// 256 MiB.
+    fn default() -> Self {
+        Replay {
+            max_bytes: 256 << 20,
+        }
+    }
+}
+
+/// IAACAP of the modelled IAA 2.0: bits 0-8 (format-2 decompress AECS ... header generation),
+/// no crypto.
+pub const IAA2_CAP: u64 = 0x1FF;
 
 impl ModelConfig {
     /// An IAA with `engines` engines and one shared WQ of 32 entries.
@@ -214,6 +252,8 @@ impl ModelConfig {
             max_batch: 0,
             require_bounce: false,
             log_sources: false,
+            iaa_cap: 0,
+            replay: None,
         }
     }
     /// A DSA with `engines` engines and one shared WQ of 32 entries.
@@ -227,6 +267,8 @@ impl ModelConfig {
             max_batch: 1024,
             require_bounce: false,
             log_sources: false,
+            iaa_cap: 0,
+            replay: None,
         }
     }
     /// An IAA model shaped by the environment (see the module docs); defaults: 2 engines, one
@@ -258,7 +300,34 @@ impl ModelConfig {
             ns_per_kib: num("IAA_MODEL_NS_PER_KIB", 0)?,
         };
         c.require_bounce = num("IAA_MODEL_BOUNCE", 0)? != 0;
+        c.iaa_cap = match std::env::var("IAA_MODEL_IAA_CAP") {
+            Ok(v) => parse_cap(&v).ok_or(ModelError::BadEnv {
+                var: "IAA_MODEL_IAA_CAP",
+                value: v,
+            })?,
+            Err(_) => 0,
+        };
+        c.replay = match num("IAA_MODEL_REPLAY_MIB", 0)? {
+            0 => None,
+            mib => Some(Replay {
+                max_bytes: usize::try_from(mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+            }),
+        };
         Ok(c)
+    }
+}
+
+/// `IAA_MODEL_IAA_CAP`: `2` (an IAA 2.0, [`IAA2_CAP`]), `1` (an IAA 1.0, 0), or a value in
+/// hex (`0x1ff`) or decimal.
+fn parse_cap(v: &str) -> Option<u64> {
+    let v = v.trim();
+    match v {
+        "1" => Some(0),
+        "2" => Some(IAA2_CAP),
+        _ => match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+            Some(h) => u64::from_str_radix(h, 16).ok(),
+            None => v.parse().ok(),
+        },
     }
 }
 
@@ -444,6 +513,10 @@ pub struct ModelStats {
     pub faults: u64,
     /// Descriptors hung right now.
     pub hung: u64,
+    /// Replay mode: jobs answered from remembered results.
+    pub replayed: u64,
+    /// Replay mode: jobs computed (first sight, or not replayable).
+    pub replay_misses: u64,
 }
 
 struct Job {
@@ -484,6 +557,7 @@ struct Inner {
     unrecorded: AtomicU64,
     faults_fired: AtomicU64,
     sources: Mutex<Vec<(u8, u64, u32)>>,
+    replay: Option<replay::ReplayCache>,
 }
 
 /// The model device. Dropping it stops and joins its engines.
@@ -530,7 +604,9 @@ impl ModelDevice {
             .collect();
         let cfg_engines = cfg.engines;
         let cfg_timed = cfg.latency != Latency::default();
+        let replay = cfg.replay.map(replay::ReplayCache::new);
         let inner = Arc::new(Inner {
+            replay,
             cfg,
             wqs,
             stop: AtomicBool::new(false),
@@ -672,6 +748,14 @@ impl ModelDevice {
             records: executed - i.unrecorded.load(Ordering::Relaxed),
             faults: i.faults_fired.load(Ordering::Relaxed),
             hung: lock(&i.hung).len() as u64,
+            replayed: i
+                .replay
+                .as_ref()
+                .map_or(0, |r| r.hits.load(Ordering::Relaxed)),
+            replay_misses: i
+                .replay
+                .as_ref()
+                .map_or(0, |r| r.misses.load(Ordering::Relaxed)),
         }
     }
 }
@@ -703,6 +787,15 @@ fn with_inline_scratch<R>(f: impl FnOnce(&mut deflate::Scratch) -> R) -> R {
 }
 
 impl Inner {
+    /// Execute one job: from the replay cache when the replay mode is on and no fault is
+    /// injected, else computed.
+    fn execute(&self, wq: &ModelWqConfig, job: &Job, s: &mut deflate::Scratch) -> exec::Done {
+        match &self.replay {
+            Some(r) if job.fault.is_none() => r.execute(&self.cfg, wq, &job.desc, s),
+            _ => exec::execute(&self.cfg, wq, &job.desc, job.fault, s),
+        }
+    }
+
     /// The fault (if any) for the next descriptor arriving at WQ `wq` with index `idx`.
     fn fault_for(&self, wq: usize, idx: u64) -> Option<FaultKind> {
         if !self.any_faults.load(Ordering::Acquire) {
@@ -756,7 +849,7 @@ impl Inner {
         let w = &self.wqs[wq];
         let timed = self.cfg.latency != Latency::default();
         let t0 = if timed { Some(Instant::now()) } else { None };
-        let done = exec::execute(&self.cfg, &w.cfg, &job.desc, job.fault, s);
+        let done = self.execute(&w.cfg, job, s);
         if let Some(t0) = t0 {
             wait_until(t0 + self.latency_of(&job.desc));
         }
@@ -826,7 +919,7 @@ impl Inner {
         // inside the latency, not on top of it (a unit costs max(latency, compute), not their
         // sum). Same rule as `run`.
         let start = Instant::now();
-        let done = exec::execute(&self.cfg, &w.cfg, &job.desc, job.fault, s);
+        let done = self.execute(&w.cfg, &job, s);
         let deadline = (*free_at).max(start) + self.latency_of(&job.desc);
         *free_at = deadline;
         let seq = self.timer_seq.fetch_add(1, Ordering::Relaxed);
