@@ -42,25 +42,44 @@ struct State {
     bytes: usize,
 }
 
-/// 64-bit hash of byte strings, 8 bytes a step (not cryptographic: hits are compared in full).
+/// 64-bit hash of byte strings (not cryptographic: hits are compared in full). Four
+/// independent multiply lanes over 32-byte steps, so a 4 KiB source hashes in a few hundred
+/// nanoseconds.
 fn hash(parts: &[&[u8]]) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut h = 0x243F_6A88_85A3_08D3u64;
-    for p in parts {
-        let mut chunks = p.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(29);
-        }
+    const K: [u64; 4] = [
+        0x9E37_79B9_7F4A_7C15,
+        0xC2B2_AE3D_27D4_EB4F,
+        0x1656_67B1_9E37_79F9,
+        0x27D4_EB2F_1656_67C5,
+    ];
+    let mut h = [
+        0x243F_6A88_85A3_08D3u64,
+        0x1319_8A2E_0370_7344,
+        0xA409_3822_299F_31D0,
+        0x082E_FA98_EC4E_6C89,
+    ];
+    let word = |c: &[u8]| {
         let mut w = [0u8; 8];
-        let r = chunks.remainder();
-        w[..r.len()].copy_from_slice(r);
-        h = (h ^ u64::from_le_bytes(w) ^ p.len() as u64)
-            .wrapping_mul(K)
-            .rotate_left(29);
+        w[..c.len()].copy_from_slice(c);
+        u64::from_le_bytes(w)
+    };
+    for p in parts {
+        let mut blocks = p.chunks_exact(32);
+        for b in &mut blocks {
+            for (l, hl) in h.iter_mut().enumerate() {
+                *hl = (*hl ^ word(&b[l * 8..l * 8 + 8]))
+                    .wrapping_mul(K[l])
+                    .rotate_left(31);
+            }
+        }
+        for (i, c) in blocks.remainder().chunks(8).enumerate() {
+            h[i] = (h[i] ^ word(c)).wrapping_mul(K[i]).rotate_left(31);
+        }
+        h[0] = (h[0] ^ p.len() as u64).wrapping_mul(K[0]);
     }
-    h ^ (h >> 31)
+    let mut x = h[0] ^ h[1].rotate_left(17) ^ h[2].rotate_left(34) ^ h[3].rotate_left(51);
+    x = (x ^ (x >> 29)).wrapping_mul(K[1]);
+    x ^ (x >> 32)
 }
 
 impl ReplayCache {

@@ -253,10 +253,22 @@ fn the_model_refuses_repeats_across_the_two_length_sequences() {
 
 #[test]
 fn replay_mode_gives_the_computed_results() {
-    let r = rig(ModelConfig {
-        replay: Some(iaa_model::Replay::default()),
-        ..ModelConfig::iaa(1)
-    });
+    // Engines replay (no latency model), or the submitter replays and the timer completes
+    // (with one).
+    for latency in [0u64, 2000] {
+        replay_on(ModelConfig {
+            replay: Some(iaa_model::Replay::default()),
+            latency: iaa_model::Latency {
+                fixed_ns: latency,
+                ns_per_kib: 0,
+            },
+            ..ModelConfig::iaa(2)
+        });
+    }
+}
+
+fn replay_on(cfg: ModelConfig) {
+    let r = rig(cfg);
     let src = data(4096, 3);
     let aecs = [CompressAecs::fixed(), CompressAecs::fixed()];
     let mut outs = Vec::new();
