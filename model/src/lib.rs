@@ -987,7 +987,7 @@ impl Inner {
 const IDLE_POLL: Duration = Duration::from_micros(20);
 
 /// Replay mode: how long the timer polls after its last record before it sleeps.
-const TIMER_IDLE_POLL: Duration = Duration::from_micros(500);
+const TIMER_IDLE_POLL: Duration = Duration::from_micros(200);
 
 /// How far (in modelled time) an engine may run ahead of the clock.
 const MAX_AHEAD: Duration = Duration::from_micros(100);
