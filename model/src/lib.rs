@@ -390,7 +390,8 @@ pub fn backend(
 
 /// Register the model's names with `iaa_driver::open` (once; later calls do nothing):
 /// `model` (a device shaped by [`ModelConfig::from_env`]) and `vfio-model` (the VFIO bring-up
-/// over [`Bar0Model`] with the model behind it, `IAA_MODEL_ENGINES` engines, default 2).
+/// over [`Bar0Model`] with the model behind it, `IAA_MODEL_ENGINES` engines, default 2; an
+/// IAA 2.0 register file, [`Bar0ModelConfig::gnr_iaa`], when `IAA_MODEL_IAA_CAP` is set).
 pub fn register() {
     use iaa_driver::open::{self, OpenError};
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -412,13 +413,16 @@ pub fn register() {
             Arc::new(move || {
                 let cfg = ModelConfig::from_env()
                     .map_err(|e| failed("VFIO over the device model", &e))?;
-                let dev = ModelVfio::open(
-                    Bar0ModelConfig::spr_iaa(),
-                    open::VFIO_WQS,
-                    cfg.engines,
-                    open::VFIO_ARENA,
-                )
-                .map_err(|e| failed("VFIO over the device model", &e))?;
+                // An IAA 2.0 register file when IAA_MODEL_IAA_CAP asks for capabilities.
+                let regs = match cfg.iaa_cap {
+                    0 => Bar0ModelConfig::spr_iaa(),
+                    cap => Bar0ModelConfig {
+                        iaacap: cap,
+                        ..Bar0ModelConfig::gnr_iaa()
+                    },
+                };
+                let dev = ModelVfio::open(regs, open::VFIO_WQS, cfg.engines, open::VFIO_ARENA)
+                    .map_err(|e| failed("VFIO over the device model", &e))?;
                 Ok(dev.into_backend("VFIO over the device model".into()))
             }),
         );

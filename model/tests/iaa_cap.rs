@@ -47,3 +47,14 @@ fn sysfs_iaa_cap_is_read_on_iaa_2_only() {
     assert!(IaaCap(by("iax1").iaa_cap.unwrap()).contains(IaaCap::HEADER_GEN));
     assert_eq!(by("iax3").iaa_cap, None);
 }
+
+#[test]
+fn vfio_model_runs_with_the_capabilities_it_reports() {
+    // Bring-up over the IAA 2.0 register file (64-byte WQCFG, op config) works, and the model
+    // behind it executes with the IAACAP the driver read.
+    let v = iaa_model::ModelVfio::open(Bar0ModelConfig::gnr_iaa(), 1, 0, 1 << 20).unwrap();
+    assert_eq!(v.controller().caps().iaacap, IAA2_CAP);
+    assert_eq!(v.model().cfg().iaa_cap, IAA2_CAP);
+    let v = iaa_model::ModelVfio::open(Bar0ModelConfig::spr_iaa(), 1, 0, 1 << 20).unwrap();
+    assert_eq!(v.model().cfg().iaa_cap, 0);
+}
