@@ -100,7 +100,7 @@ impl Bar0ModelConfig {
         }
     }
 
-    /// An IAA 2.0 (Granite Rapids shape [U]: the SPR values with VERSION 0x200, 64-byte WQCFG
+    /// An IAA 2.0 (Granite Rapids shape, unconfirmed: the SPR values with VERSION 0x200, 64-byte WQCFG
     /// entries with per-WQ operation config, and IAACAP [`crate::IAA2_CAP`] with header
     /// generation).
     pub fn gnr_iaa() -> Self {
