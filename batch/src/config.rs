@@ -236,8 +236,10 @@ pub enum Device {
     /// `/sys/bus/dsa`). With the `model` feature, `IAA_DEVICE=model` is the software device
     /// model shaped by `IAA_MODEL_ENGINES`, `IAA_MODEL_WQ_SIZE`, `IAA_MODEL_WQ_MODE`
     /// (`shared`|`dedicated`), `IAA_MODEL_FIXED_NS`, `IAA_MODEL_NS_PER_KIB`,
-    /// `IAA_MODEL_BOUNCE` and `IAA_MODEL_QUIRK` (`bytes_completed`: see
-    /// [`ModelOptions::skew_bytes_completed`]), and `IAA_DEVICE=vfio-model` the VFIO bring-up over the register
+    /// `IAA_MODEL_BOUNCE`, `IAA_MODEL_IAA_CAP` (`2` = an IAA 2.0 with header generation),
+    /// `IAA_MODEL_REPLAY_MIB` (replay mode) and `IAA_MODEL_QUIRK` (`bytes_completed`: see
+    /// [`ModelOptions::skew_bytes_completed`]), and `IAA_DEVICE=vfio-model` the VFIO bring-up
+    /// over the register
     /// model with the device model behind it.
     #[default]
     Auto,

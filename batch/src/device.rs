@@ -83,10 +83,7 @@ impl Backend {
             .hw_batch_size(1)
             .max_unit_size(65536);
         let mut hw = self.new_context(0, &tb)?;
-        let (mut ll, mut d) = (
-            [0u32; iaa_descriptors::LL_SYMBOLS],
-            [0u32; iaa_descriptors::D_SYMBOLS],
-        );
+        let mut sum = iaa_descriptors::Histogram::new();
         let wqs = self.wqs();
         for piece in sample.chunks(65536) {
             let slot = hw.mem.claim(piece.len()).ok_or("no slot for training")?;
@@ -119,14 +116,7 @@ impl Backend {
             let hist = hw.mem.histogram(slot);
             hw.mem.release(slot);
             match (class, hist) {
-                (iaa_descriptors::StatusClass::Done, Some((l, dd))) => {
-                    for (a, x) in ll.iter_mut().zip(l) {
-                        *a = a.saturating_add(x);
-                    }
-                    for (a, x) in d.iter_mut().zip(dd) {
-                        *a = a.saturating_add(x);
-                    }
-                }
+                (iaa_descriptors::StatusClass::Done, Some(h)) => sum.add(&h),
                 _ => {
                     return Err(format!(
                         "training statistics pass failed (status {:#04x})",
@@ -135,7 +125,8 @@ impl Backend {
                 }
             }
         }
-        dynamic_table(&ll, &d, true).ok_or_else(|| "no code from the training statistics".into())
+        dynamic_table(&sum, iaa_descriptors::Coverage::AllSymbols)
+            .ok_or_else(|| "no code from the training statistics".into())
     }
 
     /// What the pool's trained code is (`HwMode::Trained`), for `describe()`.
@@ -383,38 +374,20 @@ fn try_boxed<T: Clone>(n: usize, v: T) -> Result<Box<[T]>, String> {
     Ok(b.into_boxed_slice())
 }
 
-/// The dynamic-Huffman table for a unit whose statistics pass counted `ll` (literal/length)
-/// and `d` (distance) symbols: length-limited (15 bits) codes with the end-of-block symbol
-/// coded, both codes complete (two used symbols at least, as zlib wants them), and the block
-/// header in the table's output accumulator. `all_symbols`: every symbol gets a code (a
-/// trained code that must take any input). `None` when no valid table results (the unit is
-/// then compressed with the fixed code). Allocation-free.
+/// The dynamic-Huffman table for a unit whose statistics pass counted `h`: length-limited
+/// (15 bits) canonical codes, EOB coded, both trees complete, and the block header (literal
+/// and distance lengths run-length coded apart, as IAA decodes them) in the table's output
+/// accumulator ([`iaa_descriptors::DeviceCode`]). `coverage`: only the symbols counted (a
+/// unit's own code) or all of them (a trained code that must take any input). `None` when the
+/// header would not fit (then the unit is compressed with the fixed code). Allocation-free.
 pub(crate) fn dynamic_table(
-    ll: &[u32; iaa_descriptors::LL_SYMBOLS],
-    d: &[u32; iaa_descriptors::D_SYMBOLS],
-    all_symbols: bool,
+    h: &iaa_descriptors::Histogram,
+    coverage: iaa_descriptors::Coverage,
 ) -> Option<iaa_descriptors::CompressAecs> {
-    let mut ll = *ll;
-    let mut d = *d;
-    if all_symbols {
-        for c in ll.iter_mut().chain(d.iter_mut()) {
-            *c = c.saturating_add(1);
-        }
-    }
-    // The compression pass always ends the block with EOB (256).
-    ll[256] = ll[256].max(1);
-    // A code of one symbol is incomplete: give a second one a count.
-    if ll.iter().filter(|&&c| c > 0).count() < 2 {
-        ll[0] = ll[0].max(1);
-    }
-    for s in 0..2 {
-        if d.iter().filter(|&&c| c > 0).count() < 2 {
-            d[s] = d[s].max(1);
-        }
-    }
-    let ll_len = iaa_descriptors::aecs::limited_lengths(&ll, 15);
-    let d_len = iaa_descriptors::aecs::limited_lengths(&d, 15);
-    iaa_descriptors::CompressAecs::dynamic(&ll_len, &d_len, true).ok()
+    let code = iaa_descriptors::DeviceCode::from_histogram(h, coverage).ok()?;
+    let mut aecs = iaa_descriptors::CompressAecs::zeroed();
+    code.write_aecs(&mut aecs, true);
+    Some(aecs)
 }
 
 /// How long dropping a pool waits for the device to finish quarantined slots before it leaks

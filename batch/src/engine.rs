@@ -356,7 +356,7 @@ impl<'a, 'b> Job<'a, 'b> {
                     let job = match hw
                         .mem
                         .histogram(f.slot)
-                        .and_then(|(ll, d)| dynamic_table(&ll, &d, false))
+                        .and_then(|h| dynamic_table(&h, iaa_descriptors::Coverage::Observed))
                     {
                         Some(t) if hw.mem.set_slot_table(f.slot, &t) => {
                             IaaJob::CompressWithSlotTable {

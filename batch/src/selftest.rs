@@ -414,7 +414,7 @@ impl<'a> Plan<'a> {
             let table =
                 p.hw.mem
                     .histogram(slot)
-                    .and_then(|(ll, d)| dynamic_table(&ll, &d, false));
+                    .and_then(|h| dynamic_table(&h, iaa_descriptors::Coverage::Observed));
             if !table.is_some_and(|t| p.hw.mem.set_slot_table(slot, &t)) {
                 return Check::fail(&name, op, label, "no code from the histogram").disagree(
                     "histogram",

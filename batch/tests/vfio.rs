@@ -33,8 +33,8 @@ fn every_unit_runs_on_the_device_through_mapped_memory() {
         .build()
         .unwrap();
     assert!(pool.describe().contains("VFIO"), "{}", pool.describe());
-    // Records, AECS, input and output buffers of each context: 4 mappings per context.
-    assert_eq!(iommu.mappings(), arena_maps + 4 * 3);
+    // Records, AECS, statistics, input and output buffers of each context: 5 mappings each.
+    assert_eq!(iommu.mappings(), arena_maps + 5 * 3);
     let data = data();
     let comp = common::roundtrip(&pool, &data, 4096);
     for (i, c) in comp.iter().enumerate() {

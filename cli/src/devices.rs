@@ -256,6 +256,7 @@ pub fn render_table(inv: &Inventory, cpu: CpuSubmit, args: &DevicesArgs) -> Stri
                         opt(d.numa_node),
                         opt(d.state.map(|s| format!("{s:?}").to_lowercase())),
                         opt(d.version.map(|v| format!("{v:#x}"))),
+                        header_gen(d).into(),
                         opt(d.pasid_enabled.map(|p| if p { "yes" } else { "no" })),
                         d.work_queues.len().to_string(),
                     ]
@@ -264,8 +265,8 @@ pub fn render_table(inv: &Inventory, cpu: CpuSubmit, args: &DevicesArgs) -> Stri
             table(
                 &mut out,
                 &[
-                    "DEVICE", "KIND", "PCI", "ID", "SOCKET", "NUMA", "STATE", "VERSION", "PASID",
-                    "WQS",
+                    "DEVICE", "KIND", "PCI", "ID", "SOCKET", "NUMA", "STATE", "VERSION", "HDRGEN",
+                    "PASID", "WQS",
                 ],
                 &rows,
             );
@@ -336,6 +337,19 @@ pub fn render_table(inv: &Inventory, cpu: CpuSubmit, args: &DevicesArgs) -> Stri
         }
     );
     out
+}
+
+/// Whether an IAA generates dynamic headers itself (IAACAP bit 8, the sysfs `iaa_cap` of an
+/// IAA 2.0): "yes", "no" (an IAA 1.0, or 2.0 without it), "-" for DSA or an unreadable value.
+fn header_gen(d: &Device) -> &'static str {
+    const HEADER_GEN: u64 = 1 << 8;
+    match (d.kind, d.version, d.iaa_cap) {
+        (DeviceKind::Dsa, _, _) => "-",
+        (_, _, Some(c)) if c & HEADER_GEN != 0 => "yes",
+        (_, Some(v), _) if v < 0x200 => "no",
+        (_, _, Some(_)) => "no",
+        _ => "-",
+    }
 }
 
 /// The JSON report.
@@ -434,6 +448,56 @@ mod tests {
         movdir64b: true,
         enqcmd: false,
     };
+
+    #[test]
+    fn header_generation_column() {
+        let h = iaa_driver::fixture::Host::new();
+        h.cpus(&[0, 0]);
+        h.device(
+            "iax1",
+            "0000:6a:02.0",
+            0,
+            Some("0-1"),
+            &[("version", Some("0x200")), ("iaa_cap", Some("0x1ff"))],
+        );
+        h.device("iax3", "0000:e7:02.0", 0, Some("0-1"), &[]);
+        h.device("dsa0", "0000:6a:01.0", 0, Some("0-1"), &[]);
+        let a = DevicesArgs {
+            json: false,
+            sys_root: h.sys(),
+            dev_root: h.dev(),
+            min_transfer_size: None,
+        };
+        let inv = scan(&a);
+        let t = render_table(&inv, CPU, &a);
+        let col = |dev: &str| -> String {
+            let head: Vec<&str> = t
+                .lines()
+                .find(|l| l.starts_with("DEVICE"))
+                .unwrap()
+                .split_whitespace()
+                .collect();
+            let i = head.iter().position(|c| *c == "HDRGEN").unwrap();
+            let row: Vec<&str> = t
+                .lines()
+                .find(|l| l.starts_with(dev))
+                .unwrap()
+                .split_whitespace()
+                .collect();
+            row[i].to_string()
+        };
+        assert_eq!(col("iax1"), "yes", "{t}");
+        assert_eq!(col("iax3"), "no", "{t}");
+        assert_eq!(col("dsa0"), "-", "{t}");
+        let v = to_json(&inv, CPU, &a);
+        let iax1 = v["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == "iax1")
+            .unwrap();
+        assert_eq!(iax1["iaa_cap"], 0x1ff);
+    }
 
     #[test]
     fn table_over_fixture_tree() {

@@ -242,7 +242,7 @@ impl<'a> BitSink<'a> {
 }
 
 /// Order in which code-length code lengths are stored (RFC 1951 §3.2.7).
-const CL_ORDER: [usize; 19] = [
+pub(crate) const CL_ORDER: [usize; 19] = [
     16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
 ];
 
@@ -314,8 +314,11 @@ impl CompressAecs {
     /// run-length-coded code lengths) written into the output accumulator.
     ///
     /// The header must fit the 256-byte accumulator (it always does for real tables; a
-    /// pathological one may not, which is an error). Note [U]: QPL preloads fewer bytes into
-    /// the accumulator on hardware (spec §4.3); the device model accepts the full field.
+    /// pathological one may not, which is an error). QPL writes its dynamic headers into the
+    /// same field (`hw_iaa_aecs_compress_write_deflate_dynamic_header`; its 34-byte check is on
+    /// the bits already there before the header). The lengths are run-length coded per
+    /// sequence, never across (see [`crate::huffman`]). Same as
+    /// [`crate::huffman::DeviceCode::from_lengths`] + `write_aecs`.
     pub fn dynamic(
         ll_lengths: &[u8; LL_SYMBOLS],
         d_lengths: &[u8; D_SYMBOLS],
@@ -328,90 +331,7 @@ impl CompressAecs {
                 "incomplete code: other inflaters (zlib) would reject the block",
             ));
         }
-        let hlit = (257..=LL_SYMBOLS)
-            .rev()
-            .find(|&n| ll_lengths[n - 1] != 0)
-            .unwrap_or(257);
-        let hdist = (1..=D_SYMBOLS)
-            .rev()
-            .find(|&n| d_lengths[n - 1] != 0)
-            .unwrap_or(1);
-        // Run-length code the concatenated lengths with symbols 0-18.
-        let mut all = [0u8; LL_SYMBOLS + D_SYMBOLS];
-        all[..hlit].copy_from_slice(&ll_lengths[..hlit]);
-        all[hlit..hlit + hdist].copy_from_slice(&d_lengths[..hdist]);
-        let all = &all[..hlit + hdist];
-        let mut rle = [(0u8, 0u8); LL_SYMBOLS + D_SYMBOLS];
-        let mut n_rle = 0;
-        let mut i = 0;
-        while i < all.len() {
-            let v = all[i];
-            let mut run = 1;
-            while i + run < all.len() && all[i + run] == v {
-                run += 1;
-            }
-            let mut left = run;
-            if v == 0 {
-                while left >= 11 {
-                    let r = left.min(138);
-                    rle[n_rle] = (18, (r - 11) as u8);
-                    n_rle += 1;
-                    left -= r;
-                }
-                if left >= 3 {
-                    rle[n_rle] = (17, (left - 3) as u8);
-                    n_rle += 1;
-                    left = 0;
-                }
-            } else {
-                rle[n_rle] = (v, 0);
-                n_rle += 1;
-                left -= 1;
-                while left >= 3 {
-                    let r = left.min(6);
-                    rle[n_rle] = (16, (r - 3) as u8);
-                    n_rle += 1;
-                    left -= r;
-                }
-            }
-            for _ in 0..left {
-                rle[n_rle] = (v, 0);
-                n_rle += 1;
-            }
-            i += run;
-        }
-        let rle = &rle[..n_rle];
-        let mut freq = [0u32; 19];
-        for &(s, _) in rle {
-            freq[s as usize] += 1;
-        }
-        let cl_lengths = limited_lengths(&freq, 7);
-        let mut cl = [HuffEntry { code: 0, len: 0 }; 19];
-        canonical_codes(&cl_lengths, &mut cl)?;
-        let hclen = (4..=19)
-            .rev()
-            .find(|&n| cl_lengths[CL_ORDER[n - 1]] != 0)
-            .unwrap_or(4);
-
-        let mut sink = BitSink::new(&mut a.output_accum);
-        sink.put(bfinal as u32, 1)?;
-        sink.put(0b10, 2)?;
-        sink.put((hlit - 257) as u32, 5)?;
-        sink.put((hdist - 1) as u32, 5)?;
-        sink.put((hclen - 4) as u32, 4)?;
-        for &sym in CL_ORDER.iter().take(hclen) {
-            sink.put(cl_lengths[sym] as u32, 3)?;
-        }
-        for &(s, extra) in rle {
-            sink.put_code(cl[s as usize])?;
-            match s {
-                16 => sink.put(extra as u32, 2)?,
-                17 => sink.put(extra as u32, 3)?,
-                18 => sink.put(extra as u32, 7)?,
-                _ => {}
-            }
-        }
-        a.num_output_accum_bits = sink.bits() as u32;
+        crate::huffman::DeviceCode::from_lengths(ll_lengths, d_lengths)?.write_aecs(&mut a, bfinal);
         Ok(a)
     }
 

@@ -10,7 +10,7 @@ use bytemuck::Zeroable;
 use crate::aecs::{COMPRESS_AECS_SIZE, HISTOGRAM_BYTES};
 use crate::dsa::DsaDescriptor;
 use crate::flags::{
-    CompressionFlags, Crc64Flags, DecompressionFlags, EndProcessing, EobRule, OpFlags,
+    CompressionFlags, Crc64Flags, DecompressionFlags, EndProcessing, EobRule, HeaderGen, OpFlags,
 };
 use crate::iaa::IaaDescriptor;
 use crate::opcode::{DsaOpcode, IaaOpcode};
@@ -120,6 +120,19 @@ impl IaaCompress {
     /// Report CRC-32C instead of CRC-32 in the completion record.
     pub fn crc32c(mut self, on: bool) -> Self {
         self.flags = set(self.flags, OpFlags::CRC_RFC3720, on);
+        self
+    }
+    /// IAA 2.0 header generation ([`HeaderGen`], needs IAACAP bit 8). One-pass generation
+    /// needs no AECS: this clears RD_SRC2_AECS and the AECS address and size, as Linux
+    /// `deflate-iaa-dynamic` submits it (op flags `0x10C`, compression flags `0x3006`).
+    /// `HeaderGen::None` sets the field back to 0 (the AECS read stays as it is).
+    pub fn header_gen(mut self, h: HeaderGen) -> Self {
+        self.cflags = self.cflags.with_header_gen(h);
+        if matches!(h, HeaderGen::OnePass { .. }) {
+            self.flags = self.flags.without(OpFlags::RD_SRC2_AECS);
+            self.aecs = 0;
+            self.aecs_size = 0;
+        }
         self
     }
     /// The descriptor.

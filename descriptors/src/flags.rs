@@ -133,6 +133,85 @@ flag_type! {
     }
 }
 
+/// IAA 2.0 header generation (compression flags bits 14:12, spec §2.4): the device builds the
+/// Huffman code from the input and writes the dynamic block header itself. Needs
+/// [`IaaCap::HEADER_GEN`]; a device without it rejects the field (0x30).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HeaderGen {
+    /// No header generation (the AECS code and accumulator are used): field 0.
+    None,
+    /// One pass: statistics, code, header and compressed data from one descriptor; the block
+    /// is final when `bfinal` (field 3, what Linux `deflate-iaa-dynamic` uses: flags 0x3006)
+    /// or not (field 2).
+    OnePass {
+        /// BFINAL of the generated header.
+        bfinal: bool,
+    },
+    /// Two passes (fields 6 / 7, the first writes the tables into the output AECS with
+    /// compression-2 flag bit 1). Not modelled (the model rejects it, 0x30).
+    TwoPass {
+        /// BFINAL of the generated header.
+        bfinal: bool,
+    },
+    /// A field value no source defines (1, 4, 5).
+    Reserved(u8),
+}
+
+impl HeaderGen {
+    /// The 3-bit field value.
+    pub const fn field(self) -> u16 {
+        match self {
+            HeaderGen::None => 0,
+            HeaderGen::OnePass { bfinal } => 2 | bfinal as u16,
+            HeaderGen::TwoPass { bfinal } => 6 | bfinal as u16,
+            HeaderGen::Reserved(v) => v as u16 & 7,
+        }
+    }
+    /// From the 3-bit field value.
+    pub const fn from_field(v: u16) -> HeaderGen {
+        match v & 7 {
+            0 => HeaderGen::None,
+            2 => HeaderGen::OnePass { bfinal: false },
+            3 => HeaderGen::OnePass { bfinal: true },
+            6 => HeaderGen::TwoPass { bfinal: false },
+            7 => HeaderGen::TwoPass { bfinal: true },
+            r => HeaderGen::Reserved(r as u8),
+        }
+    }
+}
+
+flag_type! {
+    /// IAACAP (BAR0 0x180, IAA 2.0 only; the kernel's sysfs attribute `iaa_cap` prints it as
+    /// `%#llx` and fails with EOPNOTSUPP below version 2). Bit names of Linux
+    /// `union iaa_cap_reg` (drivers/dma/idxd/registers.h).
+    IaaCap(u64) {
+        /// Decompress AECS format 2 (QPL: "gen-2 minimum capabilities").
+        DEC_AECS_FORMAT2 = 1 << 0;
+        /// Drop initial bits.
+        DROP_INIT_BITS = 1 << 1;
+        /// Chaining.
+        CHAINING = 1 << 2;
+        /// Force array output modification.
+        FORCE_ARRAY_OUTPUT_MOD = 1 << 3;
+        /// Load partial AECS.
+        LOAD_PART_AECS = 1 << 4;
+        /// Compression early abort.
+        COMP_EARLY_ABORT = 1 << 5;
+        /// Nested compression.
+        NESTED_COMP = 1 << 6;
+        /// Dictionary compression.
+        DICT_COMP = 1 << 7;
+        /// Header generation: [`HeaderGen`] one-pass dynamic compression.
+        HEADER_GEN = 1 << 8;
+        /// Crypto AES-GCM.
+        CRYPTO_GCM = 1 << 9;
+        /// Crypto AES-CFB.
+        CRYPTO_CFB = 1 << 10;
+        /// Crypto AES-XTS.
+        CRYPTO_XTS = 1 << 11;
+    }
+}
+
 impl CompressionFlags {
     /// Mask of the end-processing field.
     pub const END_PROCESSING_MASK: u16 = 0x000C;
@@ -153,6 +232,14 @@ impl CompressionFlags {
             2 => EndProcessing::AppendEobStored,
             _ => EndProcessing::AppendEobFinalStored,
         }
+    }
+    /// The header-generation field (IAA 2.0).
+    pub const fn header_gen(self) -> HeaderGen {
+        HeaderGen::from_field((self.0 & Self::HEADER_GEN_MASK) >> 12)
+    }
+    /// `self` with the header-generation field replaced.
+    pub const fn with_header_gen(self, h: HeaderGen) -> Self {
+        CompressionFlags((self.0 & !Self::HEADER_GEN_MASK) | (h.field() << 12))
     }
     /// `self` with the end-processing field replaced.
     pub fn with_end_processing(self, e: EndProcessing) -> Self {

@@ -22,6 +22,7 @@ pub mod aecs;
 pub mod builder;
 pub mod dsa;
 pub mod flags;
+pub mod huffman;
 pub mod iaa;
 pub mod opcode;
 pub mod status;
@@ -36,8 +37,10 @@ pub use builder::{
 };
 pub use dsa::{DsaCompletionRecord, DsaDescriptor};
 pub use flags::{
-    CompressionFlags, Crc64Flags, DecompressionFlags, EndProcessing, EobRule, OpFlags,
+    CompressionFlags, Crc64Flags, DecompressionFlags, EndProcessing, EobRule, HeaderGen, IaaCap,
+    OpFlags,
 };
+pub use huffman::{Coverage, DeviceCode, Histogram};
 pub use iaa::{IaaCompletionRecord, IaaDescriptor};
 pub use opcode::{DsaOpcode, IaaOpcode, OpCap};
 pub use status::{
@@ -56,4 +59,7 @@ pub enum DescriptorError {
         /// Bits needed so far.
         bits: usize,
     },
+    /// A statistics output shorter than the 1280-byte histogram.
+    #[error("statistics output of {0} bytes, the histogram takes 1280")]
+    ShortHistogram(usize),
 }

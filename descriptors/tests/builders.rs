@@ -213,3 +213,27 @@ impl Z for DsaCompletionRecord {
         bytemuck::Zeroable::zeroed()
     }
 }
+
+#[test]
+fn header_generation_is_what_linux_dynamic_mode_submits() {
+    // Linux deflate-iaa-dynamic (GNR): CRAV|RCR|CC, no AECS, compression flags 0x3006.
+    let d = IaaCompress::new(0x1000, 4096, 0x3000, 4096, 0x5000, 0x6000)
+        .header_gen(HeaderGen::OnePass { bfinal: true })
+        .build();
+    assert_eq!(d.flags_opcode, 0x4300_010C);
+    assert_eq!(d.op_flags16, 0x3006);
+    assert_eq!((d.src2_addr, d.src2_size), (0, 0));
+    assert_eq!(
+        CompressionFlags(d.op_flags16).header_gen(),
+        HeaderGen::OnePass { bfinal: true }
+    );
+    for v in 0..8u16 {
+        assert_eq!(HeaderGen::from_field(v).field(), v);
+    }
+    // Fixed mode is untouched by the new field.
+    let f = IaaCompress::new(0x1000, 4096, 0x3000, 4096, 0x5000, 0x6000).build();
+    assert_eq!((f.flags_opcode, f.op_flags16), (0x4301_010C, 0x0006));
+    assert_eq!(CompressionFlags(f.op_flags16).header_gen(), HeaderGen::None);
+    assert!(IaaCap(0x1ff).contains(IaaCap::HEADER_GEN));
+    assert_eq!(IaaCap::HEADER_GEN.bits(), 1 << 8);
+}

@@ -531,18 +531,22 @@ fn write_seqs(out: &mut BitWriter<'_>, c: &Codes, src: &[u8], start: usize, seqs
     (out.pos, out.acc, out.cnt) = (lw.pos, lw.acc, lw.cnt);
 }
 
-/// Run-length code the concatenated code lengths; items are `symbol | extra << 8`.
+/// Run-length code the literal/length code lengths, then the distance code lengths; items are
+/// `symbol | extra << 8`. Each sequence is coded on its own, so no repeat (16/17/18) runs from
+/// the literal/length lengths into the distance lengths: RFC 1951 allows such a run, but IAA
+/// decodes the two sequences separately and refuses it (analytics error 4, "first code in
+/// distance tree is 16"), and everything this encoder writes must be IAA-decodable.
 fn rle_lengths(ll: &[u8], d: &[u8], out: &mut [u16; 320]) -> usize {
-    let mut all = [0u8; 320];
-    all[..ll.len()].copy_from_slice(ll);
-    all[ll.len()..ll.len() + d.len()].copy_from_slice(d);
-    let v = &all[..ll.len() + d.len()];
-    let mut n = 0;
+    let n = rle_one(ll, out, 0);
+    rle_one(d, out, n)
+}
+
+/// Run-length code one sequence of code lengths into `out[n..]`; returns the new item count.
+fn rle_one(v: &[u8], out: &mut [u16; 320], mut n: usize) -> usize {
     let mut i = 0;
     while i < v.len() {
         let l = v[i];
-        let run = 1 + v[i + 1..].iter().take_while(|&&x| x == l).count();
-        let mut run = run;
+        let mut run = 1 + v[i + 1..].iter().take_while(|&&x| x == l).count();
         i += run;
         if l == 0 {
             while run >= 11 {

@@ -320,7 +320,26 @@ pub fn inflate_status(
     opts: &InflateOptions,
 ) -> Result<InflateStatus, InflateError> {
     let cap = dst.len();
-    run::<true>(src, dst, cap, opts, false)
+    run::<true>(src, dst, cap, opts, false, &mut 0)
+}
+
+/// How many dynamic-block headers of the raw-DEFLATE stream `src` (decoding into at most
+/// `out_cap` bytes, nothing written) have a code-length repeat (16, 17 or 18) that runs from the
+/// literal/length code lengths into the distance code lengths, or a 16 as the first distance
+/// code length. RFC 1951 and zlib allow both; IAA decodes the two sequences separately and
+/// refuses them (analytics error 4 for a leading 16, the wrong code count otherwise), so a
+/// stream is IAA-decodable only when this is 0 (and every distance is within 4 KiB).
+pub fn crossing_repeats(src: &[u8], out_cap: usize) -> Result<u32, InflateError> {
+    let mut crossings = 0;
+    run::<false>(
+        src,
+        &mut [],
+        out_cap,
+        &InflateOptions::default(),
+        false,
+        &mut crossings,
+    )?;
+    Ok(crossings)
 }
 
 /// Check a stream that libdeflate decoded (into at most `out_cap` bytes) against the rules zlib
@@ -334,18 +353,28 @@ pub fn inflate_status(
 /// well-formed single-block stream) or a stored one is accepted from its header alone; only
 /// earlier blocks and fixed-Huffman final blocks are walked symbol by symbol, without output.
 pub(crate) fn check_libdeflate_accepted(src: &[u8], out_cap: usize) -> Result<(), InflateError> {
-    run::<false>(src, &mut [], out_cap, &InflateOptions::default(), true).map(|_| ())
+    run::<false>(
+        src,
+        &mut [],
+        out_cap,
+        &InflateOptions::default(),
+        true,
+        &mut 0,
+    )
+    .map(|_| ())
 }
 
 /// The decoder. `W = false`: write nothing, only count the output against `cap` (`dst` is
 /// unused). `stop_at_clean_final`: return as soon as the header of a final block with complete
 /// codes (or a final stored block) has been read; `InflateStatus` then only says that.
+/// `crossings` counts the dynamic headers with a code-length repeat across the two sequences.
 fn run<const W: bool>(
     src: &[u8],
     dst: &mut [u8],
     cap: usize,
     opts: &InflateOptions,
     stop_at_clean_final: bool,
+    crossings: &mut u32,
 ) -> Result<InflateStatus, InflateError> {
     let mut b = Bits {
         src,
@@ -430,7 +459,7 @@ fn run<const W: bool>(
             2 => {
                 // A final block with complete codes ends the check at its header: no tables.
                 let header_only = fin && stop_at_clean_final;
-                let complete = read_dynamic(&mut b, &mut t, out, header_only)?;
+                let complete = read_dynamic(&mut b, &mut t, out, header_only, crossings)?;
                 if header_only && complete {
                     return Ok(early(&b, out, blocks));
                 }
@@ -456,11 +485,13 @@ const CL_ORDER: [usize; 19] = [
 
 /// Read a dynamic block header into `t`; `Ok(true)` when both codes are complete.
 /// `lazy`: when both codes are complete, only check them (no decoding tables are built).
+/// A repeat across the literal/length and distance lengths adds one to `crossings`.
 fn read_dynamic(
     b: &mut Bits<'_>,
     t: &mut Tables,
     out: usize,
     lazy: bool,
+    crossings: &mut u32,
 ) -> Result<bool, InflateError> {
     let trunc = InflateError::Truncated { written: out };
     let hlit = b.get(5).ok_or(trunc)? as usize + 257;
@@ -478,6 +509,7 @@ fn read_dynamic(
     let mut lens = [0u8; 320];
     let total = hlit + hdist;
     let mut i = 0;
+    let mut crossed = false;
     while i < total {
         let sym = clh.decode(b).map_err(|e| match e {
             None => trunc,
@@ -497,9 +529,13 @@ fn read_dynamic(
         if i + rep > total {
             return Err(InflateError::InvalidRepeat);
         }
+        if (sym >= 16 && i < hlit && i + rep > hlit) || (sym == 16 && i == hlit) {
+            crossed = true;
+        }
         lens[i..i + rep].fill(val);
         i += rep;
     }
+    *crossings += crossed as u32;
     if lens[256] == 0 {
         return Err(InflateError::MissingEob);
     }

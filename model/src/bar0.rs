@@ -36,6 +36,9 @@ pub struct Bar0ModelConfig {
     pub version: u32,
     /// GENCAP.
     pub gencap: u64,
+    /// IAACAP at 0x180 (written only when `version` >= 0x200, as on hardware: Linux reads it
+    /// only then). [`crate::IAA2_CAP`] for an IAA 2.0 with header generation.
+    pub iaacap: u64,
     /// Total WQ entries (WQCAP 15:0).
     pub total_wq_size: u16,
     /// Number of WQs (WQCAP 23:16).
@@ -79,6 +82,7 @@ impl Bar0ModelConfig {
             kind: DeviceKind::Iaa,
             version: 0x100,
             gencap: 0x0007_1f10_901f_0105,
+            iaacap: 0,
             total_wq_size: 128,
             num_wqs: 8,
             wqcfg_size_code: 0,
@@ -93,6 +97,19 @@ impl Bar0ModelConfig {
             busy_reads: 2,
             op_config: false,
             bar_len: 0x2000,
+        }
+    }
+
+    /// An IAA 2.0 (Granite Rapids shape, unconfirmed: the SPR values with VERSION 0x200, 64-byte WQCFG
+    /// entries with per-WQ operation config, and IAACAP [`crate::IAA2_CAP`] with header
+    /// generation).
+    pub fn gnr_iaa() -> Self {
+        Bar0ModelConfig {
+            version: 0x200,
+            iaacap: crate::IAA2_CAP,
+            wqcfg_size_code: 1,
+            op_config: true,
+            ..Self::spr_iaa()
         }
     }
 
@@ -221,6 +238,9 @@ impl Bar0Model {
                 | (u64::from(MODEL_MSIX_PERM_UNITS) << 32),
         );
         set64(regs::TABLE_OFFSETS + 8, 0);
+        if c.version >= 0x200 && regs::IAACAP + 8 <= c.bar_len {
+            set64(regs::IAACAP, c.iaacap);
+        }
         s.words[(regs::VERSION / 4) as usize] = c.version;
         // Commands 1-12 supported.
         s.words[(regs::CMDCAP / 4) as usize] = 0x1ffe;

@@ -3,8 +3,8 @@
 //! with the device's 4 KiB history and EOB rules. Errors carry IAA analytics error codes.
 
 use iaa_descriptors::{
-    AnalyticsError as AE, CompressAecs, CompressionFlags, EndProcessing, EobRule, HuffEntry,
-    D_SYMBOLS, HISTOGRAM_BYTES, LL_SYMBOLS,
+    AnalyticsError as AE, CompressAecs, CompressionFlags, EndProcessing, EobRule, Histogram,
+    HuffEntry, D_SYMBOLS, HISTOGRAM_BYTES, LL_SYMBOLS,
 };
 
 /// Device history window: back-references reach at most this far.
@@ -400,6 +400,35 @@ pub(crate) fn compress(
     })
 }
 
+/// Count the tokens the compress pass codes for `src` (and the EOB end processing appends)
+/// into `h`.
+pub(crate) fn count_tokens(
+    src: &[u8],
+    flags: CompressionFlags,
+    s: &mut Scratch,
+    h: &mut Histogram,
+) {
+    *h = Histogram::new();
+    tokens(
+        src,
+        s,
+        flags.contains(CompressionFlags::GEN_LITERALS),
+        |t| {
+            match t {
+                Token::Lit(b) => h.ll[b as usize] += 1,
+                Token::Match { len, dist } => {
+                    h.ll[257 + len_symbol(len)] += 1;
+                    h.d[dist_symbol(dist)] += 1;
+                }
+            }
+            true
+        },
+    );
+    if flags.end_processing() != EndProcessing::None {
+        h.ll[256] += 1;
+    }
+}
+
 /// Statistics mode: the literal/length (286 + 2) and distance (30 + 2) histograms as u32
 /// little-endian, 1280 bytes. The EOB count is 1 when end processing appends an EOB.
 pub(crate) fn histogram(
@@ -408,32 +437,14 @@ pub(crate) fn histogram(
     flags: CompressionFlags,
     s: &mut Scratch,
 ) -> Result<usize, AE> {
-    if dst.len() < HISTOGRAM_BYTES {
+    let Some(out) = dst.get_mut(..HISTOGRAM_BYTES) else {
         return Err(AE::UnrecoverableOutputOverflow);
-    }
-    let mut ll = [0u32; 288];
-    let mut dd = [0u32; 32];
-    tokens(
-        src,
-        s,
-        flags.contains(CompressionFlags::GEN_LITERALS),
-        |t| {
-            match t {
-                Token::Lit(b) => ll[b as usize] += 1,
-                Token::Match { len, dist } => {
-                    ll[257 + len_symbol(len)] += 1;
-                    dd[dist_symbol(dist)] += 1;
-                }
-            }
-            true
-        },
-    );
-    if flags.end_processing() != EndProcessing::None {
-        ll[256] += 1;
-    }
-    for (i, v) in ll.iter().chain(dd.iter()).enumerate() {
-        dst[i * 4..i * 4 + 4].copy_from_slice(&v.to_le_bytes());
-    }
+    };
+    let mut h = Histogram::new();
+    count_tokens(src, flags, s, &mut h);
+    let mut b = [0u8; HISTOGRAM_BYTES];
+    h.to_bytes(&mut b);
+    out.copy_from_slice(&b);
     Ok(HISTOGRAM_BYTES)
 }
 
@@ -827,6 +838,12 @@ fn dynamic_header(r: &mut BitIn<'_>, ll: &mut Huff, d: &mut Huff) -> Result<Resu
             } else {
                 AE::WrongNumDistCodes
             }));
+        }
+        // The device decodes the literal/length and the distance lengths as two sequences: a
+        // repeat that runs from one into the other leaves the first too long ([U]: error 6
+        // inferred; the leading 16 of the distances, error 4, is caught above).
+        if i < hlit && i + rep > hlit {
+            return Ok(Err(AE::WrongNumLlCodes));
         }
         lens[i..i + rep].fill(val);
         i += rep;

@@ -3,9 +3,9 @@
 
 use bytemuck::Zeroable;
 use iaa_descriptors::{
-    AnalyticsError as AE, CompressAecs, CompressionFlags, Crc64Flags, DecompressionFlags,
-    DsaCompletionRecord, DsaDescriptor, DsaOpcode, IaaCompletionRecord, IaaDescriptor, IaaOpcode,
-    OpFlags, COMPRESS_AECS_SIZE,
+    AnalyticsError as AE, CompressAecs, CompressionFlags, Coverage, Crc64Flags, DecompressionFlags,
+    DeviceCode, DsaCompletionRecord, DsaDescriptor, DsaOpcode, HeaderGen, Histogram, IaaCap,
+    IaaCompletionRecord, IaaDescriptor, IaaOpcode, OpFlags, COMPRESS_AECS_SIZE,
 };
 
 use super::crc::{crc64, Crc32, Crc32Kind, Xor16};
@@ -236,9 +236,19 @@ fn iaa_validate(
             let bad = CompressionFlags::RESERVED_MASK
                 | CompressionFlags::COMPRESS_BE.0
                 | CompressionFlags::INDEXING_MASK
-                | CompressionFlags::LOAD_DICT_MASK
-                | CompressionFlags::HEADER_GEN_MASK;
-            if cf.0 & bad != 0 {
+                | CompressionFlags::LOAD_DICT_MASK;
+            // Header generation: one pass only, and only on a device with IAACAP.header_gen
+            // (IAA 2.0); an IAA 1.0 rejects the field as it does today.
+            let hg_ok = match cf.header_gen() {
+                HeaderGen::None => true,
+                HeaderGen::OnePass { .. } => {
+                    IaaCap(cfg.iaa_cap).contains(IaaCap::HEADER_GEN)
+                        && !cf.contains(CompressionFlags::STATS_MODE)
+                        && !cf.contains(CompressionFlags::GEN_LITERALS)
+                }
+                HeaderGen::TwoPass { .. } | HeaderGen::Reserved(_) => false,
+            };
+            if cf.0 & bad != 0 || !hg_ok {
                 return Err(reject(st::INVALID_OP_FLAGS16));
             }
         }
@@ -433,22 +443,32 @@ fn compress_src(
         return;
     }
     let rd = (flags.0 >> 16) & 3;
-    if rd != 1 {
-        analytics(rec, AE::InvalidAecs);
-        return;
-    }
-    if d.src2_size < COMPRESS_AECS_SIZE {
+    let header_gen = cf.header_gen();
+    let generate = matches!(header_gen, HeaderGen::OnePass { .. });
+    // One-pass header generation needs no AECS (Linux submits it without one); with one, its
+    // seeds are used and its code tables and accumulator are not.
+    if (rd != 1 && !generate) || (rd == 1 && d.src2_size < COMPRESS_AECS_SIZE) {
         analytics(rec, AE::InvalidAecs);
         return;
     }
     let toggle = flags.contains(OpFlags::AECS_RW_TGLS);
     let read_at = d.src2_addr + if toggle { d.src2_size as u64 } else { 0 };
     let write_at = d.src2_addr + if toggle { 0 } else { d.src2_size as u64 };
-    // SAFETY: DMA contract: the AECS (x2 when written) is valid for the device.
-    let Ok(aecs) = (unsafe { dma::read_pod::<CompressAecs>(read_at) }) else {
-        rec.status = st::TRANSLATION_FAIL;
-        return;
+    let mut aecs = if rd == 1 {
+        // SAFETY: DMA contract: the AECS (x2 when written) is valid for the device.
+        match unsafe { dma::read_pod::<CompressAecs>(read_at) } {
+            Ok(a) => a,
+            Err(_) => {
+                rec.status = st::TRANSLATION_FAIL;
+                return;
+            }
+        }
+    } else {
+        CompressAecs::zeroed()
     };
+    if let HeaderGen::OnePass { bfinal } = header_gen {
+        generated_code(src, cf, bfinal, &mut aecs, s);
+    }
     let mut crc = Crc32::new(crc_kind(d), aecs.crc);
     crc.update(src);
     let mut xor = Xor16::new(aecs.xor_checksum as u16);
@@ -478,6 +498,33 @@ fn compress_src(
             }
         }
         Err(e) => analytics(rec, e),
+    }
+}
+
+/// IAA 2.0 one-pass header generation as the model does it: the statistics of this input (the
+/// same LZ77 as the compress pass that follows, and the EOB end processing appends), a code
+/// built from them ([`DeviceCode::from_histogram`], the same builder the driver uses for the
+/// two-pass mode), its tables and header (BFINAL from the field) in `aecs`. A header that
+/// would not fit the accumulator (never for real data) falls back to the fixed code.
+fn generated_code(
+    src: &[u8],
+    cf: CompressionFlags,
+    bfinal: bool,
+    aecs: &mut CompressAecs,
+    s: &mut Scratch,
+) {
+    let mut hist = Histogram::new();
+    deflate::count_tokens(src, cf, s, &mut hist);
+    match DeviceCode::from_histogram(&hist, Coverage::Observed) {
+        Ok(code) => code.write_aecs(aecs, bfinal),
+        Err(_) => {
+            let f = CompressAecs::fixed();
+            aecs.ll_sym = f.ll_sym;
+            aecs.d_sym = f.d_sym;
+            aecs.output_accum = f.output_accum;
+            aecs.output_accum[0] = (aecs.output_accum[0] & !1) | bfinal as u8;
+            aecs.num_output_accum_bits = f.num_output_accum_bits;
+        }
     }
 }
 

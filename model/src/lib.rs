@@ -27,7 +27,10 @@
 //! `IAA_DEVICE=model` in the environment ([`selected_by_env`]) asks for the model instead of
 //! real devices; [`ModelConfig::from_env`] reads its shape (`IAA_MODEL_ENGINES`,
 //! `IAA_MODEL_WQ_SIZE`, `IAA_MODEL_WQ_MODE` = `shared`|`dedicated`, `IAA_MODEL_FIXED_NS`,
-//! `IAA_MODEL_NS_PER_KIB`, `IAA_MODEL_BOUNCE` = 1 for [`ModelConfig::require_bounce`]), [`register`]
+//! `IAA_MODEL_NS_PER_KIB`, `IAA_MODEL_BOUNCE` = 1 for [`ModelConfig::require_bounce`],
+//! `IAA_MODEL_IAA_CAP` = `2` (or an IAACAP value) for an IAA 2.0 with header generation
+//! ([`ModelConfig::iaa_cap`]), `IAA_MODEL_REPLAY_MIB` = N for the replay mode remembering up to
+//! N MiB of jobs ([`ModelConfig::replay`])), [`register`]
 //! makes `IAA_DEVICE=model` and `IAA_DEVICE=vfio-model` open it through `iaa_driver::open`,
 //! [`backend`] makes a pool backend of a started model, and [`open`] gives the device and its [`iaa_wq::WorkQueue`]s — the
 //! same type a real WQ is opened as, so everything above the WQ runs the same code.
@@ -46,7 +49,9 @@ mod crc;
 mod deflate;
 mod dma;
 mod exec;
+mod executor;
 pub mod kernel;
+mod replay;
 mod timer;
 pub mod vfio;
 
@@ -62,6 +67,7 @@ use iaa_wq::{PortalAccept, SoftPortal, WorkQueue, WqConfig, WqError, WqMode};
 
 pub use bar0::{Bar0Model, Bar0ModelConfig, CommandRecord};
 pub use crc::{crc64, Crc32, Crc32Kind, Xor16};
+pub use executor::Executor;
 pub use kernel::{BridgeStats, ModelNodeOpener, BRIDGE_RETRY_BUDGET};
 pub use vfio::ModelVfio;
 
@@ -204,7 +210,39 @@ pub struct ModelConfig {
     /// `bytes_completed` (`IAA_MODEL_QUIRK=bytes_completed`): a device that disagrees with what
     /// the library expects, for `iaa selftest` to find.
     pub skew_bytes_completed: bool,
+    /// IAACAP of the modelled IAA (`iaa_descriptors::IaaCap`): 0 = an IAA 1.0 (Sapphire
+    /// Rapids), which rejects header generation (0x30); [`IAA2_CAP`] = an IAA 2.0 with
+    /// one-pass header generation. The driver reads the real value from BAR0 0x180 (VFIO,
+    /// [`Bar0ModelConfig::iaacap`]) or the sysfs attribute `iaa_cap` (kernel WQs).
+    pub iaa_cap: u64,
+    /// Replay mode for benchmarks: results are memoised per job (descriptor fields, source
+    /// bytes and AECS bytes, compared in full on a hit) and a repeated job only copies its
+    /// remembered output, so the model's own compute (tens of µs per 4 KiB unit) leaves the
+    /// latency path and a latency benchmark measures the driver plus the latency model.
+    /// `None` = compute every job. See [`Replay`].
+    pub replay: Option<Replay>,
 }
+
+/// What the replay mode keeps ([`ModelConfig::replay`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Replay {
+    /// Bytes of remembered jobs (inputs + outputs) at most; when full, new jobs are computed
+    /// and not remembered.
+    pub max_bytes: usize,
+}
+
+impl Default for Replay {
+    /// 256 MiB.
+    fn default() -> Self {
+        Replay {
+            max_bytes: 256 << 20,
+        }
+    }
+}
+
+/// IAACAP of the modelled IAA 2.0: bits 0-8 (format-2 decompress AECS ... header generation),
+/// no crypto.
+pub const IAA2_CAP: u64 = 0x1FF;
 
 impl ModelConfig {
     /// An IAA with `engines` engines and one shared WQ of 32 entries.
@@ -219,6 +257,8 @@ impl ModelConfig {
             require_bounce: false,
             log_sources: false,
             skew_bytes_completed: false,
+            iaa_cap: 0,
+            replay: None,
         }
     }
     /// A DSA with `engines` engines and one shared WQ of 32 entries.
@@ -233,6 +273,8 @@ impl ModelConfig {
             require_bounce: false,
             log_sources: false,
             skew_bytes_completed: false,
+            iaa_cap: 0,
+            replay: None,
         }
     }
     /// An IAA model shaped by the environment (see the module docs); defaults: 2 engines, one
@@ -274,7 +316,34 @@ impl ModelConfig {
                 })
             }
         };
+        c.iaa_cap = match std::env::var("IAA_MODEL_IAA_CAP") {
+            Ok(v) => parse_cap(&v).ok_or(ModelError::BadEnv {
+                var: "IAA_MODEL_IAA_CAP",
+                value: v,
+            })?,
+            Err(_) => 0,
+        };
+        c.replay = match num("IAA_MODEL_REPLAY_MIB", 0)? {
+            0 => None,
+            mib => Some(Replay {
+                max_bytes: usize::try_from(mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+            }),
+        };
         Ok(c)
+    }
+}
+
+/// `IAA_MODEL_IAA_CAP`: `2` (an IAA 2.0, [`IAA2_CAP`]), `1` (an IAA 1.0, 0), or a value in
+/// hex (`0x1ff`) or decimal.
+fn parse_cap(v: &str) -> Option<u64> {
+    let v = v.trim();
+    match v {
+        "1" => Some(0),
+        "2" => Some(IAA2_CAP),
+        _ => match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+            Some(h) => u64::from_str_radix(h, 16).ok(),
+            None => v.parse().ok(),
+        },
     }
 }
 
@@ -337,7 +406,8 @@ pub fn backend(
 
 /// Register the model's names with `iaa_driver::open` (once; later calls do nothing):
 /// `model` (a device shaped by [`ModelConfig::from_env`]) and `vfio-model` (the VFIO bring-up
-/// over [`Bar0Model`] with the model behind it, `IAA_MODEL_ENGINES` engines, default 2).
+/// over [`Bar0Model`] with the model behind it, `IAA_MODEL_ENGINES` engines, default 2; an
+/// IAA 2.0 register file, [`Bar0ModelConfig::gnr_iaa`], when `IAA_MODEL_IAA_CAP` is set).
 pub fn register() {
     use iaa_driver::open::{self, OpenError};
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -359,13 +429,16 @@ pub fn register() {
             Arc::new(move || {
                 let cfg = ModelConfig::from_env()
                     .map_err(|e| failed("VFIO over the device model", &e))?;
-                let dev = ModelVfio::open(
-                    Bar0ModelConfig::spr_iaa(),
-                    open::VFIO_WQS,
-                    cfg.engines,
-                    open::VFIO_ARENA,
-                )
-                .map_err(|e| failed("VFIO over the device model", &e))?;
+                // An IAA 2.0 register file when IAA_MODEL_IAA_CAP asks for capabilities.
+                let regs = match cfg.iaa_cap {
+                    0 => Bar0ModelConfig::spr_iaa(),
+                    cap => Bar0ModelConfig {
+                        iaacap: cap,
+                        ..Bar0ModelConfig::gnr_iaa()
+                    },
+                };
+                let dev = ModelVfio::open(regs, open::VFIO_WQS, cfg.engines, open::VFIO_ARENA)
+                    .map_err(|e| failed("VFIO over the device model", &e))?;
                 Ok(dev.into_backend("VFIO over the device model".into()))
             }),
         );
@@ -460,6 +533,10 @@ pub struct ModelStats {
     pub faults: u64,
     /// Descriptors hung right now.
     pub hung: u64,
+    /// Replay mode: jobs answered from remembered results.
+    pub replayed: u64,
+    /// Replay mode: jobs computed (first sight, or not replayable).
+    pub replay_misses: u64,
 }
 
 struct Job {
@@ -500,6 +577,10 @@ struct Inner {
     unrecorded: AtomicU64,
     faults_fired: AtomicU64,
     sources: Mutex<Vec<(u8, u64, u32)>>,
+    replay: Option<replay::ReplayCache>,
+    /// Replay mode with a latency model: when each engine is next free (modelled time), for
+    /// jobs replayed at submission.
+    slots: Mutex<Vec<Instant>>,
 }
 
 /// The model device. Dropping it stops and joins its engines.
@@ -546,7 +627,11 @@ impl ModelDevice {
             .collect();
         let cfg_engines = cfg.engines;
         let cfg_timed = cfg.latency != Latency::default();
+        let replay = cfg.replay.map(replay::ReplayCache::new);
+        let slots = Mutex::new(vec![Instant::now(); cfg.engines.max(1)]);
         let inner = Arc::new(Inner {
+            replay,
+            slots,
             cfg,
             wqs,
             stop: AtomicBool::new(false),
@@ -688,6 +773,14 @@ impl ModelDevice {
             records: executed - i.unrecorded.load(Ordering::Relaxed),
             faults: i.faults_fired.load(Ordering::Relaxed),
             hung: lock(&i.hung).len() as u64,
+            replayed: i
+                .replay
+                .as_ref()
+                .map_or(0, |r| r.hits.load(Ordering::Relaxed)),
+            replay_misses: i
+                .replay
+                .as_ref()
+                .map_or(0, |r| r.misses.load(Ordering::Relaxed)),
         }
     }
 }
@@ -719,6 +812,51 @@ fn with_inline_scratch<R>(f: impl FnOnce(&mut deflate::Scratch) -> R) -> R {
 }
 
 impl Inner {
+    /// Replay mode with a latency model: take a compress/decompress job without an injected
+    /// fault in the submitting thread (a remembered result costs a hash, a compare and a copy),
+    /// give it the earliest free modelled engine and hand its record to the timer for
+    /// `max(now, engine free) + latency`. No engine thread wakes up, so the latency benchmark
+    /// sees the driver and the latency model, not thread hand-offs. Such jobs do not occupy the
+    /// WQ and a drain does not wait for them (a benchmark mode). `false`: queue it as usual.
+    fn replay_at_submit(&self, wq: usize, job: &Job) -> bool {
+        let (Some(_), Some(t)) = (&self.replay, &self.timer) else {
+            return false;
+        };
+        if job.fault.is_some() || !matches!(job.desc[7], 0x42 | 0x43) {
+            return false;
+        }
+        let done = with_inline_scratch(|s| self.execute(&self.wqs[wq].cfg, job, s));
+        let now = Instant::now();
+        let lat = self.latency_of(&job.desc);
+        let deadline = {
+            let mut slots = lock(&self.slots);
+            let Some(slot) = slots.iter_mut().min() else {
+                return false;
+            };
+            let d = (*slot).max(now) + lat;
+            *slot = d;
+            d
+        };
+        let seq = self.timer_seq.fetch_add(1, Ordering::Relaxed);
+        t.schedule(timer::Pending {
+            deadline,
+            seq,
+            wq,
+            drain: false,
+            done,
+        });
+        true
+    }
+
+    /// Execute one job: from the replay cache when the replay mode is on and no fault is
+    /// injected, else computed.
+    fn execute(&self, wq: &ModelWqConfig, job: &Job, s: &mut deflate::Scratch) -> exec::Done {
+        match &self.replay {
+            Some(r) if job.fault.is_none() => r.execute(&self.cfg, wq, &job.desc, s),
+            _ => exec::execute(&self.cfg, wq, &job.desc, job.fault, s),
+        }
+    }
+
     /// The fault (if any) for the next descriptor arriving at WQ `wq` with index `idx`.
     fn fault_for(&self, wq: usize, idx: u64) -> Option<FaultKind> {
         if !self.any_faults.load(Ordering::Acquire) {
@@ -772,7 +910,7 @@ impl Inner {
         let w = &self.wqs[wq];
         let timed = self.cfg.latency != Latency::default();
         let t0 = if timed { Some(Instant::now()) } else { None };
-        let done = exec::execute(&self.cfg, &w.cfg, &job.desc, job.fault, s);
+        let done = self.execute(&w.cfg, job, s);
         if let Some(t0) = t0 {
             wait_until(t0 + self.latency_of(&job.desc));
         }
@@ -842,7 +980,7 @@ impl Inner {
         // inside the latency, not on top of it (a unit costs max(latency, compute), not their
         // sum). Same rule as `run`.
         let start = Instant::now();
-        let done = exec::execute(&self.cfg, &w.cfg, &job.desc, job.fault, s);
+        let done = self.execute(&w.cfg, &job, s);
         let deadline = (*free_at).max(start) + self.latency_of(&job.desc);
         *free_at = deadline;
         let seq = self.timer_seq.fetch_add(1, Ordering::Relaxed);
@@ -868,6 +1006,9 @@ impl Inner {
 /// How long an idle engine keeps polling before it parks.
 const IDLE_POLL: Duration = Duration::from_micros(20);
 
+/// Replay mode: how long the timer polls after its last record before it sleeps.
+const TIMER_IDLE_POLL: Duration = Duration::from_micros(200);
+
 /// How far (in modelled time) an engine may run ahead of the clock.
 const MAX_AHEAD: Duration = Duration::from_micros(100);
 
@@ -891,6 +1032,10 @@ fn wait_until(t: Instant) {
 fn timer_thread(inner: Arc<Inner>) {
     timer::precise_sleeps();
     let Some(t) = &inner.timer else { return };
+    // Replay mode: poll for a while after the last record instead of sleeping on the condvar,
+    // whose wake-up on a busy host takes longer than the modelled latency.
+    let poll_idle = inner.replay.is_some();
+    let mut busy_at = Instant::now();
     let mut h = lock(&t.heap);
     loop {
         let stop = inner.stop.load(Ordering::Acquire);
@@ -898,6 +1043,13 @@ fn timer_thread(inner: Arc<Inner>) {
         let next = h.peek().map(|p| p.0.deadline);
         match next {
             None if stop => return,
+            None if poll_idle && now - busy_at < TIMER_IDLE_POLL => {
+                drop(h);
+                for _ in 0..64 {
+                    core::hint::spin_loop();
+                }
+                h = lock(&t.heap);
+            }
             None => {
                 h =
                     t.cv.wait_timeout(h, Duration::from_millis(10))
@@ -905,6 +1057,7 @@ fn timer_thread(inner: Arc<Inner>) {
                         .0;
             }
             Some(d) if d <= now || stop => {
+                busy_at = now;
                 if let Some(std::cmp::Reverse(p)) = h.pop() {
                     drop(h);
                     inner.commit(p.wq, p.drain, &p.done);
@@ -1021,6 +1174,9 @@ impl SoftPortal for ModelPortal {
             return dropped_ok(refuse(inner));
         }
         let job = Job { desc: *desc, fault };
+        if !inline && inner.replay_at_submit(self.wq, &job) {
+            return PortalAccept::Accepted;
+        }
         if inline {
             if job.fault == Some(FaultKind::Hang) {
                 lock(&inner.hung).push((self.wq, job));

@@ -105,6 +105,8 @@ impl ModelVfio {
             .filter_map(|&i| controller.wq_regs(i))
             .collect();
         let mut model_cfg = ModelConfig::iaa(engines);
+        // The executing device has the capabilities the driver read from its registers.
+        model_cfg.iaa_cap = controller.caps().iaacap;
         model_cfg.wqs = enabled
             .iter()
             .map(|r| ModelWqConfig {

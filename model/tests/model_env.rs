@@ -55,4 +55,33 @@ fn environment_selects_and_shapes_the_model() {
         model::open(ModelConfig::from_env().unwrap()),
         Err(ModelError::BadConfig(_))
     ));
+    // The IAA generation (IAACAP) and the replay mode.
+    std::env::set_var("IAA_MODEL_WQ_SIZE", "16");
+    assert_eq!(ModelConfig::from_env().unwrap().iaa_cap, 0);
+    assert_eq!(ModelConfig::from_env().unwrap().replay, None);
+    for (v, cap) in [
+        ("2", model::IAA2_CAP),
+        ("1", 0),
+        ("0x100", 0x100),
+        ("257", 257),
+    ] {
+        std::env::set_var("IAA_MODEL_IAA_CAP", v);
+        assert_eq!(ModelConfig::from_env().unwrap().iaa_cap, cap, "{v}");
+    }
+    std::env::set_var("IAA_MODEL_IAA_CAP", "gnr");
+    assert!(matches!(
+        ModelConfig::from_env(),
+        Err(ModelError::BadEnv {
+            var: "IAA_MODEL_IAA_CAP",
+            ..
+        })
+    ));
+    std::env::remove_var("IAA_MODEL_IAA_CAP");
+    std::env::set_var("IAA_MODEL_REPLAY_MIB", "64");
+    assert_eq!(
+        ModelConfig::from_env().unwrap().replay,
+        Some(model::Replay {
+            max_bytes: 64 << 20
+        })
+    );
 }

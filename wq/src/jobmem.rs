@@ -35,8 +35,8 @@ use std::time::{Duration, Instant};
 
 use bytemuck::{Pod, Zeroable};
 use iaa_descriptors::{
-    CompressAecs, IaaCompletionRecord, IaaCompress, IaaCompressStats, IaaCrc64, IaaDecompress,
-    IaaDescriptor, D_SYMBOLS, HISTOGRAM_BYTES, LL_SYMBOLS,
+    CompressAecs, Histogram, IaaCompletionRecord, IaaCompress, IaaCompressStats, IaaCrc64,
+    IaaDecompress, IaaDescriptor, HISTOGRAM_BYTES,
 };
 
 use crate::slab::{Slab, Slot};
@@ -425,19 +425,14 @@ impl IaaJobMemory {
             && self.aecs.write(2 + 2 * i, table)
     }
 
-    /// The histogram a statistics pass of slot `s` wrote: literal/length counters (286 used)
-    /// and distance counters (30 used). Call after [`IaaJobMemory::poll`] returned its record.
-    pub fn histogram(&self, s: Slot) -> Option<([u32; LL_SYMBOLS], [u32; D_SYMBOLS])> {
+    /// The histogram a statistics pass of slot `s` wrote. Call after [`IaaJobMemory::poll`]
+    /// returned its record.
+    pub fn histogram(&self, s: Slot) -> Option<Histogram> {
         if !self.slot_tables {
             return None;
         }
         let h = self.hist.read(s.index())?;
-        let word = |k: usize| {
-            u32::from_le_bytes([h.0[4 * k], h.0[4 * k + 1], h.0[4 * k + 2], h.0[4 * k + 3]])
-        };
-        let ll = core::array::from_fn(word);
-        let d = core::array::from_fn(|k| word(LL_SYMBOLS + 2 + k));
-        Some((ll, d))
+        Histogram::from_bytes(&h.0).ok()
     }
 
     /// Bytes allocated: the device regions and the slot table.

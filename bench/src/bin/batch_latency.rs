@@ -3,8 +3,12 @@
 //! zswap figures for comparison: 1,356 ns per page batched vs 3,503 ns sequential, p50).
 //!
 //! ```text
-//! cargo run --release -p iaa-bench --bin batch_latency [-- --rounds N --ns-per-kib 750 --engines 8]
+//! cargo run --release -p iaa-bench --bin batch_latency [-- --rounds N --ns-per-kib 750 --engines 8 --replay 1]
 //! ```
+//! `--replay 1` runs the model in its replay mode (`IAA_DEVICE=model` with
+//! `IAA_MODEL_REPLAY_MIB`, the other `IAA_MODEL_*` variables set from these options): every
+//! page is compressed and decompressed once before timing, so the timed jobs are answered
+//! from remembered results and the model's own compute leaves the latency path.
 //! Each round takes the next 8 pages (4 KiB) of the corpus (Silesia, or generated data) and
 //! times (a) one `compress_batch` of 8 units and (b) 8 `compress` calls, alternating (then the
 //! same for decompression of those pages); the
@@ -24,20 +28,40 @@ fn main() {
     let rounds = arg("--rounds", 2000) as usize;
     let ns_per_kib = arg("--ns-per-kib", 750);
     let engines = arg("--engines", 8) as usize;
-    let cfg = ModelOptions {
-        engines,
-        wq_size: 64,
-        ns_per_kib,
-        ..ModelOptions::default()
+    let replay = arg("--replay", 0) != 0;
+    let device = if replay {
+        // The same shape through IAA_DEVICE=model's variables (ModelOptions has no replay
+        // field), set before any thread starts.
+        for (k, v) in [
+            ("IAA_MODEL_ENGINES", engines.to_string()),
+            ("IAA_MODEL_WQ_SIZE", "64".to_string()),
+            ("IAA_MODEL_WQ_MODE", "shared".to_string()),
+            ("IAA_MODEL_FIXED_NS", "0".to_string()),
+            ("IAA_MODEL_NS_PER_KIB", ns_per_kib.to_string()),
+            ("IAA_MODEL_REPLAY_MIB", "512".to_string()),
+        ] {
+            std::env::set_var(k, v);
+        }
+        Device::Named("model".into())
+    } else {
+        Device::Model(ModelOptions {
+            engines,
+            wq_size: 64,
+            ns_per_kib,
+            ..ModelOptions::default()
+        })
     };
     let pool = Pool::builder()
         .path(Path::Hardware)
-        .device(Device::Model(cfg))
+        .device(device)
         .hybrid(false)
         .build()
         .expect("pool on the device model");
     let (corpus, data) = corpus_bytes(4 << 20);
     let pages = data.len() / 4096;
+    if replay {
+        println!("model in replay mode: every page is computed once before timing");
+    }
     println!("batch_latency: {}", pool.describe());
     println!(
         "corpus: {}; latency model {} ns/KiB ({} ns per 4 KiB unit); {} rounds",
@@ -52,12 +76,22 @@ fn main() {
     let mut batch_ns = Vec::with_capacity(rounds);
     let mut single_ns = Vec::with_capacity(rounds);
     let mut hw_units = 0usize;
-    // Warm-up.
-    for r in 0..50 {
+    // Warm-up (replay: every page the timed rounds use, batched and single).
+    let warm = if replay { pages / 8 + 1 } else { 50 };
+    for r in 0..warm {
         let p = (r * 8) % (pages - 8);
         let src = &data[p * 4096..(p + 8) * 4096];
         pool.compress_batch(src, 4096, Outputs::flat(&mut out, 4096), &mut res)
             .expect("call");
+        if replay {
+            for k in 0..8 {
+                let r = pool.compress(
+                    &src[k * 4096..(k + 1) * 4096],
+                    &mut out[k * 4096..(k + 1) * 4096],
+                );
+                std::hint::black_box(r.expect("call"));
+            }
+        }
     }
     let before = pool.stats();
     for r in 0..rounds {
@@ -91,6 +125,17 @@ fn main() {
         {
             c.truncate(len);
             comp.push(c);
+        }
+    }
+    if replay {
+        for c in comp.chunks_exact(8) {
+            let ins: [&[u8]; 8] = std::array::from_fn(|k| c[k].as_slice());
+            pool.decompress_batch(&ins, Outputs::flat(&mut out, 4096), &mut res)
+                .expect("call");
+        }
+        for c in &comp {
+            let r = pool.decompress(c, &mut out[..4096]);
+            std::hint::black_box(r.expect("call"));
         }
     }
     let mut dbatch_ns = Vec::with_capacity(rounds);

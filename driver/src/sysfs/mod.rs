@@ -275,6 +275,10 @@ pub struct Device {
     pub socket: Option<u32>,
     /// `gen_cap` raw value.
     pub gen_cap: Option<u64>,
+    /// `iaa_cap` raw value: the IAACAP register (BAR0 0x180) of an IAA 2.0 device, which the
+    /// kernel prints as `%#llx` (`iaa_descriptors::IaaCap` names its bits; bit 8 = header
+    /// generation). `None` on IAA 1.0, where reading it fails with EOPNOTSUPP, and on DSA.
+    pub iaa_cap: Option<u64>,
     /// `op_cap`.
     pub op_cap: Option<OpBitmap>,
     /// `max_transfer_size` in bytes.
@@ -580,6 +584,12 @@ impl Discovery {
             .get("numa_node", parse_dec_i32, false)
             .and_then(|n| u32::try_from(n).ok());
         let gen_cap = r.get("gen_cap", parse_hex_u64, false);
+        // Readable only on IAA >= 2.0 (the kernel returns EOPNOTSUPP below version 2).
+        let iaa_cap = if kind == DeviceKind::Iaa && version.is_some_and(|v| v >= 0x200) {
+            r.get("iaa_cap", parse_hex_u64, false)
+        } else {
+            None
+        };
         let op_cap = r.get("op_cap", OpBitmap::parse, false);
         let max_transfer_size = r.get("max_transfer_size", parse_dec_u64, false);
         let pasid_enabled = r.get("pasid_enabled", parse_bool01, true);
@@ -633,6 +643,7 @@ impl Discovery {
             numa_node,
             socket,
             gen_cap,
+            iaa_cap,
             op_cap,
             max_transfer_size,
             pasid_enabled,

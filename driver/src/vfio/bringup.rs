@@ -200,6 +200,9 @@ pub struct DeviceCaps {
     pub version: u32,
     /// GENCAP raw.
     pub gencap: u64,
+    /// IAACAP raw (BAR0 0x180), read only on version 2.0 and later devices as Linux does; 0 on
+    /// IAA 1.0. Bit 8 = header generation (one-pass dynamic compression).
+    pub iaacap: u64,
     /// WQCAP raw.
     pub wqcap: u64,
     /// GRPCAP raw.
@@ -255,6 +258,11 @@ impl DeviceCaps {
             return Err(BringUpError::NotConfigurable);
         }
         let wqcap = bar.read64(regs::WQCAP);
+        let iaacap = if version >= 0x200 && u64::from(regs::IAACAP) + 8 <= bar.len() {
+            bar.read64(regs::IAACAP)
+        } else {
+            0
+        };
         let grpcap = bar.read64(regs::GRPCAP);
         let engcap = bar.read64(regs::ENGCAP);
         let mut opcap = [0u64; 4];
@@ -267,6 +275,7 @@ impl DeviceCaps {
         let caps = DeviceCaps {
             version,
             gencap,
+            iaacap,
             wqcap,
             grpcap,
             engcap,

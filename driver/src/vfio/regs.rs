@@ -10,6 +10,9 @@ use std::fmt;
 pub const VERSION: u32 = 0x00;
 /// GENCAP (64-bit).
 pub const GENCAP: u32 = 0x10;
+/// IAACAP (64-bit, IAA 2.0 only: Linux reads it when VERSION >= 0x200;
+/// `iaa_descriptors::IaaCap` names its bits, bit 8 = header generation).
+pub const IAACAP: u32 = 0x180;
 /// WQCAP (64-bit).
 pub const WQCAP: u32 = 0x20;
 /// GRPCAP (64-bit).
