@@ -137,18 +137,33 @@ impl Default for Budgets {
 
 /// How the hardware path codes each unit's deflate block (every mode writes standard raw
 /// deflate that any inflater reads).
+///
+/// The default, [`HwMode::Auto`], takes the mode with the best ratio per device microsecond
+/// among those that need nothing from the caller. On the device model (the whole corpus,
+/// 4 / 16 / 64 KiB units, `bench/README.md` `hw_modes`) fixed codes give 1.635 / 1.740 /
+/// 1.768, dynamic codes 1.976 / 2.142 / 2.190 and a code trained on a sample 1.919 / 2.109 /
+/// 2.169; device time per unit is one descriptor's for fixed, trained and IAA 2.0's one-pass
+/// dynamic mode, two descriptors' for IAA 1.0's two-pass dynamic mode. So: one-pass dynamic
+/// where the device generates headers (IAA 2.0), else fixed (two-pass dynamic gives 1.2x the
+/// ratio for 2x the device time, less per microsecond; a trained code needs a sample, which
+/// only the caller has).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum HwMode {
-    /// Fixed Huffman codes (the kernel's `deflate-iaa` fixed mode, byte for byte): one
-    /// descriptor per unit, the device's lowest latency, the lowest ratio. The default: it is
-    /// what every IAA has, and what the kernel's zswap path submits.
+    /// Dynamic codes in one pass where the device generates headers (IAA 2.0) and the unit is
+    /// at most 4 KiB (the sizes QPL and Linux use header generation for), fixed codes
+    /// otherwise (IAA 1.0, Sapphire Rapids). The default.
     #[default]
+    Auto,
+    /// Fixed Huffman codes (the kernel's `deflate-iaa` fixed mode, byte for byte): one
+    /// descriptor per unit, the device's lowest latency, the lowest ratio.
     Fixed,
-    /// Dynamic Huffman codes on IAA 1.0 (Sapphire Rapids), two passes per unit: a statistics
+    /// Dynamic Huffman codes, each unit its own: on a device that generates headers (IAA 2.0)
+    /// one descriptor for units of at most 4 KiB; otherwise (and on IAA 1.0, Sapphire
+    /// Rapids) two passes per unit: a statistics
     /// pass on the device, a length-limited code built on the CPU from its histogram, then the
     /// compression with that code, which writes a dynamic block header (QPL's two-descriptor
-    /// dynamic mode). The passes of the units of a batch overlap in the window. Costs a
-    /// second descriptor and about 4.4 KB more memory per slot.
+    /// dynamic mode). The passes of the units of a batch overlap in the window. Two-pass costs
+    /// a second descriptor and about 4.4 KB more memory per slot.
     Dynamic,
     /// One dynamic code for the whole pool, built once at [`PoolBuilder::build`] from the
     /// statistics of [`PoolBuilder::training_sample`] on the device, every symbol coded (so
@@ -209,6 +224,14 @@ pub struct ModelOptions {
     /// Disagree with the library: every successful decompress record reports one byte fewer
     /// `bytes_completed` than consumed (what [`crate::selftest`] must find and name).
     pub skew_bytes_completed: bool,
+    /// Model an IAA 2.0 (Granite Rapids) that generates dynamic headers itself (IAACAP
+    /// `0x1ff`) instead of an IAA 1.0 (Sapphire Rapids, IAACAP 0).
+    pub iaa2: bool,
+    /// Replay mode for benchmarks: a repeated job (same descriptor fields and input bytes)
+    /// copies its remembered result instead of computing it, so latency measurements see the
+    /// driver and the latency model, not the model's own compute. Memory for remembered jobs,
+    /// MiB, 0..=65536 (0 = off).
+    pub replay_mib: usize,
 }
 
 #[cfg(feature = "model")]
@@ -224,6 +247,8 @@ impl Default for ModelOptions {
             ns_per_kib: 0,
             require_bounce: false,
             skew_bytes_completed: false,
+            iaa2: false,
+            replay_mib: 0,
         }
     }
 }
@@ -301,7 +326,7 @@ impl Default for PoolBuilder {
             max_unit_size: 65536,
             hw_large_budget: 131072,
             hybrid: true,
-            hw_mode: HwMode::Fixed,
+            hw_mode: HwMode::Auto,
             training_sample: None,
             cpus: None,
         }
@@ -309,7 +334,7 @@ impl Default for PoolBuilder {
 }
 
 impl PoolBuilder {
-    /// How the hardware path codes each unit ([`HwMode`], default [`HwMode::Fixed`]).
+    /// How the hardware path codes each unit ([`HwMode`], default [`HwMode::Auto`]).
     pub fn hw_mode(mut self, mode: HwMode) -> Self {
         self.hw_mode = mode;
         self

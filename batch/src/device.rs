@@ -129,6 +129,11 @@ impl Backend {
             .ok_or_else(|| "no code from the training statistics".into())
     }
 
+    /// Whether the device generates dynamic headers itself (IAA 2.0, `IaaCap::HEADER_GEN`).
+    pub(crate) fn header_gen(&self) -> bool {
+        iaa_descriptors::IaaCap(self.dev.iaa_cap()).contains(iaa_descriptors::IaaCap::HEADER_GEN)
+    }
+
     /// What the pool's trained code is (`HwMode::Trained`), for `describe()`.
     pub(crate) fn trained_note(&self) -> Option<String> {
         match &self.trained {
@@ -214,9 +219,15 @@ pub(crate) fn slot_sizes(b: &PoolBuilder) -> (usize, usize, usize) {
 #[cfg(feature = "model")]
 fn model_backend(o: &crate::config::ModelOptions) -> Result<iaa_driver::open::Backend, String> {
     use iaa_model::{Latency, ModelConfig, ModelDevice, ModelWqConfig};
-    if o.engines > 64 || !(1..=8).contains(&o.wqs) || !(1..=128).contains(&o.wq_size) {
+    if o.engines > 64
+        || !(1..=8).contains(&o.wqs)
+        || !(1..=128).contains(&o.wq_size)
+        || o.replay_mib > 65536
+    {
         return Err(
-            "ModelOptions out of range (engines 0..=64, wqs 1..=8, wq_size 1..=128)".into(),
+            "ModelOptions out of range (engines 0..=64, wqs 1..=8, wq_size 1..=128, \
+                    replay_mib 0..=65536)"
+                .into(),
         );
     }
     let wq = if o.dedicated {
@@ -232,6 +243,10 @@ fn model_backend(o: &crate::config::ModelOptions) -> Result<iaa_driver::open::Ba
         },
         require_bounce: o.require_bounce,
         skew_bytes_completed: o.skew_bytes_completed,
+        iaa_cap: if o.iaa2 { iaa_model::IAA2_CAP } else { 0 },
+        replay: (o.replay_mib > 0).then(|| iaa_model::Replay {
+            max_bytes: o.replay_mib.saturating_mul(1 << 20),
+        }),
         ..ModelConfig::iaa(o.engines)
     };
     let dev = ModelDevice::start(cfg).map_err(|e| format!("device model: {e}"))?;
@@ -247,6 +262,11 @@ pub(crate) enum Phase {
         max_out: usize,
     },
     Compress,
+    /// Compression with the pool's trained code; a unit it does not shrink is compressed again
+    /// with the fixed codes (at most `max_out` bytes), once.
+    CompressTrained {
+        max_out: usize,
+    },
     /// Decompress of the slot's own output with output suppressed; `crc` is what the
     /// compression reported, `len` the compressed length.
     Verify {

@@ -18,7 +18,7 @@
 use std::time::Instant;
 
 use iaa_descriptors::{iaa_class, StatusClass};
-use iaa_wq::{IaaJob, Input, SubmitError, Waiter};
+use iaa_wq::{Code, IaaJob, Input, SubmitError, Waiter};
 
 use crate::config::{HwMode, PoolBuilder};
 use crate::context::{Context, Held, Lane};
@@ -216,7 +216,7 @@ impl<'a, 'b> Job<'a, 'b> {
             let cap = hw.mem.buf_cap();
             let (phase, job, need) = match admit(
                 self.op,
-                b.hw_mode,
+                (b.hw_mode, backend.header_gen()),
                 input.len(),
                 self.outputs.slot_len(u),
                 cap,
@@ -352,38 +352,20 @@ impl<'a, 'b> Job<'a, 'b> {
                     }
                 }
                 Action::Encode { max_out } => {
-                    let input = self.inputs.unit(f.unit);
-                    let job = match hw
+                    let code = match hw
                         .mem
                         .histogram(f.slot)
                         .and_then(|h| dynamic_table(&h, iaa_descriptors::Coverage::Observed))
                     {
-                        Some(t) if hw.mem.set_slot_table(f.slot, &t) => {
-                            IaaJob::CompressWithSlotTable {
-                                len: input.len(),
-                                max_out,
-                            }
-                        }
+                        Some(t) if hw.mem.set_slot_table(f.slot, &t) => Code::Slot,
                         // No valid code from this histogram: the fixed one.
-                        _ => IaaJob::Compress {
-                            len: input.len(),
-                            max_out,
-                        },
+                        _ => Code::Fixed,
                     };
-                    let src = if hw.zero_copy {
-                        Input::InPlace(input)
-                    } else {
-                        Input::Copied
-                    };
-                    let flight = Flight {
-                        phase: Phase::Compress,
-                        t0: Instant::now(),
-                        ..f
-                    };
-                    if let Err(e) = launch(b, hw, st, wqs, flight, job, src) {
-                        self.retire(hw, f);
-                        self.fallback(env, soft, hw, st, f.unit, refused_cause(&e));
-                    }
+                    self.recompress(env, soft, hw, st, wqs, f, max_out, code);
+                }
+                Action::Recode { max_out } => {
+                    // The trained code did not shrink this unit: the fixed codes, once.
+                    self.recompress(env, soft, hw, st, wqs, f, max_out, Code::Fixed);
                 }
                 Action::Resubmit => {
                     // Fault the page in as a CPU access would, then the same descriptor again.
@@ -465,6 +447,42 @@ impl<'a, 'b> Job<'a, 'b> {
         self.retire(hw, f);
         st.count(self.op, true, self.inputs.len_of(f.unit), &r);
         self.finish(f.unit, r);
+    }
+
+    /// Compress unit `f` again in its slot with `code` (after its statistics pass, or after
+    /// the trained code did not shrink it), at most `max_out` bytes.
+    #[allow(clippy::too_many_arguments)]
+    fn recompress(
+        &mut self,
+        env: &Env<'_>,
+        soft: &mut SoftCtx,
+        hw: &mut HwCtx,
+        st: &CtxStats,
+        wqs: &[iaa_wq::WorkQueue],
+        f: Flight,
+        max_out: usize,
+        code: Code,
+    ) {
+        let input = self.inputs.unit(f.unit);
+        let job = IaaJob::Compress {
+            len: input.len(),
+            max_out,
+            code,
+        };
+        let src = if hw.zero_copy {
+            Input::InPlace(input)
+        } else {
+            Input::Copied
+        };
+        let flight = Flight {
+            phase: Phase::Compress,
+            t0: Instant::now(),
+            ..f
+        };
+        if let Err(e) = launch(env.b, hw, st, wqs, flight, job, src) {
+            self.retire(hw, f);
+            self.fallback(env, soft, hw, st, f.unit, refused_cause(&e));
+        }
     }
 
     /// The unit leaves the device: its slot is free again.
@@ -587,12 +605,16 @@ pub(crate) enum Admit {
     Hold,
 }
 
+/// The largest unit compressed with the device's one-pass header generation (QPL and Linux use
+/// it up to 4 KiB; what IAA 2.0 does above is not known here).
+pub(crate) const HEADER_GEN_MAX: usize = 4096;
+
 /// Admit a unit of `input_len` bytes into an output slot of `slot_len` bytes, on a context
-/// whose largest slot holds `cap` bytes, compressing in `mode`. `keep`: hybrid says the caller
-/// should keep it.
+/// whose largest slot holds `cap` bytes, compressing in `mode` on a device that generates
+/// headers itself when `header_gen`. `keep`: hybrid says the caller should keep it.
 pub(crate) fn admit(
     op: Op,
-    mode: HwMode,
+    (mode, header_gen): (HwMode, bool),
     input_len: usize,
     slot_len: usize,
     cap: usize,
@@ -612,11 +634,22 @@ pub(crate) fn admit(
         return Admit::Hold;
     }
     let len = input_len;
+    let one_pass = header_gen && len <= HEADER_GEN_MAX;
+    let compress = |job| Admit::Submit {
+        phase: Phase::Compress,
+        job,
+        need: len,
+    };
+    let job = |code| IaaJob::Compress { len, max_out, code };
     match (op, mode) {
-        // Trained: the context's table holds the pool's code instead of the fixed one.
-        (Op::Compress, HwMode::Fixed | HwMode::Trained) => Admit::Submit {
-            phase: Phase::Compress,
-            job: IaaJob::Compress { len, max_out },
+        (Op::Compress, HwMode::Auto | HwMode::Dynamic) if one_pass => {
+            compress(job(Code::HeaderGen))
+        }
+        (Op::Compress, HwMode::Auto | HwMode::Fixed) => compress(job(Code::Fixed)),
+        // The context's table holds the pool's trained code.
+        (Op::Compress, HwMode::Trained) => Admit::Submit {
+            phase: Phase::CompressTrained { max_out },
+            job: job(Code::Context),
             need: len,
         },
         // The statistics pass first; the compression follows in the same slot.
@@ -667,6 +700,9 @@ pub(crate) enum Action {
     /// Dynamic mode: build the unit's code from the histogram its statistics pass wrote and
     /// compress with it, writing at most `max_out` bytes.
     Encode { max_out: usize },
+    /// Trained mode: the pool's code did not shrink the unit; compress it with the fixed
+    /// codes, at most `max_out` bytes.
+    Recode { max_out: usize },
     /// Touch the faulting page and submit the same descriptor once more.
     Resubmit,
     /// Do the unit in software, for this cause.
@@ -677,6 +713,18 @@ pub(crate) enum Action {
 pub(crate) fn decide(s: &Seen) -> Action {
     use FallbackCause as C;
     use StatusClass as K;
+    if let Phase::CompressTrained { max_out } = s.phase {
+        let not_smaller = s.out_len == 0 || s.out_len >= s.input_len || s.out_len > s.slot_len;
+        return match s.class {
+            K::Done if not_smaller => Action::Recode { max_out },
+            K::OutputOverflow => Action::Recode { max_out },
+            // Otherwise as any compression.
+            _ => decide(&Seen {
+                phase: Phase::Compress,
+                ..*s
+            }),
+        };
+    }
     match (s.class, s.phase) {
         (K::Done, Phase::Compress)
             if s.out_len == 0 || s.out_len >= s.input_len || s.out_len > s.slot_len =>
@@ -894,37 +942,52 @@ mod tests {
 
     #[test]
     fn admission() {
-        let c = admit(Op::Compress, HwMode::Fixed, 4096, 4096, 4096, false);
+        let c = admit(Op::Compress, (HwMode::Fixed, true), 4096, 4096, 4096, false);
         assert_eq!(
             c,
             Admit::Submit {
                 phase: Phase::Compress,
                 job: IaaJob::Compress {
                     len: 4096,
-                    max_out: 4095
+                    max_out: 4095,
+                    code: Code::Fixed
                 },
                 need: 4096
             }
         );
         assert_eq!(
-            admit(Op::Compress, HwMode::Fixed, 4097, 8192, 4096, false),
+            admit(
+                Op::Compress,
+                (HwMode::Fixed, false),
+                4097,
+                8192,
+                4096,
+                false
+            ),
             Admit::Software(FallbackCause::TooLarge)
         );
         assert_eq!(
-            admit(Op::Compress, HwMode::Fixed, 1, 10, 4096, false),
+            admit(Op::Compress, (HwMode::Fixed, false), 1, 10, 4096, false),
             Admit::Incompressible
         );
         assert_eq!(
-            admit(Op::Compress, HwMode::Fixed, 100, 0, 4096, false),
+            admit(Op::Compress, (HwMode::Fixed, false), 100, 0, 4096, false),
             Admit::Incompressible
         );
         assert_eq!(
-            admit(Op::Compress, HwMode::Fixed, 100, 100, 4096, true),
+            admit(Op::Compress, (HwMode::Fixed, false), 100, 100, 4096, true),
             Admit::Hold
         );
         // A decompress slot must hold the output limit too.
         assert_eq!(
-            admit(Op::Decompress, HwMode::Dynamic, 100, 65536, 65536, false),
+            admit(
+                Op::Decompress,
+                (HwMode::Dynamic, true),
+                100,
+                65536,
+                65536,
+                false
+            ),
             Admit::Submit {
                 phase: Phase::Decompress,
                 job: IaaJob::Decompress {
@@ -939,17 +1002,87 @@ mod tests {
     #[test]
     fn dynamic_mode_starts_with_the_statistics_pass_and_then_encodes() {
         assert_eq!(
-            admit(Op::Compress, HwMode::Dynamic, 4096, 4096, 4096, false),
+            admit(
+                Op::Compress,
+                (HwMode::Dynamic, false),
+                4096,
+                4096,
+                4096,
+                false
+            ),
             Admit::Submit {
                 phase: Phase::Stats { max_out: 4095 },
                 job: IaaJob::Stats { len: 4096 },
                 need: 4096
             }
         );
+        // A device that generates headers: one pass up to 4 KiB, two passes above.
+        let one = |mode, len| admit(Op::Compress, (mode, true), len, 1 << 16, 1 << 16, false);
+        for mode in [HwMode::Auto, HwMode::Dynamic] {
+            assert!(matches!(
+                one(mode, 4096),
+                Admit::Submit {
+                    job: IaaJob::Compress {
+                        len: 4096,
+                        code: Code::HeaderGen,
+                        ..
+                    },
+                    ..
+                }
+            ));
+        }
+        assert!(matches!(
+            one(HwMode::Dynamic, 4097),
+            Admit::Submit {
+                job: IaaJob::Stats { len: 4097 },
+                ..
+            }
+        ));
+        assert!(matches!(
+            one(HwMode::Auto, 4097),
+            Admit::Submit {
+                job: IaaJob::Compress {
+                    len: 4097,
+                    code: Code::Fixed,
+                    ..
+                },
+                ..
+            }
+        ));
+        // An IAA 1.0 in Auto mode: fixed codes.
+        assert!(matches!(
+            admit(Op::Compress, (HwMode::Auto, false), 100, 100, 4096, false),
+            Admit::Submit {
+                job: IaaJob::Compress { .. },
+                ..
+            }
+        ));
         let stats = seen(StatusClass::Done, Phase::Stats { max_out: 4095 });
         assert_eq!(decide(&stats), Action::Encode { max_out: 4095 });
         let bad = seen(StatusClass::BadInput, Phase::Stats { max_out: 4095 });
         assert_eq!(decide(&bad), Action::Software(FallbackCause::DeviceError));
+    }
+
+    #[test]
+    fn a_unit_the_trained_code_does_not_shrink_gets_the_fixed_codes_once() {
+        let t = Phase::CompressTrained { max_out: 4095 };
+        let big = Seen {
+            out_len: 4096,
+            ..seen(StatusClass::Done, t)
+        };
+        assert_eq!(decide(&big), Action::Recode { max_out: 4095 });
+        let over = seen(StatusClass::OutputOverflow, t);
+        assert_eq!(decide(&over), Action::Recode { max_out: 4095 });
+        assert_eq!(
+            decide(&seen(StatusClass::Done, t)),
+            Action::Deliver { len: 100, crc: 7 }
+        );
+        // The retry runs as a plain compression: not smaller then is incompressible.
+        let again = Seen {
+            out_len: 4096,
+            ..seen(StatusClass::Done, Phase::Compress)
+        };
+        assert_eq!(decide(&again), Action::Incompressible);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use iaa_descriptors::{iaa_class, IaaCompletionRecord, StatusClass};
 use iaa_fallback::{CompressOutcome, Compressor, Decompressor, Level as FallbackLevel};
-use iaa_wq::{IaaJob, Input, Slot, SubmitMethod, WorkQueue, WqMode};
+use iaa_wq::{Code, IaaJob, Input, Slot, SubmitMethod, WorkQueue, WqMode};
 use serde::Serialize;
 
 use crate::config::{Device, HwMode, PoolBuilder};
@@ -364,6 +364,7 @@ impl<'a> Plan<'a> {
             let job = IaaJob::Compress {
                 len: data.len(),
                 max_out,
+                code: Code::Fixed,
             };
             let rec = match p.exec(slot, job, data, false) {
                 Ran::Record(r, _) => r,
@@ -423,9 +424,10 @@ impl<'a> Plan<'a> {
                     "in HwMode::Dynamic such units are compressed with the fixed code",
                 );
             }
-            let job = IaaJob::CompressWithSlotTable {
+            let job = IaaJob::Compress {
                 len: data.len(),
                 max_out: data.len() - 1,
+                code: Code::Slot,
             };
             match p.exec(slot, job, data, false) {
                 Ran::Record(rec, _) => check_compress(op, &name, label, data, &rec, |dst| {
@@ -530,6 +532,7 @@ impl<'a> Plan<'a> {
         let job = IaaJob::Compress {
             len: 4096,
             max_out: 4095,
+            code: Code::Fixed,
         };
         let r = self.with_slot(4096, |p, slot| {
             let first = match p.exec(slot, job, page, false) {
@@ -589,6 +592,7 @@ impl<'a> Plan<'a> {
         let job = IaaJob::Compress {
             len: 4096,
             max_out: 4095,
+            code: Code::Fixed,
         };
         let wqs = self.be.wqs();
         let mut slots = Vec::new();
@@ -657,6 +661,7 @@ impl<'a> Plan<'a> {
             let j = IaaJob::Compress {
                 len: 4096,
                 max_out: 4095,
+                code: Code::Fixed,
             };
             ("latency_compress", j, &data[..])
         } else {

@@ -175,9 +175,9 @@ impl SoftCodec {
                 };
                 let comp = match encoder {
                     #[cfg(feature = "isal")]
-                    SoftwareEncoder::Isal => {
-                        Encoder::Isal(Box::new(iaa_fallback::isal::IsalCompressor::new()))
-                    }
+                    SoftwareEncoder::Isal => Encoder::Isal(Box::new(
+                        iaa_fallback::isal::IsalCompressor::for_max_unit(max_unit_size),
+                    )),
                     #[cfg(not(feature = "isal"))]
                     SoftwareEncoder::Isal => {
                         return Err("the ISA-L encoder is not in this build".to_string())

@@ -256,7 +256,8 @@ unsafe fn builder_from(cfg: *const iaa_config) -> Result<iaa::PoolBuilder, CapiE
     } else {
         // SAFETY: non-null; the caller promises `cfg->size` readable bytes.
         let size = unsafe { struct_size(cfg, "cfg->size")? };
-        // SAFETY: as above; every field of iaa_config is an integer.
+        // SAFETY: as above; every field of iaa_config is an integer or a raw pointer, for which
+        // any bytes are a valid value (the pointer is only dereferenced below, checked).
         unsafe { read_versioned(iaa_config::defaults(), cfg, size) }.ok_or(CapiError::Invalid(
             "cfg has non-zero fields this library does not know",
         ))?
@@ -308,10 +309,27 @@ unsafe fn builder_from(cfg: *const iaa_config) -> Result<iaa::PoolBuilder, CapiE
         b = b.wq(WqChoice::Index(c.wq as usize - 1));
     }
     b = b.hw_mode(match c.hw_mode {
+        IAA_HW_MODE_AUTO => iaa::HwMode::Auto,
         IAA_HW_MODE_FIXED => iaa::HwMode::Fixed,
         IAA_HW_MODE_DYNAMIC => iaa::HwMode::Dynamic,
+        IAA_HW_MODE_TRAINED => iaa::HwMode::Trained,
         _ => return Err(CapiError::Invalid("cfg->hw_mode")),
     });
+    if c.hw_mode == IAA_HW_MODE_TRAINED {
+        if c.training_sample_len > iaa::MAX_TRAINING_SAMPLE {
+            return Err(CapiError::Invalid("cfg->training_sample_len"));
+        }
+        // SAFETY: the caller promises `training_sample_len` readable bytes at
+        // `training_sample` (this function's contract, see iaa_pool_create).
+        let sample = unsafe {
+            in_slice(
+                c.training_sample as *const u8,
+                c.training_sample_len,
+                "cfg->training_sample",
+            )?
+        };
+        b = b.training_sample(sample.to_vec());
+    }
     Ok(b)
 }
 
@@ -321,7 +339,8 @@ unsafe fn builder_from(cfg: *const iaa_config) -> Result<iaa::PoolBuilder, CapiE
 /// path) or `-ENOMEM`.
 ///
 /// # Safety
-/// `cfg` is NULL or points to an `iaa_config` whose `size` bytes are readable; `out` is NULL
+/// `cfg` is NULL or points to an `iaa_config` whose `size` bytes are readable (and, with
+/// `IAA_HW_MODE_TRAINED`, whose `training_sample` holds `training_sample_len` readable bytes); `out` is NULL
 /// (refused) or writable.
 #[no_mangle]
 pub unsafe extern "C" fn iaa_pool_create(cfg: *const iaa_config, out: *mut *mut iaa_pool) -> c_int {

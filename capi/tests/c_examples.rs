@@ -251,8 +251,8 @@ fn zlib_interop_example_on_the_device_model_hardware_path() {
     let dir = scratch("zlib-model");
     let input = corpus_file(&dir, 256 << 10);
     let exe = build_zlib_interop(&dir);
-    // Fixed and dynamic Huffman codes (IAA_HW_MODE_DYNAMIC) on the device model.
-    for mode in ["fixed", "dynamic"] {
+    // Fixed, dynamic and trained Huffman codes (IAA_HW_MODE_*) on the device model.
+    for mode in ["fixed", "dynamic", "trained"] {
         let out = Command::new(&exe)
             .arg(&input)
             .args(["4096", "hw", mode])

@@ -30,20 +30,25 @@ impl PoolCodec {
     /// Builds a pool whose device slots fit units of `unit_size` bytes (up to 64 KiB, the
     /// pool's default largest unit; larger units run in software); `hybrid` as the pool's
     /// option of that name; `timeout_ms` the device completion timeout (None: the library's);
-    /// `hw_mode` how the device codes each unit.
+    /// `hw_mode` how the device codes each unit, with the training sample of
+    /// `iaa::HwMode::Trained`.
     pub fn new(
         codec: Codec,
         level: CliLevel,
         unit_size: usize,
         hybrid: bool,
         timeout_ms: Option<u64>,
-        hw_mode: iaa::HwMode,
+        (hw_mode, sample): (iaa::HwMode, Option<Vec<u8>>),
     ) -> Result<Self, String> {
         let mut budgets = iaa::Budgets::default();
         if let Some(ms) = timeout_ms {
             budgets.completion_timeout = std::time::Duration::from_millis(ms);
         }
-        let pool = Pool::builder()
+        let mut b = Pool::builder();
+        if let Some(sample) = sample {
+            b = b.training_sample(sample);
+        }
+        let pool = b
             .budgets(budgets)
             .path(Path::Auto)
             .codec(match codec {

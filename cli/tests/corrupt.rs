@@ -319,7 +319,7 @@ fn bytes_after_a_units_stream_are_blamed_on_that_unit() {
             4096,
             true,
             None,
-            iaa::HwMode::Fixed,
+            (iaa::HwMode::Auto, None),
         )
         .unwrap(),
     );

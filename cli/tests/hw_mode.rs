@@ -1,5 +1,5 @@
-//! `iaa compress --hw-mode dynamic` on the device model: every unit on the device, a smaller
-//! container than `--hw-mode fixed`, and it decompresses to the input.
+//! `iaa compress --hw-mode dynamic|trained` on the device model: every unit on the device, a
+//! smaller container than `--hw-mode fixed`, and it decompresses to the input.
 
 mod common;
 
@@ -13,7 +13,7 @@ fn dynamic_mode_writes_a_smaller_container_that_reads_back() {
     };
     std::fs::write(&input, &data).unwrap();
     let mut sizes = Vec::new();
-    for mode in ["fixed", "dynamic"] {
+    for mode in ["fixed", "dynamic", "trained"] {
         let out = dir.join(format!("out.{mode}"));
         let o = common::iaa()
             .args([
@@ -49,7 +49,11 @@ fn dynamic_mode_writes_a_smaller_container_that_reads_back() {
             std::fs::read(&input).unwrap()
         );
     }
-    eprintln!("fixed {} B, dynamic {} B", sizes[0], sizes[1]);
+    eprintln!(
+        "fixed {} B, dynamic {} B, trained {} B",
+        sizes[0], sizes[1], sizes[2]
+    );
+    assert!(sizes[2] < sizes[0], "{sizes:?}");
     let _ = std::fs::remove_dir_all(&dir);
     assert!(sizes[1] < sizes[0], "{sizes:?}");
 }

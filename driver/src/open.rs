@@ -84,6 +84,9 @@ pub struct Backend {
     chooser: WqChooser,
     mapper: Option<Arc<dyn IommuMapper>>,
     shares_address_space: bool,
+    /// IAACAP of the device(s) (`iaa_descriptors::IaaCap`; the bits every device has), 0 for
+    /// an IAA 1.0.
+    iaa_cap: u64,
     name: String,
     notes: Vec<String>,
     keep: Vec<Box<dyn Any + Send + Sync>>,
@@ -126,6 +129,7 @@ impl Backend {
             chooser,
             mapper: None,
             shares_address_space: true,
+            iaa_cap: 0,
             name: name.into(),
             notes: Vec::new(),
             keep: Vec::new(),
@@ -150,6 +154,15 @@ impl Backend {
             .collect::<Vec<_>>();
         let name = what.to_string();
         let wqs: Vec<WorkQueue> = host.wqs.into_iter().map(|k| k.wq).collect();
+        // The capability bits every IAA of the host has (sysfs `iaa_cap`, IAA 2.0 only).
+        let iaa_cap = host
+            .inventory
+            .devices
+            .iter()
+            .filter(|d| d.kind == crate::sysfs::DeviceKind::Iaa)
+            .map(|d| d.iaa_cap.unwrap_or(0))
+            .reduce(|a, b| a & b)
+            .unwrap_or(0);
         // The kernel's user WQs run with the process's PASID: the device reads its memory.
         Ok(Backend {
             wqs: wqs.into(),
@@ -157,6 +170,7 @@ impl Backend {
             chooser,
             mapper: None,
             shares_address_space: true,
+            iaa_cap,
             name,
             notes,
             keep: Vec::new(),
@@ -176,6 +190,18 @@ impl Backend {
     pub fn requires_bounce(mut self) -> Self {
         self.shares_address_space = false;
         self
+    }
+
+    /// The device's IAACAP (`iaa_descriptors::IaaCap` bits; 0 = IAA 1.0).
+    pub fn with_iaa_cap(mut self, cap: u64) -> Self {
+        self.iaa_cap = cap;
+        self
+    }
+
+    /// The device's IAACAP: the bits every device of the backend has (0 = IAA 1.0, no header
+    /// generation).
+    pub fn iaa_cap(&self) -> u64 {
+        self.iaa_cap
     }
 
     /// Keep `obj` (the device object) alive as long as the backend; it drops after the WQs.

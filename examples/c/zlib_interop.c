@@ -4,12 +4,13 @@
  * Every byte is compared. Exit status 0 when both directions round-trip, 1 otherwise.
  *
  *   cc zlib_interop.c $(pkg-config --cflags --libs iaa-static) -lz -o zlib_interop
- *   ./zlib_interop FILE [UNIT_SIZE [hw [dynamic]]]
+ *   ./zlib_interop FILE [UNIT_SIZE [hw [fixed|dynamic|trained]]]
  *
  * With "hw" the pool requires the hardware path (IAA_PATH_HARDWARE, no hybrid software help,
  * 2 s completion timeout): a device, or the device model with IAA_DEVICE=model in the
- * environment. With "dynamic" as well it compresses with dynamic Huffman codes
- * (IAA_HW_MODE_DYNAMIC: a statistics pass, then the compression with the unit's own code).
+ * environment. The last word picks how the device codes the units (default: the library's,
+ * IAA_HW_MODE_AUTO): "fixed", "dynamic" (each unit its own code) or "trained" (one code
+ * learnt from the file's first 64 KiB).
  */
 #include <iaa.h>
 
@@ -89,7 +90,7 @@ static long zlib_deflate_raw(const unsigned char *src, size_t len, unsigned char
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s FILE [UNIT_SIZE [hw [dynamic]]]\n", argv[0]);
+        fprintf(stderr, "usage: %s FILE [UNIT_SIZE [hw [fixed|dynamic|trained]]]\n", argv[0]);
         return 2;
     }
     size_t unit = argc > 2 ? (size_t)strtoul(argv[2], NULL, 10) : 4096;
@@ -114,8 +115,16 @@ int main(int argc, char **argv)
         cfg.path = IAA_PATH_HARDWARE;
         cfg.flags |= IAA_FLAG_NO_HYBRID;
         cfg.completion_timeout_us = 2000000; /* generous: the device model may be slow */
+        if (argc > 4 && strcmp(argv[4], "fixed") == 0)
+            cfg.hw_mode = IAA_HW_MODE_FIXED;
         if (argc > 4 && strcmp(argv[4], "dynamic") == 0)
             cfg.hw_mode = IAA_HW_MODE_DYNAMIC;
+        if (argc > 4 && strcmp(argv[4], "trained") == 0) {
+            /* One code for the pool, learnt from the file's first 64 KiB. */
+            cfg.hw_mode = IAA_HW_MODE_TRAINED;
+            cfg.training_sample = data;
+            cfg.training_sample_len = len < 65536 ? len : 65536;
+        }
     }
     iaa_pool *pool = NULL;
     int rc = iaa_pool_create(&cfg, &pool);

@@ -400,7 +400,8 @@ pub fn backend(
         None => format!("{what}, no WQ"),
     };
     let bounce = c.require_bounce;
-    let b = Backend::new(wqs, info, name).keep(device);
+    let cap = c.iaa_cap;
+    let b = Backend::new(wqs, info, name).with_iaa_cap(cap).keep(device);
     Ok(if bounce { b.requires_bounce() } else { b })
 }
 

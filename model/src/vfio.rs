@@ -209,7 +209,11 @@ impl ModelVfio {
             })
             .collect();
         let mapper: Arc<dyn IommuMapper> = self.iommu.clone();
-        Backend::new(wqs, info, name).with_iommu(mapper).keep(self)
+        let cap = self.registers().config().iaacap;
+        Backend::new(wqs, info, name)
+            .with_iommu(mapper)
+            .with_iaa_cap(cap)
+            .keep(self)
     }
 
     /// The same queues handed over without the IOMMU (a negative control for tests): a pool

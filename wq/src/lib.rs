@@ -43,7 +43,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use cpu::CpuFeatures;
-pub use jobmem::{IaaJob, IaaJobMemory, Input, Layout, SubmitError, HISTOGRAM_COUNTERS};
+pub use jobmem::{Code, IaaJob, IaaJobMemory, Input, Layout, SubmitError, HISTOGRAM_COUNTERS};
 pub use slab::{
     poll_raw, CompletionRecord, CompressAecsSlab, DecompressAecsSlab, DsaDescriptorSlab,
     DsaRecords, IaaDescriptorSlab, IaaRecords, RecordSlab, Slab, Slot, WaitOutcome, Waiter, PAGE,

@@ -136,6 +136,29 @@ pub fn configs() -> Vec<(&'static str, PoolBuilder)> {
                 .contexts(4),
         ),
         (
+            "model-trained",
+            Pool::builder()
+                .path(Path::Hardware)
+                .hybrid(false)
+                .hw_mode(iaa::HwMode::Trained)
+                .training_sample(generated(64 << 10))
+                .budgets(debug_budgets())
+                .device(Device::Model(ModelOptions::default()))
+                .contexts(4),
+        ),
+        (
+            "model-iaa2-auto",
+            Pool::builder()
+                .path(Path::Hardware)
+                .hybrid(false)
+                .budgets(debug_budgets())
+                .device(Device::Model(ModelOptions {
+                    iaa2: true,
+                    ..ModelOptions::default()
+                }))
+                .contexts(4),
+        ),
+        (
             "model-auto-verify",
             Pool::builder()
                 .path(Path::Auto)

@@ -221,8 +221,10 @@ impl VfioIdxd {
             })
             .collect();
         let mapper: Arc<dyn IommuMapper> = self.pci.container();
+        let iaa_cap = self.controller.caps().iaacap;
         Ok(crate::open::Backend::new(wqs, info, name)
             .with_iommu(mapper)
+            .with_iaa_cap(iaa_cap)
             .keep(self))
     }
 }
