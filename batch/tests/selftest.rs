@@ -65,6 +65,22 @@ fn the_model_passes_with_inputs_in_place_and_with_bounce_buffers() {
 }
 
 #[test]
+fn an_iaa2_model_also_passes_the_one_pass_header_generation_checks() {
+    let r = selftest(model(ModelOptions {
+        iaa2: true,
+        ..ModelOptions::default()
+    }))
+    .expect("selftest");
+    assert_all_pass(&r);
+    let hg = r
+        .checks
+        .iter()
+        .filter(|c| c.op == "compress_header_gen" && c.status == CheckStatus::Pass)
+        .count();
+    assert!(hg >= 4, "{hg} header-generation checks passed");
+}
+
+#[test]
 fn a_disagreement_is_named_with_the_field_the_values_and_the_fallback() {
     let r = selftest(model(ModelOptions {
         skew_bytes_completed: true,
