@@ -11,14 +11,15 @@
 //!
 //! ```text
 //!   Free --claim--> Claimed --submit--> InFlight(wq) --poll sees the record--> Claimed --release--> Free
-//!                      ^                    |   \--reap sees the record--> Written --poll--> Claimed
+//!                      ^                    |   \--a refused submission sees the record--> Written --poll--> Claimed
 //!                      |                    \--quarantine--> Quarantined(wq) --reap sees the record--> Free
 //!                      \------------------------------------ resubmit (a Claimed slot again) ----/
 //! ```
 //!
 //! The table owns the WQ credits of its descriptors: a credit goes back to the WQ the slot was
 //! submitted to exactly once, when the record is first seen written (by [`IaaJobMemory::poll`]
-//! or [`IaaJobMemory::reap`]). Submission makes at most `1 + retries` attempts
+//! or, for a quarantined slot, [`IaaJobMemory::reap`]; a slot in flight whose record a refused
+//! submission of another slot sees is `Written`). Submission makes at most `1 + retries` attempts
 //! ([`WorkQueue::submit_with`], the only retry loop) and reaps this table's completions between
 //! attempts, so a dedicated WQ whose credits this context holds gets them back before the next
 //! try.
@@ -190,7 +191,8 @@ enum State {
     InFlight {
         wq: u16,
     },
-    /// In flight, and its record seen written by [`IaaJobMemory::reap`] (credit returned);
+    /// In flight, and its record seen written between the attempts of another slot's
+    /// submission (credit returned);
     /// the caller has not polled it yet.
     Written,
     /// Given up on while in flight on WQ `wq`: not reused until the record is written.
@@ -245,7 +247,7 @@ pub struct IaaJobMemory {
     lines: usize,
     large_lines: usize,
     rows: Box<[Row]>,
-    /// Slots in `Quarantined` or `InFlight` (what `reap` must look at).
+    /// Slots in `InFlight`, `Written` or `Quarantined` (the device's or not yet polled).
     out: usize,
     /// Whether the slots have input buffers ([`Input::Copied`]); without them every input is
     /// read in place.
@@ -515,19 +517,17 @@ impl IaaJobMemory {
         self.quarantined
     }
 
-    /// Look at every slot the device holds: a quarantined one whose record is now written is
-    /// freed, an in-flight one is marked written (for [`IaaJobMemory::poll`]); each returns
-    /// its credit to the WQ it was submitted to. Returns how many records were seen.
+    /// Free the quarantined slots whose records the device has now written, returning each
+    /// one's credit to the WQ it was submitted to; returns how many. (Slots in flight are
+    /// [`IaaJobMemory::poll`]ed by their owner, and seen between submission attempts.)
     pub fn reap(&mut self, wqs: &[WorkQueue]) -> usize {
-        if self.out == 0 {
+        if self.quarantined == 0 {
             return 0;
         }
         let mut seen = 0;
         for i in 0..self.rows.len() {
-            let (wq, next) = match self.rows[i].state {
-                State::InFlight { wq } => (wq, State::Written),
-                State::Quarantined { wq } => (wq, State::Free),
-                _ => continue,
+            let State::Quarantined { wq } = self.rows[i].state else {
+                continue;
             };
             if self.recs.poll(i).is_none() {
                 continue;
@@ -536,11 +536,9 @@ impl IaaJobMemory {
                 w.complete(1);
             }
             seen += 1;
-            if next == State::Free {
-                self.quarantined -= 1;
-                self.out -= 1;
-            }
-            self.rows[i].state = next;
+            self.quarantined -= 1;
+            self.out -= 1;
+            self.rows[i].state = State::Free;
         }
         seen
     }
@@ -974,10 +972,14 @@ mod tests {
             assert!(m.settle(Instant::now() + Duration::from_secs(1)));
             assert!(m.poll(a, &wqs).is_some());
             assert!(m.poll(a, &wqs).is_none(), "a record is consumed once");
-            assert_eq!(m.reap(&wqs), 1, "b's record seen while reaping");
-            assert_eq!(wqs[0].outstanding(), 0, "each credit returned exactly once");
+            assert_eq!(
+                m.reap(&wqs),
+                0,
+                "reaping leaves slots in flight to their owner"
+            );
+            assert_eq!(wqs[0].outstanding(), 1);
             assert!(m.poll(b, &wqs).is_some());
-            assert_eq!(wqs[0].outstanding(), 0);
+            assert_eq!(wqs[0].outstanding(), 0, "each credit returned exactly once");
             m.release(a);
             m.release(b);
             // A quarantined slot whose record then arrives is reaped, with its credit.
