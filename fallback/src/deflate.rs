@@ -177,9 +177,9 @@ impl Compressor {
     }
 
     /// A compressor for `level` whose state is sized for inputs of up to `max_unit` bytes:
-    /// the Fast level's hint table has 2^12 entries up to 4 KiB, 2^14 up to 16 KiB, 2^16
+    /// the Fast level's hint table has 2^14 entries up to 4 KiB, 2^15 up to 16 KiB, 2^16
     /// above; the sequence buffer holds one block of `max_unit` bytes (at least 4 KiB, at most
-    /// 32 KiB). Longer inputs still compress correctly (more, smaller blocks; fewer hints),
+    /// 64 KiB, so a unit of up to 64 KiB is one block). Longer inputs still compress correctly (more, smaller blocks; fewer hints),
     /// so the output of any input is the same valid stream format, only the ratio and speed
     /// follow the sizing.
     ///

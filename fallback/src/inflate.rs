@@ -320,32 +320,15 @@ pub fn inflate_status(
     opts: &InflateOptions,
 ) -> Result<InflateStatus, InflateError> {
     let cap = dst.len();
-    run::<true>(src, dst, cap, opts, false)
+    run(src, dst, cap, opts)
 }
 
-/// Check a stream that libdeflate decoded (into at most `out_cap` bytes) against the rules zlib
-/// applies and libdeflate does not: at most 286 literal/length and 30 distance codes, a
-/// complete code-length code, no use of literal/length symbols 286 and 287 or distance symbols
-/// 30 and 31 (which fixed-Huffman blocks can code), and no use of the bit pattern an incomplete
-/// one-code code leaves unused. Writes nothing; `Ok` means zlib decodes the stream exactly as
-/// libdeflate did.
-///
-/// Cheap where it matters: a final block whose codes are complete (every dynamic block of a
-/// well-formed single-block stream) or a stored one is accepted from its header alone; only
-/// earlier blocks and fixed-Huffman final blocks are walked symbol by symbol, without output.
-pub(crate) fn check_libdeflate_accepted(src: &[u8], out_cap: usize) -> Result<(), InflateError> {
-    run::<false>(src, &mut [], out_cap, &InflateOptions::default(), true).map(|_| ())
-}
-
-/// The decoder. `W = false`: write nothing, only count the output against `cap` (`dst` is
-/// unused). `stop_at_clean_final`: return as soon as the header of a final block with complete
-/// codes (or a final stored block) has been read; `InflateStatus` then only says that.
-fn run<const W: bool>(
+/// The decoder.
+fn run(
     src: &[u8],
     dst: &mut [u8],
     cap: usize,
     opts: &InflateOptions,
-    stop_at_clean_final: bool,
 ) -> Result<InflateStatus, InflateError> {
     let mut b = Bits {
         src,
@@ -360,12 +343,6 @@ fn run<const W: bool>(
         dist: Huff::new(),
     };
     let max_dist = opts.max_distance;
-    let early = |b: &Bits<'_>, out, blocks| InflateStatus {
-        written: out,
-        bits_consumed: b.consumed_bits(),
-        final_block: true,
-        blocks: blocks + 1,
-    };
     loop {
         let trunc = |out| InflateError::Truncated { written: out };
         let hdr = b.get(3).ok_or(trunc(out))?;
@@ -378,9 +355,6 @@ fn run<const W: bool>(
                 if len != (!nlen & 0xFFFF) {
                     return Err(InflateError::BadStoredLength);
                 }
-                if fin && stop_at_clean_final {
-                    return Ok(early(&b, out, blocks));
-                }
                 // Bytes still in the accumulator first, then straight from the input.
                 let mut left = len;
                 while left > 0 && b.cnt >= 8 {
@@ -388,9 +362,7 @@ fn run<const W: bool>(
                     if out >= cap {
                         return Err(InflateError::OutputOverflow { written: out });
                     }
-                    if W {
-                        dst[out] = v;
-                    }
+                    dst[out] = v;
                     out += 1;
                     left -= 1;
                 }
@@ -398,9 +370,7 @@ fn run<const W: bool>(
                     let avail = src.len() - b.pos;
                     let room = cap - out;
                     let n = left.min(avail).min(room);
-                    if W {
-                        dst[out..out + n].copy_from_slice(&src[b.pos..b.pos + n]);
-                    }
+                    dst[out..out + n].copy_from_slice(&src[b.pos..b.pos + n]);
                     out += n;
                     b.pos += n;
                     if n < left {
@@ -425,16 +395,11 @@ fn run<const W: bool>(
                 }
                 t.lit.build(&lens[..288], false, FAST_BITS)?;
                 t.dist.build(&[5u8; 32], false, FAST_BITS)?;
-                out = codes::<W>(&mut b, dst, cap, out, &t, max_dist)?;
+                out = codes(&mut b, dst, cap, out, &t, max_dist)?;
             }
             2 => {
-                // A final block with complete codes ends the check at its header: no tables.
-                let header_only = fin && stop_at_clean_final;
-                let complete = read_dynamic(&mut b, &mut t, out, header_only)?;
-                if header_only && complete {
-                    return Ok(early(&b, out, blocks));
-                }
-                out = codes::<W>(&mut b, dst, cap, out, &t, max_dist)?;
+                read_dynamic(&mut b, &mut t, out)?;
+                out = codes(&mut b, dst, cap, out, &t, max_dist)?;
             }
             _ => return Err(InflateError::InvalidBlockType),
         }
@@ -454,14 +419,8 @@ const CL_ORDER: [usize; 19] = [
     16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
 ];
 
-/// Read a dynamic block header into `t`; `Ok(true)` when both codes are complete.
-/// `lazy`: when both codes are complete, only check them (no decoding tables are built).
-fn read_dynamic(
-    b: &mut Bits<'_>,
-    t: &mut Tables,
-    out: usize,
-    lazy: bool,
-) -> Result<bool, InflateError> {
+/// Read a dynamic block header into `t`.
+fn read_dynamic(b: &mut Bits<'_>, t: &mut Tables, out: usize) -> Result<(), InflateError> {
     let trunc = InflateError::Truncated { written: out };
     let hlit = b.get(5).ok_or(trunc)? as usize + 257;
     let hdist = b.get(5).ok_or(trunc)? as usize + 1;
@@ -503,19 +462,15 @@ fn read_dynamic(
     if lens[256] == 0 {
         return Err(InflateError::MissingEob);
     }
-    let lit_complete = t.lit.check(&lens[..hlit], true)?;
-    let dist_complete = t.dist.check(&lens[hlit..total], true)?;
-    let complete = lit_complete && dist_complete;
-    if !(lazy && complete) {
-        t.lit.tables(&lens[..hlit], FAST_BITS);
-        t.dist.tables(&lens[hlit..total], FAST_BITS);
-    }
-    Ok(complete)
+    t.lit.check(&lens[..hlit], true)?;
+    t.dist.check(&lens[hlit..total], true)?;
+    t.lit.tables(&lens[..hlit], FAST_BITS);
+    t.dist.tables(&lens[hlit..total], FAST_BITS);
+    Ok(())
 }
 
 /// Decode the compressed data of one block until its EOB. Returns the new output position.
-/// `W = false`: count the output against `cap`, write nothing.
-fn codes<const W: bool>(
+fn codes(
     b: &mut Bits<'_>,
     dst: &mut [u8],
     cap: usize,
@@ -535,9 +490,7 @@ fn codes<const W: bool>(
             if out >= cap {
                 return Err(InflateError::OutputOverflow { written: out });
             }
-            if W {
-                dst[out] = sym as u8;
-            }
+            dst[out] = sym as u8;
             out += 1;
         } else if sym == 256 {
             return Ok(out);
@@ -569,9 +522,9 @@ fn codes<const W: bool>(
             }
             let room = cap - out;
             let n = len.min(room);
-            if W && dist >= n {
+            if dist >= n {
                 dst.copy_within(out - dist..out - dist + n, out);
-            } else if W {
+            } else {
                 for k in 0..n {
                     dst[out + k] = dst[out + k - dist];
                 }

@@ -16,6 +16,7 @@ pub mod inflate;
 pub mod isal;
 mod libdeflate;
 pub mod lz77;
+mod strict;
 pub mod variant;
 pub mod zstd_codec;
 

@@ -18,8 +18,9 @@ pub const WINDOW: usize = 4096;
 pub const MIN_MATCH: usize = 4;
 /// Longest match DEFLATE can code.
 pub const MAX_MATCH: usize = 258;
-/// Largest number of input bytes parsed into one DEFLATE block.
-pub(crate) const BLOCK: usize = 32 * 1024;
+/// Largest number of input bytes parsed into one DEFLATE block: a unit of up to 64 KiB is one
+/// block, so the strict decoder checks it from its header alone (`src/strict.rs`).
+pub(crate) const BLOCK: usize = 64 * 1024;
 
 const HASH_BITS_MAX: u32 = 15;
 const SKIP: usize = 6;
