@@ -183,14 +183,23 @@ impl Compressor {
     /// so the output of any input is the same valid stream format, only the ratio and speed
     /// follow the sizing.
     ///
-    /// It runs the variant [`Variant::selected`] chose for this CPU once per process.
+    /// It runs the variant [`Variant::selected`] chose for this CPU once per process. Aborts,
+    /// as `Vec` does, if the allocation fails; [`Compressor::try_for_max_unit`] returns the
+    /// error instead.
     pub fn for_max_unit(level: Level, max_unit: usize) -> Self {
+        Self::try_for_max_unit(level, max_unit).unwrap_or_else(|e| crate::alloc_failed(e))
+    }
+
+    /// [`Compressor::for_max_unit`], or [`FallbackError::OutOfMemory`] when allocating its
+    /// tables or sequence buffer fails.
+    pub fn try_for_max_unit(level: Level, max_unit: usize) -> Result<Self, FallbackError> {
         Self::build(level, max_unit, Variant::selected())
     }
 
     /// [`Compressor::for_max_unit`] running a given variant (tests and benchmarks force each
-    /// one); [`FallbackError::UnsupportedVariant`] if this CPU cannot run it. Every variant
-    /// gives the same output bytes.
+    /// one); [`FallbackError::UnsupportedVariant`] if this CPU cannot run it,
+    /// [`FallbackError::OutOfMemory`] if the allocation fails. Every variant gives the same
+    /// output bytes.
     pub fn with_variant(
         level: Level,
         max_unit: usize,
@@ -199,7 +208,7 @@ impl Compressor {
         if !variant.is_supported() {
             return Err(FallbackError::UnsupportedVariant(variant.name()));
         }
-        Ok(Self::build(level, max_unit, variant))
+        Self::build(level, max_unit, variant)
     }
 
     /// The variant this compressor runs.
@@ -207,13 +216,16 @@ impl Compressor {
         self.variant
     }
 
-    fn build(level: Level, max_unit: usize, variant: Variant) -> Self {
-        let matcher = Matcher::tables_only(level, max_unit);
+    /// The tables and the sequence buffer (all that grows with `max_unit`) are allocated
+    /// fallibly (`try_reserve`); the four fixed boxes of 3.8 KB in all with `Box::new` (safe
+    /// Rust has no fallible `Box` on stable).
+    fn build(level: Level, max_unit: usize, variant: Variant) -> Result<Self, FallbackError> {
+        let matcher = Matcher::tables_only(level, max_unit)?;
         let nseqs = max_seqs(matcher.block());
-        Compressor {
+        Ok(Compressor {
             variant,
             matcher,
-            seqs: vec![Seq::default(); nseqs].into_boxed_slice(),
+            seqs: crate::try_boxed(nseqs, Seq::default())?,
             freqs: Box::new(Freqs::new()),
             dynamic: Box::new(Codes {
                 ll_lens: [0; 288],
@@ -227,7 +239,7 @@ impl Compressor {
             cl_freq: [0; 19],
             cl_lens: [0; 19],
             cl_codes: [0; 19],
-        }
+        })
     }
 
     /// Bytes of heap memory this compressor holds (for per-context accounting).

@@ -42,14 +42,21 @@ impl Default for IsalCompressor {
 }
 
 impl IsalCompressor {
-    /// Allocate the ISA-L stream and level buffer.
+    /// Allocate the ISA-L stream and level buffer; aborts, as `Vec` does, if that fails
+    /// ([`IsalCompressor::try_new`] returns the error instead).
     pub fn new() -> Self {
+        Self::try_new().unwrap_or_else(|e| crate::alloc_failed(e))
+    }
+
+    /// [`IsalCompressor::new`], or [`crate::FallbackError::OutOfMemory`] when the allocation
+    /// fails.
+    pub fn try_new() -> Result<Self, crate::FallbackError> {
         // SAFETY: both functions only return sizeof/constant values.
         let (ss, ls) = unsafe { (iaa_fb_isal_stream_size(), iaa_fb_isal_level_buf_size()) };
-        IsalCompressor {
-            stream: vec![0u64; ss.div_ceil(8)].into_boxed_slice(),
-            level_buf: vec![0u8; ls].into_boxed_slice(),
-        }
+        Ok(IsalCompressor {
+            stream: crate::try_boxed(ss.div_ceil(8), 0u64)?,
+            level_buf: crate::try_boxed(ls, 0u8)?,
+        })
     }
 
     /// Bytes of heap memory this compressor holds (ISA-L's stream and level buffer).

@@ -10,7 +10,7 @@
 //! values stored before, so old entries read as empty (the Fast table's 16-bit values are
 //! cleared when they would wrap around). The output never depends on earlier calls.
 
-use crate::Level;
+use crate::{FallbackError, Level};
 
 /// Largest back-reference distance (IAA history size).
 pub const WINDOW: usize = 4096;
@@ -296,30 +296,37 @@ impl Matcher {
 
     /// A matcher for the given level whose tables are sized for inputs of up to `max_unit`
     /// bytes (longer inputs still give correct tokens, found with the smaller tables).
+    /// Aborts, as `Vec` does, if the allocation fails ([`Matcher::try_for_max_unit`] returns
+    /// the error instead).
     pub fn for_max_unit(level: Level, max_unit: usize) -> Self {
-        let mut m = Self::tables_only(level, max_unit);
-        m.seqs = vec![Seq::default(); max_seqs(m.block)];
-        m
+        Self::try_for_max_unit(level, max_unit).unwrap_or_else(|e| crate::alloc_failed(e))
+    }
+
+    /// [`Matcher::for_max_unit`], or [`FallbackError::OutOfMemory`] when the allocation fails.
+    pub fn try_for_max_unit(level: Level, max_unit: usize) -> Result<Self, FallbackError> {
+        let mut m = Self::tables_only(level, max_unit)?;
+        m.seqs = crate::try_boxed(max_seqs(m.block), Seq::default())?.into_vec();
+        Ok(m)
     }
 
     /// The tables without the token buffer (the compressor brings its own), sized for inputs
     /// of up to `max_unit` bytes.
-    pub(crate) fn tables_only(level: Level, max_unit: usize) -> Self {
+    pub(crate) fn tables_only(level: Level, max_unit: usize) -> Result<Self, FallbackError> {
         let fast = level == Level::Fast;
-        Matcher {
+        Ok(Matcher {
             level,
             block: block_len(max_unit),
             // Each level allocates only the tables it uses.
-            head: vec![0; if fast { 0 } else { 1 << better_bits(max_unit) }].into_boxed_slice(),
-            prev: vec![0; if fast { 0 } else { WINDOW }].into_boxed_slice(),
-            hints: vec![0u16; if fast { 1 << fast_bits(max_unit) } else { 0 }].into_boxed_slice(),
+            head: crate::try_boxed(if fast { 0 } else { 1 << better_bits(max_unit) }, 0)?,
+            prev: crate::try_boxed(if fast { 0 } else { WINDOW }, 0)?,
+            hints: crate::try_boxed(if fast { 1 << fast_bits(max_unit) } else { 0 }, 0u16)?,
             hint_off: 0,
             hint_end: 0,
             base: 1,
             next_base: 1,
             shift: 32 - 12,
             seqs: Vec::new(),
-        }
+        })
     }
 
     /// Find the tokens of `src` (no history before it), in order. Every match has
