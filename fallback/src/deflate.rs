@@ -116,6 +116,17 @@ const CL_ORDER: [usize; 19] = [
 /// Extra bits of each code-length symbol (16: 2, 17: 3, 18: 7).
 const CL_EXTRA: [u8; 19] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 7];
 
+/// What a second dynamic header costs, in 1/256 bit, for the decision to write two parse
+/// blocks as one DEFLATE block (~90 bytes: 17 header bits, the code-length code and ~170
+/// code-length symbols).
+const HEADER_BITS256: u64 = 90 * 8 * 256;
+
+/// Two parse blocks are also written as one when that is estimated at most 1/`MERGE_SLACK`
+/// larger than two blocks: measured at 64 KiB units, a slack of 1 % keeps the ratio of the
+/// exact choice within 0.004 on every file kind of `bench/other-data.sh` while fewer units are
+/// split (a split unit's first block is walked by the strict decoder).
+const MERGE_SLACK: u64 = 100;
+
 /// Huffman tables of one block.
 struct Codes {
     ll_lens: [u8; 288],
@@ -153,6 +164,8 @@ pub struct Compressor {
     matcher: Matcher,
     seqs: Box<[Seq]>,
     freqs: Box<Freqs>,
+    /// The histogram of a second parse block that may join the first in one DEFLATE block.
+    freqs2: Box<Freqs>,
     dynamic: Box<Codes>,
     fixed: Box<Codes>,
     scratch: [u32; 320],
@@ -178,8 +191,9 @@ impl Compressor {
 
     /// A compressor for `level` whose state is sized for inputs of up to `max_unit` bytes:
     /// the Fast level's hint table has 2^14 entries up to 4 KiB, 2^15 up to 16 KiB, 2^16
-    /// above; the sequence buffer holds one block of `max_unit` bytes (at least 4 KiB, at most
-    /// 64 KiB, so a unit of up to 64 KiB is one block). Longer inputs still compress correctly (more, smaller blocks; fewer hints),
+    /// above; the sequence buffer holds one parse block of `max_unit` bytes (at least 4 KiB, at
+    /// most 32 KiB), two when `max_unit` is larger (a unit of up to 64 KiB can then be one
+    /// DEFLATE block). Longer inputs still compress correctly (more, smaller blocks; fewer hints),
     /// so the output of any input is the same valid stream format, only the ratio and speed
     /// follow the sizing.
     ///
@@ -221,12 +235,15 @@ impl Compressor {
     /// Rust has no fallible `Box` on stable).
     fn build(level: Level, max_unit: usize, variant: Variant) -> Result<Self, FallbackError> {
         let matcher = Matcher::tables_only(level, max_unit)?;
-        let nseqs = max_seqs(matcher.block());
+        // Room for two parse blocks (one DEFLATE block of both) when a unit spans more than one.
+        let pairs = if max_unit > matcher.block() { 2 } else { 1 };
+        let nseqs = pairs * max_seqs(matcher.block());
         Ok(Compressor {
             variant,
             matcher,
             seqs: crate::try_boxed(nseqs, Seq::default())?,
             freqs: Box::new(Freqs::new()),
+            freqs2: Box::new(Freqs::new()),
             dynamic: Box::new(Codes {
                 ll_lens: [0; 288],
                 ll_codes: [0; 288],
@@ -246,7 +263,7 @@ impl Compressor {
     pub fn state_bytes(&self) -> usize {
         self.matcher.state_bytes()
             + self.seqs.len() * std::mem::size_of::<Seq>()
-            + std::mem::size_of::<Freqs>()
+            + 2 * std::mem::size_of::<Freqs>()
             + 2 * std::mem::size_of::<Codes>()
             + std::mem::size_of::<[u16; 320]>()
     }
@@ -286,14 +303,50 @@ impl Compressor {
         let limit_bits = (src.len() as u64) * 8;
         let mut w = BitWriter::new(dst);
         self.matcher.begin(src.len());
+        let block = self.matcher.block();
         let mut start = 0;
         loop {
-            let end = (start + self.matcher.block()).min(src.len());
-            let last = end == src.len();
+            let mut end = (start + block).min(src.len());
             self.freqs.clear();
-            let nseq = self
+            let mut nseq = self
                 .matcher
                 .parse(src, start, end, &mut self.seqs, &mut self.freqs);
+            // The next parse block joins this one in one DEFLATE block when the estimated
+            // size of one block (one header, one code) is no larger than of two: a 64 KiB
+            // unit of uniform data is then one block, which the strict decoder checks from
+            // its header alone; data whose statistics change keeps its two codes.
+            if end < src.len() && self.seqs.len() >= nseq + max_seqs(block) {
+                let end2 = (end + block).min(src.len());
+                self.freqs2.clear();
+                let n2 =
+                    self.matcher
+                        .parse(src, end, end2, &mut self.seqs[nseq..], &mut self.freqs2);
+                let apart = self.freqs.entropy_bits256() + self.freqs2.entropy_bits256();
+                self.freqs.add(&self.freqs2);
+                let one = self.freqs.entropy_bits256();
+                if one <= apart + HEADER_BITS256 + one / MERGE_SLACK {
+                    nseq += n2;
+                } else {
+                    // Two blocks: undo the sum, write the first, keep the second.
+                    for (a, b) in self.freqs.lit.iter_mut().zip(&self.freqs2.lit) {
+                        *a -= b;
+                    }
+                    for (a, b) in self.freqs.dist.iter_mut().zip(&self.freqs2.dist) {
+                        *a -= b;
+                    }
+                    self.freqs.lit[256] = 1;
+                    self.write_block(&mut w, src, start, end, nseq, false, limit_bits);
+                    if w.bits() + 7 >= limit_bits {
+                        return Ok(CompressOutcome::Incompressible);
+                    }
+                    self.seqs.copy_within(nseq..nseq + n2, 0);
+                    std::mem::swap(&mut self.freqs, &mut self.freqs2);
+                    nseq = n2;
+                    start = end;
+                }
+                end = end2;
+            }
+            let last = end == src.len();
             self.freqs.lit[256] = 1;
             self.write_block(&mut w, src, start, end, nseq, last, limit_bits);
             if w.bits() + 7 >= limit_bits {

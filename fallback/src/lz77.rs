@@ -18,9 +18,10 @@ pub const WINDOW: usize = 4096;
 pub const MIN_MATCH: usize = 4;
 /// Longest match DEFLATE can code.
 pub const MAX_MATCH: usize = 258;
-/// Largest number of input bytes parsed into one DEFLATE block: a unit of up to 64 KiB is one
-/// block, so the strict decoder checks it from its header alone (`src/strict.rs`).
-pub(crate) const BLOCK: usize = 64 * 1024;
+/// Largest number of input bytes parsed at once (with one symbol histogram). The compressor
+/// writes two such parse blocks as one DEFLATE block when that is estimated no larger (see
+/// `Compressor::compress_body`).
+pub(crate) const BLOCK: usize = 32 * 1024;
 
 const HASH_BITS_MAX: u32 = 15;
 const SKIP: usize = 6;
@@ -103,6 +104,53 @@ impl Freqs {
         self.lit = [0; 288];
         self.dist = [0; 32];
     }
+
+    /// Add `o`'s counts to these.
+    pub fn add(&mut self, o: &Freqs) {
+        for (a, b) in self.lit.iter_mut().zip(&o.lit) {
+            *a += b;
+        }
+        for (a, b) in self.dist.iter_mut().zip(&o.dist) {
+            *a += b;
+        }
+    }
+
+    /// Estimated bits of the literal/length and distance symbols of these counts with ideal
+    /// codes, in 1/256 bit: `N log2 N - sum f log2 f` per alphabet (extra bits left out).
+    pub fn entropy_bits256(&self) -> u64 {
+        fn part(f: &[u32]) -> u64 {
+            let (mut n, mut s) = (0u64, 0u64);
+            for &x in f {
+                n += x as u64;
+                s += xlog2x(x as u64);
+            }
+            xlog2x(n).saturating_sub(s)
+        }
+        part(&self.lit[..286]) + part(&self.dist[..30])
+    }
+}
+
+/// `x * log2(x)` in 1/256 bit (0 for 0), from the exponent and a 64-entry table of the next six
+/// mantissa bits (error below 0.03 bit per unit of x).
+#[inline(always)]
+fn xlog2x(x: u64) -> u64 {
+    // round(256 * log2(1 + m / 64))
+    const FRAC: [u16; 64] = [
+        0, 6, 11, 17, 22, 28, 33, 38, 44, 49, 54, 59, 63, 68, 73, 78, 82, 87, 92, 96, 100, 105,
+        109, 113, 118, 122, 126, 130, 134, 138, 142, 146, 150, 154, 157, 161, 165, 169, 172, 176,
+        179, 183, 186, 190, 193, 197, 200, 203, 207, 210, 213, 216, 220, 223, 226, 229, 232, 235,
+        238, 241, 244, 247, 250, 253,
+    ];
+    if x == 0 {
+        return 0;
+    }
+    let e = 63 - x.leading_zeros() as u64;
+    let m = if e >= 6 {
+        (x >> (e - 6)) & 63
+    } else {
+        (x << (6 - e)) & 63
+    };
+    x * (e * 256 + FRAC[m as usize] as u64)
 }
 
 /// Length symbol (257..=285) minus 257, for match lengths 0..=258 (entries below 3 unused).
