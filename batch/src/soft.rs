@@ -176,19 +176,23 @@ impl SoftCodec {
                 let comp = match encoder {
                     #[cfg(feature = "isal")]
                     SoftwareEncoder::Isal => Encoder::Isal(Box::new(
-                        iaa_fallback::isal::IsalCompressor::for_max_unit(max_unit_size),
+                        iaa_fallback::isal::IsalCompressor::try_for_max_unit(max_unit_size)
+                            .map_err(|e| e.to_string())?,
                     )),
                     #[cfg(not(feature = "isal"))]
                     SoftwareEncoder::Isal => {
                         return Err("the ISA-L encoder is not in this build".to_string())
                     }
-                    SoftwareEncoder::Auto | SoftwareEncoder::Native => {
-                        Encoder::Native(Box::new(Compressor::for_max_unit(lvl, max_unit_size)))
-                    }
+                    SoftwareEncoder::Auto | SoftwareEncoder::Native => Encoder::Native(Box::new(
+                        Compressor::try_for_max_unit(lvl, max_unit_size)
+                            .map_err(|e| e.to_string())?,
+                    )),
                 };
+                let decomp = Decompressor::try_new()
+                    .ok_or_else(|| "out of memory for the decompressor state".to_string())?;
                 Ok(SoftCodec::Deflate {
                     comp,
-                    decomp: Box::new(Decompressor::new()),
+                    decomp: Box::new(decomp),
                 })
             }
             Codec::Zstd => {

@@ -17,6 +17,16 @@ thread_local! {
     static BYTES: Cell<usize> = const { Cell::new(0) };
     // Print where each counted allocation happens (the zero-allocation test sets it).
     static TRACE: Cell<bool> = const { Cell::new(false) };
+    // Non-zero: allocations of at least this many bytes fail (return null), as they would on
+    // a machine out of memory.
+    static FAIL_FROM: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Whether this thread's allocation of `n` bytes is made to fail.
+fn fails(n: usize) -> bool {
+    FAIL_FROM
+        .try_with(|f| f.get() != 0 && n >= f.get())
+        .unwrap_or(false)
 }
 
 fn add(n: usize) {
@@ -27,6 +37,9 @@ fn add(n: usize) {
 // SAFETY: forwards every call to the system allocator unchanged; only counts.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        if fails(l.size()) {
+            return std::ptr::null_mut();
+        }
         if ON.with(|o| o.get()) {
             add(l.size());
             // Say where (a counted allocation fails the test anyway).
@@ -51,6 +64,9 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        if fails(n) {
+            return std::ptr::null_mut();
+        }
         if ON.with(|o| o.get()) {
             add(n);
         }
@@ -207,4 +223,64 @@ fn software_state_follows_max_unit_size() {
         soft[0]
     );
     assert!(soft[0] < soft[1] && soft[1] < soft[2], "{soft:?}");
+}
+
+/// A pool whose memory cannot be had is an error, never an abort: every allocation that grows
+/// with the configuration (the software codec's tables and sequence buffer, the verify
+/// buffer, the context array) is fallible. Allocations from `fail_from` bytes up fail here.
+#[test]
+fn allocation_failure_is_an_error_never_an_abort() {
+    let cases = [
+        // The 64 KiB-unit hint table (128 KiB) and sequence buffer (128 KiB).
+        (
+            "native encoder, max_unit_size 64 KiB",
+            Pool::builder()
+                .path(iaa::Path::Software)
+                .software_encoder(iaa::SoftwareEncoder::Native)
+                .max_unit_size(65536),
+            100 << 10,
+        ),
+        // At 4 KiB units the largest piece is the 32 KiB hint table.
+        (
+            "native encoder, max_unit_size 4 KiB",
+            Pool::builder()
+                .path(iaa::Path::Software)
+                .software_encoder(iaa::SoftwareEncoder::Native)
+                .max_unit_size(4096),
+            16 << 10,
+        ),
+        (
+            "better level (hash chains)",
+            Pool::builder()
+                .path(iaa::Path::Software)
+                .software_encoder(iaa::SoftwareEncoder::Native)
+                .level(iaa::Level::Better),
+            16 << 10,
+        ),
+        (
+            "verify buffer of a 16 MiB max_unit_size",
+            Pool::builder()
+                .path(iaa::Path::Software)
+                .verify(true)
+                .max_unit_size(16 << 20),
+            1 << 20,
+        ),
+        (
+            "4096 contexts",
+            Pool::builder().path(iaa::Path::Software).contexts(4096),
+            256 << 10,
+        ),
+    ];
+    for (what, b, fail_from) in cases {
+        FAIL_FROM.with(|f| f.set(fail_from));
+        let r = b.build();
+        FAIL_FROM.with(|f| f.set(0));
+        match r {
+            Err(e @ (iaa::Error::OutOfMemory { .. } | iaa::Error::ContextInit { .. })) => {
+                eprintln!("{what}: {e}");
+            }
+            Err(e) => panic!("{what}: unexpected error {e}"),
+            Ok(_) => panic!("{what}: built although allocations of {fail_from} bytes fail"),
+        }
+    }
 }

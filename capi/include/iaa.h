@@ -519,9 +519,11 @@ int iaa_compress_batch(struct iaa_pool *pool,
  * device result is checked like a software one). `crcs` (may be NULL: not wanted) receives
  * each decompressed unit's CRC-32 (from the device's completion record on the hardware path),
  * 0 for a failed unit. A unit must be exactly one deflate stream: bytes after its final block
- * give `IAA_ETRAILING`; a unit that succeeds used all of its `src_lens[i]` bytes. `results[i]` receives the decompressed length (>= 0) or a negative
- * code: `-EBADMSG` (corrupt input), `-EOVERFLOW` (does not fit `dst_caps[i]`), ... Any raw
- * deflate stream is accepted (32 KiB windows too; those run in software).
+ * give `IAA_ETRAILING` (`iaa_decompress_batch_consumed` also says where the stream ended); a
+ * unit that succeeds used all of its `src_lens[i]` bytes. `results[i]` receives the
+ * decompressed length (>= 0) or a negative code: `-EBADMSG` (corrupt input), `-EOVERFLOW`
+ * (does not fit `dst_caps[i]`), ... Any raw deflate stream is accepted (32 KiB windows too;
+ * those run in software).
  *
  * Returns 0 when every unit has its result, or a negative code for a malformed call (nothing
  * written): `-EINVAL` for a NULL pool or array, a NULL buffer with a non-zero length, a
@@ -544,6 +546,37 @@ int iaa_decompress_batch(struct iaa_pool *pool,
                          size_t results_len,
                          uint32_t *crcs,
                          struct iaa_batch_info *info);
+
+/**
+ * `iaa_decompress_batch` that also reports, per unit, how many input bytes its stream used.
+ * `consumed` (may be NULL: then this is `iaa_decompress_batch`) receives `units` counts:
+ * `consumed[i] = src_lens[i]` for a unit that decoded (`results[i] >= 0`, or `IAA_ECRC`);
+ * for a unit whose result is `IAA_ETRAILING`, the length of its deflate stream, which ends
+ * inside `src[i]` after `consumed[i]` bytes (the stream's last byte may be used in part) and
+ * is followed by `src_lens[i] - consumed[i]` bytes that are not part of it (`dst[i]` holds the
+ * stream's output, but the unit is not accepted; decompressing the first `consumed[i]` bytes
+ * alone gives that output and its length); 0 for a unit that failed otherwise. A zstd pool
+ * reports no `IAA_ETRAILING` (its units decode as whole zstd frames or fail). Everything
+ * else, the refusals included (`consumed` may not overlap the other arrays or buffers), is as
+ * for `iaa_decompress_batch`; the asynchronous `iaa_submit_decompress_batch` has no consumed
+ * array.
+ *
+ * # Safety
+ * As for `iaa_decompress_batch`; `consumed` is NULL or holds `units` writable elements.
+ * Thread-safe.
+ */
+int iaa_decompress_batch_consumed(struct iaa_pool *pool,
+                                  const void *src,
+                                  const size_t *src_lens,
+                                  const void *dst,
+                                  const size_t *dst_caps,
+                                  size_t units,
+                                  const uint32_t *expected_crcs,
+                                  int32_t *results,
+                                  size_t results_len,
+                                  uint32_t *crcs,
+                                  size_t *consumed,
+                                  struct iaa_batch_info *info);
 
 /**
  * Compresses `units` separate buffers (scattered pages, say): unit `i` is `src[i]`

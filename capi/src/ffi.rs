@@ -12,7 +12,7 @@ use std::ptr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use iaa::{Budgets, Codec, Level, Outputs, Path, Pool, UnitResult, WqChoice};
+use iaa::{Budgets, Codec, Level, Outputs, Path, Pool, UnitError, UnitResult, WqChoice};
 
 use crate::codes::IAA_OK;
 use crate::error::{to_code, unit_code, CapiError};
@@ -675,9 +675,11 @@ pub unsafe extern "C" fn iaa_compress_batch(
 /// device result is checked like a software one). `crcs` (may be NULL: not wanted) receives
 /// each decompressed unit's CRC-32 (from the device's completion record on the hardware path),
 /// 0 for a failed unit. A unit must be exactly one deflate stream: bytes after its final block
-/// give `IAA_ETRAILING`; a unit that succeeds used all of its `src_lens[i]` bytes. `results[i]` receives the decompressed length (>= 0) or a negative
-/// code: `-EBADMSG` (corrupt input), `-EOVERFLOW` (does not fit `dst_caps[i]`), ... Any raw
-/// deflate stream is accepted (32 KiB windows too; those run in software).
+/// give `IAA_ETRAILING` (`iaa_decompress_batch_consumed` also says where the stream ended); a
+/// unit that succeeds used all of its `src_lens[i]` bytes. `results[i]` receives the
+/// decompressed length (>= 0) or a negative code: `-EBADMSG` (corrupt input), `-EOVERFLOW`
+/// (does not fit `dst_caps[i]`), ... Any raw deflate stream is accepted (32 KiB windows too;
+/// those run in software).
 ///
 /// Returns 0 when every unit has its result, or a negative code for a malformed call (nothing
 /// written): `-EINVAL` for a NULL pool or array, a NULL buffer with a non-zero length, a
@@ -719,6 +721,63 @@ pub unsafe extern "C" fn iaa_decompress_batch(
                     results,
                     results_len,
                     crcs,
+                    consumed: ptr::null_mut(),
+                },
+                info,
+            )
+        })
+    })
+}
+
+/// `iaa_decompress_batch` that also reports, per unit, how many input bytes its stream used.
+/// `consumed` (may be NULL: then this is `iaa_decompress_batch`) receives `units` counts:
+/// `consumed[i] = src_lens[i]` for a unit that decoded (`results[i] >= 0`, or `IAA_ECRC`);
+/// for a unit whose result is `IAA_ETRAILING`, the length of its deflate stream, which ends
+/// inside `src[i]` after `consumed[i]` bytes (the stream's last byte may be used in part) and
+/// is followed by `src_lens[i] - consumed[i]` bytes that are not part of it (`dst[i]` holds the
+/// stream's output, but the unit is not accepted; decompressing the first `consumed[i]` bytes
+/// alone gives that output and its length); 0 for a unit that failed otherwise. A zstd pool
+/// reports no `IAA_ETRAILING` (its units decode as whole zstd frames or fail). Everything
+/// else, the refusals included (`consumed` may not overlap the other arrays or buffers), is as
+/// for `iaa_decompress_batch`; the asynchronous `iaa_submit_decompress_batch` has no consumed
+/// array.
+///
+/// # Safety
+/// As for `iaa_decompress_batch`; `consumed` is NULL or holds `units` writable elements.
+/// Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn iaa_decompress_batch_consumed(
+    pool: *mut iaa_pool,
+    src: *const c_void,
+    src_lens: *const usize,
+    dst: *const c_void,
+    dst_caps: *const usize,
+    units: usize,
+    expected_crcs: *const u32,
+    results: *mut i32,
+    results_len: usize,
+    crcs: *mut u32,
+    consumed: *mut usize,
+    info: *mut iaa_batch_info,
+) -> c_int {
+    guard(|| {
+        // SAFETY: this function's arguments carry the contract of the call below, which is this
+        // function's own (see its # Safety).
+        to_code(unsafe {
+            vector_call(
+                false,
+                pool,
+                CUnits {
+                    src,
+                    src_lens,
+                    dst,
+                    dst_caps,
+                    units,
+                    expected_crcs,
+                    results,
+                    results_len,
+                    crcs,
+                    consumed,
                 },
                 info,
             )
@@ -764,6 +823,7 @@ pub unsafe extern "C" fn iaa_compress_units(
                     results,
                     results_len,
                     crcs,
+                    consumed: ptr::null_mut(),
                 },
                 info,
             )
@@ -814,6 +874,9 @@ pub(crate) struct CUnits {
     pub(crate) results_len: usize,
     /// NULL: the caller wants no CRCs.
     pub(crate) crcs: *mut u32,
+    /// NULL: the caller wants no consumed-byte counts (always NULL but for
+    /// `iaa_decompress_batch_consumed`).
+    pub(crate) consumed: *mut usize,
 }
 
 /// The C arrays of a pointer-array call, checked: `units` elements each, `results` of at least
@@ -826,6 +889,7 @@ pub(crate) struct CArrays<'a> {
     pub(crate) results: &'a mut [i32],
     pub(crate) expected: Option<&'a [u32]>,
     pub(crate) crcs: Option<&'a mut [u32]>,
+    pub(crate) consumed: Option<&'a mut [usize]>,
 }
 
 /// Checks and borrows the arrays of a pointer-array call.
@@ -865,6 +929,9 @@ pub(crate) unsafe fn c_arrays<'a>(c: CUnits) -> Result<CArrays<'a>, CapiError> {
         // SAFETY: `crcs` is NULL (not wanted) or writable for units elements during this call (this
         // function's contract).
         crcs: unsafe { opt_out_slice(c.crcs, units, "crcs")? },
+        // SAFETY: `consumed` is NULL (not wanted) or writable for units elements during this
+        // call (this function's contract).
+        consumed: unsafe { opt_out_slice(c.consumed, units, "consumed")? },
     })
 }
 
@@ -930,6 +997,9 @@ pub(crate) unsafe fn bind_units<'a>(
     if let Some(c) = a.crcs.as_deref() {
         writes.push(span(c));
     }
+    if let Some(c) = a.consumed.as_deref() {
+        writes.push(span(c));
+    }
     reads.extend(ins.iter().map(|s| span(s)));
     reads.extend([span(a.srcs), span(a.lens), span(a.dsts), span(a.caps)]);
     if let Some(e) = a.expected {
@@ -975,6 +1045,9 @@ unsafe fn units_call(
             (false, Some(e)) => p.decompress_batch_checked(i, o, e, r)?,
         };
         write_results(&scratch.results, &ins, a.results, a.crcs.as_deref_mut())?;
+        if let Some(c) = a.consumed.as_deref_mut() {
+            write_consumed(&scratch.results, &ins, c);
+        }
         Ok(sum)
     })();
     scratch.ins = rebind(ins);
@@ -996,6 +1069,24 @@ pub(crate) fn write_results(
         }
     }
     Ok(())
+}
+
+/// The input bytes a decompressed unit's stream used: all of them for a unit that decoded
+/// (`Done`, or a CRC mismatch, which is checked on a decoded unit), the stream's length for a
+/// unit with trailing bytes, 0 for any other failure.
+pub(crate) fn unit_consumed(r: &UnitResult, src_len: usize) -> usize {
+    match r {
+        UnitResult::Done { .. } | UnitResult::Failed(UnitError::CrcMismatch { .. }) => src_len,
+        UnitResult::Failed(UnitError::TrailingData { consumed, .. }) => *consumed,
+        _ => 0,
+    }
+}
+
+/// Writes the consumed-byte counts of finished decompressed units.
+fn write_consumed(results: &[UnitResult], ins: &[&[u8]], consumed: &mut [usize]) {
+    for (i, (c, r)) in consumed.iter_mut().zip(results).enumerate() {
+        *c = unit_consumed(r, ins.get(i).map_or(0, |s| s.len()));
+    }
 }
 
 /// Shared body of the single-buffer calls.

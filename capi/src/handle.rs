@@ -331,6 +331,7 @@ pub unsafe extern "C" fn iaa_submit_compress_units(
                     results,
                     results_len,
                     crcs,
+                    consumed: std::ptr::null_mut(),
                 },
                 out,
             )
@@ -374,6 +375,7 @@ pub unsafe extern "C" fn iaa_submit_decompress_batch(
                     results,
                     results_len,
                     crcs,
+                    consumed: std::ptr::null_mut(),
                 },
                 out,
             )

@@ -18,6 +18,16 @@ struct Counting;
 thread_local! {
     static COUNTING: Cell<bool> = const { Cell::new(false) };
     static ALLOCS: Cell<usize> = const { Cell::new(0) };
+    // Non-zero: allocations of at least this many bytes fail (return null), as they would on
+    // a machine out of memory.
+    static FAIL_FROM: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Whether this thread's allocation of `n` bytes is made to fail.
+fn fails(n: usize) -> bool {
+    FAIL_FROM
+        .try_with(|f| f.get() != 0 && n >= f.get())
+        .unwrap_or(false)
 }
 
 fn note() {
@@ -29,6 +39,9 @@ fn note() {
 // SAFETY: forwards to the system allocator; the counter has no effect on the memory.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        if fails(l.size()) {
+            return ptr::null_mut();
+        }
         note();
         // SAFETY: same contract as ours.
         unsafe { System.alloc(l) }
@@ -38,6 +51,9 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        if fails(n) {
+            return ptr::null_mut();
+        }
         note();
         // SAFETY: same contract as ours.
         unsafe { System.realloc(p, l, n) }
@@ -185,4 +201,40 @@ fn warm_submit_wait_rounds_allocate_nothing() {
     assert_eq!(allocs, 0, "allocations in 5 warm submit/wait rounds");
     // SAFETY: live pool, no handle alive.
     unsafe { iaa_pool_destroy(pool) };
+}
+
+/// Memory that cannot be had makes `iaa_pool_create` return `-ENOMEM` (the header's promise),
+/// never abort: the software codec's state, the verify buffer and the context array are
+/// allocated fallibly. Allocations from the given size up fail here.
+#[test]
+fn pool_creation_out_of_memory_is_enomem() {
+    type Case = (&'static str, fn(&mut iaa_config), usize);
+    let cases: [Case; 3] = [
+        (
+            "64 KiB units (128 KiB hint table)",
+            |c| c.max_unit_size = 65536,
+            100 << 10,
+        ),
+        (
+            "verify with 16 MiB units",
+            |c| {
+                c.max_unit_size = 16 << 20;
+                c.flags = IAA_FLAG_VERIFY;
+            },
+            1 << 20,
+        ),
+        ("4096 contexts", |c| c.contexts = 4096, 256 << 10),
+    ];
+    for (what, set, fail_from) in cases {
+        let mut cfg = unsafe { std::mem::zeroed::<iaa_config>() };
+        unsafe { iaa_config_init(&mut cfg) };
+        cfg.path = IAA_PATH_SOFTWARE;
+        set(&mut cfg);
+        let mut out = ptr::dangling_mut::<iaa_pool>();
+        FAIL_FROM.with(|f| f.set(fail_from));
+        let rc = unsafe { iaa_pool_create(&cfg, &mut out) };
+        FAIL_FROM.with(|f| f.set(0));
+        assert_eq!(rc, -libc::ENOMEM, "{what}");
+        assert!(out.is_null(), "{what}");
+    }
 }

@@ -395,6 +395,50 @@ fn selftest_from_c() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `tests/c/trailing.c`: a unit with bytes after its stream is `IAA_ETRAILING`, and
+/// `iaa_decompress_batch_consumed` reports the stream's length, on the software path and on
+/// the device model's hardware path.
+#[test]
+fn trailing_bytes_and_consumed_counts_from_c() {
+    let dir = scratch("trailing");
+    let exe = dir.join("trailing");
+    let mut libs = pkg_config("iaa-static");
+    libs.push("-pthread".into());
+    compile(
+        &compiler("CC", "cc"),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/trailing.c"),
+        &exe,
+        &[
+            "-std=c89",
+            "-O1",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+        ],
+        &libs,
+    );
+    for device in ["none", "model"] {
+        let mut cmd = Command::new(&exe);
+        if device == "model" {
+            cmd.env("IAA_DEVICE", "model");
+        } else {
+            cmd.env_remove("IAA_DEVICE");
+        }
+        let out = cmd.output().expect("runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        println!("IAA_DEVICE={device}: {stdout}");
+        assert!(
+            out.status.success() && stdout.contains("all checks passed"),
+            "IAA_DEVICE={device}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let hw = stdout.contains("pool: hardware");
+        assert_eq!(hw, device == "model", "{stdout}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn cpp_block_codec_example_round_trips_blocks_from_two_threads() {
     let dir = scratch("cpp");

@@ -1,7 +1,7 @@
 //! Fast, strict raw-DEFLATE decompression: libdeflate decodes, and a check rejects what
 //! libdeflate accepts but RFC 1951 (as zlib reads it) does not.
 
-use crate::inflate::{check_libdeflate_accepted, inflate_status, InflateError, InflateOptions};
+use crate::inflate::{inflate_status, InflateError, InflateOptions};
 use crate::libdeflate::{LdDecompressor, LdError};
 
 /// Why [`Decompressor::decompress`] failed.
@@ -73,8 +73,7 @@ impl Decompressor {
         let inner = self.inner.as_mut().ok_or(DecompressError::OutOfMemory)?;
         let (used, written) = match inner.decompress_ex(src, dst) {
             Ok((used, written)) => {
-                check_libdeflate_accepted(&src[..used], dst.len())
-                    .map_err(DecompressError::Corrupt)?;
+                crate::strict::check(&src[..used]).map_err(DecompressError::Corrupt)?;
                 (used, written)
             }
             Err(LdError::BadData | LdError::NoSpace) => {

@@ -1,6 +1,7 @@
 //! Raw-DEFLATE encoder whose back-references stay within IAA's 4 KiB window.
 
 use crate::huffman::{assign_codes, build_lengths};
+use crate::lz77::CL_ORDER;
 use crate::lz77::{
     dist_sym, max_seqs, Freqs, Matcher, Seq, DEFAULT_MAX_UNIT, DIST_BASE, DIST_EXTRA, LEN_BASE,
     LEN_EXTRA,
@@ -108,13 +109,19 @@ fn flush_slow(buf: &mut [u8], mut pos: usize, mut acc: u64, mut cnt: u32) -> (us
     (pos, acc, cnt)
 }
 
-/// Order in which code-length code lengths are sent.
-const CL_ORDER: [usize; 19] = [
-    16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
-];
-
 /// Extra bits of each code-length symbol (16: 2, 17: 3, 18: 7).
 const CL_EXTRA: [u8; 19] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 7];
+
+/// What a second dynamic header costs, in 1/256 bit, for the decision to write two parse
+/// blocks as one DEFLATE block (~90 bytes: 17 header bits, the code-length code and ~170
+/// code-length symbols).
+const HEADER_BITS256: u64 = 90 * 8 * 256;
+
+/// Two parse blocks are also written as one when that is estimated at most 1/`MERGE_SLACK`
+/// larger than two blocks: measured at 64 KiB units, a slack of 1 % keeps the ratio of the
+/// exact choice within 0.004 on every file kind of `bench/other-data.sh` while fewer units are
+/// split (a split unit's first block is walked by the strict decoder).
+const MERGE_SLACK: u64 = 100;
 
 /// Huffman tables of one block.
 struct Codes {
@@ -153,6 +160,8 @@ pub struct Compressor {
     matcher: Matcher,
     seqs: Box<[Seq]>,
     freqs: Box<Freqs>,
+    /// The histogram of a second parse block that may join the first in one DEFLATE block.
+    freqs2: Box<Freqs>,
     dynamic: Box<Codes>,
     fixed: Box<Codes>,
     scratch: [u32; 320],
@@ -177,20 +186,30 @@ impl Compressor {
     }
 
     /// A compressor for `level` whose state is sized for inputs of up to `max_unit` bytes:
-    /// the Fast level's hint table has 2^12 entries up to 4 KiB, 2^14 up to 16 KiB, 2^16
-    /// above; the sequence buffer holds one block of `max_unit` bytes (at least 4 KiB, at most
-    /// 32 KiB). Longer inputs still compress correctly (more, smaller blocks; fewer hints),
+    /// the Fast level's hint table has 2^14 entries up to 4 KiB, 2^15 up to 16 KiB, 2^16
+    /// above; the sequence buffer holds one parse block of `max_unit` bytes (at least 4 KiB, at
+    /// most 32 KiB), two when `max_unit` is larger (a unit of up to 64 KiB can then be one
+    /// DEFLATE block). Longer inputs still compress correctly (more, smaller blocks; fewer hints),
     /// so the output of any input is the same valid stream format, only the ratio and speed
     /// follow the sizing.
     ///
-    /// It runs the variant [`Variant::selected`] chose for this CPU once per process.
+    /// It runs the variant [`Variant::selected`] chose for this CPU once per process. Aborts,
+    /// as `Vec` does, if the allocation fails; [`Compressor::try_for_max_unit`] returns the
+    /// error instead.
     pub fn for_max_unit(level: Level, max_unit: usize) -> Self {
+        Self::try_for_max_unit(level, max_unit).unwrap_or_else(|e| crate::alloc_failed(e))
+    }
+
+    /// [`Compressor::for_max_unit`], or [`FallbackError::OutOfMemory`] when allocating its
+    /// tables or sequence buffer fails.
+    pub fn try_for_max_unit(level: Level, max_unit: usize) -> Result<Self, FallbackError> {
         Self::build(level, max_unit, Variant::selected())
     }
 
     /// [`Compressor::for_max_unit`] running a given variant (tests and benchmarks force each
-    /// one); [`FallbackError::UnsupportedVariant`] if this CPU cannot run it. Every variant
-    /// gives the same output bytes.
+    /// one); [`FallbackError::UnsupportedVariant`] if this CPU cannot run it,
+    /// [`FallbackError::OutOfMemory`] if the allocation fails. Every variant gives the same
+    /// output bytes.
     pub fn with_variant(
         level: Level,
         max_unit: usize,
@@ -199,7 +218,7 @@ impl Compressor {
         if !variant.is_supported() {
             return Err(FallbackError::UnsupportedVariant(variant.name()));
         }
-        Ok(Self::build(level, max_unit, variant))
+        Self::build(level, max_unit, variant)
     }
 
     /// The variant this compressor runs.
@@ -207,14 +226,20 @@ impl Compressor {
         self.variant
     }
 
-    fn build(level: Level, max_unit: usize, variant: Variant) -> Self {
-        let matcher = Matcher::tables_only(level, max_unit);
-        let nseqs = max_seqs(matcher.block());
-        Compressor {
+    /// The tables and the sequence buffer (all that grows with `max_unit`) are allocated
+    /// fallibly (`try_reserve`); the four fixed boxes of 3.8 KB in all with `Box::new` (safe
+    /// Rust has no fallible `Box` on stable).
+    fn build(level: Level, max_unit: usize, variant: Variant) -> Result<Self, FallbackError> {
+        let matcher = Matcher::tables_only(level, max_unit)?;
+        // Room for two parse blocks (one DEFLATE block of both) when a unit spans more than one.
+        let pairs = if max_unit > matcher.block() { 2 } else { 1 };
+        let nseqs = pairs * max_seqs(matcher.block());
+        Ok(Compressor {
             variant,
             matcher,
-            seqs: vec![Seq::default(); nseqs].into_boxed_slice(),
+            seqs: crate::try_boxed(nseqs, Seq::default())?,
             freqs: Box::new(Freqs::new()),
+            freqs2: Box::new(Freqs::new()),
             dynamic: Box::new(Codes {
                 ll_lens: [0; 288],
                 ll_codes: [0; 288],
@@ -227,14 +252,14 @@ impl Compressor {
             cl_freq: [0; 19],
             cl_lens: [0; 19],
             cl_codes: [0; 19],
-        }
+        })
     }
 
     /// Bytes of heap memory this compressor holds (for per-context accounting).
     pub fn state_bytes(&self) -> usize {
         self.matcher.state_bytes()
             + self.seqs.len() * std::mem::size_of::<Seq>()
-            + std::mem::size_of::<Freqs>()
+            + 2 * std::mem::size_of::<Freqs>()
             + 2 * std::mem::size_of::<Codes>()
             + std::mem::size_of::<[u16; 320]>()
     }
@@ -274,14 +299,50 @@ impl Compressor {
         let limit_bits = (src.len() as u64) * 8;
         let mut w = BitWriter::new(dst);
         self.matcher.begin(src.len());
+        let block = self.matcher.block();
         let mut start = 0;
         loop {
-            let end = (start + self.matcher.block()).min(src.len());
-            let last = end == src.len();
+            let mut end = (start + block).min(src.len());
             self.freqs.clear();
-            let nseq = self
+            let mut nseq = self
                 .matcher
                 .parse(src, start, end, &mut self.seqs, &mut self.freqs);
+            // The next parse block joins this one in one DEFLATE block when the estimated
+            // size of one block (one header, one code) is no larger than of two: a 64 KiB
+            // unit of uniform data is then one block, which the strict decoder checks from
+            // its header alone; data whose statistics change keeps its two codes.
+            if end < src.len() && self.seqs.len() >= nseq + max_seqs(block) {
+                let end2 = (end + block).min(src.len());
+                self.freqs2.clear();
+                let n2 =
+                    self.matcher
+                        .parse(src, end, end2, &mut self.seqs[nseq..], &mut self.freqs2);
+                let apart = self.freqs.entropy_bits256() + self.freqs2.entropy_bits256();
+                self.freqs.add(&self.freqs2);
+                let one = self.freqs.entropy_bits256();
+                if one <= apart + HEADER_BITS256 + one / MERGE_SLACK {
+                    nseq += n2;
+                } else {
+                    // Two blocks: undo the sum, write the first, keep the second.
+                    for (a, b) in self.freqs.lit.iter_mut().zip(&self.freqs2.lit) {
+                        *a -= b;
+                    }
+                    for (a, b) in self.freqs.dist.iter_mut().zip(&self.freqs2.dist) {
+                        *a -= b;
+                    }
+                    self.freqs.lit[256] = 1;
+                    self.write_block(&mut w, src, start, end, nseq, false, limit_bits);
+                    if w.bits() + 7 >= limit_bits {
+                        return Ok(CompressOutcome::Incompressible);
+                    }
+                    self.seqs.copy_within(nseq..nseq + n2, 0);
+                    std::mem::swap(&mut self.freqs, &mut self.freqs2);
+                    nseq = n2;
+                    start = end;
+                }
+                end = end2;
+            }
+            let last = end == src.len();
             self.freqs.lit[256] = 1;
             self.write_block(&mut w, src, start, end, nseq, last, limit_bits);
             if w.bits() + 7 >= limit_bits {

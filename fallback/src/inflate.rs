@@ -5,6 +5,8 @@
 //! stream is decodable by IAA (a longer distance is [`InflateError::DistanceTooFar`], IAA
 //! analytics error 17). Never panics, never reads or writes out of bounds, no allocation.
 
+use crate::lz77::CL_ORDER;
+
 /// Where decoding stops (IAA decompress flags bits 2 and 4).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum StopAt {
@@ -320,7 +322,7 @@ pub fn inflate_status(
     opts: &InflateOptions,
 ) -> Result<InflateStatus, InflateError> {
     let cap = dst.len();
-    run::<true>(src, dst, cap, opts, false, &mut 0)
+    run::<true>(src, dst, cap, opts, &mut 0)
 }
 
 /// How many dynamic-block headers of the raw-DEFLATE stream `src` (decoding into at most
@@ -336,44 +338,19 @@ pub fn crossing_repeats(src: &[u8], out_cap: usize) -> Result<u32, InflateError>
         &mut [],
         out_cap,
         &InflateOptions::default(),
-        false,
         &mut crossings,
     )?;
     Ok(crossings)
 }
 
-/// Check a stream that libdeflate decoded (into at most `out_cap` bytes) against the rules zlib
-/// applies and libdeflate does not: at most 286 literal/length and 30 distance codes, a
-/// complete code-length code, no use of literal/length symbols 286 and 287 or distance symbols
-/// 30 and 31 (which fixed-Huffman blocks can code), and no use of the bit pattern an incomplete
-/// one-code code leaves unused. Writes nothing; `Ok` means zlib decodes the stream exactly as
-/// libdeflate did.
-///
-/// Cheap where it matters: a final block whose codes are complete (every dynamic block of a
-/// well-formed single-block stream) or a stored one is accepted from its header alone; only
-/// earlier blocks and fixed-Huffman final blocks are walked symbol by symbol, without output.
-pub(crate) fn check_libdeflate_accepted(src: &[u8], out_cap: usize) -> Result<(), InflateError> {
-    run::<false>(
-        src,
-        &mut [],
-        out_cap,
-        &InflateOptions::default(),
-        true,
-        &mut 0,
-    )
-    .map(|_| ())
-}
-
 /// The decoder. `W = false`: write nothing, only count the output against `cap` (`dst` is
-/// unused). `stop_at_clean_final`: return as soon as the header of a final block with complete
-/// codes (or a final stored block) has been read; `InflateStatus` then only says that.
-/// `crossings` counts the dynamic headers with a code-length repeat across the two sequences.
+/// unused). `crossings` counts the dynamic headers with a code-length repeat across the two
+/// sequences.
 fn run<const W: bool>(
     src: &[u8],
     dst: &mut [u8],
     cap: usize,
     opts: &InflateOptions,
-    stop_at_clean_final: bool,
     crossings: &mut u32,
 ) -> Result<InflateStatus, InflateError> {
     let mut b = Bits {
@@ -389,12 +366,6 @@ fn run<const W: bool>(
         dist: Huff::new(),
     };
     let max_dist = opts.max_distance;
-    let early = |b: &Bits<'_>, out, blocks| InflateStatus {
-        written: out,
-        bits_consumed: b.consumed_bits(),
-        final_block: true,
-        blocks: blocks + 1,
-    };
     loop {
         let trunc = |out| InflateError::Truncated { written: out };
         let hdr = b.get(3).ok_or(trunc(out))?;
@@ -406,9 +377,6 @@ fn run<const W: bool>(
                 let nlen = b.get(16).ok_or(trunc(out))? as usize;
                 if len != (!nlen & 0xFFFF) {
                     return Err(InflateError::BadStoredLength);
-                }
-                if fin && stop_at_clean_final {
-                    return Ok(early(&b, out, blocks));
                 }
                 // Bytes still in the accumulator first, then straight from the input.
                 let mut left = len;
@@ -457,12 +425,7 @@ fn run<const W: bool>(
                 out = codes::<W>(&mut b, dst, cap, out, &t, max_dist)?;
             }
             2 => {
-                // A final block with complete codes ends the check at its header: no tables.
-                let header_only = fin && stop_at_clean_final;
-                let complete = read_dynamic(&mut b, &mut t, out, header_only, crossings)?;
-                if header_only && complete {
-                    return Ok(early(&b, out, blocks));
-                }
+                read_dynamic(&mut b, &mut t, out, crossings)?;
                 out = codes::<W>(&mut b, dst, cap, out, &t, max_dist)?;
             }
             _ => return Err(InflateError::InvalidBlockType),
@@ -479,20 +442,14 @@ fn run<const W: bool>(
     }
 }
 
-const CL_ORDER: [usize; 19] = [
-    16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
-];
-
-/// Read a dynamic block header into `t`; `Ok(true)` when both codes are complete.
-/// `lazy`: when both codes are complete, only check them (no decoding tables are built).
-/// A repeat across the literal/length and distance lengths adds one to `crossings`.
+/// Read a dynamic block header into `t`. A repeat across the literal/length and distance
+/// lengths adds one to `crossings`.
 fn read_dynamic(
     b: &mut Bits<'_>,
     t: &mut Tables,
     out: usize,
-    lazy: bool,
     crossings: &mut u32,
-) -> Result<bool, InflateError> {
+) -> Result<(), InflateError> {
     let trunc = InflateError::Truncated { written: out };
     let hlit = b.get(5).ok_or(trunc)? as usize + 257;
     let hdist = b.get(5).ok_or(trunc)? as usize + 1;
@@ -539,14 +496,11 @@ fn read_dynamic(
     if lens[256] == 0 {
         return Err(InflateError::MissingEob);
     }
-    let lit_complete = t.lit.check(&lens[..hlit], true)?;
-    let dist_complete = t.dist.check(&lens[hlit..total], true)?;
-    let complete = lit_complete && dist_complete;
-    if !(lazy && complete) {
-        t.lit.tables(&lens[..hlit], FAST_BITS);
-        t.dist.tables(&lens[hlit..total], FAST_BITS);
-    }
-    Ok(complete)
+    t.lit.check(&lens[..hlit], true)?;
+    t.dist.check(&lens[hlit..total], true)?;
+    t.lit.tables(&lens[..hlit], FAST_BITS);
+    t.dist.tables(&lens[hlit..total], FAST_BITS);
+    Ok(())
 }
 
 /// Decode the compressed data of one block until its EOB. Returns the new output position.

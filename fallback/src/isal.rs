@@ -54,7 +54,8 @@ impl Default for IsalCompressor {
 impl IsalCompressor {
     /// Allocate the ISA-L stream and level buffer, and the native encoder that re-encodes a
     /// unit whose header IAA would refuse, sized for units of up to 64 KiB
-    /// (`for_max_unit(65536)`).
+    /// (`for_max_unit(65536)`); aborts, as `Vec` does, if that fails
+    /// ([`IsalCompressor::try_for_max_unit`] returns the error instead).
     pub fn new() -> Self {
         Self::for_max_unit(65536)
     }
@@ -62,14 +63,20 @@ impl IsalCompressor {
     /// [`IsalCompressor::new`] with the native re-encoder sized for units of up to `max_unit`
     /// bytes ([`Compressor::for_max_unit`]; larger units still compress correctly).
     pub fn for_max_unit(max_unit: usize) -> Self {
+        Self::try_for_max_unit(max_unit).unwrap_or_else(|e| crate::alloc_failed(e))
+    }
+
+    /// [`IsalCompressor::for_max_unit`], or [`crate::FallbackError::OutOfMemory`] when an
+    /// allocation fails.
+    pub fn try_for_max_unit(max_unit: usize) -> Result<Self, crate::FallbackError> {
         // SAFETY: both functions only return sizeof/constant values.
         let (ss, ls) = unsafe { (iaa_fb_isal_stream_size(), iaa_fb_isal_level_buf_size()) };
-        IsalCompressor {
-            stream: vec![0u64; ss.div_ceil(8)].into_boxed_slice(),
-            level_buf: vec![0u8; ls].into_boxed_slice(),
-            native: Box::new(Compressor::for_max_unit(Level::Fast, max_unit)),
+        Ok(IsalCompressor {
+            stream: crate::try_boxed(ss.div_ceil(8), 0u64)?,
+            level_buf: crate::try_boxed(ls, 0u8)?,
+            native: Box::new(Compressor::try_for_max_unit(Level::Fast, max_unit)?),
             reencoded: 0,
-        }
+        })
     }
 
     /// Bytes of heap memory this compressor holds (ISA-L's stream and level buffer, and the

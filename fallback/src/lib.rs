@@ -16,6 +16,7 @@ pub mod inflate;
 pub mod isal;
 mod libdeflate;
 pub mod lz77;
+mod strict;
 pub mod variant;
 pub mod zstd_codec;
 
@@ -51,4 +52,35 @@ pub enum FallbackError {
     /// [`Compressor::with_variant`] was asked for a variant this CPU cannot run.
     #[error("the {0} encoder variant needs CPU features this machine lacks")]
     UnsupportedVariant(&'static str),
+    /// Allocating the compressor's state failed ([`Compressor::try_for_max_unit`],
+    /// [`Compressor::with_variant`]); `bytes` in the request that failed.
+    #[error("out of memory allocating {bytes} bytes of compressor state")]
+    OutOfMemory {
+        /// Size of the allocation that failed.
+        bytes: usize,
+    },
+}
+
+/// `n` copies of `v` in a boxed slice, or [`FallbackError::OutOfMemory`] (never an abort).
+pub(crate) fn try_boxed<T: Clone>(n: usize, v: T) -> Result<Box<[T]>, FallbackError> {
+    let mut b = Vec::new();
+    b.try_reserve_exact(n)
+        .map_err(|_| FallbackError::OutOfMemory {
+            bytes: n.saturating_mul(std::mem::size_of::<T>()),
+        })?;
+    b.resize(n, v);
+    Ok(b.into_boxed_slice())
+}
+
+/// What the infallible constructors do when [`try_boxed`] fails: what `Vec` does, abort
+/// through the allocation error handler.
+pub(crate) fn alloc_failed(e: FallbackError) -> ! {
+    let bytes = match e {
+        FallbackError::OutOfMemory { bytes } => bytes,
+        _ => 0,
+    };
+    std::alloc::handle_alloc_error(
+        std::alloc::Layout::from_size_align(bytes.max(1), 8)
+            .unwrap_or(std::alloc::Layout::new::<u64>()),
+    )
 }

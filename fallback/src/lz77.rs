@@ -10,7 +10,7 @@
 //! values stored before, so old entries read as empty (the Fast table's 16-bit values are
 //! cleared when they would wrap around). The output never depends on earlier calls.
 
-use crate::Level;
+use crate::{FallbackError, Level};
 
 /// Largest back-reference distance (IAA history size).
 pub const WINDOW: usize = 4096;
@@ -18,7 +18,9 @@ pub const WINDOW: usize = 4096;
 pub const MIN_MATCH: usize = 4;
 /// Longest match DEFLATE can code.
 pub const MAX_MATCH: usize = 258;
-/// Largest number of input bytes parsed into one DEFLATE block.
+/// Largest number of input bytes parsed at once (with one symbol histogram). The compressor
+/// writes two such parse blocks as one DEFLATE block when that is estimated no larger (see
+/// `Compressor::compress_body`).
 pub(crate) const BLOCK: usize = 32 * 1024;
 
 const HASH_BITS_MAX: u32 = 15;
@@ -102,10 +104,62 @@ impl Freqs {
         self.lit = [0; 288];
         self.dist = [0; 32];
     }
+
+    /// Add `o`'s counts to these.
+    pub fn add(&mut self, o: &Freqs) {
+        for (a, b) in self.lit.iter_mut().zip(&o.lit) {
+            *a += b;
+        }
+        for (a, b) in self.dist.iter_mut().zip(&o.dist) {
+            *a += b;
+        }
+    }
+
+    /// Estimated bits of the literal/length and distance symbols of these counts with ideal
+    /// codes, in 1/256 bit: `N log2 N - sum f log2 f` per alphabet (extra bits left out).
+    pub fn entropy_bits256(&self) -> u64 {
+        fn part(f: &[u32]) -> u64 {
+            let (mut n, mut s) = (0u64, 0u64);
+            for &x in f {
+                n += x as u64;
+                s += xlog2x(x as u64);
+            }
+            xlog2x(n).saturating_sub(s)
+        }
+        part(&self.lit[..286]) + part(&self.dist[..30])
+    }
+}
+
+/// `x * log2(x)` in 1/256 bit (0 for 0), from the exponent and a 64-entry table of the next six
+/// mantissa bits (error below 0.03 bit per unit of x).
+#[inline(always)]
+fn xlog2x(x: u64) -> u64 {
+    // round(256 * log2(1 + m / 64))
+    const FRAC: [u16; 64] = [
+        0, 6, 11, 17, 22, 28, 33, 38, 44, 49, 54, 59, 63, 68, 73, 78, 82, 87, 92, 96, 100, 105,
+        109, 113, 118, 122, 126, 130, 134, 138, 142, 146, 150, 154, 157, 161, 165, 169, 172, 176,
+        179, 183, 186, 190, 193, 197, 200, 203, 207, 210, 213, 216, 220, 223, 226, 229, 232, 235,
+        238, 241, 244, 247, 250, 253,
+    ];
+    if x == 0 {
+        return 0;
+    }
+    let e = 63 - x.leading_zeros() as u64;
+    let m = if e >= 6 {
+        (x >> (e - 6)) & 63
+    } else {
+        (x << (6 - e)) & 63
+    };
+    x * (e * 256 + FRAC[m as usize] as u64)
 }
 
 /// Length symbol (257..=285) minus 257, for match lengths 0..=258 (entries below 3 unused).
 pub(crate) static LEN_SYM: [u8; 259] = make_len_sym();
+/// The order in which a dynamic block header lists the code-length code's lengths (RFC 1951
+/// 3.2.7).
+pub(crate) const CL_ORDER: [usize; 19] = [
+    16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
+];
 /// Base length of each length symbol (index = symbol - 257).
 pub(crate) const LEN_BASE: [u16; 29] = [
     3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
@@ -295,30 +349,37 @@ impl Matcher {
 
     /// A matcher for the given level whose tables are sized for inputs of up to `max_unit`
     /// bytes (longer inputs still give correct tokens, found with the smaller tables).
+    /// Aborts, as `Vec` does, if the allocation fails ([`Matcher::try_for_max_unit`] returns
+    /// the error instead).
     pub fn for_max_unit(level: Level, max_unit: usize) -> Self {
-        let mut m = Self::tables_only(level, max_unit);
-        m.seqs = vec![Seq::default(); max_seqs(m.block)];
-        m
+        Self::try_for_max_unit(level, max_unit).unwrap_or_else(|e| crate::alloc_failed(e))
+    }
+
+    /// [`Matcher::for_max_unit`], or [`FallbackError::OutOfMemory`] when the allocation fails.
+    pub fn try_for_max_unit(level: Level, max_unit: usize) -> Result<Self, FallbackError> {
+        let mut m = Self::tables_only(level, max_unit)?;
+        m.seqs = crate::try_boxed(max_seqs(m.block), Seq::default())?.into_vec();
+        Ok(m)
     }
 
     /// The tables without the token buffer (the compressor brings its own), sized for inputs
     /// of up to `max_unit` bytes.
-    pub(crate) fn tables_only(level: Level, max_unit: usize) -> Self {
+    pub(crate) fn tables_only(level: Level, max_unit: usize) -> Result<Self, FallbackError> {
         let fast = level == Level::Fast;
-        Matcher {
+        Ok(Matcher {
             level,
             block: block_len(max_unit),
             // Each level allocates only the tables it uses.
-            head: vec![0; if fast { 0 } else { 1 << better_bits(max_unit) }].into_boxed_slice(),
-            prev: vec![0; if fast { 0 } else { WINDOW }].into_boxed_slice(),
-            hints: vec![0u16; if fast { 1 << fast_bits(max_unit) } else { 0 }].into_boxed_slice(),
+            head: crate::try_boxed(if fast { 0 } else { 1 << better_bits(max_unit) }, 0)?,
+            prev: crate::try_boxed(if fast { 0 } else { WINDOW }, 0)?,
+            hints: crate::try_boxed(if fast { 1 << fast_bits(max_unit) } else { 0 }, 0u16)?,
             hint_off: 0,
             hint_end: 0,
             base: 1,
             next_base: 1,
             shift: 32 - 12,
             seqs: Vec::new(),
-        }
+        })
     }
 
     /// Find the tokens of `src` (no history before it), in order. Every match has

@@ -11,8 +11,7 @@
 use std::sync::OnceLock;
 
 use flate2::{Decompress, FlushDecompress, Status};
-use iaa::model::{ModelConfig, ModelWqConfig};
-use iaa::{Device, ExecPath, Path, Pool, UnitResult};
+use iaa::{Device, ExecPath, ModelOptions, Path, Pool, UnitResult};
 use libfuzzer_sys::fuzz_target;
 
 fn software() -> &'static Pool {
@@ -33,9 +32,12 @@ fn model() -> &'static Pool {
             .path(Path::Hardware)
             .hybrid(false)
             .contexts(1)
-            .device(Device::Model(ModelConfig {
-                wqs: vec![ModelWqConfig::dedicated(16)],
-                ..ModelConfig::iaa(0) // inline engine: deterministic, no threads
+            .device(Device::Model(ModelOptions {
+                engines: 0, // inline engine: deterministic, no threads
+                wqs: 1,
+                wq_size: 16,
+                dedicated: true,
+                ..ModelOptions::default()
             }))
             .build()
             .expect("model pool")

@@ -12,6 +12,7 @@
 
 use iaa_bench::engine::{median, thread_cpu_secs};
 use iaa_bench::{arg, corpus_bytes};
+use iaa_fallback::inflate::{inflate_status, InflateOptions};
 use iaa_fallback::{max_compressed_len, CompressOutcome, Compressor, Decompressor, Level};
 
 /// One compressed unit and its original length (units that did not shrink are left out, as
@@ -51,9 +52,9 @@ fn main() {
         names.join(" ")
     );
     println!(
-        "| unit | stream (window) | ratio | decoder | decompress MB/s | x ref |\n|---|---|---:|---|---:|---:|"
+        "| unit | stream (window) | ratio | blocks/unit | decoder | decompress MB/s | x ref | ours / libdeflate |\n|---|---|---:|---:|---|---:|---:|---:|"
     );
-    for unit in [4096usize, 65536] {
+    for unit in [4096usize, 16384, 65536] {
         let mut streams: Vec<(&str, Units, f64)> = Vec::new();
         let mut lib =
             libdeflater::Compressor::new(libdeflater::CompressionLvl::new(1).expect("level 1"));
@@ -106,11 +107,26 @@ fn main() {
             bytes as f64 / median(&times[k][d]) / 1e6
         };
         let reference = mbps(0, 0);
-        for (k, (name, _, ratio)) in streams.iter().enumerate() {
+        for (k, (name, units, ratio)) in streams.iter().enumerate() {
+            // Deflate blocks per unit (our checked inflater counts them).
+            let blocks: u64 = units
+                .iter()
+                .map(|(z, n)| {
+                    inflate_status(z, &mut out[..*n], &InflateOptions::default())
+                        .map_or(0, |s| u64::from(s.blocks))
+                })
+                .sum();
+            let per_unit = blocks as f64 / units.len().max(1) as f64;
+            let own = mbps(k, 1) / mbps(k, 0);
             for (d, dec) in ["libdeflate", "ours (iaa-fallback)"].iter().enumerate() {
                 let v = mbps(k, d);
+                let rel = if d == 1 {
+                    format!("{own:.3}x")
+                } else {
+                    String::new()
+                };
                 println!(
-                    "| {} KiB | {name} | {ratio:.3} | {dec} | {v:.1} | {:.2}x |",
+                    "| {} KiB | {name} | {ratio:.3} | {per_unit:.2} | {dec} | {v:.1} | {:.2}x | {rel} |",
                     unit / 1024,
                     v / reference
                 );

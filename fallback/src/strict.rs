@@ -1,0 +1,592 @@
+//! The strictness check run after libdeflate accepted a stream: reject what libdeflate accepts
+//! and zlib (RFC 1951) does not, writing nothing and as cheaply as possible.
+//!
+//! What libdeflate accepts and zlib refuses, and where it can be seen:
+//!
+//! - in a dynamic header: HLIT > 286 or HDIST > 30; a code-length code that is not complete
+//!   (libdeflate takes one of a single length-1 code); a literal/length code without the
+//!   end-of-block symbol; over-subscribed or incomplete literal/length or distance codes
+//!   other than zlib's exceptions (one code of length 1, or no distance code at all). All are
+//!   found from the header alone.
+//! - in the data of a fixed-Huffman block: literal/length symbols 286 and 287, distance
+//!   symbols 30 and 31 (libdeflate decodes them as length 258 and far distances).
+//! - in the data of a dynamic block whose literal/length or distance code is incomplete: the
+//!   bit pattern no code uses (libdeflate decodes it as the one symbol, or, for an empty
+//!   distance code, as distance 1).
+//!
+//! A dynamic block with complete codes therefore cannot hold a forbidden symbol: when it is
+//! the final block the check ends at its header, no table is built. Every other block is
+//! walked without output, with a table per code that gives the total bits (code plus extra
+//! bits) of each symbol and whether it is a literal, a length, the end of block or forbidden;
+//! the walk's only job there is to find where the next block starts (or to meet a forbidden
+//! symbol). A stored block is skipped by its length.
+
+use crate::lz77::CL_ORDER;
+use std::sync::OnceLock;
+
+use crate::inflate::InflateError;
+use crate::lz77::{DIST_EXTRA, LEN_EXTRA};
+
+/// Index bits of the literal/length walk table.
+const LIT_BITS: u32 = 10;
+/// Index bits of the distance walk table.
+const DIST_BITS: u32 = 8;
+
+/// Entry kinds (bits 5..8 of a table entry; bits 0..5 are the symbol's total bits).
+const LIT: u8 = 0;
+const LEN: u8 = 1;
+const EOB: u8 = 2;
+/// Forbidden symbol or unused bit pattern.
+const BAD: u8 = 3;
+/// The code is longer than the table's index bits: decode it canonically.
+const LONG: u8 = 4;
+/// A distance symbol (distance tables only).
+const DIST: u8 = 5;
+
+#[inline(always)]
+const fn entry(kind: u8, bits: u32) -> u8 {
+    (kind << 5) | bits as u8
+}
+
+/// Input bits, LSB first. Past the end of the input the stream reads as zero bits, so the
+/// loops need no bounds test per symbol; [`Bits::overran`] tells whether any of those were
+/// consumed, and the check then fails.
+#[derive(Clone)]
+struct Bits<'a> {
+    src: &'a [u8],
+    pos: usize,
+    acc: u64,
+    cnt: u32,
+}
+
+impl Bits<'_> {
+    /// At least 56 valid bits in `acc` afterwards (zero bits past the end of the input).
+    #[inline(always)]
+    fn refill(&mut self) {
+        if let Some(b) = self.src.get(self.pos..self.pos + 8) {
+            let v = u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+            // The bits above `cnt` already in `acc` are the same stream bits, so OR-ing the
+            // word in again leaves them unchanged.
+            self.acc |= v << self.cnt;
+            self.pos += ((63 - self.cnt) >> 3) as usize;
+            self.cnt |= 56;
+        } else {
+            self.refill_slow();
+        }
+    }
+
+    /// Near the end of the input. Takes and returns the reader's state by value, so the
+    /// reader's fields need no memory address and stay in registers in the hot loops.
+    #[inline(always)]
+    fn refill_slow(&mut self) {
+        (self.pos, self.acc, self.cnt) = refill_slow(self.src, self.pos, self.acc, self.cnt);
+    }
+
+    #[inline(always)]
+    fn take(&mut self, n: u32) -> u32 {
+        let v = (self.acc & ((1u64 << n) - 1)) as u32;
+        self.acc >>= n;
+        self.cnt -= n;
+        v
+    }
+
+    #[inline(always)]
+    fn skip(&mut self, n: u32) {
+        self.acc >>= n;
+        self.cnt -= n;
+    }
+
+    /// Bits consumed so far (zero bits past the end included).
+    fn consumed(&self) -> u64 {
+        self.pos as u64 * 8 - u64::from(self.cnt)
+    }
+
+    /// Whether the walk read past the end of the input.
+    fn overran(&self) -> bool {
+        self.consumed() > self.src.len() as u64 * 8
+    }
+}
+
+/// [`Bits::refill_slow`]'s work: byte by byte, zero bytes past the end of `src`.
+#[cold]
+#[inline(never)]
+fn refill_slow(src: &[u8], mut pos: usize, mut acc: u64, mut cnt: u32) -> (usize, u64, u32) {
+    while cnt <= 56 {
+        let byte = src.get(pos).copied().unwrap_or(0);
+        acc |= u64::from(byte) << cnt;
+        pos += 1;
+        cnt += 8;
+    }
+    (pos, acc, cnt)
+}
+
+/// A walk table for one code: `entries` indexed by the next `BITS` input bits, plus what a
+/// code longer than that needs (counts and symbols in canonical order).
+struct Walk<const N: usize, const SIZE: usize> {
+    entries: [u8; SIZE],
+    count: [u16; 16],
+    sorted: [u16; N],
+}
+
+impl<const N: usize, const SIZE: usize> Walk<N, SIZE> {
+    fn new() -> Self {
+        Walk {
+            entries: [entry(BAD, 0); SIZE],
+            count: [0; 16],
+            sorted: [0; N],
+        }
+    }
+
+    /// Tables of the code `lens` (counts already in `self.count`, lengths checked), `kind`
+    /// giving each symbol's entry from its code length. Patterns no code uses stay `BAD`.
+    fn build(&mut self, lens: &[u8], kind: impl Fn(usize, u32) -> u8) {
+        let bits = SIZE.trailing_zeros();
+        self.entries.fill(entry(BAD, 0));
+        // Canonical first codes (count[0] is 0) and the first sorted index of each length.
+        let mut next = [0u32; 16];
+        let mut offs = [0u16; 16];
+        let mut c = 0u32;
+        for l in 1..16 {
+            c = (c + u32::from(self.count[l - 1])) << 1;
+            next[l] = c;
+            if l < 15 {
+                offs[l + 1] = offs[l] + self.count[l];
+            }
+        }
+        for (s, &l) in lens.iter().enumerate() {
+            if l == 0 {
+                continue;
+            }
+            let l32 = u32::from(l);
+            let code = next[l as usize];
+            next[l as usize] += 1;
+            if let Some(slot) = self.sorted.get_mut(offs[l as usize] as usize) {
+                *slot = s as u16;
+            }
+            offs[l as usize] += 1;
+            let rev = (code.reverse_bits() >> (32 - l32)) as usize;
+            if l32 <= bits {
+                let e = kind(s, l32);
+                let mut k = rev;
+                while k < SIZE {
+                    self.entries[k] = e;
+                    k += 1 << l32;
+                }
+            } else {
+                self.entries[rev & (SIZE - 1)] = entry(LONG, 0);
+            }
+        }
+    }
+
+    /// Decode a code longer than the table bits, canonically; `(symbol, code length)`, or
+    /// `None` for an unused pattern. `acc` holds at least 15 valid bits.
+    #[cold]
+    fn long(&self, mut acc: u64) -> Option<(usize, u32)> {
+        let (mut code, mut first, mut index) = (0i32, 0i32, 0i32);
+        for l in 1..16u32 {
+            code |= (acc & 1) as i32;
+            acc >>= 1;
+            let count = i32::from(self.count[l as usize]);
+            if code - first < count {
+                let s = *self.sorted.get((index + code - first) as usize)?;
+                return Some((s as usize, l));
+            }
+            index += count;
+            first = (first + count) << 1;
+            code <<= 1;
+        }
+        None
+    }
+}
+
+type LitWalk = Walk<288, { 1 << LIT_BITS }>;
+type DistWalk = Walk<32, { 1 << DIST_BITS }>;
+
+/// The entry of literal/length symbol `s` with a code of `l` bits; 286 and 287 are forbidden
+/// (only fixed blocks give them codes).
+#[inline(always)]
+fn lit_kind(s: usize, l: u32) -> u8 {
+    match s {
+        0..=255 => entry(LIT, l),
+        256 => entry(EOB, l),
+        257..=285 => entry(LEN, l + u32::from(LEN_EXTRA[s - 257])),
+        _ => entry(BAD, 0),
+    }
+}
+
+#[inline(always)]
+fn dist_kind(s: usize, l: u32) -> u8 {
+    match DIST_EXTRA.get(s) {
+        Some(&e) => entry(DIST, l + u32::from(e)),
+        None => entry(BAD, 0),
+    }
+}
+
+/// Check code-length counts (`count[0]` ignored) the way zlib does. `Ok(true)`: complete;
+/// `Ok(false)`: incomplete but accepted (one code of length 1, or no code at all, allowed
+/// only when `allow_incomplete`).
+fn kraft(count: &[u16; 16], allow_incomplete: bool) -> Result<bool, InflateError> {
+    let mut left: i32 = 1;
+    let mut max = 0;
+    for (l, &c) in count.iter().enumerate().skip(1) {
+        left = (left << 1) - i32::from(c);
+        if left < 0 {
+            return Err(InflateError::InvalidCodeLengths);
+        }
+        if c > 0 {
+            max = l;
+        }
+    }
+    if left > 0 && !(allow_incomplete && max <= 1) {
+        return Err(InflateError::InvalidCodeLengths);
+    }
+    Ok(left == 0)
+}
+
+/// The counts of each code length in `lens`.
+fn counts(lens: &[u8]) -> [u16; 16] {
+    let mut count = [0u16; 16];
+    for &l in lens {
+        count[usize::from(l & 15)] += 1;
+    }
+    count[0] = 0;
+    count
+}
+
+/// Tables of the fixed code, built once per process.
+struct Fixed {
+    lit: LitWalk,
+    dist: DistWalk,
+}
+
+fn fixed() -> &'static Fixed {
+    static FIXED: OnceLock<Fixed> = OnceLock::new();
+    FIXED.get_or_init(|| {
+        let mut lens = [0u8; 288];
+        for (s, l) in lens.iter_mut().enumerate() {
+            *l = match s {
+                0..=143 => 8,
+                144..=255 => 9,
+                256..=279 => 7,
+                _ => 8,
+            };
+        }
+        let mut f = Fixed {
+            lit: Walk::new(),
+            dist: Walk::new(),
+        };
+        f.lit.count = counts(&lens);
+        f.lit.build(&lens, lit_kind);
+        f.dist.count = counts(&[5; 32]);
+        f.dist.build(&[5; 32], dist_kind);
+        f
+    })
+}
+
+/// Check a stream libdeflate decoded successfully from exactly `src` (the bytes it reported
+/// using). `Ok` means zlib accepts it too, and decodes it to the same bytes.
+pub(crate) fn check(src: &[u8]) -> Result<(), InflateError> {
+    let mut b = Bits {
+        src,
+        pos: 0,
+        acc: 0,
+        cnt: 0,
+    };
+    let truncated = InflateError::Truncated { written: 0 };
+    // Tables of dynamic blocks, built only for a block that must be walked.
+    let mut dynamic: Option<(LitWalk, DistWalk)> = None;
+    loop {
+        b.refill();
+        let hdr = b.take(3);
+        let fin = hdr & 1 != 0;
+        match hdr >> 1 {
+            0 => {
+                b.skip(b.cnt & 7);
+                let len = b.take(16);
+                let nlen = b.take(16);
+                if len != (!nlen & 0xFFFF) {
+                    return Err(InflateError::BadStoredLength);
+                }
+                if b.overran() {
+                    return Err(truncated);
+                }
+                // Skip the data: restart the bit reader at the byte after it.
+                let at = (b.consumed() / 8) as usize + len as usize;
+                if at > src.len() {
+                    return Err(truncated);
+                }
+                b = Bits {
+                    src,
+                    pos: at,
+                    acc: 0,
+                    cnt: 0,
+                };
+            }
+            1 => {
+                let f = fixed();
+                walk(&mut b, &f.lit, &f.dist)?;
+            }
+            2 => {
+                let mut lens = [0u8; LENS];
+                let at = (b.clone(),);
+                let mut h = if fin {
+                    read_header::<false>(&mut b, &mut lens)?
+                } else {
+                    read_header::<true>(&mut b, &mut lens)?
+                };
+                if b.overran() {
+                    return Err(truncated);
+                }
+                const FULL: u32 = 1 << 15;
+                if fin && !(h.lit_kraft == FULL && h.dist_kraft == FULL) {
+                    // Rare: a final block to walk after all. Read its header again, storing.
+                    b = at.0;
+                    h = read_header::<true>(&mut b, &mut lens)?;
+                }
+                if !(fin && h.lit_kraft == FULL && h.dist_kraft == FULL) {
+                    // Walked, or refused: count the lengths and check them as zlib does.
+                    let (lit, dist) = (&lens[..h.hlit], &lens[h.hlit..h.total]);
+                    let (lit_count, dist_count) = (counts(lit), counts(dist));
+                    kraft(&lit_count, true)?;
+                    kraft(&dist_count, true)?;
+                    let t = dynamic.get_or_insert_with(|| (Walk::new(), Walk::new()));
+                    t.0.count = lit_count;
+                    t.0.build(lit, lit_kind);
+                    t.1.count = dist_count;
+                    t.1.build(dist, dist_kind);
+                    walk(&mut b, &t.0, &t.1)?;
+                }
+            }
+            _ => return Err(InflateError::InvalidBlockType),
+        }
+        if b.overran() {
+            return Err(truncated);
+        }
+        if fin {
+            return Ok(());
+        }
+    }
+}
+
+/// Room for 286 + 30 code lengths and the 8-byte stores that fill them.
+const LENS: usize = 288 + 32 + 8;
+
+/// What a dynamic header said.
+struct Header {
+    /// HLIT: literal/length code lengths, at `lens[..hlit]`.
+    hlit: usize,
+    /// HLIT + HDIST: the distance code lengths are `lens[hlit..total]`.
+    total: usize,
+    /// Kraft sums of the two codes in units of 2^-15: 2^15 = complete.
+    lit_kraft: u32,
+    dist_kraft: u32,
+}
+
+/// Kraft weight of a code length in units of 2^-15 (length 0: no code).
+const WEIGHT: [u32; 16] = {
+    let mut w = [0u32; 16];
+    let mut l = 1;
+    while l < 16 {
+        w[l] = 1 << (15 - l);
+        l += 1;
+    }
+    w
+};
+
+/// Per code-length symbol: extra bits and the repeat count they add to (0..=15: 0 and 1).
+const CL_EXTRA: [u32; 19] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 7];
+const CL_BASE: [u32; 19] = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 11];
+
+/// Code-length table entry: bits 0..6 all bits the symbol takes (code and extra bits: the
+/// entry itself is the shift count, x86 shifts use only those bits), 8..11 the code's
+/// length, 11..16 the length value (0 for repeats of zero; 16 = repeat the previous one),
+/// 16..24 the repeat base, 24..32 the mask of its extra bits.
+#[inline(always)]
+fn cl_entry(sym: usize, len: u32) -> u32 {
+    let extra = CL_EXTRA[sym];
+    let val = match sym {
+        0..=16 => sym as u32,
+        _ => 0,
+    };
+    (len + extra) | len << 8 | val << 11 | CL_BASE[sym] << 16 | ((1 << extra) - 1) << 24
+}
+
+/// One code-length symbol (at most 7 + 7 bits): `(length value, repeat count)`; a repeat of the previous length
+/// when there is none gives value 16, which the caller reports.
+#[inline(always)]
+fn cl_step(b: &mut Bits<'_>, table: &[u32; 128], prev: u8) -> (u8, usize) {
+    if b.cnt < 14 {
+        b.refill();
+    }
+    let e = table[(b.acc & 127) as usize];
+    let acc = b.acc;
+    // The critical path from one symbol to the next: mask, load, shift.
+    b.acc >>= e & 63;
+    b.cnt -= e & 63;
+    let rep = (e >> 16 & 0xFF) + ((acc >> (e >> 8 & 7)) as u32 & (e >> 24));
+    let v = (e >> 11) as u8 & 31;
+    (if v == 16 { prev } else { v }, rep as usize)
+}
+
+/// Read a dynamic header; with `STORE` also its code lengths into `lens` (a final block
+/// whose codes turn out complete needs only the Kraft sums). The loops have no
+/// data-dependent branch (a repeat's extra bits and value come from the table) and keep the
+/// sums in registers: mispredicted branches and load-add-store chains on per-length counters
+/// cost more than the decoding itself. Without `STORE` the end-of-block code is not looked
+/// for: the caller uses such a header only when both codes are complete, and libdeflate
+/// reached the end of that block, which a complete code without an end-of-block code has no
+/// pattern for.
+#[inline(never)]
+fn read_header<const STORE: bool>(
+    b: &mut Bits<'_>,
+    lens: &mut [u8; LENS],
+) -> Result<Header, InflateError> {
+    // `b` holds >= 53 bits after the 3 header bits.
+    let hlit = b.take(5) as usize + 257;
+    let hdist = b.take(5) as usize + 1;
+    let hclen = b.take(4) as usize + 4;
+    if hlit > 286 || hdist > 30 {
+        return Err(InflateError::TooManyCodes);
+    }
+    let mut cl = [0u8; 19];
+    for &s in &CL_ORDER[..hclen] {
+        if b.cnt < 3 {
+            b.refill();
+        }
+        cl[s] = b.take(3) as u8;
+    }
+    // The code-length code must be complete (zlib allows no exception for it).
+    let count = counts(&cl);
+    kraft(&count, false)?;
+    // Its table, 7 index bits: every pattern is a code.
+    let mut table = [0u32; 128];
+    let mut next = [0u32; 8];
+    let mut c = 0u32;
+    for l in 1..8 {
+        c = (c + u32::from(count[l - 1])) << 1;
+        next[l] = c;
+    }
+    for (s, &l) in cl.iter().enumerate() {
+        if l == 0 {
+            continue;
+        }
+        let l32 = u32::from(l);
+        let code = next[l as usize];
+        next[l as usize] += 1;
+        let e = cl_entry(s, l32);
+        let mut k = (code.reverse_bits() >> (32 - l32)) as usize;
+        while k < 128 {
+            table[k] = e;
+            k += 1 << l32;
+        }
+    }
+    let total = hlit + hdist;
+    let store = |lens: &mut [u8; LENS], i: usize, end: usize, val: u8| {
+        if STORE {
+            // 8-byte stores (`lens` has room past `total`), no memset call per run.
+            let mut k = i;
+            while k < end.min(total) {
+                lens[k..k + 8].copy_from_slice(&[val; 8]);
+                k += 8;
+            }
+        }
+    };
+    // The first symbol cannot repeat a previous length; every later one has one.
+    if b.cnt < 7 {
+        b.refill();
+    }
+    if (table[(b.acc & 127) as usize] >> 11) & 31 == 16 {
+        return Err(InflateError::InvalidRepeat);
+    }
+    let mut prev = 0u8;
+    let mut i = 0;
+    let mut lit_kraft = 0u32;
+    while i < hlit {
+        let (val, rep) = cl_step(b, &table, prev);
+        lit_kraft += WEIGHT[usize::from(val & 15)] * rep as u32;
+        store(lens, i, i + rep, val);
+        prev = val;
+        i += rep;
+    }
+    // The last run may cross into the distance lengths.
+    let over = (i - hlit) as u32;
+    let w = WEIGHT[usize::from(prev & 15)];
+    lit_kraft -= w * over;
+    let mut dist_kraft = w * over;
+    while i < total {
+        let (val, rep) = cl_step(b, &table, prev);
+        dist_kraft += WEIGHT[usize::from(val & 15)] * rep as u32;
+        store(lens, i, i + rep, val);
+        prev = val;
+        i += rep;
+    }
+    if i > total {
+        return Err(InflateError::InvalidRepeat);
+    }
+    if STORE && lens[256] == 0 {
+        return Err(InflateError::MissingEob);
+    }
+    Ok(Header {
+        hlit,
+        total,
+        lit_kraft,
+        dist_kraft,
+    })
+}
+
+/// Walk one block's symbols up to its end-of-block code; `Err(InvalidCode)` at a forbidden
+/// symbol or an unused pattern. Nothing is written: libdeflate decoded the output already.
+///
+/// The accumulator is refilled after every symbol, so each symbol starts with >= 56 bits:
+/// enough for a literal/length code with its extra bits (20) and a distance code with its
+/// extra bits (28). After a literal the next entry is looked up from the bits already there,
+/// before the refill, so the refill is off the path from one literal to the next.
+#[inline(never)]
+fn walk(b: &mut Bits<'_>, lit: &LitWalk, dist: &DistWalk) -> Result<(), InflateError> {
+    const LM: u64 = (1 << LIT_BITS) - 1;
+    const DM: u64 = (1 << DIST_BITS) - 1;
+    b.refill();
+    let mut e = lit.entries[(b.acc & LM) as usize];
+    loop {
+        // Past the end of the input by more than the accumulator holds: some of the zero bits
+        // were consumed (the exact test is made at the end of the block).
+        if b.pos > b.src.len() + 8 {
+            return Err(InflateError::Truncated { written: 0 });
+        }
+        if e >> 5 == LIT {
+            b.skip(u32::from(e & 31));
+            e = lit.entries[(b.acc & LM) as usize];
+            b.refill();
+            continue;
+        }
+        let (mut kind, mut bits) = (e >> 5, u32::from(e & 31));
+        if kind == LONG {
+            let (s, l) = lit.long(b.acc).ok_or(InflateError::InvalidCode)?;
+            let le = lit_kind(s, l);
+            kind = le >> 5;
+            bits = u32::from(le & 31);
+        }
+        match kind {
+            LIT => b.skip(bits),
+            LEN => {
+                b.skip(bits);
+                let mut d = dist.entries[(b.acc & DM) as usize];
+                if d >> 5 == LONG {
+                    let (s, l) = dist.long(b.acc).ok_or(InflateError::InvalidCode)?;
+                    d = dist_kind(s, l);
+                }
+                if d >> 5 != DIST {
+                    return Err(InflateError::InvalidCode);
+                }
+                b.skip(u32::from(d & 31));
+            }
+            EOB => {
+                b.skip(bits);
+                return Ok(());
+            }
+            _ => return Err(InflateError::InvalidCode),
+        }
+        b.refill();
+        e = lit.entries[(b.acc & LM) as usize];
+    }
+}
