@@ -84,7 +84,7 @@ impl<'a> Inputs<'a> {
                 for (i, &l) in lens.iter().enumerate() {
                     let start = i.checked_mul(stride);
                     let end = start.and_then(|s| s.checked_add(l));
-                    if l > stride || end.map_or(true, |e| e > buf.len()) {
+                    if l > stride || end.is_none_or(|e| e > buf.len()) {
                         return Err(Error::BadInputLayout { unit: i });
                     }
                 }

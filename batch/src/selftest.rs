@@ -234,7 +234,7 @@ fn text(n: usize, seed: u64) -> Vec<u8> {
         x ^= x << 17;
         v.extend_from_slice(WORDS[(x % 12) as usize].as_bytes());
         v.push(b' ');
-        if x % 5 == 0 {
+        if x.is_multiple_of(5) {
             v.extend_from_slice((x % 100_000).to_string().as_bytes());
         }
     }
@@ -931,7 +931,7 @@ fn verdict(wq: &str, checks: &[Check]) -> Verdict {
         .collect();
     let fatal = failed.iter().find(|c| {
         c.op == "submit"
-            || (c.op == "compress" && c.field.as_deref().map_or(true, |f| f == "output"))
+            || (c.op == "compress" && c.field.as_deref().is_none_or(|f| f == "output"))
             || (c.op == "decompress"
                 && matches!(c.field.as_deref(), None | Some("output" | "output_size")))
     });

@@ -73,7 +73,7 @@ fn storm(verify: bool, batches_per_thread: usize, seed: u64) {
                     let _ = dev.set_wq_enabled(wq, true);
                 }
                 tick += 1;
-                if tick % 50 == 0 {
+                if tick.is_multiple_of(50) {
                     dev.finish_hung();
                 }
             }

@@ -502,7 +502,7 @@ pub fn run(
 }
 
 fn unit_label(u: usize) -> String {
-    if u % 1024 == 0 {
+    if u.is_multiple_of(1024) {
         format!("{} KiB", u / 1024)
     } else {
         format!("{u} B")

@@ -56,7 +56,7 @@ pub(crate) unsafe fn pool_ref<'a>(p: *const iaa_pool) -> Result<&'a Pool, CapiEr
     if p.is_null() {
         return Err(CapiError::Null("pool"));
     }
-    if (p as usize) % align_of::<iaa_pool>() != 0 {
+    if !(p as usize).is_multiple_of(align_of::<iaa_pool>()) {
         return Err(CapiError::Invalid("pool is not a pool handle"));
     }
     // SAFETY: non-null, aligned, and the caller promises a live pool.
@@ -89,7 +89,7 @@ pub(crate) unsafe fn in_slice<'a, T>(
     if p.is_null() {
         return Err(CapiError::Null(what));
     }
-    if (p as usize) % align_of::<T>() != 0 || !range_ok(p, len) {
+    if !(p as usize).is_multiple_of(align_of::<T>()) || !range_ok(p, len) {
         return Err(CapiError::Invalid(what));
     }
     // SAFETY: non-null, aligned, within the address space; readable per the caller.
@@ -113,7 +113,7 @@ pub(crate) unsafe fn out_slice<'a, T>(
     if p.is_null() {
         return Err(CapiError::Null(what));
     }
-    if (p as usize) % align_of::<T>() != 0 || !range_ok(p, len) {
+    if !(p as usize).is_multiple_of(align_of::<T>()) || !range_ok(p, len) {
         return Err(CapiError::Invalid(what));
     }
     // SAFETY: non-null, aligned, within the address space; writable and unaliased per the
@@ -201,7 +201,7 @@ pub(crate) fn rebind<A, B>(mut v: Vec<A>) -> Vec<B> {
 /// # Safety
 /// `p` is non-null and points to at least a readable `size_t`.
 unsafe fn struct_size<T>(p: *const T, what: &'static str) -> Result<usize, CapiError> {
-    if (p as usize) % align_of::<usize>() != 0 {
+    if !(p as usize).is_multiple_of(align_of::<usize>()) {
         return Err(CapiError::Invalid(what));
     }
     // SAFETY: non-null and aligned; every versioned struct starts with a size_t.
@@ -349,7 +349,7 @@ pub unsafe extern "C" fn iaa_pool_create(cfg: *const iaa_config, out: *mut *mut 
             if out.is_null() {
                 return Err(CapiError::Null("out"));
             }
-            if (out as usize) % align_of::<*mut iaa_pool>() != 0 {
+            if !(out as usize).is_multiple_of(align_of::<*mut iaa_pool>()) {
                 return Err(CapiError::Invalid("out"));
             }
             // SAFETY: non-null, aligned, writable per the caller. Written first so every
@@ -1333,6 +1333,6 @@ mod tests {
         let p = (usize::MAX - 3) as *const u8;
         assert!(!range_ok(p, 8));
         assert!(range_ok(p, 2));
-        assert!(!range_ok(8 as *const u64, usize::MAX / 4));
+        assert!(!range_ok(std::ptr::dangling::<u64>(), usize::MAX / 4));
     }
 }

@@ -154,7 +154,7 @@ unsafe fn inflight<'a>(h: *mut iaa_handle) -> Result<&'a mut Inflight, CapiError
     if h.is_null() {
         return Err(CapiError::Null("handle"));
     }
-    if (h as usize) % align_of::<Inflight>() != 0 {
+    if !(h as usize).is_multiple_of(align_of::<Inflight>()) {
         return Err(CapiError::Invalid("handle is not a handle"));
     }
     // SAFETY: non-null, aligned; live per the caller.
@@ -178,7 +178,7 @@ unsafe fn submit(
     if out.is_null() {
         return Err(CapiError::Null("out"));
     }
-    if (out as usize) % align_of::<*mut iaa_handle>() != 0 {
+    if !(out as usize).is_multiple_of(align_of::<*mut iaa_handle>()) {
         return Err(CapiError::Invalid("out"));
     }
     // SAFETY: `out` is non-NULL and aligned (checked above) and writable for one pointer (this

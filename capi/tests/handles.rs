@@ -224,7 +224,7 @@ fn misuse_is_refused() {
     let lens = [4096usize; 2];
     let outs: Vec<*mut u8> = pages.dst.iter_mut().map(|d| d.as_mut_ptr()).collect();
     let caps = [4096usize; 2];
-    let mut h: *mut iaa_handle = 8 as *mut iaa_handle;
+    let mut h: *mut iaa_handle = std::ptr::dangling_mut::<iaa_handle>();
     // SAFETY: each call must refuse before using the bad argument.
     unsafe {
         // NULL out.

@@ -53,7 +53,7 @@ struct Bits {
 impl Bits {
     fn put(&mut self, v: u32, n: u32) {
         for i in 0..n {
-            if self.n % 8 == 0 {
+            if self.n.is_multiple_of(8) {
                 self.out.push(0);
             }
             let last = self.out.len() - 1;

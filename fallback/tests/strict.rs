@@ -142,7 +142,7 @@ struct Bw {
 impl Bw {
     fn put(&mut self, v: u32, n: u32) {
         for i in 0..n {
-            if self.bit % 8 == 0 {
+            if self.bit.is_multiple_of(8) {
                 self.bytes.push(0);
             }
             let last = self.bytes.len() - 1;

@@ -31,7 +31,7 @@ fn inputs() -> Vec<(String, Vec<u8>)> {
     for k in 0..40 {
         mixed.extend_from_slice(&text[k * 37..k * 37 + 3000]);
         mixed.extend_from_slice(&noise[k * 2000..k * 2000 + 2000]);
-        mixed.extend(std::iter::repeat(k as u8).take(500 + 97 * k));
+        mixed.extend(std::iter::repeat_n(k as u8, 500 + 97 * k));
     }
     v.push(("noise".into(), noise));
     v.push(("text".into(), text));

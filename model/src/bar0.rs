@@ -660,7 +660,7 @@ impl Bar0 for Bar0Model {
     }
 
     fn read32(&self, off: u32) -> u32 {
-        if off % 4 != 0 || off >= self.cfg.bar_len {
+        if !off.is_multiple_of(4) || off >= self.cfg.bar_len {
             return u32::MAX;
         }
         let mut s = self.lock();
@@ -676,7 +676,7 @@ impl Bar0 for Bar0Model {
     }
 
     fn write32(&self, off: u32, v: u32) {
-        if off % 4 != 0 || off >= self.cfg.bar_len {
+        if !off.is_multiple_of(4) || off >= self.cfg.bar_len {
             return;
         }
         let mut s = self.lock();
@@ -684,7 +684,7 @@ impl Bar0 for Bar0Model {
     }
 
     fn read64(&self, off: u32) -> u64 {
-        if off % 8 != 0 || off.saturating_add(8) > self.cfg.bar_len {
+        if !off.is_multiple_of(8) || off.saturating_add(8) > self.cfg.bar_len {
             return u64::MAX;
         }
         let s = self.lock();
@@ -693,7 +693,7 @@ impl Bar0 for Bar0Model {
     }
 
     fn write64(&self, off: u32, v: u64) {
-        if off % 8 != 0 || off.saturating_add(8) > self.cfg.bar_len {
+        if !off.is_multiple_of(8) || off.saturating_add(8) > self.cfg.bar_len {
             return;
         }
         let mut s = self.lock();

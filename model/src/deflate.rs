@@ -328,7 +328,7 @@ pub(crate) fn compress(
     for i in 0..nbits / 8 {
         out.put(aecs.output_accum[i] as u32, 8);
     }
-    if nbits % 8 != 0 {
+    if !nbits.is_multiple_of(8) {
         out.put(aecs.output_accum[nbits / 8] as u32, (nbits % 8) as u32);
     }
     let mut bad_code = false;

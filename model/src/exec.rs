@@ -205,7 +205,7 @@ fn iaa_validate(
         });
     }
     let f = d.op_flags();
-    if f.contains(OpFlags::CRAV) && d.completion_addr % 64 != 0 {
+    if f.contains(OpFlags::CRAV) && !d.completion_addr.is_multiple_of(64) {
         return Err(reject(st::CR_ALIGN));
     }
     let int_ok = |b: &[u8]| !nonzero(b) || f.contains(OpFlags::RCI);
@@ -227,7 +227,10 @@ fn iaa_validate(
     if d.src1_size as u64 > max || (has_dst && d.max_dst_size as u64 > max) {
         return Err(reject(st::XFER_SIZE));
     }
-    if has_dst && (rd == 1 || wr != 0) && (d.src2_addr % 32 != 0 || d.src2_size % 32 != 0) {
+    if has_dst
+        && (rd == 1 || wr != 0)
+        && (!d.src2_addr.is_multiple_of(32) || !d.src2_size.is_multiple_of(32))
+    {
         return Err(reject(st::ADDR_ALIGN));
     }
     match op {
@@ -635,7 +638,7 @@ fn dsa_validate(
             invalid_flags: flags & !valid,
         });
     }
-    if d.op_flags().contains(OpFlags::CRAV) && d.completion_addr % 32 != 0 {
+    if d.op_flags().contains(OpFlags::CRAV) && !d.completion_addr.is_multiple_of(32) {
         return Err(reject(st::CR_ALIGN));
     }
     let reserved_bad = nonzero(&b[38..40])
@@ -657,7 +660,7 @@ fn dsa_validate(
     }
     match op {
         DsaOpcode::Batch => {
-            if d.addr1 % 64 != 0 {
+            if !d.addr1.is_multiple_of(64) {
                 return Err(reject(st::DESC_LIST_ALIGN));
             }
             if d.size == 0 || d.size > cfg.max_batch {

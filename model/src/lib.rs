@@ -1114,7 +1114,7 @@ fn engine(inner: Arc<Inner>, id: usize) {
         if idle == 1 {
             idle_since = Instant::now();
         }
-        if idle % 64 != 0 || idle_since.elapsed() < IDLE_POLL {
+        if !idle.is_multiple_of(64) || idle_since.elapsed() < IDLE_POLL {
             core::hint::spin_loop();
             continue;
         }

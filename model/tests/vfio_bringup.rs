@@ -877,7 +877,7 @@ impl Bar0 for RandomBar {
     fn read32(&self, off: u32) -> u32 {
         match off {
             // Every other seed looks like a device, so the bring-up code runs on random caps.
-            0x00 if self.0 % 2 == 0 => 0x100,
+            0x00 if self.0.is_multiple_of(2) => 0x100,
             _ => self.word(off) as u32,
         }
     }
@@ -885,9 +885,9 @@ impl Bar0 for RandomBar {
     fn read64(&self, off: u32) -> u64 {
         let w = self.word(off);
         match off {
-            0x10 if self.0 % 2 == 0 => w | (1 << 31),
+            0x10 if self.0.is_multiple_of(2) => w | (1 << 31),
             // Table offsets of 1..=0x40 units.
-            0x60 if self.0 % 2 == 0 => {
+            0x60 if self.0.is_multiple_of(2) => {
                 ((w & 0x3f) + 1) | ((((w >> 16) & 0x3f) + 1) << 16) | (w & !0xffff_ffff)
             }
             _ => w,

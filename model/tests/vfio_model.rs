@@ -16,7 +16,7 @@ fn data(n: usize, seed: u64) -> Vec<u8> {
         s ^= s << 13;
         s ^= s >> 7;
         s ^= s << 17;
-        if s % 6 == 0 {
+        if s.is_multiple_of(6) {
             v.push((s >> 24) as u8);
         } else {
             v.extend_from_slice(words[(s >> 40) as usize % 5]);

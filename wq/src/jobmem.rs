@@ -942,7 +942,7 @@ mod tests {
             if pages {
                 assert!(regions
                     .iter()
-                    .all(|r| r.0 as usize % 4096 == 0 && r.1 % 4096 == 0));
+                    .all(|r| (r.0 as usize).is_multiple_of(4096) && r.1 % 4096 == 0));
             }
             let a = m.claim(1).unwrap();
             let b = m.claim(1).unwrap();

@@ -308,7 +308,7 @@ impl WorkQueue {
         if len < 64 || !len.is_power_of_two() {
             return Err(WqError::BadPortal("length not a power of two >= 64"));
         }
-        if (portal as usize) % 64 != 0 {
+        if !(portal as usize).is_multiple_of(64) {
             return Err(WqError::BadPortal("portal not 64-byte aligned"));
         }
         Self::new(

@@ -314,7 +314,7 @@ impl Waiter {
         } else {
             std::thread::yield_now();
         }
-        if self.iters % 64 == 0 || self.iters >= self.spins {
+        if self.iters.is_multiple_of(64) || self.iters >= self.spins {
             return start.elapsed() < self.budget;
         }
         true

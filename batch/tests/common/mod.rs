@@ -58,7 +58,7 @@ pub fn generated(len: usize) -> Vec<u8> {
     while v.len() < len {
         x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
         v.extend_from_slice(words[(x >> 16) as usize % words.len()]);
-        if x % 7 == 0 {
+        if x.is_multiple_of(7) {
             v.push((x >> 8) as u8);
         }
     }

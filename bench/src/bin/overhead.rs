@@ -205,7 +205,7 @@ fn main() {
             }
         }
     }
-    let want = |m: &str| only.as_deref().map_or(true, |o| o == m);
+    let want = |m: &str| only.as_deref().is_none_or(|o| o == m);
     let mut rows = Vec::new();
 
     if want("baseline") {

@@ -77,7 +77,7 @@ impl MmioRegion {
     }
 
     fn in_bounds(&self, off: u32, size: u32) -> bool {
-        off % size == 0 && (off as usize).saturating_add(size as usize) <= self.len
+        off.is_multiple_of(size) && (off as usize).saturating_add(size as usize) <= self.len
     }
 }
 

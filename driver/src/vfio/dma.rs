@@ -371,7 +371,7 @@ impl MappedJobMemory {
     pub fn new(mem: iaa_wq::IaaJobMemory, mapper: Arc<dyn IommuMapper>) -> Result<Self, DmaError> {
         let mut regions = Vec::with_capacity(4);
         for (p, len) in mem.device_regions() {
-            if (p as usize) % 4096 != 0 || len % 4096 != 0 {
+            if !(p as usize).is_multiple_of(4096) || len % 4096 != 0 {
                 for &(iova, l) in &regions {
                     let _ = mapper.unmap(iova, l);
                 }

@@ -77,7 +77,7 @@ pub fn data(n: usize, seed: u64) -> Vec<u8> {
         s ^= s << 13;
         s ^= s >> 7;
         s ^= s << 17;
-        if s % 7 == 0 {
+        if s.is_multiple_of(7) {
             v.push((s >> 24) as u8);
         } else {
             v.extend_from_slice(words[(s >> 40) as usize % 8]);
