@@ -704,29 +704,23 @@ pub unsafe extern "C" fn iaa_decompress_batch(
     crcs: *mut u32,
     info: *mut iaa_batch_info,
 ) -> c_int {
-    guard(|| {
-        // SAFETY: this function's arguments carry the contract of the call below, which is this
-        // function's own (see its # Safety).
-        to_code(unsafe {
-            vector_call(
-                false,
-                pool,
-                CUnits {
-                    src,
-                    src_lens,
-                    dst,
-                    dst_caps,
-                    units,
-                    expected_crcs,
-                    results,
-                    results_len,
-                    crcs,
-                    consumed: ptr::null_mut(),
-                },
-                info,
-            )
-        })
-    })
+    // SAFETY: the same arguments and contract, without the consumed counts.
+    unsafe {
+        iaa_decompress_batch_consumed(
+            pool,
+            src,
+            src_lens,
+            dst,
+            dst_caps,
+            units,
+            expected_crcs,
+            results,
+            results_len,
+            crcs,
+            ptr::null_mut(),
+            info,
+        )
+    }
 }
 
 /// `iaa_decompress_batch` that also reports, per unit, how many input bytes its stream used.
