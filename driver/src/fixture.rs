@@ -354,6 +354,29 @@ pub const INTERLEAVED_IAAS: [(&str, &str, i32); 8] = [
     ("iax15", "0000:f6:02.0", 1),
 ];
 
+/// One IAA (`iax1`, one socket, two CPUs) with two enabled user WQs: `wq1.0` shared (size 32,
+/// threshold 32) and `wq1.1` dedicated (size 16), each with its node under `dev/iax/`.
+pub fn one_iaa_two_wqs() -> Host {
+    let h = Host::new();
+    h.cpus(&[0, 0]);
+    h.device("iax1", bdf("iax1"), 0, None, &[]);
+    h.wq(
+        "iax1",
+        bdf("iax1"),
+        "wq1.0",
+        &[("size", Some("32")), ("threshold", Some("32"))],
+        true,
+    );
+    h.wq(
+        "iax1",
+        bdf("iax1"),
+        "wq1.1",
+        &[("mode", Some("dedicated")), ("size", Some("16"))],
+        true,
+    );
+    h
+}
+
 /// A 2-socket Sapphire Rapids host as the kernel numbers it: 8 CPUs interleaved between the
 /// packages (even CPUs on package 0, odd on package 1), 4 IAAs per socket, each with one
 /// enabled shared user WQ `wqN.0` (size 32) and its node under `dev/iax/`.

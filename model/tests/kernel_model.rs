@@ -19,23 +19,7 @@ const BUDGET: Duration = Duration::from_secs(10);
 
 /// iax1 with a shared user WQ (32) and a dedicated user WQ (16), plus a kernel WQ.
 fn host() -> Host {
-    let h = Host::new();
-    h.cpus(&[0, 0]);
-    h.device("iax1", bdf("iax1"), 0, None, &[]);
-    h.wq(
-        "iax1",
-        bdf("iax1"),
-        "wq1.0",
-        &[("size", Some("32")), ("threshold", Some("32"))],
-        true,
-    );
-    h.wq(
-        "iax1",
-        bdf("iax1"),
-        "wq1.1",
-        &[("mode", Some("dedicated")), ("size", Some("16"))],
-        true,
-    );
+    let h = iaa_driver::fixture::one_iaa_two_wqs();
     h.wq(
         "iax1",
         bdf("iax1"),

@@ -314,23 +314,5 @@ pub fn registered_once(name: &str, backend: iaa_driver::open::Backend) -> Device
 /// A fixture sysfs/dev tree with one IAA (`iax1`) and two user WQs: `wq1.0` shared (size 32)
 /// and `wq1.1` dedicated (size 16), for the kernel path over `write(2)` into the model.
 pub fn kernel_fixture_host() -> iaa_driver::fixture::Host {
-    use iaa_driver::fixture::{bdf, Host};
-    let h = Host::new();
-    h.cpus(&[0, 0]);
-    h.device("iax1", bdf("iax1"), 0, None, &[]);
-    h.wq(
-        "iax1",
-        bdf("iax1"),
-        "wq1.0",
-        &[("size", Some("32")), ("threshold", Some("32"))],
-        true,
-    );
-    h.wq(
-        "iax1",
-        bdf("iax1"),
-        "wq1.1",
-        &[("mode", Some("dedicated")), ("size", Some("16"))],
-        true,
-    );
-    h
+    iaa_driver::fixture::one_iaa_two_wqs()
 }
