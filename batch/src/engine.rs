@@ -326,7 +326,7 @@ impl<'a, 'b> Job<'a, 'b> {
                 resubmitted: f.resubmitted,
             };
             match decide(&seen) {
-                Action::Deliver { len, crc } => self.deliver(hw, st, f, len, crc),
+                Action::Deliver { len, crc } => self.deliver(hw, st, f, (len, crc), seen.input_len),
                 Action::Incompressible => {
                     self.retire(hw, f);
                     let r = UnitResult::Incompressible;
@@ -432,7 +432,15 @@ impl<'a, 'b> Job<'a, 'b> {
     }
 
     /// Copy a finished unit's output from the slot to the caller's output slot.
-    fn deliver(&mut self, hw: &mut HwCtx, st: &CtxStats, f: Flight, len: usize, crc: u32) {
+    /// `(len, crc)`: the output's length and the record's CRC-32; `input_len`: the unit's.
+    fn deliver(
+        &mut self,
+        hw: &mut HwCtx,
+        st: &CtxStats,
+        f: Flight,
+        (len, crc): (usize, u32),
+        input_len: usize,
+    ) {
         let r = match self.outputs.slot(f.unit).get_mut(..len) {
             Some(dst) => {
                 hw.mem.copy_output(f.slot, dst);
@@ -445,7 +453,7 @@ impl<'a, 'b> Job<'a, 'b> {
             None => UnitResult::Failed(UnitError::OutputTooSmall),
         };
         self.retire(hw, f);
-        st.count(self.op, true, self.inputs.len_of(f.unit), &r);
+        st.count(self.op, true, input_len, &r);
         self.finish(f.unit, r);
     }
 
