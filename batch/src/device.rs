@@ -87,30 +87,22 @@ impl Backend {
         let wqs = self.wqs();
         for piece in sample.chunks(65536) {
             let slot = hw.mem.claim(piece.len()).ok_or("no slot for training")?;
-            let input = if hw.zero_copy {
-                iaa_wq::Input::InPlace(piece)
-            } else {
-                hw.mem.fill_input(slot, piece);
-                iaa_wq::Input::Copied
-            };
             let job = iaa_wq::IaaJob::Stats { len: piece.len() };
-            let r = hw
-                .mem
-                .submit(slot, job, input, wqs, 0, b.budgets.submit_retries);
-            if let Err(e) = r {
-                hw.mem.release(slot);
-                return Err(format!("training statistics pass not submitted: {e}"));
-            }
-            let t0 = Instant::now();
-            let rec = loop {
-                if let Some(rec) = hw.mem.poll(slot, wqs) {
-                    break rec;
+            let deadline = b.budgets.completion_timeout.max(Duration::from_secs(1));
+            let ran = hw.run_one(
+                slot,
+                job,
+                piece,
+                false,
+                (wqs, 0, b.budgets.submit_retries),
+                deadline,
+            );
+            let rec = match ran {
+                Ok((rec, _)) => rec,
+                Err(why) => {
+                    hw.mem.release(slot);
+                    return Err(format!("training statistics pass: {why}"));
                 }
-                if t0.elapsed() > b.budgets.completion_timeout.max(Duration::from_secs(1)) {
-                    hw.mem.quarantine(slot);
-                    return Err("training statistics pass timed out".into());
-                }
-                std::thread::yield_now();
             };
             let class = iaa_descriptors::iaa_class(rec.status, rec.error_code);
             let hist = hw.mem.histogram(slot);
@@ -377,6 +369,62 @@ impl HwCtx {
         self.mem.bytes()
             + self.flights.len() * std::mem::size_of::<Option<Flight>>()
             + self.order.len() * 4
+    }
+
+    /// Where a descriptor of `slot` reads `data`: in place where the device reads process
+    /// memory, else from the slot's input buffer, into which it is copied now.
+    pub(crate) fn stage<'a>(&self, slot: Slot, data: &'a [u8]) -> iaa_wq::Input<'a> {
+        if self.zero_copy {
+            iaa_wq::Input::InPlace(data)
+        } else {
+            self.mem.fill_input(slot, data);
+            iaa_wq::Input::Copied
+        }
+    }
+
+    /// [`HwCtx::stage`] for a later pass over the unit already staged in its slot (nothing is
+    /// copied again).
+    pub(crate) fn staged<'a>(&self, data: &'a [u8]) -> iaa_wq::Input<'a> {
+        if self.zero_copy {
+            iaa_wq::Input::InPlace(data)
+        } else {
+            iaa_wq::Input::Copied
+        }
+    }
+
+    /// Submit `job` for the claimed `slot` reading `data` (`resubmit`: the slot's last
+    /// descriptor again) to `wqs[wq]` and wait up to `deadline` for its record, yielding the
+    /// CPU: the blocking form the self-test and training use (a pool's calls go through the
+    /// engine). On a timeout the slot is quarantined. Returns the record and the time from
+    /// submission to it.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn run_one(
+        &mut self,
+        slot: Slot,
+        job: iaa_wq::IaaJob,
+        data: &[u8],
+        resubmit: bool,
+        (wqs, wq, retries): (&[WorkQueue], usize, u32),
+        deadline: Duration,
+    ) -> Result<(iaa_descriptors::IaaCompletionRecord, Duration), String> {
+        let input = self.stage(slot, data);
+        let t0 = Instant::now();
+        let r = if resubmit {
+            self.mem.resubmit(slot, wqs, wq, retries)
+        } else {
+            self.mem.submit(slot, job, input, wqs, wq, retries)
+        };
+        r.map_err(|e| format!("not submitted: {e}"))?;
+        loop {
+            if let Some(rec) = self.mem.poll(slot, wqs) {
+                return Ok((rec, t0.elapsed()));
+            }
+            if t0.elapsed() > deadline {
+                self.mem.quarantine(slot);
+                return Err(format!("no completion record within {deadline:?}"));
+            }
+            std::thread::yield_now();
+        }
     }
 
     /// The first slot in flight, if any (to wait on).

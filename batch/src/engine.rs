@@ -249,12 +249,7 @@ impl<'a, 'b> Job<'a, 'b> {
                 break;
             };
             let wq = backend.pick(self.op.choice_op(), self.cpu, self.seq);
-            let src = if hw.zero_copy {
-                Input::InPlace(input)
-            } else {
-                hw.mem.fill_input(slot, input);
-                Input::Copied
-            };
+            let src = hw.stage(slot, input);
             let flight = Flight {
                 slot,
                 unit: u,
@@ -341,11 +336,7 @@ impl<'a, 'b> Job<'a, 'b> {
                         ..f
                     };
                     let job = IaaJob::Verify { len };
-                    let orig = if hw.zero_copy {
-                        Input::InPlace(self.inputs.unit(f.unit))
-                    } else {
-                        Input::Copied
-                    };
+                    let orig = hw.staged(self.inputs.unit(f.unit));
                     if let Err(e) = launch(b, hw, st, wqs, flight, job, orig) {
                         self.retire(hw, f);
                         self.fallback(env, soft, hw, st, f.unit, refused_cause(&e));
@@ -477,11 +468,7 @@ impl<'a, 'b> Job<'a, 'b> {
             max_out,
             code,
         };
-        let src = if hw.zero_copy {
-            Input::InPlace(input)
-        } else {
-            Input::Copied
-        };
+        let src = hw.staged(input);
         let flight = Flight {
             phase: Phase::Compress,
             t0: Instant::now(),

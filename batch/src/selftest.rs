@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use iaa_descriptors::{iaa_class, IaaCompletionRecord, StatusClass};
 use iaa_fallback::{CompressOutcome, Compressor, Decompressor, Level as FallbackLevel};
-use iaa_wq::{Code, IaaJob, Input, Slot, SubmitMethod, WorkQueue, WqMode};
+use iaa_wq::{Code, IaaJob, Slot, SubmitMethod, WorkQueue, WqMode};
 use serde::Serialize;
 
 use crate::config::{Device, HwMode, PoolBuilder};
@@ -325,31 +325,10 @@ impl<'a> Plan<'a> {
 
     /// Submit `job` on the claimed `slot` reading `input`, and wait for its record.
     fn exec(&mut self, slot: Slot, job: IaaJob, input: &[u8], resubmit: bool) -> Ran {
-        let src = if self.hw.zero_copy {
-            Input::InPlace(input)
-        } else {
-            self.hw.mem.fill_input(slot, input);
-            Input::Copied
-        };
-        let wqs = self.be.wqs();
-        let t0 = Instant::now();
-        let r = if resubmit {
-            self.hw.mem.resubmit(slot, wqs, self.w, 64)
-        } else {
-            self.hw.mem.submit(slot, job, src, wqs, self.w, 64)
-        };
-        if let Err(e) = r {
-            return Ran::Failed(format!("not submitted: {e}"));
-        }
-        loop {
-            if let Some(rec) = self.hw.mem.poll(slot, wqs) {
-                return Ran::Record(rec, t0.elapsed());
-            }
-            if t0.elapsed() > DEADLINE {
-                self.hw.mem.quarantine(slot);
-                return Ran::Failed(format!("no completion record within {DEADLINE:?}"));
-            }
-            std::thread::yield_now();
+        let on = (self.be.wqs(), self.w, 64);
+        match self.hw.run_one(slot, job, input, resubmit, on, DEADLINE) {
+            Ok((rec, t)) => Ran::Record(rec, t),
+            Err(why) => Ran::Failed(why),
         }
     }
 
@@ -621,12 +600,7 @@ impl<'a> Plan<'a> {
         let (mut accepted, mut refused) = (Vec::new(), 0usize);
         while let Some(s) = self.hw.mem.claim(4096) {
             slots.push(s);
-            let src = if self.hw.zero_copy {
-                Input::InPlace(&data)
-            } else {
-                self.hw.mem.fill_input(s, &data);
-                Input::Copied
-            };
+            let src = self.hw.stage(s, &data);
             match self.hw.mem.submit(s, job, src, wqs, self.w, 0) {
                 Ok(_) => accepted.push(s),
                 Err(iaa_wq::SubmitError::Busy { .. }) => refused += 1,
