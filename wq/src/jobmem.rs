@@ -609,6 +609,9 @@ impl IaaJobMemory {
         let outb = self.outbuf.addr(base).unwrap_or(0);
         let input = if src != 0 { src } else { inb };
         let n = |x: usize| x.min(cap) as u32;
+        // What the descriptor reads of its input: at most the caller's bytes when it names
+        // them (`src`), else at most the slot's buffer.
+        let n_in = |x: usize| n(if src != 0 { x.min(src_len) } else { x });
         match job {
             IaaJob::Compress { len, max_out, code } => {
                 let table = match code {
@@ -616,26 +619,26 @@ impl IaaJobMemory {
                     Code::Fixed => 2,
                     Code::Slot => 4 + 2 * i,
                     Code::HeaderGen => {
-                        return IaaCompress::new(input, n(len), outb, n(max_out), 0, rec)
+                        return IaaCompress::new(input, n_in(len), outb, n(max_out), 0, rec)
                             .header_gen(HeaderGen::OnePass { bfinal: true })
                             .build()
                     }
                 };
                 let aecs = self.aecs.addr(table).unwrap_or(0);
-                IaaCompress::new(input, n(len), outb, n(max_out), aecs, rec).build()
+                IaaCompress::new(input, n_in(len), outb, n(max_out), aecs, rec).build()
             }
             IaaJob::Decompress { len, max_out } => {
-                IaaDecompress::new(input, n(len), outb, n(max_out), rec).build()
+                IaaDecompress::new(input, n_in(len), outb, n(max_out), rec).build()
             }
             IaaJob::Stats { len } => {
-                IaaCompressStats::new(input, n(len), self.hist.addr(i).unwrap_or(0), rec).build()
+                IaaCompressStats::new(input, n_in(len), self.hist.addr(i).unwrap_or(0), rec).build()
             }
             IaaJob::Crc64 {
                 len,
                 poly,
                 msb_first,
                 invert,
-            } => IaaCrc64::new(input, n(len), poly, rec)
+            } => IaaCrc64::new(input, n_in(len), poly, rec)
                 .msb_first(msb_first)
                 .invert(invert)
                 .build(),
@@ -690,32 +693,6 @@ impl IaaJobMemory {
             }
             Input::Copied => (0, 0),
             Input::InPlace(b) => (b.as_ptr() as u64, b.len()),
-        };
-        let job = match (job, input) {
-            (IaaJob::Compress { len, max_out, code }, Input::InPlace(b)) => IaaJob::Compress {
-                len: len.min(b.len()),
-                max_out,
-                code,
-            },
-            (IaaJob::Decompress { len, max_out }, Input::InPlace(b)) => IaaJob::Decompress {
-                len: len.min(b.len()),
-                max_out,
-            },
-            (
-                IaaJob::Crc64 {
-                    len,
-                    poly,
-                    msb_first,
-                    invert,
-                },
-                Input::InPlace(b),
-            ) => IaaJob::Crc64 {
-                len: len.min(b.len()),
-                poly,
-                msb_first,
-                invert,
-            },
-            (j, _) => j,
         };
         self.rows[i].job = job;
         self.rows[i].src = src;
@@ -1065,6 +1042,17 @@ mod tests {
         // A resubmission repeats the same descriptor.
         m.resubmit(s, &wqs, 1, 0).unwrap();
         assert_eq!(portal.0.lock().unwrap()[0].src1_addr, data.as_ptr() as u64);
+        portal.complete();
+        assert!(m.poll(s, &wqs).is_some());
+        // A descriptor never reads past the caller's bytes, whatever length the job says.
+        let long = IaaJob::Compress {
+            len: 4096,
+            max_out: 99,
+            code: Code::Context,
+        };
+        m.submit(s, long, Input::InPlace(&data), &wqs, 1, 0)
+            .unwrap();
+        assert_eq!(portal.0.lock().unwrap()[0].src1_size, 100);
         portal.complete();
         assert!(m.poll(s, &wqs).is_some());
     }
