@@ -19,6 +19,8 @@ pub const MIN_COMPLETION_TIMEOUT: Duration = Duration::from_micros(1);
 pub const MAX_COMPLETION_TIMEOUT: Duration = Duration::from_secs(60);
 /// Largest [`Budgets::submit_retries`].
 pub const MAX_SUBMIT_RETRIES: u32 = 1 << 20;
+/// Largest [`PoolBuilder::dsa_batch_size`].
+pub const MAX_DSA_BATCH_SIZE: usize = 64;
 
 /// Which execution path a pool uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -288,6 +290,27 @@ pub enum Device {
     Model(ModelOptions),
 }
 
+/// Where the DSA operations of a pool ([`crate::Pool::crc32c`], [`crate::Pool::copy`],
+/// [`crate::Pool::fill`], [`crate::Pool::compare`], [`crate::Pool::same_filled`]) run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum DsaPath {
+    /// The DSA that the pool's [`Device`] implies: the kernel's DSA WQs (`/dev/dsa/wqX.Y`, of
+    /// type user) for [`Device::Auto`], [`Device::Kernel`] (under the same roots) and kernel
+    /// device names; the DSA model for `IAA_DEVICE=model`, `Device::Named("model")` and
+    /// [`Device::Model`] (shaped like it: engines, WQs, WQ size and mode, latency). Software
+    /// when that DSA is not there (counted as `no_device`), for [`Path::Software`] pools and
+    /// for [`Device::Vfio`] (the DSA operations work on the caller's memory in place, which
+    /// needs the kernel's PASID).
+    #[default]
+    Auto,
+    /// Every DSA operation in software.
+    Software,
+    /// These DSA WQs: [`Device::Named`] takes `dsaN`, `wqN.M` or `model` (or a name registered
+    /// with `iaa_driver::open::register_dsa`), [`Device::Kernel`] the kernel DSA WQs under
+    /// those roots, [`Device::Model`] a DSA model of that shape.
+    Device(Device),
+}
+
 /// Builder of a [`Pool`]. Every option has a default; `Pool::builder().build()` gives an
 /// `Auto`-path deflate pool.
 #[derive(Debug, Clone)]
@@ -308,6 +331,8 @@ pub struct PoolBuilder {
     pub(crate) hw_mode: HwMode,
     pub(crate) training_sample: Option<TrainingSample>,
     pub(crate) cpus: Option<usize>,
+    pub(crate) dsa: DsaPath,
+    pub(crate) dsa_batch_size: usize,
 }
 
 impl Default for PoolBuilder {
@@ -329,6 +354,8 @@ impl Default for PoolBuilder {
             hw_mode: HwMode::Auto,
             training_sample: None,
             cpus: None,
+            dsa: DsaPath::Auto,
+            dsa_batch_size: 32,
         }
     }
 }
@@ -374,6 +401,18 @@ impl PoolBuilder {
     /// Timeouts and retry budgets of the hardware path.
     pub fn budgets(mut self, budgets: Budgets) -> Self {
         self.budgets = budgets;
+        self
+    }
+    /// Where the DSA operations run (default: [`DsaPath::Auto`]).
+    pub fn dsa(mut self, dsa: DsaPath) -> Self {
+        self.dsa = dsa;
+        self
+    }
+    /// DSA descriptors one context submits together, 1..=[`MAX_DSA_BATCH_SIZE`] (default 32):
+    /// on a WQ that takes batch descriptors, one batch descriptor (one portal write) per
+    /// window of this many units; elsewhere this many single descriptors in flight.
+    pub fn dsa_batch_size(mut self, n: usize) -> Self {
+        self.dsa_batch_size = n;
         self
     }
     /// Work-queue choice (hardware path).
@@ -461,6 +500,12 @@ impl PoolBuilder {
         if let Some(n) = self.cpus {
             range("contexts", n as u64, 1, MAX_CONTEXTS as u64)?;
         }
+        range(
+            "dsa_batch_size",
+            self.dsa_batch_size as u64,
+            1,
+            MAX_DSA_BATCH_SIZE as u64,
+        )?;
         range(
             "hw_large_budget",
             self.hw_large_budget as u64,

@@ -20,6 +20,9 @@ pub(crate) struct Context {
     pub(crate) soft: SoftCtx,
     /// Where units go first.
     pub(crate) lane: Lane,
+    /// The DSA operations' memory, when the pool has a DSA that works on process memory in
+    /// place (else they run in software).
+    pub(crate) dsa: Option<crate::dsa::DsaCtx>,
 }
 
 /// The path of a context: the type, not a flag, decides which step runs.
@@ -38,6 +41,7 @@ impl Context {
     pub(crate) fn new(
         b: &PoolBuilder,
         backend: Option<&Backend>,
+        dsa: Option<&crate::dsa::DsaBackend>,
         cpu: usize,
     ) -> Result<(Context, ContextBytes), String> {
         let soft = SoftCtx::new(b)?;
@@ -45,15 +49,19 @@ impl Context {
             Some(be) => Lane::Hardware(be.new_context(cpu, b)?),
             None => Lane::Software,
         };
+        let dsa = match dsa {
+            Some(be) if be.in_place() => Some(be.new_context(cpu, b)?),
+            _ => None,
+        };
         let codec_state = soft.codec_bytes();
         let software =
             soft.bytes() + std::mem::size_of::<CtxCell>() + std::mem::size_of::<Context>();
         let hardware = match &lane {
             Lane::Hardware(h) => h.bytes(),
             Lane::Software => 0,
-        };
+        } + dsa.as_ref().map_or(0, |d| d.bytes());
         Ok((
-            Context { soft, lane },
+            Context { soft, lane, dsa },
             ContextBytes {
                 software,
                 codec_state,
@@ -73,7 +81,8 @@ pub struct ContextBytes {
     /// zstd = zstd's own count of its contexts (C heap).
     pub codec_state: usize,
     /// Hardware part: 64-byte-aligned completion records, AECS, input and output bounce
-    /// buffers, the slot table and the units in flight (0 for a software pool).
+    /// buffers, the slot table and the units in flight, plus the DSA operations' records and
+    /// batch list (0 for a software pool).
     pub hardware: usize,
 }
 

@@ -191,6 +191,7 @@ impl<'a, 'b> Job<'a, 'b> {
         let Context {
             soft,
             lane: Lane::Hardware(hw),
+            ..
         } = &mut *held.guard
         else {
             return false;

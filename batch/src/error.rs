@@ -32,6 +32,16 @@ pub enum Error {
         /// Result entries given.
         results: usize,
     },
+    /// An output slot is shorter than the unit it receives (copy).
+    #[error("output slot {unit} has {have} bytes, its unit needs {need}")]
+    SlotTooSmall {
+        /// Index of the unit.
+        unit: usize,
+        /// Bytes of the unit.
+        need: usize,
+        /// Bytes of the slot.
+        have: usize,
+    },
     /// A unit is larger than the 32-bit sizes of a descriptor allow.
     #[error("unit of {len} bytes exceeds the 4 GiB - 1 limit of one unit")]
     UnitTooLarge {

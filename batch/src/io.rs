@@ -261,6 +261,32 @@ impl<'a, 'b> Outputs<'a, 'b> {
     }
 }
 
+impl<'b> Outputs<'_, 'b> {
+    /// Every slot at once, in order (disjoint borrows).
+    pub(crate) fn slots_mut(&mut self) -> SlotsMut<'_, 'b> {
+        match self {
+            Outputs::Slices(s) => SlotsMut::Slices(s.iter_mut()),
+            Outputs::Flat { buf, stride } => SlotsMut::Flat(buf.chunks_exact_mut(*stride)),
+        }
+    }
+}
+
+/// The iterator of [`Outputs::slots_mut`].
+pub(crate) enum SlotsMut<'s, 'b> {
+    Slices(std::slice::IterMut<'s, &'b mut [u8]>),
+    Flat(std::slice::ChunksExactMut<'s, u8>),
+}
+
+impl<'s> Iterator for SlotsMut<'s, '_> {
+    type Item = &'s mut [u8];
+    fn next(&mut self) -> Option<&'s mut [u8]> {
+        match self {
+            SlotsMut::Slices(i) => i.next().map(|s| &mut **s),
+            SlotsMut::Flat(i) => i.next(),
+        }
+    }
+}
+
 impl<'a, 'b> From<&'a mut [&'b mut [u8]]> for Outputs<'a, 'b> {
     fn from(s: &'a mut [&'b mut [u8]]) -> Self {
         Outputs::Slices(s)

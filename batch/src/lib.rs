@@ -33,6 +33,7 @@ mod config;
 mod context;
 mod cpu;
 mod device;
+mod dsa;
 mod engine;
 mod error;
 mod io;
@@ -46,11 +47,13 @@ mod stats;
 #[cfg(feature = "model")]
 pub use config::ModelOptions;
 pub use config::{
-    Budgets, Codec, Device, HwMode, Level, Path, PoolBuilder, SoftwareEncoder, TrainingSample,
-    WqChoice, MAX_COMPLETION_TIMEOUT, MAX_CONTEXTS, MAX_HW_BATCH_SIZE, MAX_HW_LARGE_BUDGET,
-    MAX_SUBMIT_RETRIES, MAX_TRAINING_SAMPLE, MAX_UNIT_SIZE, MIN_COMPLETION_TIMEOUT,
+    Budgets, Codec, Device, DsaPath, HwMode, Level, Path, PoolBuilder, SoftwareEncoder,
+    TrainingSample, WqChoice, MAX_COMPLETION_TIMEOUT, MAX_CONTEXTS, MAX_DSA_BATCH_SIZE,
+    MAX_HW_BATCH_SIZE, MAX_HW_LARGE_BUDGET, MAX_SUBMIT_RETRIES, MAX_TRAINING_SAMPLE, MAX_UNIT_SIZE,
+    MIN_COMPLETION_TIMEOUT,
 };
 pub use context::ContextBytes;
+pub use dsa::DsaSummary;
 pub use error::{Error, UnitError};
 pub use io::{Inputs, Outputs};
 pub use pool::{Handle, Pool};

@@ -45,6 +45,10 @@ pub struct Pool {
     pub(crate) cfg: Resolved,
     pub(crate) bytes: ContextBytes,
     pub(crate) backend: Option<device::Backend>,
+    /// The DSA of the DSA operations, if any.
+    pub(crate) dsa: Option<crate::dsa::DsaBackend>,
+    /// Why the DSA operations run in software although a DSA was looked for.
+    pub(crate) dsa_missing: Option<String>,
 }
 
 impl Drop for Pool {
@@ -97,6 +101,18 @@ impl Pool {
             },
         };
         let hardware = backend.is_some();
+        let (dsa, dsa_missing) = match crate::dsa::DsaBackend::open(&b)? {
+            crate::dsa::DsaOpen::Software => (None, None),
+            crate::dsa::DsaOpen::Missing(why) => (None, Some(why)),
+            crate::dsa::DsaOpen::Device(d) if !d.in_place() => (
+                None,
+                Some(format!(
+                    "{}: the device cannot work on process memory in place (no PASID)",
+                    d.name()
+                )),
+            ),
+            crate::dsa::DsaOpen::Device(d) => (Some(d), None),
+        };
         let spread_threads = if b.spread_over_cores {
             std::thread::available_parallelism()
                 .map_or(1, |n| n.get())
@@ -120,7 +136,7 @@ impl Pool {
             hardware: 0,
         };
         for c in 0..ncpu {
-            let (ctx, b) = Context::new(&cfg.builder, backend.as_ref(), c)
+            let (ctx, b) = Context::new(&cfg.builder, backend.as_ref(), dsa.as_ref(), c)
                 .map_err(|reason| Error::ContextInit { cpu: c, reason })?;
             bytes = b;
             cells.push(CtxCell::new(ctx));
@@ -133,6 +149,8 @@ impl Pool {
             cfg,
             bytes,
             backend,
+            dsa,
+            dsa_missing,
         })
     }
 
@@ -185,8 +203,29 @@ impl Pool {
         b.encoder.resolve(b.codec, b.level)
     }
 
-    /// One line saying which path is in use and why.
+    /// The names of the DSA work queues the DSA operations ([`Pool::crc32c`] and the others)
+    /// use (`wq2.0` on the kernel path); empty when they run in software.
+    pub fn dsa_work_queues(&self) -> Vec<String> {
+        self.dsa.as_ref().map_or_else(Vec::new, |d| d.wq_names())
+    }
+
+    /// Whether the DSA operations go to a DSA (or the DSA model) first.
+    pub fn has_dsa(&self) -> bool {
+        self.dsa.is_some()
+    }
+
+    /// One line saying which path is in use and why, for compression and for the DSA
+    /// operations.
     pub fn describe(&self) -> String {
+        let dsa = match (&self.dsa, &self.dsa_missing) {
+            (Some(d), _) => format!("DSA operations: {}", d.name()),
+            (None, Some(why)) => format!("DSA operations: software ({why})"),
+            (None, None) => "DSA operations: software".to_string(),
+        };
+        format!("{}; {dsa}", self.describe_compression())
+    }
+
+    fn describe_compression(&self) -> String {
         match (&self.backend, &self.cfg.no_device_reason) {
             (Some(be), _) => {
                 let hg = be.header_gen();

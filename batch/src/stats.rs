@@ -115,6 +115,17 @@ pub struct Stats {
     pub wq_submissions: Vec<u64>,
     /// Hardware input bytes per work queue.
     pub wq_bytes: Vec<u64>,
+    /// DSA operations ([`crate::Pool::crc32c`] and the others): units the DSA did.
+    pub dsa_hw: u64,
+    /// DSA operations: units done in software (on a pool with a DSA, each has one cause in
+    /// `dsa_fallbacks`).
+    pub dsa_sw: u64,
+    /// DSA units sent to software, by cause (index = `FallbackCause as usize`).
+    pub dsa_fallbacks: [u64; FALLBACK_CAUSES],
+    /// DSA descriptors submitted (a batch descriptor counts once).
+    pub dsa_submissions: u64,
+    /// DSA calls.
+    pub dsa_calls: u64,
 }
 
 impl Stats {
@@ -176,6 +187,11 @@ pub(crate) struct CtxStats {
     pub(crate) verify_checks: AtomicU64,
     pub(crate) verify_failures: AtomicU64,
     pub(crate) batches: AtomicU64,
+    pub(crate) dsa_hw: AtomicU64,
+    pub(crate) dsa_sw: AtomicU64,
+    pub(crate) dsa_fallbacks: [AtomicU64; FALLBACK_CAUSES],
+    pub(crate) dsa_submissions: AtomicU64,
+    pub(crate) dsa_calls: AtomicU64,
 }
 
 /// Counters of one work queue (shared by every context).
@@ -247,5 +263,12 @@ impl CtxStats {
         s.verify_checks += self.verify_checks.load(Relaxed);
         s.verify_failures += self.verify_failures.load(Relaxed);
         s.batches += self.batches.load(Relaxed);
+        s.dsa_hw += self.dsa_hw.load(Relaxed);
+        s.dsa_sw += self.dsa_sw.load(Relaxed);
+        for (d, c) in s.dsa_fallbacks.iter_mut().zip(self.dsa_fallbacks.iter()) {
+            *d += c.load(Relaxed);
+        }
+        s.dsa_submissions += self.dsa_submissions.load(Relaxed);
+        s.dsa_calls += self.dsa_calls.load(Relaxed);
     }
 }

@@ -284,3 +284,52 @@ fn allocation_failure_is_an_error_never_an_abort() {
         }
     }
 }
+
+#[test]
+fn no_allocation_per_dsa_call() {
+    TRACE.with(|t| t.set(true));
+    let data = common::corpus().remove(0).1;
+    let n = 40;
+    let pages: Vec<&[u8]> = data.chunks(4096).take(n).collect();
+    let builders = [
+        ("software", Pool::builder().path(iaa::Path::Software)),
+        (
+            "dsa-model",
+            Pool::builder().device(iaa::Device::Model(iaa::ModelOptions::default())),
+        ),
+        (
+            "dsa-model-singles",
+            Pool::builder()
+                .device(iaa::Device::Model(iaa::ModelOptions::default()))
+                .dsa_batch_size(1),
+        ),
+    ];
+    for (cfg, b) in builders {
+        let pool = b.contexts(2).build().unwrap();
+        let mut crcs = vec![0u32; n];
+        let mut pats = vec![None; n];
+        let mut eq = vec![false; n];
+        let mut copy = vec![0u8; n * 4096];
+        // Warm-up.
+        pool.crc32c(Inputs::Slices(&pages), 0, &mut crcs).unwrap();
+        for round in 0..3 {
+            let (_, count, bytes) = counted(|| {
+                pool.crc32c(Inputs::Slices(&pages), 0, &mut crcs).unwrap();
+                pool.same_filled(Inputs::Slices(&pages), &mut pats).unwrap();
+                pool.compare(Inputs::Slices(&pages), Inputs::Slices(&pages), &mut eq)
+                    .unwrap();
+                pool.copy(Inputs::Slices(&pages), Outputs::flat(&mut copy, 4096))
+                    .unwrap();
+                pool.fill(Outputs::flat(&mut copy, 4096), n, 0).unwrap()
+            });
+            assert_eq!(
+                (count, bytes),
+                (0, 0),
+                "{cfg}: DSA calls of round {round} allocated"
+            );
+        }
+        assert!(eq.iter().all(|e| *e));
+        assert_eq!(pool.has_dsa(), cfg != "software", "{}", pool.describe());
+        eprintln!("{cfg}: {}: no allocation per DSA call", pool.describe());
+    }
+}

@@ -111,6 +111,24 @@ impl WqCandidate {
             })
             .collect()
     }
+
+    /// The usable DSA WQs of an inventory, in device/WQ order, for the DSA operations: each one
+    /// is a candidate for both of the chooser's operations when its `op_config` (or the device
+    /// `op_cap`) allows CRC generation (opcode 0x10), the DSA operation the pool submits most.
+    pub fn from_inventory_dsa(inv: &Inventory) -> Vec<WqCandidate> {
+        const OPCODE_CRCGEN: u8 = 0x10;
+        inv.usable_wqs(crate::sysfs::DeviceKind::Dsa)
+            .map(|(d, w)| WqCandidate {
+                device: d.id,
+                socket: d.socket,
+                index: w.index,
+                sysfs_name: w.sysfs_name.clone(),
+                name: w.name.clone().unwrap_or_default(),
+                can_compress: w.allows(d, OPCODE_CRCGEN),
+                can_decompress: w.allows(d, OPCODE_CRCGEN),
+            })
+            .collect()
+    }
 }
 
 /// Precomputed WQ choice tables.

@@ -377,6 +377,31 @@ pub fn one_iaa_two_wqs() -> Host {
     h
 }
 
+/// A fixture sysfs/dev tree with one DSA (`dsa0`) and two user WQs, `wq0.0` shared (size 32)
+/// and `wq0.1` dedicated (size 16), each with `max_batch_size` 32 and a node under `dev/dsa/`:
+/// the DSA operations over `write(2)`, which takes no batch descriptor.
+pub fn one_dsa_two_wqs() -> Host {
+    let h = Host::new();
+    h.cpus(&[0, 0]);
+    h.device("dsa0", bdf("dsa0"), 0, None, &[]);
+    let batch = ("max_batch_size", Some("32"));
+    h.wq(
+        "dsa0",
+        bdf("dsa0"),
+        "wq0.0",
+        &[("size", Some("32")), batch],
+        true,
+    );
+    h.wq(
+        "dsa0",
+        bdf("dsa0"),
+        "wq0.1",
+        &[("mode", Some("dedicated")), ("size", Some("16")), batch],
+        true,
+    );
+    h
+}
+
 /// A 2-socket Sapphire Rapids host as the kernel numbers it: 8 CPUs interleaved between the
 /// packages (even CPUs on package 0, odd on package 1), 4 IAAs per socket, each with one
 /// enabled shared user WQ `wqN.0` (size 32) and its node under `dev/iax/`.

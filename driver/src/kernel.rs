@@ -68,6 +68,10 @@ pub struct KernelWq {
     pub socket: Option<u32>,
     /// The node opened.
     pub node: PathBuf,
+    /// The WQ's `max_transfer_size`, when readable.
+    pub max_transfer: Option<u64>,
+    /// The WQ's `max_batch_size` (DSA), when readable.
+    pub max_batch: Option<u32>,
     /// The submission queue (holds the fd and the portal mapping).
     pub wq: WorkQueue,
 }
@@ -156,6 +160,8 @@ pub fn open_wq(
         sysfs_name: name,
         socket: dev.socket,
         node: wq.node.clone(),
+        max_transfer: wq.max_transfer_size,
+        max_batch: wq.max_batch_size,
         wq: queue,
     })
 }
@@ -166,19 +172,20 @@ pub fn open_iaa_wqs(
     opener: &dyn CdevOpener,
     cpu: CpuFeatures,
 ) -> (Vec<KernelWq>, Vec<KernelError>) {
-    open_iaa_wqs_where(inv, opener, cpu, &|_| true)
+    open_wqs_where(inv, DeviceKind::Iaa, opener, cpu, &|_| true)
 }
 
-/// Open the usable IAA WQs of `inv` that `keep` accepts.
-fn open_iaa_wqs_where(
+/// Open the usable WQs of the `kind` devices of `inv` that `keep` accepts.
+fn open_wqs_where(
     inv: &Inventory,
+    kind: DeviceKind,
     opener: &dyn CdevOpener,
     cpu: CpuFeatures,
     keep: &dyn Fn((&Device, &SysfsWq)) -> bool,
 ) -> (Vec<KernelWq>, Vec<KernelError>) {
     let mut ok = Vec::new();
     let mut failed = Vec::new();
-    for (d, w) in inv.usable_iaa_wqs().filter(|&dw| keep(dw)) {
+    for (d, w) in inv.usable_wqs(kind).filter(|&dw| keep(dw)) {
         match open_wq(d, w, opener, cpu) {
             Ok(k) => ok.push(k),
             Err(e) => failed.push(e),
@@ -192,7 +199,10 @@ fn open_iaa_wqs_where(
 pub struct HostWqs {
     /// The discovery scan (devices, every WQ's verdict, topology).
     pub inventory: Inventory,
-    /// The usable IAA WQs, opened.
+    /// The kind of device whose WQs were opened (IAA for compression, DSA for the DSA
+    /// operations).
+    pub kind: DeviceKind,
+    /// The usable WQs of that kind, opened.
     pub wqs: Vec<KernelWq>,
     /// Usable WQs whose open failed after discovery.
     pub failed: Vec<KernelError>,
@@ -203,7 +213,10 @@ impl HostWqs {
     /// index into [`HostWqs::wqs`] (WQs that discovery found usable but that failed to open are
     /// left out).
     pub fn chooser(&self, policy: crate::choice::ChoicePolicy) -> crate::choice::WqChooser {
-        let all = crate::choice::WqCandidate::from_inventory(&self.inventory);
+        let all = match self.kind {
+            DeviceKind::Iaa => crate::choice::WqCandidate::from_inventory(&self.inventory),
+            DeviceKind::Dsa => crate::choice::WqCandidate::from_inventory_dsa(&self.inventory),
+        };
         let candidates = self
             .wqs
             .iter()
@@ -217,7 +230,16 @@ impl HostWqs {
         if !self.wqs.is_empty() {
             return None;
         }
-        let mut s = self.inventory.availability().to_string();
+        let mut s = match self.kind {
+            DeviceKind::Iaa => self.inventory.availability().to_string(),
+            DeviceKind::Dsa => {
+                let devs = self.inventory.devices.iter();
+                let dsa = devs.filter(|d| d.kind == DeviceKind::Dsa).count();
+                format!(
+                    "no usable DSA WQ ({dsa} DSA device(s); a usable WQ is enabled, of type user)"
+                )
+            }
+        };
         for e in &self.failed {
             s.push_str("; ");
             s.push_str(&e.to_string());
@@ -243,10 +265,22 @@ pub fn open_filtered(
     opener: &dyn CdevOpener,
     keep: &dyn Fn((&Device, &SysfsWq)) -> bool,
 ) -> HostWqs {
+    open_kind(discovery, opener, DeviceKind::Iaa, keep)
+}
+
+/// Scan with `discovery` and open, through `opener`, the usable WQs of the `kind` devices that
+/// `keep` accepts.
+pub fn open_kind(
+    discovery: &crate::sysfs::Discovery,
+    opener: &dyn CdevOpener,
+    kind: DeviceKind,
+    keep: &dyn Fn((&Device, &SysfsWq)) -> bool,
+) -> HostWqs {
     let inventory = discovery.scan_with(opener);
-    let (wqs, failed) = open_iaa_wqs_where(&inventory, opener, CpuFeatures::get(), keep);
+    let (wqs, failed) = open_wqs_where(&inventory, kind, opener, CpuFeatures::get(), keep);
     HostWqs {
         inventory,
+        kind,
         wqs,
         failed,
     }

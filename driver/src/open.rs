@@ -76,11 +76,32 @@ pub struct WqInfo {
     pub socket: Option<u32>,
 }
 
+/// What one WQ takes per descriptor (the DSA operations split and batch by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WqLimits {
+    /// Largest transfer of one descriptor, bytes (`max_transfer_size`).
+    pub max_transfer: u32,
+    /// Largest batch descriptor the pool may submit to it: 0 when it takes none (IAA; a
+    /// DSA WQ reached through `write(2)`, where Linux refuses BATCH on devices without safe
+    /// user submission).
+    pub max_batch: u32,
+}
+
+impl WqLimits {
+    /// Linux's default `max_transfer_size` (2 MiB) and no batches: what a WQ is assumed to
+    /// take when sysfs does not say.
+    pub const DEFAULT: WqLimits = WqLimits {
+        max_transfer: 2 << 20,
+        max_batch: 0,
+    };
+}
+
 /// What a pool runs on.
 pub struct Backend {
     // Field order is drop order: the work queues go before the device that serves them.
     wqs: Arc<[WorkQueue]>,
     info: Vec<WqInfo>,
+    limits: Vec<WqLimits>,
     chooser: WqChooser,
     mapper: Option<Arc<dyn IommuMapper>>,
     shares_address_space: bool,
@@ -124,6 +145,7 @@ impl Backend {
         let topo = Topology::read(std::path::Path::new("/sys"));
         let chooser = WqChooser::new(candidates, &topo, ChoicePolicy::default());
         Backend {
+            limits: vec![WqLimits::DEFAULT; wqs.len()],
             wqs: wqs.into(),
             info,
             chooser,
@@ -143,7 +165,7 @@ impl Backend {
             return Err(OpenError::NoDevice(why));
         }
         let chooser = host.chooser(ChoicePolicy::default());
-        let notes = borrow_notes(&host.inventory, &chooser);
+        let notes = borrow_notes(&host.inventory, &chooser, host.kind);
         let info = host
             .wqs
             .iter()
@@ -153,6 +175,21 @@ impl Backend {
             })
             .collect::<Vec<_>>();
         let name = what.to_string();
+        let limits = host
+            .wqs
+            .iter()
+            .map(|k| WqLimits {
+                max_transfer: k.max_transfer.map_or(WqLimits::DEFAULT.max_transfer, |m| {
+                    m.min(u32::MAX as u64) as u32
+                }),
+                // Batches only through a portal: Linux refuses BATCH through write(2) on
+                // every device marked unsafe for user submission (INTEL-SA-01084).
+                max_batch: match k.wq.method() {
+                    iaa_wq::SubmitMethod::Write => 0,
+                    _ => k.max_batch.unwrap_or(0),
+                },
+            })
+            .collect();
         let wqs: Vec<WorkQueue> = host.wqs.into_iter().map(|k| k.wq).collect();
         // The capability bits every IAA of the host has (sysfs `iaa_cap`, IAA 2.0 only).
         let iaa_cap = host
@@ -167,6 +204,7 @@ impl Backend {
         Ok(Backend {
             wqs: wqs.into(),
             info,
+            limits,
             chooser,
             mapper: None,
             shares_address_space: true,
@@ -196,6 +234,20 @@ impl Backend {
     pub fn with_iaa_cap(mut self, cap: u64) -> Self {
         self.iaa_cap = cap;
         self
+    }
+
+    /// Set what each WQ takes per descriptor ([`WqLimits`], in [`Backend::wqs`] order; a
+    /// shorter list leaves the rest at [`WqLimits::DEFAULT`]).
+    pub fn with_limits(mut self, limits: &[WqLimits]) -> Self {
+        for (d, l) in self.limits.iter_mut().zip(limits) {
+            *d = *l;
+        }
+        self
+    }
+
+    /// What WQ `i` takes per descriptor.
+    pub fn limits(&self, i: usize) -> WqLimits {
+        self.limits.get(i).copied().unwrap_or(WqLimits::DEFAULT)
     }
 
     /// The device's IAACAP: the bits every device of the backend has (0 = IAA 1.0, no header
@@ -265,7 +317,15 @@ impl Backend {
 }
 
 /// Lines for the sockets that have CPUs but no IAA of their own for an operation.
-fn borrow_notes(inv: &Inventory, chooser: &WqChooser) -> Vec<String> {
+fn borrow_notes(
+    inv: &Inventory,
+    chooser: &WqChooser,
+    kind: crate::sysfs::DeviceKind,
+) -> Vec<String> {
+    let what = match kind {
+        crate::sysfs::DeviceKind::Iaa => "IAA",
+        crate::sysfs::DeviceKind::Dsa => "DSA",
+    };
     let mut notes = Vec::new();
     let local: Vec<Option<u32>> = chooser.candidates().iter().map(|c| c.socket).collect();
     if local.iter().any(|s| s.is_none()) {
@@ -274,7 +334,7 @@ fn borrow_notes(inv: &Inventory, chooser: &WqChooser) -> Vec<String> {
     for pkg in inv.topology.packages() {
         if !local.contains(&Some(pkg)) {
             notes.push(format!(
-                "socket {pkg} has no usable IAA WQ: its CPUs borrow the nearest other socket's"
+                "socket {pkg} has no usable {what} WQ: its CPUs borrow the nearest other socket's"
             ));
         }
     }
@@ -310,6 +370,15 @@ pub fn register(name: &str, provider: Arc<dyn Provider>) {
     map.insert(name.to_ascii_lowercase(), provider);
 }
 
+/// Make `name` (compared without case) open a DSA backend through `provider`, for
+/// [`open_dsa`] (the device model registers `model`).
+pub fn register_dsa(name: &str, provider: Arc<dyn Provider>) {
+    register(&format!("{DSA_KEY}{name}"), provider);
+}
+
+/// Registry keys of DSA providers start with this (no device name contains a NUL).
+const DSA_KEY: &str = "\0dsa:";
+
 fn registered(name: &str) -> Option<Arc<dyn Provider>> {
     let map = match registry().read() {
         Ok(m) => m,
@@ -339,6 +408,94 @@ pub fn open(target: &Target) -> Result<Backend, OpenError> {
         ),
         Target::Vfio(bdf) => vfio(bdf),
     }
+}
+
+/// Open the DSA work queues `target` names, for the DSA operations (CRC-32C, copy, fill,
+/// compare, same-filled pages):
+/// - [`Target::Auto`]: with `IAA_DEVICE` set, the DSA that name implies (`model`: the DSA
+///   model; a kernel device name or PCI address: the host's kernel DSA WQs), otherwise every
+///   usable kernel DSA WQ (`/dev/dsa/wqX.Y`, of type user, found through `/sys/bus/dsa`).
+/// - [`Target::Named`]: a name registered with [`register_dsa`] (`model`), `dsaN` (that DSA's
+///   kernel WQs), `wqN.M` (that kernel DSA WQ), or an IAA name (`iaxN`, a PCI address), which
+///   selects the host's kernel DSA WQs.
+/// - [`Target::Kernel`]: the kernel DSA WQs under those roots.
+/// - [`Target::Vfio`]: not for DSA: the DSA operations read and write the caller's memory in
+///   place, which needs the kernel's PASID (shared virtual addressing).
+pub fn open_dsa(target: &Target) -> Result<Backend, OpenError> {
+    let all = |_: (&crate::sysfs::Device, &crate::sysfs::WorkQueue)| true;
+    match target {
+        Target::Auto => match std::env::var("IAA_DEVICE") {
+            Ok(v) if !v.trim().is_empty() && !v.trim().eq_ignore_ascii_case("auto") => {
+                open_dsa_named(v.trim())
+            }
+            _ => dsa_kernel(Discovery::new(), all, false, "kernel DSA WQs"),
+        },
+        Target::Named(n) => open_dsa_named(n.trim()),
+        Target::Kernel { sys_root, dev_root } => dsa_kernel(
+            Discovery::with_roots(sys_root.clone(), dev_root.clone()),
+            all,
+            false,
+            "kernel DSA WQs",
+        ),
+        Target::Vfio(bdf) => Err(OpenError::NoDevice(format!(
+            "VFIO {bdf}: the DSA operations need the kernel's DSA WQs (PASID), not VFIO"
+        ))),
+    }
+}
+
+fn open_dsa_named(n: &str) -> Result<Backend, OpenError> {
+    if let Some(p) = registered(&format!("{DSA_KEY}{n}")) {
+        return p.open();
+    }
+    let lower = n.to_ascii_lowercase();
+    if lower.starts_with("vfio") {
+        return Err(OpenError::NoDevice(format!(
+            "{n}: the DSA operations need the kernel's DSA WQs (PASID), not VFIO"
+        )));
+    }
+    if lower == "model" {
+        return Err(OpenError::Failed {
+            what: n.into(),
+            message: "the device model is not built in (the `iaa` crate's feature `model`)".into(),
+        });
+    }
+    if n.starts_with("dsa") && n.len() > 3 && n[3..].bytes().all(|c| c.is_ascii_digit()) {
+        let dev = n.to_string();
+        return dsa_kernel(Discovery::new(), move |(d, _)| d.name == dev, true, n);
+    }
+    if n.starts_with("wq") && n.contains('.') {
+        let wq = n.to_string();
+        let keep =
+            move |(_, w): (&crate::sysfs::Device, &crate::sysfs::WorkQueue)| w.sysfs_name == wq;
+        return dsa_kernel(Discovery::new(), keep, true, n);
+    }
+    if is_pci_address(n) || n.starts_with("iax") {
+        // An IAA chosen for compression: the DSA operations use the host's DSA WQs.
+        return dsa_kernel(Discovery::new(), |_| true, false, "kernel DSA WQs");
+    }
+    Err(OpenError::Unknown(n.into()))
+}
+
+/// Open the usable kernel DSA WQs `keep` accepts (as [`kernel`] for IAA).
+fn dsa_kernel(
+    discovery: Discovery,
+    keep: impl Fn((&crate::sysfs::Device, &crate::sysfs::WorkQueue)) -> bool,
+    filtered: bool,
+    what: &str,
+) -> Result<Backend, OpenError> {
+    let keep: &WqFilter<'_> = &keep;
+    let host = crate::kernel::open_kind(
+        &discovery,
+        &crate::sysfs::RealOpener,
+        crate::sysfs::DeviceKind::Dsa,
+        keep,
+    );
+    if host.wqs.is_empty() && host.failed.is_empty() && filtered {
+        return Err(OpenError::NoDevice(format!(
+            "{what}: no usable DSA WQ of that name"
+        )));
+    }
+    Backend::from_host(host, what)
 }
 
 fn open_named(n: &str) -> Result<Backend, OpenError> {

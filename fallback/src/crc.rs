@@ -76,6 +76,14 @@ pub fn crc32c(seed: u32, data: &[u8]) -> u32 {
     !c
 }
 
+/// CRC-32C as [`crc32c`] computes it (same value, same seed convention), at the CPU's speed:
+/// the `crc32c` crate, which uses the SSE4.2 `crc32` instruction (ARMv8 CRC on Arm) where the
+/// CPU has it and a table otherwise. The DSA operations' software path
+/// (`iaa::Pool::crc32c`).
+pub fn crc32c_fast(seed: u32, data: &[u8]) -> u32 {
+    ::crc32c::crc32c_append(seed, data)
+}
+
 /// IAA's 16-bit XOR checksum: XOR of the data read as little-endian u16 words; an odd trailing
 /// byte is zero-extended. Seed 0 (the AECS seed is XORed in by the caller if used).
 pub fn xor_checksum16(data: &[u8]) -> u16 {

@@ -118,6 +118,9 @@ pub enum ModelError {
     /// A pool backend was asked of a DSA model.
     #[error("the device model is a DSA, not an IAA")]
     NotIaa,
+    /// A DSA backend was asked of an IAA model.
+    #[error("the device model is an IAA, not a DSA")]
+    NotDsa,
     /// An engine thread could not be started.
     #[error("cannot start an engine thread: {0}")]
     Spawn(std::io::Error),
@@ -405,8 +408,63 @@ pub fn backend(
     Ok(if bounce { b.requires_bounce() } else { b })
 }
 
+/// A DSA backend on `device` (a DSA model) for the pool's DSA operations: one queue per
+/// configured WQ, named `model-dsa/wqN`, with each WQ's maximum transfer and the device's
+/// maximum batch ([`ModelConfig::max_batch`]) as its limits. The model reads and writes
+/// process memory as a DSA with PASID does.
+pub fn dsa_backend(
+    device: Arc<ModelDevice>,
+    what: &str,
+) -> Result<iaa_driver::open::Backend, ModelError> {
+    use iaa_driver::open::{Backend, WqInfo, WqLimits};
+    if device.cfg().kind != DeviceKind::Dsa {
+        return Err(ModelError::NotDsa);
+    }
+    let c = device.cfg();
+    let n = c.wqs.len();
+    let wqs = (0..n)
+        .map(|i| device.wq(i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let info = (0..n)
+        .map(|i| WqInfo {
+            name: format!("model-dsa/wq{i}"),
+            socket: None,
+        })
+        .collect();
+    let limits: Vec<WqLimits> = c
+        .wqs
+        .iter()
+        .map(|w| WqLimits {
+            max_transfer: w.max_transfer,
+            max_batch: c.max_batch,
+        })
+        .collect();
+    let name = match c.wqs.first() {
+        Some(w) => format!(
+            "{what}, {} engine(s), {n} WQ(s) ({:?} size {})",
+            c.engines, w.mode, w.size
+        ),
+        None => format!("{what}, no WQ"),
+    };
+    Ok(Backend::new(wqs, info, name)
+        .with_limits(&limits)
+        .keep(device))
+}
+
+/// A DSA model shaped by the environment as [`ModelConfig::from_env`] shapes the IAA
+/// (`IAA_MODEL_ENGINES`, `IAA_MODEL_WQ_SIZE`, `IAA_MODEL_WQ_MODE`, `IAA_MODEL_FIXED_NS`,
+/// `IAA_MODEL_NS_PER_KIB`), batches of up to 1,024 descriptors.
+pub fn dsa_config_from_env() -> Result<ModelConfig, ModelError> {
+    let iaa = ModelConfig::from_env()?;
+    let mut c = ModelConfig::dsa(iaa.engines);
+    c.wqs = iaa.wqs;
+    c.latency = iaa.latency;
+    Ok(c)
+}
+
 /// Register the model's names with `iaa_driver::open` (once; later calls do nothing):
-/// `model` (a device shaped by [`ModelConfig::from_env`]) and `vfio-model` (the VFIO bring-up
+/// `model` (a device shaped by [`ModelConfig::from_env`]; for `open_dsa`, a DSA shaped by
+/// [`dsa_config_from_env`]) and `vfio-model` (the VFIO bring-up
 /// over [`Bar0Model`] with the model behind it, `IAA_MODEL_ENGINES` engines, default 2; an
 /// IAA 2.0 register file, [`Bar0ModelConfig::gnr_iaa`], when `IAA_MODEL_IAA_CAP` is set).
 pub fn register() {
@@ -423,6 +481,14 @@ pub fn register() {
                 let cfg = ModelConfig::from_env().map_err(|e| failed("device model", &e))?;
                 let dev = ModelDevice::start(cfg).map_err(|e| failed("device model", &e))?;
                 backend(dev, "device model").map_err(|e| failed("device model", &e))
+            }),
+        );
+        open::register_dsa(
+            "model",
+            Arc::new(move || {
+                let cfg = dsa_config_from_env().map_err(|e| failed("DSA model", &e))?;
+                let dev = ModelDevice::start(cfg).map_err(|e| failed("DSA model", &e))?;
+                dsa_backend(dev, "DSA model").map_err(|e| failed("DSA model", &e))
             }),
         );
         open::register(

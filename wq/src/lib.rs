@@ -17,8 +17,9 @@
 //! Every `unsafe` of the hot path is in this crate: `hw.rs` (the instructions), `slab.rs`
 //! (aligned memory, atomic status reads) and `jobmem.rs` ([`IaaJobMemory`]: job memory with the
 //! one table of its slots' states, whose descriptors it builds itself, so its submit is safe
-//! and crates above stay safe Rust). [`RecordSlab`] is the plain record pool for callers that
-//! build their own descriptors (DSA, tests).
+//! and crates above stay safe Rust), and `dsajob.rs` ([`DsaJobMemory`]: the same for DSA jobs
+//! over the caller's memory, submitted and awaited in one call). [`RecordSlab`] is the plain
+//! record pool for callers that build their own descriptors (tests).
 //!
 //! # The DMA contract
 //! A descriptor names memory by address; the device (or the model) reads and writes it after
@@ -31,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod cpu;
+pub mod dsajob;
 mod hw;
 pub mod jobmem;
 pub mod slab;
@@ -43,6 +45,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use cpu::CpuFeatures;
+pub use dsajob::{DsaJob, DsaJobMemory, DsaOutcome, NotRun, RunOptions, RunReport};
 pub use jobmem::{Code, IaaJob, IaaJobMemory, Input, Layout, SubmitError, HISTOGRAM_COUNTERS};
 pub use slab::{
     poll_raw, CompletionRecord, CompressAecsSlab, DecompressAecsSlab, DsaDescriptorSlab,

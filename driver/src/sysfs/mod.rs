@@ -216,6 +216,8 @@ pub struct WorkQueue {
     pub priority: Option<u32>,
     /// `max_transfer_size` in bytes.
     pub max_transfer_size: Option<u64>,
+    /// `max_batch_size` (DSA WQs; absent on IAA, which has no batch descriptor).
+    pub max_batch_size: Option<u32>,
     /// `block_on_fault`.
     pub block_on_fault: Option<bool>,
     /// `name` (empty string when unset).
@@ -397,9 +399,15 @@ pub struct Inventory {
 impl Inventory {
     /// All usable WQs of IAA devices.
     pub fn usable_iaa_wqs(&self) -> impl Iterator<Item = (&Device, &WorkQueue)> {
+        self.usable_wqs(DeviceKind::Iaa)
+    }
+
+    /// The usable WQs of the devices of `kind` (IAA for compression, DSA for the DSA
+    /// operations).
+    pub fn usable_wqs(&self, kind: DeviceKind) -> impl Iterator<Item = (&Device, &WorkQueue)> {
         self.devices
             .iter()
-            .filter(|d| d.kind == DeviceKind::Iaa)
+            .filter(move |d| d.kind == kind)
             .flat_map(|d| d.work_queues.iter().map(move |w| (d, w)))
             .filter(|(_, w)| w.status.is_usable())
     }
@@ -680,6 +688,11 @@ impl Discovery {
         let threshold = r.get("threshold", parse_dec_u32, false);
         let priority = r.get("priority", parse_dec_u32, false);
         let max_transfer_size = r.get("max_transfer_size", parse_dec_u64, false);
+        let max_batch_size = if dev.kind == DeviceKind::Dsa {
+            r.get("max_batch_size", parse_dec_u32, false)
+        } else {
+            None
+        };
         let block_on_fault = r.get("block_on_fault", parse_bool01, false);
         let name = r.get("name", parse_text, true);
         let driver_name = r.get("driver_name", parse_text, false);
@@ -699,6 +712,7 @@ impl Discovery {
             threshold,
             priority,
             max_transfer_size,
+            max_batch_size,
             block_on_fault,
             name,
             driver_name,
