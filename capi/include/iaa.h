@@ -352,6 +352,23 @@ typedef struct iaa_stats {
    * Units sent to the software path, by cause; `iaa_fallback_cause_name(i)` names index i.
    */
   uint64_t fallbacks[IAA_FALLBACK_CAUSES_MAX];
+  /**
+   * DSA operations (`iaa_dsa_*`): units the DSA (or the DSA model) did.
+   */
+  uint64_t dsa_hw;
+  /**
+   * DSA operations: units done in software.
+   */
+  uint64_t dsa_sw;
+  /**
+   * DSA descriptors submitted (a batch descriptor counts once).
+   */
+  uint64_t dsa_submissions;
+  /**
+   * DSA units sent to software, by cause (as `fallbacks`); all 0 when the DSA operations
+   * run in software by choice (`IAA_PATH_SOFTWARE`).
+   */
+  uint64_t dsa_fallbacks[IAA_FALLBACK_CAUSES_MAX];
 } iaa_stats;
 
 #ifdef __cplusplus
@@ -378,6 +395,102 @@ void iaa_config_init(struct iaa_config *cfg);
  * results included). Never returns NULL; unknown codes give "unknown error code".
  */
 const char *iaa_strerror(int code);
+
+/**
+ * CRC-32C (Castagnoli, the iSCSI/RocksDB checksum) of `n` buffers: `crcs[i]` receives the
+ * CRC-32C of `units[i]` (`lens[i]` bytes) continuing from `seed` (0 for a fresh CRC; a
+ * previous finished CRC-32C to continue one), the value of the `crc32c` crate's
+ * `crc32c_append(seed, ...)`, of Intel's `crc32c` in RocksDB (`crc32c::Extend(seed, ...)`),
+ * and of the DSA's CRC generation. On a DSA (or the DSA model) the units go in batch
+ * descriptors of `dsa_batch_size`; units the DSA does not finish are done in software.
+ * `info` (may be NULL) receives the totals (`hardware`, `software`; `failed` is 0).
+ *
+ * Returns 0, or `-EINVAL` (nothing written) for a NULL pool, a NULL array with `n` > 0, a NULL
+ * buffer with a non-zero length, or `crcs` overlapping an input.
+ *
+ * # Safety
+ * `units` and `lens` hold `n` elements, each `units[i]` `lens[i]` readable bytes; `crcs` holds
+ * `n` writable elements. Thread-safe.
+ */
+int iaa_dsa_crc32c(struct iaa_pool *pool,
+                   const void *units,
+                   const size_t *lens,
+                   size_t n,
+                   uint32_t seed,
+                   uint32_t *crcs,
+                   struct iaa_batch_info *info);
+
+/**
+ * Same-filled detection of `n` pages (zswap's check before it compresses a page): `filled[i]`
+ * is 1 when `pages[i]` (`lens[i]` bytes) is one 8-byte word repeated, else 0, and
+ * `patterns[i]` (may be NULL: not wanted) receives that word (little-endian), 0 for a page
+ * that is not same-filled. A page shorter than 8 bytes or whose length is not a multiple of 8
+ * is not same-filled. One DSA compare-pattern per page, in batch descriptors.
+ *
+ * Returns and refuses as `iaa_dsa_crc32c`.
+ *
+ * # Safety
+ * `pages` and `lens` hold `n` elements, each `pages[i]` `lens[i]` readable bytes; `filled`
+ * (and `patterns` when not NULL) hold `n` writable elements. Thread-safe.
+ */
+int iaa_dsa_same_filled(struct iaa_pool *pool,
+                        const void *pages,
+                        const size_t *lens,
+                        size_t n,
+                        uint8_t *filled,
+                        uint64_t *patterns,
+                        struct iaa_batch_info *info);
+
+/**
+ * Compares `n` pairs of buffers: `equal[i]` is 1 when `a[i]` and `b[i]` (both `lens[i]`
+ * bytes) hold the same bytes, else 0. One DSA compare per pair, in batch descriptors.
+ *
+ * Returns and refuses as `iaa_dsa_crc32c`.
+ *
+ * # Safety
+ * `a`, `b` and `lens` hold `n` elements, each `a[i]` and `b[i]` `lens[i]` readable bytes;
+ * `equal` holds `n` writable elements. Thread-safe.
+ */
+int iaa_dsa_compare(struct iaa_pool *pool,
+                    const void *a,
+                    const void *b,
+                    const size_t *lens,
+                    size_t n,
+                    uint8_t *equal,
+                    struct iaa_batch_info *info);
+
+/**
+ * Copies `n` buffers: `src[i]` (`lens[i]` bytes) to `dst[i]`. When the call returns every copy
+ * is complete, on the DSA or in software. The buffers must not overlap (`-EINVAL`).
+ *
+ * Returns and refuses as `iaa_dsa_crc32c`.
+ *
+ * # Safety
+ * `dst`, `src` and `lens` hold `n` elements, each `src[i]` `lens[i]` readable and each
+ * `dst[i]` `lens[i]` writable bytes. Thread-safe.
+ */
+int iaa_dsa_copy(struct iaa_pool *pool,
+                 const void *dst,
+                 const void *src,
+                 const size_t *lens,
+                 size_t n,
+                 struct iaa_batch_info *info);
+
+/**
+ * Fills `n` buffers: every byte `j` of `dst[i]` (`lens[i]` bytes) becomes byte `j % 8` of the
+ * little-endian `pattern` (0 zeroes them).
+ *
+ * Returns and refuses as `iaa_dsa_crc32c` (`-EINVAL` also for overlapping buffers).
+ *
+ * # Safety
+ * `dst` and `lens` hold `n` elements, each `dst[i]` `lens[i]` writable bytes. Thread-safe.
+ */
+int iaa_dsa_fill(struct iaa_pool *pool,
+                 const void *dst,
+                 const size_t *lens,
+                 size_t n,
+                 uint64_t pattern,
+                 struct iaa_batch_info *info);
 
 /**
  * Creates a pool. `cfg` may be NULL (all defaults). On success `*out` is the new pool and the

@@ -1257,6 +1257,8 @@ pub unsafe extern "C" fn iaa_pool_stats(pool: *const iaa_pool, out: *mut iaa_sta
             let s = p.stats();
             let mut fallbacks = [0u64; IAA_FALLBACK_CAUSES_MAX];
             fallbacks[..s.fallbacks.len()].copy_from_slice(&s.fallbacks);
+            let mut dsa_fallbacks = [0u64; IAA_FALLBACK_CAUSES_MAX];
+            dsa_fallbacks[..s.dsa_fallbacks.len()].copy_from_slice(&s.dsa_fallbacks);
             let v = iaa_stats {
                 size: size_of::<iaa_stats>(),
                 compress_hw: counts(&s.compress_hw),
@@ -1273,6 +1275,10 @@ pub unsafe extern "C" fn iaa_pool_stats(pool: *const iaa_pool, out: *mut iaa_sta
                 batches: s.batches,
                 fallbacks_total: s.total_fallbacks(),
                 fallbacks,
+                dsa_hw: s.dsa_hw,
+                dsa_sw: s.dsa_sw,
+                dsa_submissions: s.dsa_submissions,
+                dsa_fallbacks,
             };
             // SAFETY: `out` holds `size` writable bytes (checked by struct_size).
             unsafe { write_versioned(&v, out, size) };

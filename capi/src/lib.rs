@@ -16,12 +16,14 @@
 #![warn(missing_docs)]
 
 mod codes;
+mod dsa;
 mod error;
 mod ffi;
 mod handle;
 mod types;
 
 pub use codes::*;
+pub use dsa::*;
 pub use ffi::*;
 pub use handle::*;
 pub use types::*;

@@ -192,6 +192,15 @@ pub struct iaa_stats {
     pub fallbacks_total: u64,
     /// Units sent to the software path, by cause; `iaa_fallback_cause_name(i)` names index i.
     pub fallbacks: [u64; IAA_FALLBACK_CAUSES_MAX],
+    /// DSA operations (`iaa_dsa_*`): units the DSA (or the DSA model) did.
+    pub dsa_hw: u64,
+    /// DSA operations: units done in software.
+    pub dsa_sw: u64,
+    /// DSA descriptors submitted (a batch descriptor counts once).
+    pub dsa_submissions: u64,
+    /// DSA units sent to software, by cause (as `fallbacks`); all 0 when the DSA operations
+    /// run in software by choice (`IAA_PATH_SOFTWARE`).
+    pub dsa_fallbacks: [u64; IAA_FALLBACK_CAUSES_MAX],
 }
 
 /// Copies the first `min(caller_size, size_of::<T>())` bytes of `value` to `out`, keeping the

@@ -395,6 +395,44 @@ fn selftest_from_c() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `tests/c/dsa.c`: the DSA operations from C, in software and on the DSA model
+/// (`IAA_DEVICE=model`), against a bitwise CRC-32C and plain loops.
+#[test]
+fn dsa_operations_from_c() {
+    let dir = scratch("dsa");
+    let exe = dir.join("dsa");
+    compile(
+        &compiler("CC", "cc"),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/dsa.c"),
+        &exe,
+        &[
+            "-std=c99",
+            "-O1",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+        ],
+        &pkg_config("iaa-static"),
+    );
+    for model in [false, true] {
+        let mut cmd = Command::new(&exe);
+        cmd.env_remove("IAA_DEVICE");
+        if model {
+            cmd.env("IAA_DEVICE", "model");
+        }
+        let out = cmd.output().expect("run dsa");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("all checks passed"),
+            "model {model}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!("model {model}:\n{stdout}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `tests/c/trailing.c`: a unit with bytes after its stream is `IAA_ETRAILING`, and
 /// `iaa_decompress_batch_consumed` reports the stream's length, on the software path and on
 /// the device model's hardware path.
