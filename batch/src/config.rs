@@ -226,6 +226,9 @@ pub struct ModelOptions {
     /// Disagree with the library: every successful decompress record reports one byte fewer
     /// `bytes_completed` than consumed (what [`crate::selftest`] must find and name).
     pub skew_bytes_completed: bool,
+    /// Disagree with the library on the DSA side: every DSA CRC-32C comes back with its lowest
+    /// bit flipped (what [`crate::selftest`] must find and name).
+    pub skew_crc32c: bool,
     /// Model an IAA 2.0 (Granite Rapids) that generates dynamic headers itself (IAACAP
     /// `0x1ff`) instead of an IAA 1.0 (Sapphire Rapids, IAACAP 0).
     pub iaa2: bool,
@@ -249,6 +252,7 @@ impl Default for ModelOptions {
             ns_per_kib: 0,
             require_bounce: false,
             skew_bytes_completed: false,
+            skew_crc32c: false,
             iaa2: false,
             replay_mib: 0,
         }
@@ -264,8 +268,9 @@ pub enum Device {
     /// model shaped by `IAA_MODEL_ENGINES`, `IAA_MODEL_WQ_SIZE`, `IAA_MODEL_WQ_MODE`
     /// (`shared`|`dedicated`), `IAA_MODEL_FIXED_NS`, `IAA_MODEL_NS_PER_KIB`,
     /// `IAA_MODEL_BOUNCE`, `IAA_MODEL_IAA_CAP` (`2` = an IAA 2.0 with header generation),
-    /// `IAA_MODEL_REPLAY_MIB` (replay mode) and `IAA_MODEL_QUIRK` (`bytes_completed`: see
-    /// [`ModelOptions::skew_bytes_completed`]), and `IAA_DEVICE=vfio-model` the VFIO bring-up
+    /// `IAA_MODEL_REPLAY_MIB` (replay mode) and `IAA_MODEL_QUIRK` (comma-separated:
+    /// `bytes_completed`, see [`ModelOptions::skew_bytes_completed`]; `crc32c`, see
+    /// [`ModelOptions::skew_crc32c`]), and `IAA_DEVICE=vfio-model` the VFIO bring-up
     /// over the register
     /// model with the device model behind it.
     #[default]

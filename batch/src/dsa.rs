@@ -144,6 +144,16 @@ impl DsaBackend {
         self.dev.info().iter().map(|w| w.name.clone()).collect()
     }
 
+    /// The work queues.
+    pub(crate) fn wqs(&self) -> &[iaa_wq::WorkQueue] {
+        self.dev.wqs()
+    }
+
+    /// What WQ `w` takes per descriptor.
+    pub(crate) fn limits(&self, w: usize) -> iaa_driver::open::WqLimits {
+        self.dev.limits(w)
+    }
+
     /// Whether the device works on process memory in place (a DSA lane needs it).
     pub(crate) fn in_place(&self) -> bool {
         self.dev.shares_address_space()
@@ -171,6 +181,7 @@ fn model_backend(
         fixed_ns: o.fixed_ns,
         ns_per_kib: o.ns_per_kib,
     };
+    cfg.skew_crc32c = o.skew_crc32c;
     let dev = ModelDevice::start(cfg).map_err(|e| failed(&e))?;
     iaa_model::dsa_backend(dev, "DSA model").map_err(|e| failed(&e))
 }

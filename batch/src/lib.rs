@@ -40,6 +40,7 @@ mod io;
 mod pool;
 mod result;
 mod selftest;
+mod selftest_dsa;
 mod soft;
 mod spread;
 mod stats;
@@ -58,5 +59,7 @@ pub use error::{Error, UnitError};
 pub use io::{Inputs, Outputs};
 pub use pool::{Handle, Pool};
 pub use result::{crc32, BatchSummary, ExecPath, UnitResult};
-pub use selftest::{selftest, Check, CheckStatus, SelfTest, Verdict, VerdictKind};
+pub use selftest::{
+    selftest, selftest_with_dsa, Check, CheckStatus, SelfTest, Verdict, VerdictKind,
+};
 pub use stats::{FallbackCause, PathCounts, Stats, FALLBACK_CAUSES};

@@ -1,5 +1,5 @@
-//! `selftest`: does the hardware path work on this host? For every WQ of the device a pool
-//! would use, a fixed plan of known inputs goes through every IAA descriptor kind the library
+//! `selftest`: does the hardware path work on this host? For every IAA WQ of the device a
+//! pool would use (and every DSA WQ its DSA operations would use: `selftest_dsa.rs`), a fixed plan of known inputs goes through every IAA descriptor kind the library
 //! submits (compress with fixed and with dynamic codes, decompress, verify) and CRC64, and each completion-record field the
 //! library relies on is compared with the software path's answer. Probes: the submission
 //! method, a descriptor on a never-touched page, a WQ filled without polling, and the
@@ -17,7 +17,7 @@ use iaa_fallback::{CompressOutcome, Compressor, Decompressor, Level as FallbackL
 use iaa_wq::{Code, IaaJob, Slot, SubmitMethod, WorkQueue, WqMode};
 use serde::Serialize;
 
-use crate::config::{Device, HwMode, PoolBuilder};
+use crate::config::{Device, DsaPath, HwMode, PoolBuilder};
 use crate::device::{dynamic_table, Backend, HwCtx};
 use crate::error::Error;
 use crate::result::crc32;
@@ -48,7 +48,9 @@ pub struct Check {
     pub wq: String,
     /// The operation or probe: `submit`, `compress`, `compress_dynamic`,
     /// `compress_header_gen` (IAA 2.0), `decompress`, `verify`, `crc64`,
-    /// `page_fault`, `wq_full`, `latency_compress`, `latency_decompress`.
+    /// `page_fault`, `wq_full`, `latency_compress`, `latency_decompress`; on a DSA WQ
+    /// `dsa_submit`, `dsa_crc32c`, `dsa_crc32c_seeded`, `dsa_copy`, `dsa_compare`,
+    /// `dsa_compare_pattern`, `dsa_fill`, `dsa_batch`, `dsa_latency_crc32c`.
     pub op: String,
     /// The input it ran on (empty for probes without one).
     pub input: String,
@@ -57,7 +59,8 @@ pub struct Check {
     /// What happened, in words (the reason of a skipped check).
     pub detail: String,
     /// The completion-record field that disagreed (`status`, `output_size`, `output`, `crc`,
-    /// `xor_checksum`, `bytes_completed`, `crc64`), when one did.
+    /// `xor_checksum`, `bytes_completed`, `crc64`; DSA: `status`, `crc`, `result`,
+    /// `output`), when one did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// The value seen in that field.
@@ -163,15 +166,23 @@ impl std::fmt::Display for SelfTest {
     }
 }
 
-/// Run the self-test on `device` (as [`PoolBuilder::device`] takes it). `Err` when the device
-/// cannot be opened at all ([`Error::NoDevice`], with the reason).
+/// Run the self-test on `device` (as [`PoolBuilder::device`] takes it) and on the DSA its
+/// pool's DSA operations would use ([`DsaPath::Auto`]). `Err` when the device cannot be
+/// opened at all ([`Error::NoDevice`], with the reason).
 pub fn selftest(device: Device) -> Result<SelfTest, Error> {
+    selftest_with_dsa(device, DsaPath::Auto)
+}
+
+/// [`selftest`] with the DSA chosen as [`PoolBuilder::dsa`] takes it ([`DsaPath::Software`]:
+/// no DSA checks).
+pub fn selftest_with_dsa(device: Device, dsa: DsaPath) -> Result<SelfTest, Error> {
     // Dynamic mode's layout: the slots have tables of their own, for the dynamic checks.
     let b = PoolBuilder::default()
         .device(device)
         .max_unit_size(65536)
         .hw_batch_size(8)
-        .hw_mode(HwMode::Dynamic);
+        .hw_mode(HwMode::Dynamic)
+        .dsa(dsa);
     b.check()?;
     let be = Backend::open(&b).map_err(Error::NoDevice)?;
     let names = be.wq_names();
@@ -185,8 +196,23 @@ pub fn selftest(device: Device) -> Result<SelfTest, Error> {
         }
         verdicts.push(verdict(name, &checks[first..]));
     }
+    // The DSA the pool's DSA operations would use (the one the device implies).
+    let mut device = be.name();
+    match crate::dsa::DsaBackend::open(&b)? {
+        crate::dsa::DsaOpen::Device(d) => {
+            device = format!("{device}; DSA: {}", d.name());
+            crate::selftest_dsa::run(&d, &mut checks, &mut verdicts);
+        }
+        crate::dsa::DsaOpen::Missing(why) => checks.push(Check::skipped(
+            "dsa",
+            "dsa_submit",
+            "",
+            &format!("no DSA WQ, the DSA operations run in software: {why}"),
+        )),
+        crate::dsa::DsaOpen::Software => {}
+    }
     Ok(SelfTest {
-        device: be.name(),
+        device,
         checks,
         verdicts,
     })
@@ -211,7 +237,7 @@ Compression Protocol."
 }
 
 /// Log-like lines: words, numbers and repeats, as storage engines' pages hold.
-fn text(n: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn text(n: usize, seed: u64) -> Vec<u8> {
     const WORDS: [&str; 12] = [
         "GET",
         "/api/v1/rows",
@@ -242,7 +268,7 @@ fn text(n: usize, seed: u64) -> Vec<u8> {
     v
 }
 
-fn random(n: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn random(n: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
     (0..n)
         .map(|_| {
@@ -958,19 +984,19 @@ impl Check {
         }
     }
 
-    fn pass(wq: &str, op: &str, input: &str, detail: impl Into<String>) -> Check {
+    pub(crate) fn pass(wq: &str, op: &str, input: &str, detail: impl Into<String>) -> Check {
         Check::new(wq, op, input, CheckStatus::Pass, detail.into())
     }
 
-    fn fail(wq: &str, op: &str, input: &str, detail: &str) -> Check {
+    pub(crate) fn fail(wq: &str, op: &str, input: &str, detail: &str) -> Check {
         Check::new(wq, op, input, CheckStatus::Fail, detail.to_string())
     }
 
-    fn skipped(wq: &str, op: &str, input: &str, why: &str) -> Check {
+    pub(crate) fn skipped(wq: &str, op: &str, input: &str, why: &str) -> Check {
         Check::new(wq, op, input, CheckStatus::Skipped, why.to_string())
     }
 
-    fn disagree(
+    pub(crate) fn disagree(
         mut self,
         field: &str,
         seen: impl Into<String>,

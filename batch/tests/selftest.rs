@@ -1,6 +1,7 @@
 //! `iaa::selftest` end to end: on the device model (zero-copy and with bounce buffers), on a
 //! model that disagrees with the library about `bytes_completed`, over fixture kernel WQs
-//! (`write(2)` into the model) and over VFIO on the models.
+//! (`write(2)` into the model) and over VFIO on the models; the DSA plan on the DSA model (with
+//! a batch descriptor), on one that disagrees about CRC-32C, and over fixture kernel DSA WQs.
 
 mod common;
 
@@ -108,7 +109,9 @@ fn a_disagreement_is_named_with_the_field_the_values_and_the_fallback() {
         );
     }
     assert!(bad.iter().any(|c| c.op == "decompress") && bad.iter().any(|c| c.op == "verify"));
-    assert_eq!(r.verdicts.len(), 1);
+    // The IAA WQ's verdict, then the DSA model's (which agrees with the library).
+    assert_eq!(r.verdicts.len(), 2);
+    assert_eq!(r.verdicts[1].kind, VerdictKind::Ok, "{:?}", r.verdicts);
     assert_eq!(r.verdicts[0].kind, VerdictKind::OkWithFallbacks);
     assert!(
         r.verdicts[0].verdict.contains("bytes_completed"),
@@ -163,4 +166,125 @@ fn vfio_over_the_models_passes() {
 fn no_device_is_a_typed_error() {
     let e = selftest(Device::Vfio("0000:ff:1f.7".into())).unwrap_err();
     assert!(matches!(e, iaa::Error::NoDevice(_)), "{e:?}");
+}
+
+/// Every DSA check of the plan passed on `wq`.
+fn assert_dsa_pass(r: &SelfTest, wq: &str, batch: bool) {
+    let mine: Vec<_> = r.checks.iter().filter(|c| c.wq == wq).collect();
+    for c in &mine {
+        assert_ne!(c.status, CheckStatus::Fail, "{c:?}");
+    }
+    for op in [
+        "dsa_submit",
+        "dsa_crc32c",
+        "dsa_crc32c_seeded",
+        "dsa_copy",
+        "dsa_compare",
+        "dsa_compare_pattern",
+        "dsa_fill",
+        "dsa_latency_crc32c",
+    ] {
+        assert!(
+            mine.iter()
+                .any(|c| c.op == op && c.status == CheckStatus::Pass),
+            "{op} never passed on {wq}"
+        );
+    }
+    let b = mine
+        .iter()
+        .find(|c| c.op == "dsa_batch")
+        .expect("dsa_batch");
+    let want = if batch {
+        CheckStatus::Pass
+    } else {
+        CheckStatus::Skipped
+    };
+    assert_eq!(b.status, want, "{b:?}");
+    let v = r.verdicts.iter().find(|v| v.wq == wq).expect("a verdict");
+    assert_eq!(v.kind, VerdictKind::Ok, "{v:?}");
+}
+
+#[test]
+fn the_dsa_model_passes_the_dsa_plan_with_a_batch_descriptor() {
+    let r = selftest(model(ModelOptions::default())).expect("selftest");
+    eprintln!("{r}");
+    assert!(r.passed(), "{:?}", r.verdicts);
+    assert!(r.device.contains("DSA"), "{}", r.device);
+    assert_dsa_pass(&r, "model-dsa/wq0", true);
+}
+
+#[test]
+fn a_dsa_that_disagrees_on_crc32c_is_unusable_and_named() {
+    let r = selftest(model(ModelOptions {
+        skew_crc32c: true,
+        ..ModelOptions::default()
+    }))
+    .expect("selftest");
+    eprintln!("{r}");
+    assert!(!r.passed());
+    let bad: Vec<_> = r
+        .checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Fail)
+        .collect();
+    assert!(!bad.is_empty());
+    for c in &bad {
+        assert_eq!(c.wq, "model-dsa/wq0", "only the DSA disagrees: {c:?}");
+        assert_eq!(c.field.as_deref(), Some("crc"), "{c:?}");
+        let (seen, exp) = (c.seen.clone().unwrap(), c.expected.clone().unwrap());
+        let (s, e) = (
+            u32::from_str_radix(&seen[2..], 16).unwrap(),
+            u32::from_str_radix(&exp[2..], 16).unwrap(),
+        );
+        assert_eq!(s ^ 1, e, "{c:?}");
+        assert!(
+            c.pool_action.as_ref().unwrap().contains("software"),
+            "{c:?}"
+        );
+    }
+    let v = r.verdicts.iter().find(|v| v.wq == "model-dsa/wq0").unwrap();
+    assert_eq!(v.kind, VerdictKind::Unusable);
+    assert!(v.verdict.contains("crc"), "{v:?}");
+    assert_eq!(r.verdicts[0].kind, VerdictKind::Ok, "the IAA agrees");
+}
+
+#[test]
+fn fixture_kernel_dsa_wqs_pass_the_dsa_plan_through_write() {
+    let h = iaa_driver::fixture::one_dsa_two_wqs();
+    let mut cfg = ModelConfig::dsa(2);
+    cfg.wqs = vec![ModelWqConfig::shared(32), ModelWqConfig::dedicated(16)];
+    let dsa = ModelDevice::start(cfg).expect("model");
+    let (sys, dev) = (h.sys(), h.dev());
+    iaa_driver::open::register_dsa(
+        "selftest-dsa-fixture",
+        Arc::new(move || {
+            let opener = ModelNodeOpener::new(Arc::clone(&dsa))
+                .serve(dev.join("dsa/wq0.0"), 0)
+                .serve(dev.join("dsa/wq0.1"), 1);
+            let discovery = iaa_driver::sysfs::Discovery::with_roots(sys.clone(), dev.clone());
+            let host = iaa_driver::kernel::open_kind(
+                &discovery,
+                &opener,
+                iaa_driver::sysfs::DeviceKind::Dsa,
+                &|_| true,
+            );
+            iaa_driver::open::Backend::from_host(host, "fixture DSA WQs").map(|b| b.keep(opener))
+        }),
+    );
+    let r = iaa::selftest_with_dsa(
+        model(ModelOptions::default()),
+        iaa::DsaPath::Device(Device::Named("selftest-dsa-fixture".into())),
+    )
+    .expect("selftest");
+    eprintln!("{r}");
+    assert!(r.passed(), "{:?}", r.verdicts);
+    for wq in ["wq0.0", "wq0.1"] {
+        assert_dsa_pass(&r, wq, false);
+    }
+    let sub = r
+        .checks
+        .iter()
+        .find(|c| c.wq == "wq0.0" && c.op == "dsa_submit")
+        .unwrap();
+    assert!(sub.detail.contains("write(2)"), "{sub:?}");
 }

@@ -213,6 +213,9 @@ pub struct ModelConfig {
     /// `bytes_completed` (`IAA_MODEL_QUIRK=bytes_completed`): a device that disagrees with what
     /// the library expects, for `iaa selftest` to find.
     pub skew_bytes_completed: bool,
+    /// Report every DSA CRC-32C with its lowest bit flipped (`IAA_MODEL_QUIRK=crc32c`): a DSA
+    /// that disagrees with the library, for `iaa selftest` to find.
+    pub skew_crc32c: bool,
     /// IAACAP of the modelled IAA (`iaa_descriptors::IaaCap`): 0 = an IAA 1.0 (Sapphire
     /// Rapids), which rejects header generation (0x30); [`IAA2_CAP`] = an IAA 2.0 with
     /// one-pass header generation. The driver reads the real value from BAR0 0x180 (VFIO,
@@ -260,6 +263,7 @@ impl ModelConfig {
             require_bounce: false,
             log_sources: false,
             skew_bytes_completed: false,
+            skew_crc32c: false,
             iaa_cap: 0,
             replay: None,
         }
@@ -276,6 +280,7 @@ impl ModelConfig {
             require_bounce: false,
             log_sources: false,
             skew_bytes_completed: false,
+            skew_crc32c: false,
             iaa_cap: 0,
             replay: None,
         }
@@ -309,16 +314,21 @@ impl ModelConfig {
             ns_per_kib: num("IAA_MODEL_NS_PER_KIB", 0)?,
         };
         c.require_bounce = num("IAA_MODEL_BOUNCE", 0)? != 0;
-        c.skew_bytes_completed = match std::env::var("IAA_MODEL_QUIRK").as_deref() {
-            Ok("bytes_completed") => true,
-            Ok("") | Err(_) => false,
-            Ok(v) => {
-                return Err(ModelError::BadEnv {
-                    var: "IAA_MODEL_QUIRK",
-                    value: v.to_string(),
-                })
+        // A comma-separated list of disagreements to model.
+        if let Ok(v) = std::env::var("IAA_MODEL_QUIRK") {
+            for q in v.split(',').map(str::trim).filter(|q| !q.is_empty()) {
+                match q {
+                    "bytes_completed" => c.skew_bytes_completed = true,
+                    "crc32c" => c.skew_crc32c = true,
+                    _ => {
+                        return Err(ModelError::BadEnv {
+                            var: "IAA_MODEL_QUIRK",
+                            value: v.clone(),
+                        })
+                    }
+                }
             }
-        };
+        }
         c.iaa_cap = match std::env::var("IAA_MODEL_IAA_CAP") {
             Ok(v) => parse_cap(&v).ok_or(ModelError::BadEnv {
                 var: "IAA_MODEL_IAA_CAP",
@@ -453,12 +463,13 @@ pub fn dsa_backend(
 
 /// A DSA model shaped by the environment as [`ModelConfig::from_env`] shapes the IAA
 /// (`IAA_MODEL_ENGINES`, `IAA_MODEL_WQ_SIZE`, `IAA_MODEL_WQ_MODE`, `IAA_MODEL_FIXED_NS`,
-/// `IAA_MODEL_NS_PER_KIB`), batches of up to 1,024 descriptors.
+/// `IAA_MODEL_NS_PER_KIB`, `IAA_MODEL_QUIRK=crc32c`), batches of up to 1,024 descriptors.
 pub fn dsa_config_from_env() -> Result<ModelConfig, ModelError> {
     let iaa = ModelConfig::from_env()?;
     let mut c = ModelConfig::dsa(iaa.engines);
     c.wqs = iaa.wqs;
     c.latency = iaa.latency;
+    c.skew_crc32c = iaa.skew_crc32c;
     Ok(c)
 }
 
