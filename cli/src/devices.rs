@@ -1,6 +1,6 @@
 //! `iaa devices`: what IAA/DSA devices and work queues this host has, whether each WQ is usable
-//! by this library and why not, how descriptors would be submitted, and which path (hardware or
-//! software) compression takes.
+//! by this library and why not, how descriptors would be submitted, which path (hardware or
+//! software) compression takes, and which DSA WQs the DSA operations use.
 //!
 //! `--sys-root`/`--dev-root` point it at fixture trees; `--json` prints the same as JSON.
 
@@ -75,6 +75,36 @@ pub fn cpu_map(inv: &Inventory) -> Vec<Route> {
                 r.compress.into_iter().map(name).collect(),
                 r.decompress.map(name),
             )
+        })
+        .collect()
+}
+
+/// One DSA WQ as the pool's DSA operations (`iaa::Pool::crc32c`, copy, fill, compare,
+/// same-filled) would use it: `(wq, device, socket, batch, note)`.
+type DsaRow = (String, String, Option<u32>, String, String);
+
+/// The usable DSA WQs and what the DSA operations do with each: they need the device to work
+/// on process memory in place (PASID enabled); batch descriptors only through a mapped portal
+/// (through `write(2)` Linux refuses them), up to the WQ's `max_batch_size`.
+pub fn dsa_wqs(inv: &Inventory, cpu: CpuSubmit) -> Vec<DsaRow> {
+    inv.usable_wqs(DeviceKind::Dsa)
+        .map(|(d, w)| {
+            let method = submit_method(&w.status, cpu).map(|m| m.name().to_string());
+            let through_write = method.as_deref().is_none_or(|m| m.contains("write"));
+            let batch = match (w.max_batch_size, through_write) {
+                (_, true) => "no (write(2))".to_string(),
+                (Some(n), false) if n >= 2 => format!("up to {n}"),
+                _ => "no".to_string(),
+            };
+            let note = if d.pasid_enabled == Some(true) {
+                format!(
+                    "used, submitted by {}",
+                    method.unwrap_or_else(|| "-".into())
+                )
+            } else {
+                "not used: PASID is off, the DSA operations run in software".into()
+            };
+            (w.sysfs_name.clone(), d.name.clone(), d.socket, batch, note)
         })
         .collect()
 }
@@ -320,6 +350,32 @@ pub fn render_table(inv: &Inventory, cpu: CpuSubmit, args: &DevicesArgs) -> Stri
             "note: socket {s} has no usable IAA WQ: its CPUs use the other sockets' IAAs"
         );
     }
+    let dsa = dsa_wqs(inv, cpu);
+    out.push('\n');
+    if dsa.is_empty() {
+        out.push_str(
+            "DSA operations (CRC-32C, copy, fill, compare, same-filled): no usable DSA WQ, they \
+             run in software.\n",
+        );
+    } else {
+        let rows: Vec<Vec<String>> = dsa
+            .iter()
+            .map(|(wq, dev, socket, batch, note)| {
+                vec![
+                    wq.clone(),
+                    dev.clone(),
+                    opt(*socket),
+                    batch.clone(),
+                    note.clone(),
+                ]
+            })
+            .collect();
+        table(
+            &mut out,
+            &["DSA WQ", "DEVICE", "SOCKET", "BATCH", "DSA OPERATIONS"],
+            &rows,
+        );
+    }
     for p in &inv.problems {
         let _ = writeln!(out, "warning: {p}");
     }
@@ -419,6 +475,19 @@ pub fn to_json(inv: &Inventory, cpu: CpuSubmit, args: &DevicesArgs) -> Value {
             })
             .collect::<Vec<_>>(),
         "borrowing_sockets": borrowing_sockets(inv),
+        "dsa_wqs": dsa_wqs(inv, cpu)
+            .into_iter()
+            .map(|(wq, device, socket, batch, note)| {
+                json!({
+                    "wq": wq,
+                    "device": device,
+                    "socket": socket,
+                    "batch": batch,
+                    "used": note.starts_with("used"),
+                    "note": note,
+                })
+            })
+            .collect::<Vec<_>>(),
         "problems": inv.problems,
     })
 }
@@ -448,6 +517,37 @@ mod tests {
         movdir64b: true,
         enqcmd: false,
     };
+
+    #[test]
+    fn dsa_wqs_for_the_dsa_operations() {
+        let h = iaa_driver::fixture::one_dsa_two_wqs();
+        let root = h.sys().parent().unwrap().to_path_buf();
+        let a = args(&root, false);
+        let inv = scan(&a);
+        let t = render_table(&inv, CPU, &a);
+        let line = |wq: &str| {
+            t.lines()
+                .find(|l| l.starts_with(wq) && l.contains("used"))
+                .unwrap_or_else(|| panic!("{wq} in {t}"))
+                .to_string()
+        };
+        assert!(t.contains("DSA WQ"), "{t}");
+        // Without ENQCMD the shared WQ takes write(2), so no batches; the dedicated one
+        // MOVDIR64B, batches up to its max_batch_size.
+        assert!(line("wq0.0").contains("no (write(2))"), "{t}");
+        assert!(line("wq0.1").contains("up to 32"), "{t}");
+        let v = to_json(&inv, CPU, &a);
+        let d = v["dsa_wqs"].as_array().unwrap();
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[0]["wq"], "wq0.0");
+        assert_eq!(d[0]["used"], true);
+        // Without PASID the DSA operations stay in software.
+        h.write("bus/dsa/devices/dsa0/pasid_enabled", "0");
+        let inv = scan(&a);
+        let v = to_json(&inv, CPU, &a);
+        let d = v["dsa_wqs"].as_array().unwrap();
+        assert!(d.iter().all(|w| w["used"] == false), "{d:?}");
+    }
 
     #[test]
     fn header_generation_column() {
