@@ -269,8 +269,8 @@ pub enum Device {
     /// (`shared`|`dedicated`), `IAA_MODEL_FIXED_NS`, `IAA_MODEL_NS_PER_KIB`,
     /// `IAA_MODEL_BOUNCE`, `IAA_MODEL_IAA_CAP` (`2` = an IAA 2.0 with header generation),
     /// `IAA_MODEL_REPLAY_MIB` (replay mode) and `IAA_MODEL_QUIRK` (comma-separated:
-    /// `bytes_completed`, see [`ModelOptions::skew_bytes_completed`]; `crc32c`, see
-    /// [`ModelOptions::skew_crc32c`]), and `IAA_DEVICE=vfio-model` the VFIO bring-up
+    /// `bytes_completed`, see `ModelOptions::skew_bytes_completed`; `crc32c`, see
+    /// `ModelOptions::skew_crc32c`), and `IAA_DEVICE=vfio-model` the VFIO bring-up
     /// over the register
     /// model with the device model behind it.
     #[default]
@@ -302,7 +302,7 @@ pub enum DsaPath {
     /// The DSA that the pool's [`Device`] implies: the kernel's DSA WQs (`/dev/dsa/wqX.Y`, of
     /// type user) for [`Device::Auto`], [`Device::Kernel`] (under the same roots) and kernel
     /// device names; the DSA model for `IAA_DEVICE=model`, `Device::Named("model")` and
-    /// [`Device::Model`] (shaped like it: engines, WQs, WQ size and mode, latency). Software
+    /// `Device::Model` (shaped like it: engines, WQs, WQ size and mode, latency). Software
     /// when that DSA is not there (counted as `no_device`), for [`Path::Software`] pools and
     /// for [`Device::Vfio`] (the DSA operations work on the caller's memory in place, which
     /// needs the kernel's PASID).
@@ -312,11 +312,11 @@ pub enum DsaPath {
     Software,
     /// These DSA WQs: [`Device::Named`] takes `dsaN`, `wqN.M` or `model` (or a name registered
     /// with `iaa_driver::open::register_dsa`), [`Device::Kernel`] the kernel DSA WQs under
-    /// those roots, [`Device::Model`] a DSA model of that shape.
+    /// those roots, `Device::Model` (feature `model`) a DSA model of that shape.
     Device(Device),
 }
 
-/// Builder of a [`Pool`]. Every option has a default; `Pool::builder().build()` gives an
+/// Builder of a [`crate::Pool`]. Every option has a default; `Pool::builder().build()` gives an
 /// `Auto`-path deflate pool.
 #[derive(Debug, Clone)]
 pub struct PoolBuilder {

@@ -11,6 +11,11 @@
 //! self-contained raw-deflate stream with back-references of at most 4 KiB, readable by the
 //! hardware and by any inflater.
 //!
+//! The same pool runs the DSA operations a storage engine uses on N buffers per call
+//! ([`Pool::crc32c`], [`Pool::same_filled`], [`Pool::compare`], [`Pool::copy`],
+//! [`Pool::fill`]): on a DSA where the pool has one ([`DsaPath`]), in batch descriptors, each
+//! unit the DSA does not finish redone in software.
+//!
 //! ```
 //! use iaa::{Path, Pool, UnitResult};
 //! let pool = Pool::builder().path(Path::Software).contexts(2).build().unwrap();

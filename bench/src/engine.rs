@@ -61,7 +61,7 @@ pub enum Clock {
 
 /// A point in time on one of the [`Clock`]s.
 #[derive(Clone, Copy)]
-enum Stamp {
+pub(crate) enum Stamp {
     Cpu(f64),
     Wall(Instant),
 }
@@ -81,7 +81,7 @@ pub fn thread_cpu_secs() -> f64 {
 }
 
 impl Clock {
-    fn now(self) -> Stamp {
+    pub(crate) fn now(self) -> Stamp {
         match self {
             Clock::ThreadCpu => Stamp::Cpu(thread_cpu_secs()),
             Clock::Wall => Stamp::Wall(Instant::now()),
@@ -90,7 +90,7 @@ impl Clock {
 }
 
 impl Stamp {
-    fn elapsed(self) -> f64 {
+    pub(crate) fn elapsed(self) -> f64 {
         match self {
             Stamp::Cpu(t) => thread_cpu_secs() - t,
             Stamp::Wall(t) => t.elapsed().as_secs_f64(),
@@ -175,6 +175,9 @@ pub struct Report {
     pub decompress_reference: String,
     /// The rows, grouped by unit size, ours first.
     pub rows: Vec<Row>,
+    /// The DSA operations on the software path (CRC-32C and same-filled pages per second),
+    /// when the corpus has at least one whole 4 KiB page.
+    pub dsa: Option<crate::dsa::DsaReport>,
 }
 
 /// Median of a non-empty list.
@@ -498,6 +501,10 @@ pub fn run(
         compress_reference,
         decompress_reference,
         rows,
+        dsa: {
+            progress("DSA operations");
+            crate::dsa::run(corpus, cfg.runs, cfg.clock).ok()
+        },
     })
 }
 
@@ -575,6 +582,9 @@ impl Report {
                 fmt_x(r.compress_vs_ref),
                 fmt_x(r.decompress_vs_ref),
             );
+        }
+        if let Some(d) = &self.dsa {
+            s.push_str(&d.to_table());
         }
         s
     }

@@ -8,6 +8,7 @@
 //! [`corpus`] and the engine's clock.
 
 pub mod corpus;
+pub mod dsa;
 pub mod engine;
 pub mod peers;
 
