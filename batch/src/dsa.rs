@@ -264,17 +264,12 @@ fn soft(job: &mut DsaJob<'_>) -> Answer {
 
 /// Whether `src` is `pattern` (little-endian) repeated, byte `i` against byte `i % 8`.
 fn is_pattern(src: &[u8], pattern: u64) -> bool {
-    let mut words = src.chunks_exact(8);
-    let whole = words
-        .all(|w| u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) == pattern);
+    // Byte i is byte i % 8 of the pattern iff the first (up to) 8 bytes are the pattern's and
+    // every later byte equals the one 8 before it: two slice compares (memcmp, which stops at
+    // the first difference).
     let p = pattern.to_le_bytes();
-    whole
-        && src
-            .chunks_exact(8)
-            .remainder()
-            .iter()
-            .enumerate()
-            .all(|(i, b)| *b == p[i])
+    let k = src.len().min(8);
+    src[..k] == p[..k] && src[k..] == src[..src.len() - k]
 }
 
 /// The pattern a same-filled candidate is compared with: its first 8 bytes, if it is at least
@@ -314,6 +309,12 @@ impl Pool {
             });
         }
         self.windows(n, |pool, ctx, w, sum| {
+            if ctx.dsa.is_none() {
+                for i in w.clone() {
+                    crcs[i] = iaa_fallback::crc::crc32c_fast(seed, units.unit(i));
+                }
+                return pool.software_window(ctx, w.len(), sum);
+            }
             let mut jobs = [EMPTY; MAX_DSA_BATCH_SIZE];
             for (k, i) in w.clone().enumerate() {
                 jobs[k] = DsaJob::Crc32c {
@@ -353,6 +354,13 @@ impl Pool {
             });
         }
         self.windows(n, |pool, ctx, w, sum| {
+            if ctx.dsa.is_none() {
+                for i in w.clone() {
+                    let p = pages.unit(i);
+                    patterns[i] = candidate_pattern(p).filter(|&x| is_pattern(p, x));
+                }
+                return pool.software_window(ctx, w.len(), sum);
+            }
             let mut jobs = [EMPTY; MAX_DSA_BATCH_SIZE];
             for (k, i) in w.clone().enumerate() {
                 let page = pages.unit(i);
@@ -397,6 +405,12 @@ impl Pool {
             });
         }
         self.windows(n, |pool, ctx, w, sum| {
+            if ctx.dsa.is_none() {
+                for i in w.clone() {
+                    equal[i] = a.unit(i) == b.unit(i);
+                }
+                return pool.software_window(ctx, w.len(), sum);
+            }
             let mut jobs = [EMPTY; MAX_DSA_BATCH_SIZE];
             let mut ans = [Answer::None; MAX_DSA_BATCH_SIZE];
             for (k, i) in w.clone().enumerate() {
@@ -546,6 +560,10 @@ impl Pool {
             }
             _ => false,
         };
+        // Counted once per window (relaxed atomics, but one per counter, not per unit).
+        let counted = self.dsa.is_some() || self.dsa_missing.is_some();
+        let (mut hw, mut sw) = (0u64, 0u64);
+        let mut causes = [0u64; crate::stats::FALLBACK_CAUSES];
         for (k, job) in jobs.iter_mut().enumerate() {
             if ans[k] != Answer::None || job.is_empty() {
                 if ans[k] == Answer::None {
@@ -561,19 +579,38 @@ impl Pool {
             };
             ans[k] = match decision {
                 Decision::Device(a) => {
-                    bump(&stats.dsa_hw);
-                    sum.hardware += 1;
+                    hw += 1;
                     a
                 }
                 Decision::Software(cause) => {
-                    if self.dsa.is_some() || self.dsa_missing.is_some() {
-                        bump(&stats.dsa_fallbacks[cause as usize]);
-                    }
-                    bump(&stats.dsa_sw);
-                    sum.software += 1;
+                    causes[cause as usize] += u64::from(counted);
+                    sw += 1;
                     soft(job)
                 }
             };
+        }
+        sum.hardware += hw as usize;
+        sum.software += sw as usize;
+        if hw > 0 {
+            stats.dsa_hw.fetch_add(hw, Relaxed);
+        }
+        if sw > 0 {
+            stats.dsa_sw.fetch_add(sw, Relaxed);
+        }
+        for (c, n) in stats.dsa_fallbacks.iter().zip(causes) {
+            if n > 0 {
+                c.fetch_add(n, Relaxed);
+            }
+        }
+    }
+
+    /// Count a window of `n` units answered in software because the context has no DSA lane
+    /// (the reading operations answer such a window directly, without jobs).
+    fn software_window(&self, lane: &mut Lane<'_>, n: usize, sum: &mut DsaSummary) {
+        sum.software += n;
+        lane.stats.dsa_sw.fetch_add(n as u64, Relaxed);
+        if self.dsa.is_some() || self.dsa_missing.is_some() {
+            lane.stats.dsa_fallbacks[FallbackCause::NoDevice as usize].fetch_add(n as u64, Relaxed);
         }
     }
 
