@@ -138,7 +138,7 @@ impl std::fmt::Display for SelfTest {
         writeln!(f, "device: {}", self.device)?;
         writeln!(
             f,
-            "{:<12} {:<20} {:<12} {:<8} detail",
+            "{:<14} {:<20} {:<12} {:<8} detail",
             "wq", "op", "input", "status"
         )?;
         for c in &self.checks {
@@ -149,7 +149,7 @@ impl std::fmt::Display for SelfTest {
             };
             writeln!(
                 f,
-                "{:<12} {:<20} {:<12} {:<8} {}",
+                "{:<14} {:<20} {:<12} {:<8} {}",
                 c.wq, c.op, c.input, st, c.detail
             )?;
             if let (Some(field), Some(seen), Some(exp)) = (&c.field, &c.seen, &c.expected) {
