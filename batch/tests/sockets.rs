@@ -2,7 +2,8 @@
 //! the CPUs of the two packages interleaved in numbering (even CPUs on package 0, odd on
 //! package 1, as real hosts number them), every WQ node served by the device model through
 //! `write(2)`. The calling thread is pinned to CPU 0 and then CPU 1 of this machine, which the
-//! fixture places on packages 0 and 1.
+//! fixture places on packages 0 and 1. The DSA operations over 2 DSAs per socket follow the
+//! same policy.
 
 mod common;
 
@@ -105,5 +106,105 @@ fn compress_stays_on_the_callers_socket_and_decompress_on_its_mapped_iaa() {
             let name = &chooser.candidates()[route.decompress.unwrap()].sysfs_name;
             assert_eq!(name, dec, "CPU {}", route.cpu);
         }
+    }
+}
+
+/// The DSA operations follow the same policy: a thread on package 0 uses only the DSAs of
+/// package 0, one on package 1 only those of package 1 (each package's DSAs are one model
+/// device here, so its executed descriptors say which package did the work).
+#[test]
+fn dsa_operations_stay_on_the_callers_socket() {
+    use iaa_driver::fixture::{two_socket_dsas, INTERLEAVED_DSAS};
+    if !(pin(0) && pin(1)) {
+        eprintln!("skipped: this machine has fewer than 2 CPUs to pin to");
+        return;
+    }
+    let h = two_socket_dsas();
+    let models: Vec<Arc<ModelDevice>> = (0..2)
+        .map(|_| {
+            let mut cfg = ModelConfig::dsa(1);
+            cfg.wqs = vec![ModelWqConfig::shared(32); 2];
+            ModelDevice::start(cfg).expect("model")
+        })
+        .collect();
+    let (sys, dev) = (h.sys(), h.dev());
+    let ms = models.clone();
+    iaa_driver::open::register_dsa(
+        "test-two-socket-dsas",
+        Arc::new(move || {
+            // The first model serves package 0's two DSAs, the second package 1's.
+            let mut a = ModelNodeOpener::new(Arc::clone(&ms[0]));
+            let mut b = ModelNodeOpener::new(Arc::clone(&ms[1]));
+            for (name, _, node) in INTERLEAVED_DSAS {
+                let path = dev.join(format!("dsa/wq{}.0", &name[3..]));
+                let i = (name[3..].parse::<usize>().unwrap() / 2) % 2;
+                if node == 0 {
+                    a = a.serve(path, i);
+                } else {
+                    b = b.serve(path, i);
+                }
+            }
+            let opener = Both(a, b);
+            let discovery = iaa_driver::sysfs::Discovery::with_roots(sys.clone(), dev.clone());
+            let host = iaa_driver::kernel::open_kind(
+                &discovery,
+                &opener,
+                iaa_driver::sysfs::DeviceKind::Dsa,
+                &|_| true,
+            );
+            assert_eq!(host.wqs.len(), 4, "{:?}", host.failed);
+            iaa_driver::open::Backend::from_host(host, "fixture DSA WQs").map(|b| b.keep(opener))
+        }),
+    );
+    let pages: Vec<Vec<u8>> = (0..64).map(|i| vec![i as u8; 4096]).collect();
+    let units: Vec<&[u8]> = pages.iter().map(|p| p.as_slice()).collect();
+    for cpu in [0usize, 1] {
+        assert!(pin(cpu));
+        let pool = Pool::builder()
+            .path(Path::Software)
+            .dsa(iaa::DsaPath::Device(iaa::Device::Named(
+                "test-two-socket-dsas".into(),
+            )))
+            .contexts(8)
+            .build()
+            .expect("pool");
+        // After the build, whose opening probes each WQ with a no-op.
+        let before: Vec<u64> = models.iter().map(|m| m.stats().executed).collect();
+        let mut crcs = vec![0u32; units.len()];
+        let s = pool
+            .crc32c(iaa::Inputs::Slices(&units), 0, &mut crcs)
+            .unwrap();
+        assert_eq!(s.hardware, units.len(), "{}", pool.describe());
+        let ran: Vec<u64> = models
+            .iter()
+            .zip(&before)
+            .map(|(m, b)| m.stats().executed - b)
+            .collect();
+        eprintln!("CPU {cpu}: descriptors per package {ran:?}");
+        let package = cpu % 2;
+        assert!(
+            ran[package] > 0 && ran[1 - package] == 0,
+            "CPU {cpu}: {ran:?}"
+        );
+    }
+}
+
+/// Two openers, each serving its own nodes.
+struct Both(ModelNodeOpener, ModelNodeOpener);
+
+impl iaa_driver::sysfs::CdevOpener for Both {
+    fn open(
+        &self,
+        node: &std::path::Path,
+    ) -> Result<iaa_driver::sysfs::OpenedWq, iaa_driver::sysfs::OpenError> {
+        self.0.open(node).or_else(|_| self.1.open(node))
+    }
+    fn probe_write(
+        &self,
+        opened: &iaa_driver::sysfs::OpenedWq,
+    ) -> Result<(), iaa_driver::sysfs::ProbeError> {
+        self.0
+            .probe_write(opened)
+            .or_else(|_| self.1.probe_write(opened))
     }
 }

@@ -402,6 +402,27 @@ pub fn one_dsa_two_wqs() -> Host {
     h
 }
 
+/// DSAs of [`two_socket_dsas`]: `(name, PCI address, NUMA node = package)`, 2 per socket.
+pub const INTERLEAVED_DSAS: [(&str, &str, i32); 4] = [
+    ("dsa0", "0000:6a:01.0", 0),
+    ("dsa2", "0000:6f:01.0", 0),
+    ("dsa4", "0000:e7:01.0", 1),
+    ("dsa6", "0000:ec:01.0", 1),
+];
+
+/// A 2-socket host numbered as [`two_socket_interleaved`] (even CPUs on package 0, odd on
+/// package 1) with 2 DSAs per socket, each with one enabled shared user WQ `wqN.0` (size 32)
+/// and its node under `dev/dsa/`: the socket policy of the DSA operations.
+pub fn two_socket_dsas() -> Host {
+    let h = Host::new();
+    h.cpus(&[0, 1, 0, 1, 0, 1, 0, 1]);
+    for (name, bdf, node) in INTERLEAVED_DSAS {
+        h.device(name, bdf, node, None, &[]);
+        h.wq(name, bdf, &format!("wq{}.0", &name[3..]), &[], true);
+    }
+    h
+}
+
 /// A 2-socket Sapphire Rapids host as the kernel numbers it: 8 CPUs interleaved between the
 /// packages (even CPUs on package 0, odd on package 1), 4 IAAs per socket, each with one
 /// enabled shared user WQ `wqN.0` (size 32) and its node under `dev/iax/`.
