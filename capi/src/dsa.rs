@@ -157,8 +157,14 @@ unsafe fn frame(
 /// CRC-32C of `units[i]` (`lens[i]` bytes) continuing from `seed` (0 for a fresh CRC; a
 /// previous finished CRC-32C to continue one), the value of the `crc32c` crate's
 /// `crc32c_append(seed, ...)`, of Intel's `crc32c` in RocksDB (`crc32c::Extend(seed, ...)`),
-/// and of the DSA's CRC generation. On a DSA (or the DSA model) the units go in batch
-/// descriptors of `dsa_batch_size`; units the DSA does not finish are done in software.
+/// and of the DSA's CRC generation. The DSA is the one the pool's device implies: the
+/// kernel's DSA WQs (`/dev/dsa/wqX.Y`, of type user, on a device with PASID), or the DSA model
+/// with `IAA_DEVICE=model`; an `IAA_PATH_SOFTWARE` pool, or a host without a usable DSA, does
+/// the DSA operations in software (`iaa_pool_describe` says which). On a DSA the units go in
+/// windows of 32, one batch descriptor each where the WQ takes batches (through a mapped
+/// portal), else single descriptors; units the DSA does not finish are done in software
+/// (`iaa_stats.dsa_fallbacks`). All five `iaa_dsa_*` calls work this way; a copy or fill is
+/// complete when the call returns.
 /// `info` (may be NULL) receives the totals (`hardware`, `software`; `failed` is 0).
 ///
 /// Returns 0, or `-EINVAL` (nothing written) for a NULL pool, a NULL array with `n` > 0, a NULL
