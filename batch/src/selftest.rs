@@ -50,7 +50,8 @@ pub struct Check {
     /// `compress_header_gen` (IAA 2.0), `decompress`, `verify`, `crc64`,
     /// `page_fault`, `wq_full`, `latency_compress`, `latency_decompress`; on a DSA WQ
     /// `dsa_submit`, `dsa_crc32c`, `dsa_crc32c_seeded`, `dsa_copy`, `dsa_compare`,
-    /// `dsa_compare_pattern`, `dsa_fill`, `dsa_batch`, `dsa_latency_crc32c`.
+    /// `dsa_compare_pattern`, `dsa_fill`, `dsa_batch`, `dsa_page_fault`, `dsa_latency_crc32c`,
+    /// `dsa_latency_copy`, `dsa_latency_compare_pattern`.
     pub op: String,
     /// The input it ran on (empty for probes without one).
     pub input: String,

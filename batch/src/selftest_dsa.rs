@@ -2,8 +2,9 @@
 //! same known inputs go through every DSA descriptor the library submits (CRC-32C with and
 //! without a seed, copy, fill, compare, compare-pattern, and a batch descriptor of them where
 //! the WQ takes batches), each completion record field the library relies on (status, result,
-//! CRC value) and each output compared with the software answer, then the latency of CRC-32C
-//! over a few hundred descriptors. The plan runs on the job memory a pool context uses
+//! CRC value) and each output compared with the software answer, a CRC-32C of a never-touched
+//! page, then the latency of CRC-32C, copy and compare-pattern over a few hundred descriptors
+//! each. The plan runs on the job memory a pool context uses
 //! ([`DsaJobMemory`]), so it tests the path the pool takes.
 
 // A failed check is the error of these helpers; it is built once per check, off any hot path.
@@ -85,7 +86,61 @@ impl Plan<'_> {
         }
         out.push(self.fill());
         out.push(self.batch());
-        out.push(self.latency());
+        out.push(self.page_fault());
+        for op in [
+            "dsa_latency_crc32c",
+            "dsa_latency_copy",
+            "dsa_latency_compare_pattern",
+        ] {
+            out.push(self.latency(op));
+        }
+    }
+
+    /// A CRC-32C of a never-touched page: the device faults it in itself (PASID with page
+    /// requests), or reports the fault, and the pool does such a unit in software.
+    fn page_fault(&mut self) -> Check {
+        // A large zeroed allocation comes straight from mmap: its pages are untouched.
+        let big = vec![0u8; 8 << 20];
+        let page = &big[4 << 20..(4 << 20) + 4096];
+        let mut out = [DsaOutcome::Pending];
+        let job = DsaJob::Crc32c { src: page, seed: 0 };
+        self.exec(std::slice::from_ref(&job), false, &mut out);
+        let want = iaa_fallback::crc::crc32c_fast(0, page);
+        match out[0] {
+            DsaOutcome::Record(r) => {
+                match StatusByte(r.status).dsa() {
+                    Some(DsaStatus::Success) if r.crc_val() as u32 == want => Check::pass(
+                        self.name,
+                        "dsa_page_fault",
+                        "zeros-4k",
+                        "the device read the untouched page itself",
+                    ),
+                    Some(DsaStatus::Success) => {
+                        Check::fail(self.name, "dsa_page_fault", "zeros-4k", "wrong CRC-32C")
+                            .disagree("crc", hex32(r.crc_val() as u32), hex32(want), NO_DSA)
+                    }
+                    Some(DsaStatus::PageFaultNobof | DsaStatus::PageFaultIr) => Check::pass(
+                        self.name,
+                        "dsa_page_fault",
+                        "zeros-4k",
+                        "the device reported the page fault: the pool does such a unit in \
+                     software (page_fault)",
+                    ),
+                    _ => Check::fail(
+                        self.name,
+                        "dsa_page_fault",
+                        "zeros-4k",
+                        &format!("status {:#04x}", r.status),
+                    ),
+                }
+            }
+            other => Check::fail(
+                self.name,
+                "dsa_page_fault",
+                "zeros-4k",
+                &format!("{other:?}"),
+            ),
+        }
     }
 
     fn submission(&self) -> Check {
@@ -392,17 +447,29 @@ impl Plan<'_> {
         )
     }
 
-    fn latency(&mut self) -> Check {
+    /// Latency of one operation on a 4 KiB page, single descriptors, p50 and p99.
+    fn latency(&mut self, op: &str) -> Check {
         let data = crate::selftest::text(4096, 23);
+        let mut dst = vec![0u8; 4096];
         let mut ns = Vec::with_capacity(LATENCY_SAMPLES);
         for _ in 0..LATENCY_SAMPLES {
-            let job = DsaJob::Crc32c {
-                src: &data,
-                seed: 0,
+            let job = match op {
+                "dsa_latency_copy" => DsaJob::Copy {
+                    src: &data,
+                    dst: &mut dst,
+                },
+                "dsa_latency_compare_pattern" => DsaJob::Pattern {
+                    src: &data,
+                    pattern: 0,
+                },
+                _ => DsaJob::Crc32c {
+                    src: &data,
+                    seed: 0,
+                },
             };
             let mut out = [DsaOutcome::Pending];
             let t = self.exec(std::slice::from_ref(&job), false, &mut out);
-            if let Err(c) = record(out[0], self.name, "dsa_latency_crc32c", "text-4k") {
+            if let Err(c) = record(out[0], self.name, op, "text-4k") {
                 return c;
             }
             ns.push(t.as_nanos() as u64);
@@ -411,7 +478,7 @@ impl Plan<'_> {
         let (p50, p99) = (ns[ns.len() / 2], ns[ns.len() * 99 / 100]);
         let mut c = Check::pass(
             self.name,
-            "dsa_latency_crc32c",
+            op,
             "text-4k",
             format!(
                 "p50 {:.1} us, p99 {:.1} us over {} descriptors",

@@ -182,7 +182,10 @@ fn assert_dsa_pass(r: &SelfTest, wq: &str, batch: bool) {
         "dsa_compare",
         "dsa_compare_pattern",
         "dsa_fill",
+        "dsa_page_fault",
         "dsa_latency_crc32c",
+        "dsa_latency_copy",
+        "dsa_latency_compare_pattern",
     ] {
         assert!(
             mine.iter()
