@@ -167,13 +167,21 @@ pub enum HwMode {
     /// dynamic mode). The passes of the units of a batch overlap in the window. Two-pass costs
     /// a second descriptor and about 4.4 KB more memory per slot.
     Dynamic,
-    /// One dynamic code for the whole pool, built once at [`PoolBuilder::build`] from the
-    /// statistics of [`PoolBuilder::training_sample`] on the device, every symbol coded (so
-    /// any input compresses with it); then each unit is one descriptor, as in fixed mode, and
-    /// carries the code in its own block header (standard deflate). Nearly the dynamic ratio
-    /// on data like the sample, for the fixed mode's device time.
+    /// One dynamic code for the whole pool, every symbol coded (so any input compresses with
+    /// it); each unit is then one descriptor, as in fixed mode, and carries the code in its
+    /// own block header (standard deflate). Nearly the dynamic ratio on data like what the
+    /// code was learnt from, for the fixed mode's device time. The code comes from the
+    /// device's statistics of [`PoolBuilder::training_sample`], at [`PoolBuilder::build`];
+    /// without a sample, from the first [`LEARN_BYTES`] of units the pool compresses, which
+    /// run as in [`HwMode::Dynamic`]'s two passes (their statistics summed) until the code
+    /// exists, after which each context switches to it at its next call.
     Trained,
 }
+
+/// Input bytes of compressed units a [`HwMode::Trained`] pool without a training sample sums
+/// the statistics of before it builds its code (256 KiB: what `iaa compress --hw-mode trained`
+/// gives as a sample).
+pub const LEARN_BYTES: usize = 256 << 10;
 
 /// Bytes a [`HwMode::Trained`] pool learns its code from (shared, not copied per clone).
 #[derive(Clone, PartialEq, Eq)]
@@ -372,8 +380,9 @@ impl PoolBuilder {
         self
     }
     /// Data like what the pool will compress (1..=[`MAX_TRAINING_SAMPLE`] bytes; a few
-    /// 64 KiB pieces spread over it are enough): [`HwMode::Trained`] builds its code from it.
-    /// Required with that mode, ignored otherwise.
+    /// 64 KiB pieces spread over it are enough): [`HwMode::Trained`] builds its code from it
+    /// at build. Without one, a trained pool learns its code from its first [`LEARN_BYTES`]
+    /// of units. Ignored in the other modes.
     pub fn training_sample(mut self, sample: impl Into<Vec<u8>>) -> Self {
         self.training_sample = Some(TrainingSample(sample.into().into()));
         self
@@ -542,9 +551,13 @@ impl PoolBuilder {
                 ));
             }
         }
-        if self.hw_mode == HwMode::Trained {
-            let n = self.training_sample.as_ref().map_or(0, |t| t.0.len());
-            range("training_sample", n as u64, 1, MAX_TRAINING_SAMPLE as u64)?;
+        if let (HwMode::Trained, Some(t)) = (self.hw_mode, &self.training_sample) {
+            range(
+                "training_sample",
+                t.0.len() as u64,
+                1,
+                MAX_TRAINING_SAMPLE as u64,
+            )?;
         }
         if self.codec == Codec::Zstd && self.path == Path::Hardware {
             return Err(Error::CodecNotOnHardware(self.codec.name()));

@@ -23,6 +23,10 @@ pub(crate) struct Backend {
     /// `HwMode::Trained`: the pool's code, installed in every context's table; or why there
     /// is none (the contexts keep the fixed code).
     trained: Option<Result<iaa_descriptors::CompressAecs, String>>,
+    /// `HwMode::Trained` without a sample: the code learnt from the first units, once built.
+    learned: std::sync::OnceLock<iaa_descriptors::CompressAecs>,
+    /// The statistics summed so far and the input bytes they cover (learning only).
+    learning: std::sync::Mutex<(iaa_descriptors::Histogram, usize)>,
 }
 
 impl Backend {
@@ -63,6 +67,8 @@ impl Backend {
             dev,
             choice: b.wq,
             trained: None,
+            learned: std::sync::OnceLock::new(),
+            learning: std::sync::Mutex::new((iaa_descriptors::Histogram::new(), 0)),
         };
         if let (HwMode::Trained, Some(sample)) = (b.hw_mode, &b.training_sample) {
             be.trained = Some(be.train(b, &sample.0));
@@ -126,10 +132,56 @@ impl Backend {
         iaa_descriptors::IaaCap(self.dev.iaa_cap()).contains(iaa_descriptors::IaaCap::HEADER_GEN)
     }
 
+    /// Whether this `HwMode::Trained` pool learns its code from its first units (no sample).
+    pub(crate) fn learns(&self, b: &PoolBuilder) -> bool {
+        b.hw_mode == HwMode::Trained && self.trained.is_none()
+    }
+
+    /// Learning: add one unit's statistics (`bytes` of input); the code is built once the sum
+    /// covers `LEARN_BYTES`. The lock is taken once per unit, only while learning.
+    pub(crate) fn learn(&self, h: &iaa_descriptors::Histogram, bytes: usize) {
+        if self.learned.get().is_some() {
+            return;
+        }
+        let mut l = self.learning.lock().unwrap_or_else(|p| p.into_inner());
+        l.0.add(h);
+        l.1 += bytes;
+        if l.1 >= crate::config::LEARN_BYTES {
+            if let Some(t) = dynamic_table(&l.0, iaa_descriptors::Coverage::AllSymbols) {
+                let _ = self.learned.set(t);
+            }
+        }
+    }
+
+    /// How context `hw` codes the units it admits now: a learning context switches to the
+    /// learnt code as soon as it exists and nothing of its own is in flight; until then its
+    /// units take the two dynamic passes (statistics forced even where the device generates
+    /// headers, since the sum needs them). Returns the mode and whether to use header
+    /// generation.
+    pub(crate) fn mode_for(&self, b: &PoolBuilder, hw: &mut HwCtx) -> (HwMode, bool) {
+        if b.hw_mode != HwMode::Trained || hw.trained_ready {
+            return (b.hw_mode, self.header_gen());
+        }
+        if let Some(t) = self.learned.get() {
+            if hw.mem.set_table(t) {
+                hw.trained_ready = true;
+                return (HwMode::Trained, self.header_gen());
+            }
+        }
+        (HwMode::Dynamic, false)
+    }
+
     /// What the pool's trained code is (`HwMode::Trained`), for `describe()`.
     pub(crate) fn trained_note(&self) -> Option<String> {
         match &self.trained {
-            None => None,
+            None if self.learned.get().is_some() => {
+                Some("one dynamic code learnt from the first units, for every unit".into())
+            }
+            None => Some(format!(
+                "learning one dynamic code from the first {} KiB of units (each its own \
+                 dynamic code until then)",
+                crate::config::LEARN_BYTES >> 10
+            )),
             Some(Ok(_)) => Some("one trained dynamic code for every unit".into()),
             Some(Err(why)) => Some(format!("no trained code ({why}): fixed codes")),
         }
@@ -145,6 +197,9 @@ impl Backend {
         if let Some(Ok(table)) = &self.trained {
             hw.mem.set_table(table);
         }
+        // A pool with a sample (its code, or the fixed codes if building it failed) never
+        // learns.
+        hw.trained_ready = self.trained.is_some();
         Ok(hw)
     }
 
@@ -322,6 +377,9 @@ pub(crate) struct HwCtx {
     pub(crate) sw_unit_ns: u64,
     /// Moving average of one hardware unit's time from submit to completion, in ns.
     pub(crate) hw_unit_ns: u64,
+    /// `HwMode::Trained`: the context's table holds the pool's code (its sample's, or the one
+    /// learnt from the first units); false while the pool is still learning.
+    pub(crate) trained_ready: bool,
 }
 
 impl HwCtx {
@@ -342,7 +400,9 @@ impl HwCtx {
             large_cap,
             pages: mapper.is_some(),
             copy_inputs: !zero_copy,
-            slot_tables: b.hw_mode == crate::config::HwMode::Dynamic,
+            // Dynamic mode, and a trained pool that learns its code from dynamic passes.
+            slot_tables: b.hw_mode == HwMode::Dynamic
+                || (b.hw_mode == HwMode::Trained && b.training_sample.is_none()),
         })
         .map_err(|e| e.to_string())?;
         let slots = mem.slots();
@@ -361,6 +421,7 @@ impl HwCtx {
             order: try_boxed(b.hw_batch_size, 0)?,
             sw_unit_ns: 0,
             hw_unit_ns: 0,
+            trained_ready: false,
         })
     }
 

@@ -204,6 +204,7 @@ impl<'a, 'b> Job<'a, 'b> {
         let mut progressed = false;
         let mut window_full = false;
         hw.mem.reap(wqs);
+        let mode = backend.mode_for(b, hw);
 
         // 1. Fill the window with the next units.
         while self.front < self.back {
@@ -217,7 +218,7 @@ impl<'a, 'b> Job<'a, 'b> {
             let cap = hw.mem.buf_cap();
             let (phase, job, need) = match admit(
                 self.op,
-                (b.hw_mode, backend.header_gen()),
+                mode,
                 input.len(),
                 self.outputs.slot_len(u),
                 cap,
@@ -344,9 +345,13 @@ impl<'a, 'b> Job<'a, 'b> {
                     }
                 }
                 Action::Encode { max_out } => {
-                    let code = match hw
-                        .mem
-                        .histogram(f.slot)
+                    let hist = hw.mem.histogram(f.slot);
+                    if let Some(h) = &hist {
+                        if !hw.trained_ready && backend.learns(b) {
+                            backend.learn(h, self.inputs.unit(f.unit).len());
+                        }
+                    }
+                    let code = match hist
                         .and_then(|h| dynamic_table(&h, iaa_descriptors::Coverage::Observed))
                     {
                         Some(t) if hw.mem.set_slot_table(f.slot, &t) => Code::Slot,

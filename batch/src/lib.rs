@@ -54,9 +54,9 @@ mod stats;
 pub use config::ModelOptions;
 pub use config::{
     Budgets, Codec, Device, DsaPath, HwMode, Level, Path, PoolBuilder, SoftwareEncoder,
-    TrainingSample, WqChoice, MAX_COMPLETION_TIMEOUT, MAX_CONTEXTS, MAX_DSA_BATCH_SIZE,
-    MAX_HW_BATCH_SIZE, MAX_HW_LARGE_BUDGET, MAX_SUBMIT_RETRIES, MAX_TRAINING_SAMPLE, MAX_UNIT_SIZE,
-    MIN_COMPLETION_TIMEOUT,
+    TrainingSample, WqChoice, LEARN_BYTES, MAX_COMPLETION_TIMEOUT, MAX_CONTEXTS,
+    MAX_DSA_BATCH_SIZE, MAX_HW_BATCH_SIZE, MAX_HW_LARGE_BUDGET, MAX_SUBMIT_RETRIES,
+    MAX_TRAINING_SAMPLE, MAX_UNIT_SIZE, MIN_COMPLETION_TIMEOUT,
 };
 pub use context::ContextBytes;
 pub use dsa::DsaSummary;

@@ -115,10 +115,11 @@ fn trained_mode_codes_every_unit_with_the_pool_code_in_one_pass() {
         compressed_size(&trained, &text, unit);
         assert_eq!(trained.stats().total_fallbacks(), 0);
     }
-    // Without a sample the pool refuses the mode.
+    // An empty sample is out of range (no sample at all means: learn from the first units).
     let e = Pool::builder()
         .path(Path::Hardware)
         .hw_mode(HwMode::Trained)
+        .training_sample(Vec::new())
         .device(Device::Model(ModelOptions::default()))
         .build()
         .unwrap_err();
@@ -180,4 +181,78 @@ fn on_an_iaa2_dynamic_codes_take_one_pass_up_to_4_kib_and_auto_uses_them() {
     eprintln!("16 KiB on IAA2: dynamic {s16}, auto {f16}");
     assert!(s16 < f16);
     assert_eq!(d2.stats().total_fallbacks(), 0);
+}
+
+/// Trained mode without a sample: the first `LEARN_BYTES` of units run the two dynamic passes
+/// while the pool sums their statistics; then every unit is one descriptor with the learnt
+/// code, and reads back.
+#[test]
+fn a_trained_pool_without_a_sample_learns_its_code_from_the_first_units() {
+    // One kind of data throughout (the first corpus file, its debug-build prefix repeated):
+    // a code learnt on one kind is for that kind.
+    let text: Vec<u8> = match common::corpus().into_iter().next() {
+        Some((_, d)) => d,
+        None => common::generated(256 << 10),
+    };
+    let data: Vec<u8> = text.iter().copied().cycle().take(768 << 10).collect();
+    let unit = 4096;
+    let learn = iaa::LEARN_BYTES;
+    // A model of our own, to count the descriptors it executes.
+    let model = iaa_model::ModelDevice::start(iaa_model::ModelConfig::iaa(2)).expect("model");
+    let m = std::sync::Arc::clone(&model);
+    let device = common::registered("hw-modes-learning", move || {
+        iaa_model::backend(std::sync::Arc::clone(&m), "learning model").expect("backend")
+    });
+    let p = Pool::builder()
+        .path(Path::Hardware)
+        .hybrid(false)
+        .hw_mode(HwMode::Trained)
+        .budgets(common::debug_budgets())
+        .device(device)
+        .max_unit_size(unit)
+        .contexts(1)
+        .build()
+        .expect("a trained pool needs no sample");
+    assert!(
+        p.describe().contains("learning one dynamic code"),
+        "{}",
+        p.describe()
+    );
+    let base = model.stats().executed;
+    let subs = |_: &Pool| model.stats().executed - base;
+    // The first LEARN_BYTES: two descriptors per unit (statistics, then compression).
+    let first = compressed_size(&p, &data[..learn], unit);
+    let s1 = subs(&p);
+    assert_eq!(s1, 2 * (learn / unit) as u64, "two passes while learning");
+    assert!(
+        p.describe().contains("learnt from the first units"),
+        "{}",
+        p.describe()
+    );
+    // Then one descriptor per unit (plus a fixed-code retry for a unit the code does not
+    // shrink), at nearly the ratio of a code trained on a sample.
+    let rest = &data[learn..];
+    let learnt = compressed_size(&p, rest, unit);
+    let n = rest.len().div_ceil(unit) as u64;
+    let s2 = subs(&p) - s1;
+    assert!(
+        s2 >= n && s2 <= n + n / 10,
+        "{s2} descriptors for {n} units"
+    );
+    let sample: Vec<u8> = data[..learn].to_vec();
+    let sampled = compressed_size(&pool_with(HwMode::Trained, unit, true, &sample), rest, unit);
+    let fixed = compressed_size(&pool(HwMode::Fixed, unit, true), rest, unit);
+    eprintln!(
+        "learning part: {first} B for {learn} B; rest ({} B): learnt {learnt} B, sample-trained \
+         {sampled} B, fixed {fixed} B; descriptors {s1} then {s2}",
+        rest.len()
+    );
+    assert!(learnt < fixed, "learnt {learnt} vs fixed {fixed}");
+    assert!(
+        learnt.abs_diff(sampled) <= sampled / 50,
+        "learnt {learnt} vs sampled {sampled}"
+    );
+    assert_eq!(p.stats().total_fallbacks(), 0);
+    // Its units decompress on the device too.
+    common::roundtrip(&p, rest, unit);
 }

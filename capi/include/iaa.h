@@ -130,8 +130,9 @@
 #define IAA_HW_MODE_DYNAMIC 2
 
 /**
- * `iaa_config.hw_mode`: one dynamic code for the pool, built at `iaa_pool_create` from
- * `training_sample` (required), then one descriptor per unit.
+ * `iaa_config.hw_mode`: one dynamic code for the pool, then one descriptor per unit. The
+ * code is built at `iaa_pool_create` from `training_sample`, or, when `training_sample_len`
+ * is 0, from the first 256 KiB of units the pool compresses (those take two passes each).
  */
 #define IAA_HW_MODE_TRAINED 3
 
@@ -230,11 +231,12 @@ typedef struct iaa_config {
   uint32_t hw_mode;
   /**
    * `IAA_HW_MODE_TRAINED`: bytes like the data the pool will compress (copied during
-   * `iaa_pool_create`; NULL otherwise).
+   * `iaa_pool_create`), or NULL with length 0 to learn the code from the first units.
    */
   const void *training_sample;
   /**
-   * Length of `training_sample`, 1..16777216 with `IAA_HW_MODE_TRAINED` (else ignored).
+   * Length of `training_sample`, 0..=16777216 with `IAA_HW_MODE_TRAINED` (0: no sample;
+   * ignored in the other modes).
    */
   size_t training_sample_len;
 } iaa_config;

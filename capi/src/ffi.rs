@@ -315,7 +315,8 @@ unsafe fn builder_from(cfg: *const iaa_config) -> Result<iaa::PoolBuilder, CapiE
         IAA_HW_MODE_TRAINED => iaa::HwMode::Trained,
         _ => return Err(CapiError::Invalid("cfg->hw_mode")),
     });
-    if c.hw_mode == IAA_HW_MODE_TRAINED {
+    // No sample (length 0): the pool learns its code from its first units.
+    if c.hw_mode == IAA_HW_MODE_TRAINED && c.training_sample_len > 0 {
         if c.training_sample_len > iaa::MAX_TRAINING_SAMPLE {
             return Err(CapiError::Invalid("cfg->training_sample_len"));
         }

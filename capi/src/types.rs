@@ -40,8 +40,9 @@ pub const IAA_HW_MODE_FIXED: u32 = 1;
 /// that generates headers (units up to 4 KiB), else two (a statistics pass on the device, the
 /// code built on the CPU, the compression with it).
 pub const IAA_HW_MODE_DYNAMIC: u32 = 2;
-/// `iaa_config.hw_mode`: one dynamic code for the pool, built at `iaa_pool_create` from
-/// `training_sample` (required), then one descriptor per unit.
+/// `iaa_config.hw_mode`: one dynamic code for the pool, then one descriptor per unit. The
+/// code is built at `iaa_pool_create` from `training_sample`, or, when `training_sample_len`
+/// is 0, from the first 256 KiB of units the pool compresses (those take two passes each).
 pub const IAA_HW_MODE_TRAINED: u32 = 3;
 
 /// `iaa_config.flags`: decompress every compressed unit again and compare before
@@ -97,9 +98,10 @@ pub struct iaa_config {
     /// `-EINVAL`.
     pub hw_mode: u32,
     /// `IAA_HW_MODE_TRAINED`: bytes like the data the pool will compress (copied during
-    /// `iaa_pool_create`; NULL otherwise).
+    /// `iaa_pool_create`), or NULL with length 0 to learn the code from the first units.
     pub training_sample: *const c_void,
-    /// Length of `training_sample`, 1..16777216 with `IAA_HW_MODE_TRAINED` (else ignored).
+    /// Length of `training_sample`, 0..=16777216 with `IAA_HW_MODE_TRAINED` (0: no sample;
+    /// ignored in the other modes).
     pub training_sample_len: usize,
 }
 
