@@ -77,9 +77,113 @@ pub(crate) enum DsaOpen {
 }
 
 impl DsaBackend {
-    /// Open the DSA the builder asks for ([`DsaPath`]). `Err` only for an explicit
-    /// [`DsaPath::Device`] that cannot be opened.
+    /// Open the DSA the builder asks for ([`DsaPath`]) and check it: a DSA that gives a
+    /// wrong answer to a known-answer test ([`DsaBackend::wrong_answer`]) is not used (its
+    /// operations run in software, `describe()` says why), since the pool returns the DSA's
+    /// answers as they are. `Err` only for an explicit [`DsaPath::Device`] that cannot be
+    /// opened.
     pub(crate) fn open(b: &PoolBuilder) -> Result<DsaOpen, Error> {
+        Ok(match Self::open_unchecked(b)? {
+            DsaOpen::Device(d) => match d.wrong_answer() {
+                Some(why) => DsaOpen::Missing(format!(
+                    "{}: {why}; the DSA operations run in software",
+                    d.name()
+                )),
+                None => DsaOpen::Device(d),
+            },
+            other => other,
+        })
+    }
+
+    /// A known-answer test on every WQ the DSA operations would use: CRC-32C with a seed,
+    /// compare of equal and of unequal buffers, compare-pattern of a same-filled and of another
+    /// page, and a copy, each against the software answer. Returns the first wrong answer.
+    /// Descriptors that do not complete are not answers (the pool's fallback handles them at
+    /// run time); a device that cannot work on process memory in place is not asked.
+    pub(crate) fn wrong_answer(&self) -> Option<String> {
+        if !self.in_place() {
+            return None;
+        }
+        let text: Vec<u8> = (0..4096u32)
+            .map(|i| (i * 31 % 251) as u8 ^ (i >> 7) as u8)
+            .collect();
+        let mut other = text.clone();
+        other[1234] ^= 0x20;
+        let zeros = [0u8; 4096];
+        let mut copy = vec![0u8; 4096];
+        let crc = iaa_fallback::crc::crc32c_fast(0xA5A5_0001, &text);
+        let mut mem = DsaJobMemory::new(8).ok()?;
+        for w in 0..self.dev.wqs().len() {
+            let jobs = [
+                DsaJob::Crc32c {
+                    src: &text,
+                    seed: 0xA5A5_0001,
+                },
+                DsaJob::Compare { a: &text, b: &text },
+                DsaJob::Compare {
+                    a: &text,
+                    b: &other,
+                },
+                DsaJob::Pattern {
+                    src: &zeros,
+                    pattern: 0,
+                },
+                DsaJob::Pattern {
+                    src: &text,
+                    pattern: 0,
+                },
+                DsaJob::Copy {
+                    src: &text,
+                    dst: &mut copy,
+                },
+            ];
+            let want = [
+                Answer::Crc(crc),
+                Answer::Equal(true),
+                Answer::Equal(false),
+                Answer::Equal(true),
+                Answer::Equal(false),
+                Answer::Written,
+            ];
+            let mut out = [DsaOutcome::Pending; 6];
+            let l = self.dev.limits(w);
+            let opts = RunOptions {
+                batch: false,
+                retries: 64,
+                max_transfer: l.max_transfer,
+                budget: Duration::from_secs(1),
+            };
+            mem.run(self.dev.wqs(), w, &jobs, opts, &mut out);
+            let names = [
+                "CRC-32C",
+                "compare (equal)",
+                "compare (unequal)",
+                "compare-pattern (same-filled)",
+                "compare-pattern (not)",
+                "copy",
+            ];
+            for k in 0..jobs.len() {
+                if let Decision::Device(a) = decide(&jobs[k], &out[k]) {
+                    if a != want[k] {
+                        let wq = &self.dev.info()[w].name;
+                        return Some(format!(
+                            "{wq}: {} gave {a:?} where software gives {:?}",
+                            names[k], want[k]
+                        ));
+                    }
+                }
+            }
+            if matches!(decide(&jobs[5], &out[5]), Decision::Device(_)) && copy != text {
+                let wq = &self.dev.info()[w].name;
+                return Some(format!("{wq}: a copy that differs from its source"));
+            }
+        }
+        None
+    }
+
+    /// [`DsaBackend::open`] without the known-answer test (the self-test, which reports what
+    /// the device answers).
+    pub(crate) fn open_unchecked(b: &PoolBuilder) -> Result<DsaOpen, Error> {
         use iaa_driver::open::{open_dsa, Target};
         #[cfg(feature = "model")]
         iaa_model::register();

@@ -26,8 +26,8 @@ const LATENCY_SAMPLES: usize = 200;
 const BATCH: usize = 8;
 
 /// What the pool does when the DSA disagrees with software on an answer it returns as is.
-const NO_DSA: &str = "the pool would return the device's answer: run the DSA operations in \
-                      software on this host (DsaPath::Software)";
+const NO_DSA: &str = "a pool's known-answer test at build finds this too, and the pool then \
+                      runs the DSA operations in software on this device";
 
 /// Run the DSA plan on every WQ of `be`, appending checks and one verdict per WQ.
 pub(crate) fn run(be: &DsaBackend, checks: &mut Vec<Check>, verdicts: &mut Vec<Verdict>) {

@@ -469,20 +469,26 @@ impl DsaJobMemory {
             if !open {
                 return;
             }
-            if overdue {
+            // A writing job still with the device (in a batch: the batch holds them all).
+            let writes_pending = if batched {
+                writes
+            } else {
+                (0..n).any(|i| self.state[i] == Rec::Single && jobs[i].writes())
+            };
+            if overdue && writes_pending {
                 std::thread::sleep(Duration::from_micros(50));
                 continue;
             }
-            if waiter.pause() {
+            if !overdue && waiter.pause() {
                 continue;
             }
-            if writes {
+            if writes_pending {
                 // The device writes the caller's memory: never give that up (module docs).
                 report.writes_overdue = true;
                 overdue = true;
                 continue;
             }
-            // Reading jobs only: give up on them, keep their records here.
+            // Only reading jobs are left: give up on them, keep their records here.
             for (i, o) in out.iter_mut().enumerate().take(n) {
                 match self.state[i] {
                     Rec::Single => *o = DsaOutcome::TimedOut,
