@@ -710,26 +710,32 @@ impl<'a> Plan<'a> {
                     Ran::Failed(why) => return Check::fail(&name, op, "text-4k", &why),
                 }
             }
-            ns.sort_unstable();
-            let (p50, p99) = (ns[ns.len() / 2], ns[ns.len() * 99 / 100]);
-            let mut c = Check::pass(
-                &name,
-                op,
-                "text-4k",
-                format!(
-                    "p50 {:.1} us, p99 {:.1} us over {} descriptors",
-                    p50 as f64 / 1e3,
-                    p99 as f64 / 1e3,
-                    ns.len()
-                ),
-            );
-            c.p50_ns = Some(p50);
-            c.p99_ns = Some(p99);
-            c.samples = Some(ns.len());
-            c
+            latency_check(&name, op, "text-4k", ns)
         });
         r.unwrap_or_else(|| Check::fail(self.name, op, "text-4k", "no free slot"))
     }
+}
+
+/// A passed latency check from the times of `ns` descriptors (not empty): median and 99th
+/// percentile.
+pub(crate) fn latency_check(wq: &str, op: &str, input: &str, mut ns: Vec<u64>) -> Check {
+    ns.sort_unstable();
+    let (p50, p99) = (ns[ns.len() / 2], ns[ns.len() * 99 / 100]);
+    let mut c = Check::pass(
+        wq,
+        op,
+        input,
+        format!(
+            "p50 {:.1} us, p99 {:.1} us over {} descriptors",
+            p50 as f64 / 1e3,
+            p99 as f64 / 1e3,
+            ns.len()
+        ),
+    );
+    c.p50_ns = Some(p50);
+    c.p99_ns = Some(p99);
+    c.samples = Some(ns.len());
+    c
 }
 
 /// A device compress of `data`: success with output that decodes to `data`, the right CRC and

@@ -474,23 +474,7 @@ impl Plan<'_> {
             }
             ns.push(t.as_nanos() as u64);
         }
-        ns.sort_unstable();
-        let (p50, p99) = (ns[ns.len() / 2], ns[ns.len() * 99 / 100]);
-        let mut c = Check::pass(
-            self.name,
-            op,
-            "text-4k",
-            format!(
-                "p50 {:.1} us, p99 {:.1} us over {} descriptors",
-                p50 as f64 / 1e3,
-                p99 as f64 / 1e3,
-                ns.len()
-            ),
-        );
-        c.p50_ns = Some(p50);
-        c.p99_ns = Some(p99);
-        c.samples = Some(ns.len());
-        c
+        crate::selftest::latency_check(self.name, op, "text-4k", ns)
     }
 }
 

@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 
 use iaa::{Device, DsaPath, Inputs, ModelOptions, Outputs, Path, Pool};
-use iaa_model::{Fault, FaultKind, FaultWhen, ModelConfig, ModelDevice, ModelNodeOpener};
+use iaa_model::{Fault, FaultKind, FaultWhen, ModelConfig, ModelDevice};
 
 /// Pages of several kinds: text, zeros, a repeated word, random, one almost same-filled.
 fn pages(n: usize, size: usize) -> Vec<Vec<u8>> {
@@ -170,33 +170,10 @@ fn single_descriptors_on_a_dedicated_wq_smaller_than_the_window() {
 
 #[test]
 fn fixture_kernel_dsa_wqs_run_through_write_without_batches() {
-    let h = iaa_driver::fixture::one_dsa_two_wqs();
-    let mut cfg = ModelConfig::dsa(2);
-    cfg.wqs = vec![
-        iaa_model::ModelWqConfig::shared(32),
-        iaa_model::ModelWqConfig::dedicated(16),
-    ];
-    let model = ModelDevice::start(cfg).expect("model");
-    let (sys, dev) = (h.sys(), h.dev());
-    iaa_driver::open::register_dsa(
-        "dsa-kernel-fixture",
-        Arc::new(move || {
-            let opener = ModelNodeOpener::new(Arc::clone(&model))
-                .serve(dev.join("dsa/wq0.0"), 0)
-                .serve(dev.join("dsa/wq0.1"), 1);
-            let discovery = iaa_driver::sysfs::Discovery::with_roots(sys.clone(), dev.clone());
-            let host = iaa_driver::kernel::open_kind(
-                &discovery,
-                &opener,
-                iaa_driver::sysfs::DeviceKind::Dsa,
-                &|_| true,
-            );
-            iaa_driver::open::Backend::from_host(host, "fixture DSA WQs").map(|b| b.keep(opener))
-        }),
-    );
+    let dev = common::fixture_dsa("dsa-kernel-fixture");
     let pool = Pool::builder()
         .path(Path::Software)
-        .dsa(DsaPath::Device(Device::Named("dsa-kernel-fixture".into())))
+        .dsa(DsaPath::Device(dev))
         .build()
         .unwrap();
     assert_eq!(pool.dsa_work_queues(), vec!["wq0.0", "wq0.1"]);

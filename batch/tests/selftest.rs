@@ -253,32 +253,9 @@ fn a_dsa_that_disagrees_on_crc32c_is_unusable_and_named() {
 
 #[test]
 fn fixture_kernel_dsa_wqs_pass_the_dsa_plan_through_write() {
-    let h = iaa_driver::fixture::one_dsa_two_wqs();
-    let mut cfg = ModelConfig::dsa(2);
-    cfg.wqs = vec![ModelWqConfig::shared(32), ModelWqConfig::dedicated(16)];
-    let dsa = ModelDevice::start(cfg).expect("model");
-    let (sys, dev) = (h.sys(), h.dev());
-    iaa_driver::open::register_dsa(
-        "selftest-dsa-fixture",
-        Arc::new(move || {
-            let opener = ModelNodeOpener::new(Arc::clone(&dsa))
-                .serve(dev.join("dsa/wq0.0"), 0)
-                .serve(dev.join("dsa/wq0.1"), 1);
-            let discovery = iaa_driver::sysfs::Discovery::with_roots(sys.clone(), dev.clone());
-            let host = iaa_driver::kernel::open_kind(
-                &discovery,
-                &opener,
-                iaa_driver::sysfs::DeviceKind::Dsa,
-                &|_| true,
-            );
-            iaa_driver::open::Backend::from_host(host, "fixture DSA WQs").map(|b| b.keep(opener))
-        }),
-    );
-    let r = iaa::selftest_with_dsa(
-        model(ModelOptions::default()),
-        iaa::DsaPath::Device(Device::Named("selftest-dsa-fixture".into())),
-    )
-    .expect("selftest");
+    let dsa = common::fixture_dsa("selftest-dsa-fixture");
+    let r = iaa::selftest_with_dsa(model(ModelOptions::default()), iaa::DsaPath::Device(dsa))
+        .expect("selftest");
     eprintln!("{r}");
     assert!(r.passed(), "{:?}", r.verdicts);
     for wq in ["wq0.0", "wq0.1"] {

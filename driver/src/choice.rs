@@ -99,17 +99,12 @@ pub struct WqCandidate {
 impl WqCandidate {
     /// The usable IAA WQs of an inventory, in device/WQ order.
     pub fn from_inventory(inv: &Inventory) -> Vec<WqCandidate> {
-        inv.usable_iaa_wqs()
-            .map(|(d, w)| WqCandidate {
-                device: d.id,
-                socket: d.socket,
-                index: w.index,
-                sysfs_name: w.sysfs_name.clone(),
-                name: w.name.clone().unwrap_or_default(),
-                can_compress: w.allows(d, OPCODE_COMPRESS),
-                can_decompress: w.allows(d, OPCODE_DECOMPRESS),
-            })
-            .collect()
+        Self::of_kind(
+            inv,
+            crate::sysfs::DeviceKind::Iaa,
+            OPCODE_COMPRESS,
+            OPCODE_DECOMPRESS,
+        )
     }
 
     /// The usable DSA WQs of an inventory, in device/WQ order, for the DSA operations: each one
@@ -117,15 +112,31 @@ impl WqCandidate {
     /// `op_cap`) allows CRC generation (opcode 0x10), the DSA operation the pool submits most.
     pub fn from_inventory_dsa(inv: &Inventory) -> Vec<WqCandidate> {
         const OPCODE_CRCGEN: u8 = 0x10;
-        inv.usable_wqs(crate::sysfs::DeviceKind::Dsa)
+        Self::of_kind(
+            inv,
+            crate::sysfs::DeviceKind::Dsa,
+            OPCODE_CRCGEN,
+            OPCODE_CRCGEN,
+        )
+    }
+
+    /// The usable WQs of the `kind` devices, `can_compress` / `can_decompress` from whether they
+    /// allow opcode `first` / `second`.
+    fn of_kind(
+        inv: &Inventory,
+        kind: crate::sysfs::DeviceKind,
+        first: u8,
+        second: u8,
+    ) -> Vec<WqCandidate> {
+        inv.usable_wqs(kind)
             .map(|(d, w)| WqCandidate {
                 device: d.id,
                 socket: d.socket,
                 index: w.index,
                 sysfs_name: w.sysfs_name.clone(),
                 name: w.name.clone().unwrap_or_default(),
-                can_compress: w.allows(d, OPCODE_CRCGEN),
-                can_decompress: w.allows(d, OPCODE_CRCGEN),
+                can_compress: w.allows(d, first),
+                can_decompress: w.allows(d, second),
             })
             .collect()
     }

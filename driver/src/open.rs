@@ -476,28 +476,6 @@ fn open_dsa_named(n: &str) -> Result<Backend, OpenError> {
     Err(OpenError::Unknown(n.into()))
 }
 
-/// Open the usable kernel DSA WQs `keep` accepts (as [`kernel`] for IAA).
-fn dsa_kernel(
-    discovery: Discovery,
-    keep: impl Fn((&crate::sysfs::Device, &crate::sysfs::WorkQueue)) -> bool,
-    filtered: bool,
-    what: &str,
-) -> Result<Backend, OpenError> {
-    let keep: &WqFilter<'_> = &keep;
-    let host = crate::kernel::open_kind(
-        &discovery,
-        &crate::sysfs::RealOpener,
-        crate::sysfs::DeviceKind::Dsa,
-        keep,
-    );
-    if host.wqs.is_empty() && host.failed.is_empty() && filtered {
-        return Err(OpenError::NoDevice(format!(
-            "{what}: no usable DSA WQ of that name"
-        )));
-    }
-    Backend::from_host(host, what)
-}
-
 fn open_named(n: &str) -> Result<Backend, OpenError> {
     if let Some(p) = registered(n) {
         return p.open();
@@ -554,13 +532,47 @@ fn kernel(
     filtered: bool,
     what: &str,
 ) -> Result<Backend, OpenError> {
-    let keep: &WqFilter<'_> = &keep;
-    let host = crate::kernel::open_filtered(&discovery, &crate::sysfs::RealOpener, keep);
+    kernel_kind(
+        discovery,
+        crate::sysfs::DeviceKind::Iaa,
+        &keep,
+        filtered,
+        what,
+    )
+}
+
+/// [`kernel`] for the DSA WQs (the DSA operations).
+fn dsa_kernel(
+    discovery: Discovery,
+    keep: impl Fn((&crate::sysfs::Device, &crate::sysfs::WorkQueue)) -> bool,
+    filtered: bool,
+    what: &str,
+) -> Result<Backend, OpenError> {
+    kernel_kind(
+        discovery,
+        crate::sysfs::DeviceKind::Dsa,
+        &keep,
+        filtered,
+        what,
+    )
+}
+
+fn kernel_kind(
+    discovery: Discovery,
+    kind: crate::sysfs::DeviceKind,
+    keep: &WqFilter<'_>,
+    filtered: bool,
+    what: &str,
+) -> Result<Backend, OpenError> {
+    let host = crate::kernel::open_kind(&discovery, &crate::sysfs::RealOpener, kind, keep);
     if host.wqs.is_empty() && host.failed.is_empty() && filtered {
         // The filter matched nothing: say which name, and what the host has.
+        let (k, have) = match kind {
+            crate::sysfs::DeviceKind::Iaa => ("IAA", host.inventory.availability().to_string()),
+            crate::sysfs::DeviceKind::Dsa => ("DSA", host.why_none().unwrap_or_default()),
+        };
         return Err(OpenError::NoDevice(format!(
-            "{what}: no usable IAA WQ of that name ({})",
-            host.inventory.availability()
+            "{what}: no usable {k} WQ of that name ({have})"
         )));
     }
     Backend::from_host(host, what)

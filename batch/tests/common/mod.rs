@@ -316,3 +316,36 @@ pub fn registered_once(name: &str, backend: iaa_driver::open::Backend) -> Device
 pub fn kernel_fixture_host() -> iaa_driver::fixture::Host {
     iaa_driver::fixture::one_iaa_two_wqs()
 }
+
+/// The fixture kernel DSA WQs of `iaa_driver::fixture::one_dsa_two_wqs` (`wq0.0` shared, size
+/// 32; `wq0.1` dedicated, size 16) served through `write(2)` by a DSA model, registered for
+/// the DSA operations as `name`: the device to give `DsaPath::Device`. The host tree is kept
+/// alive by the provider.
+pub fn fixture_dsa(name: &str) -> Device {
+    use std::sync::Arc;
+    let h = iaa_driver::fixture::one_dsa_two_wqs();
+    let mut cfg = iaa_model::ModelConfig::dsa(2);
+    cfg.wqs = vec![
+        iaa_model::ModelWqConfig::shared(32),
+        iaa_model::ModelWqConfig::dedicated(16),
+    ];
+    let model = iaa_model::ModelDevice::start(cfg).expect("model");
+    iaa_driver::open::register_dsa(
+        name,
+        Arc::new(move || {
+            let (sys, dev) = (h.sys(), h.dev());
+            let opener = iaa_model::ModelNodeOpener::new(Arc::clone(&model))
+                .serve(dev.join("dsa/wq0.0"), 0)
+                .serve(dev.join("dsa/wq0.1"), 1);
+            let discovery = iaa_driver::sysfs::Discovery::with_roots(sys, dev);
+            let host = iaa_driver::kernel::open_kind(
+                &discovery,
+                &opener,
+                iaa_driver::sysfs::DeviceKind::Dsa,
+                &|_| true,
+            );
+            iaa_driver::open::Backend::from_host(host, "fixture DSA WQs").map(|b| b.keep(opener))
+        }),
+    );
+    Device::Named(name.into())
+}
