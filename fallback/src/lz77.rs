@@ -238,9 +238,7 @@ fn extend(s: &[u8], mut a: usize, mut b: usize, lim: usize) -> usize {
 
 /// One sequence of literals covering `src[start..end]`.
 fn literals_only(src: &[u8], start: usize, end: usize, seqs: &mut [Seq], f: &mut Freqs) -> usize {
-    for &b in &src[start..end] {
-        f.lit[b as usize] += 1;
-    }
+    count_lits(f, &src[start..end]);
     seqs[0] = Seq {
         lits: (end - start) as u32,
         len: 0,
@@ -273,15 +271,29 @@ fn hash(v: u32, shift: u32) -> usize {
 /// Count the literals after the last match and store them as the final sequence `n` (no
 /// match); returns the sequence count.
 fn record_tail(f: &mut Freqs, seqs: &mut [Seq], n: usize, lits: &[u8]) -> usize {
-    for &b in lits {
-        f.lit[b as usize] += 1;
-    }
+    count_lits(f, lits);
     seqs[n] = Seq {
         lits: lits.len() as u32,
         len: 0,
         dist: 0,
     };
     n + 1
+}
+
+/// Count literal bytes into `f`, four per iteration (fewer loop instructions per byte; the
+/// four increments stay in order, so repeated bytes give the same counts).
+#[inline(always)]
+fn count_lits(f: &mut Freqs, lits: &[u8]) {
+    let mut ch = lits.chunks_exact(4);
+    for t in &mut ch {
+        f.lit[t[0] as usize] += 1;
+        f.lit[t[1] as usize] += 1;
+        f.lit[t[2] as usize] += 1;
+        f.lit[t[3] as usize] += 1;
+    }
+    for &b in ch.remainder() {
+        f.lit[b as usize] += 1;
+    }
 }
 
 /// Count `lits` and one match of `len` at `dist` in `f`, and store them as sequence `n`;
@@ -295,9 +307,7 @@ fn record(
     len: usize,
     dist: usize,
 ) -> usize {
-    for &b in lits {
-        f.lit[b as usize] += 1;
-    }
+    count_lits(f, lits);
     f.lit[257 + LEN_SYM[len] as usize] += 1;
     f.dist[dist_sym(dist as u32)] += 1;
     seqs[n] = Seq {
@@ -682,7 +692,12 @@ pub(crate) fn fast_parse<const N: usize>(
             n = record(f, seqs, n, &src[anchor..p], len, dist);
             ip = p + len;
             anchor = ip;
-            if ip < ilimit {
+            if ip + 6 <= end {
+                // The two positions before the next one, hashed from one 8-byte load.
+                let x = rd64(src, ip - 2);
+                tab[hash5(x, shift) & mask] = (ip - 2 + off) as u16;
+                tab[hash5(x >> 8, shift) & mask] = (ip - 1 + off) as u16;
+            } else if ip < ilimit {
                 let q = ip - 2;
                 tab[hash5(rd40(src, q), shift) & mask] = (q + off) as u16;
                 let q = ip - 1;
