@@ -3,8 +3,7 @@
 use crate::huffman::{assign_codes, build_lengths};
 use crate::lz77::CL_ORDER;
 use crate::lz77::{
-    dist_sym, max_seqs, Freqs, Matcher, Seq, DEFAULT_MAX_UNIT, DIST_BASE, DIST_EXTRA, LEN_BASE,
-    LEN_EXTRA,
+    max_seqs, Freqs, Matcher, Seq, DEFAULT_MAX_UNIT, DIST_BASE, DIST_EXTRA, LEN_BASE, LEN_EXTRA,
 };
 use crate::variant::Variant;
 use crate::{FallbackError, Level};
@@ -536,19 +535,22 @@ fn write_seqs(out: &mut BitWriter<'_>, c: &Codes, src: &[u8], start: usize, seqs
             *e = first | (j as u32) << cl;
         }
     }
-    // Per distance symbol: code | code length << 16 | bit count with extra bits << 24.
-    // 32 entries (2 unused), indexed with a mask.
-    let mut dtab = [0u32; 32];
+    // Per distance symbol: code | code length << 16 | bit count with extra bits << 24 | base
+    // distance << 32. 32 entries (2 unused), indexed with a mask.
+    let mut dtab = [0u64; 32];
     for (k, e) in dtab[..30].iter_mut().enumerate() {
-        let cl = c.d_lens[k] as u32;
-        *e = c.d_codes[k] as u32 | cl << 16 | (cl + DIST_EXTRA[k] as u32) << 24;
+        let cl = c.d_lens[k] as u64;
+        *e = c.d_codes[k] as u64
+            | cl << 16
+            | (cl + DIST_EXTRA[k] as u64) << 24
+            | (DIST_BASE[k] as u64) << 32;
     }
     // Four literals fit the accumulator between flushes (7 pending + 4 * 14 bits): literal and
     // length codes are at most 14 bits long (`write_block` limits them so).
     debug_assert!(c.ll_lens[..256].iter().all(|&l| l <= 14));
     let mut p = start;
     for s in seqs {
-        let lits = &src[p..p + s.lits as usize];
+        let lits = &src[p..p + s.nlits()];
         let mut ch = lits.chunks_exact(4);
         for t in &mut ch {
             let a = t[0] as usize;
@@ -571,12 +573,10 @@ fn write_seqs(out: &mut BitWriter<'_>, c: &Codes, src: &[u8], start: usize, seqs
         if s.len > 0 {
             let le = ltab[s.len as usize & 511];
             w.put((le & 0xFF_FFFF) as u64, le >> 24);
-            let dist = s.dist as u32;
-            let ds = dist_sym(dist);
-            let de = dtab[ds & 31];
-            let dbits = (de & 0xFFFF) as u64
-                | ((dist - DIST_BASE[ds] as u32) as u64) << ((de >> 16) & 0xFF);
-            w.put(dbits, de >> 24);
+            let de = dtab[s.dist_sym() & 31];
+            let extra = s.dist as u64 - (de >> 32);
+            let dbits = (de & 0xFFFF) | extra << ((de >> 16) & 0xFF);
+            w.put(dbits, (de >> 24) as u32 & 0xFF);
             w.flush();
             p += s.len as usize;
         }

@@ -82,9 +82,25 @@ pub enum Token {
 /// `lits` literal bytes (taken from the source in order), then a match (`len == 0`: none).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Seq {
+    /// The literal count (below 2^24: a parse block is at most [`BLOCK`] bytes), and the
+    /// match's distance symbol in the top 8 bits (computed once, for the histogram, and
+    /// reused by the block writer).
     pub lits: u32,
     pub len: u16,
     pub dist: u16,
+}
+
+impl Seq {
+    /// Number of literals before the match.
+    #[inline(always)]
+    pub fn nlits(&self) -> usize {
+        (self.lits & 0xFF_FFFF) as usize
+    }
+    /// The match's distance symbol (0 without a match).
+    #[inline(always)]
+    pub fn dist_sym(&self) -> usize {
+        (self.lits >> 24) as usize
+    }
 }
 
 /// Symbol frequencies of one block, filled while parsing.
@@ -309,9 +325,10 @@ fn record(
 ) -> usize {
     count_lits(f, lits);
     f.lit[257 + LEN_SYM[len] as usize] += 1;
-    f.dist[dist_sym(dist as u32)] += 1;
+    let ds = dist_sym(dist as u32);
+    f.dist[ds] += 1;
     seqs[n] = Seq {
-        lits: lits.len() as u32,
+        lits: lits.len() as u32 | (ds as u32) << 24,
         len: len as u16,
         dist: dist as u16,
     };
@@ -410,10 +427,10 @@ impl Matcher {
             let n = self.parse(src, start, end, &mut seqs, &mut freqs);
             let mut p = start;
             for s in &seqs[..n] {
-                for &b in &src[p..p + s.lits as usize] {
+                for &b in &src[p..p + s.nlits()] {
                     out(Token::Literal(b));
                 }
-                p += s.lits as usize;
+                p += s.nlits();
                 if s.len > 0 {
                     out(Token::Match {
                         len: s.len,
