@@ -564,11 +564,14 @@ fn write_seqs(out: &mut BitWriter<'_>, c: &Codes, src: &[u8], start: usize, seqs
             w.flush();
         }
         let rest = ch.remainder();
-        for &t in rest {
-            let a = t as usize;
-            w.put(lc[a] as u64, ll[a] as u32);
+        // Nothing to flush after no literals (the last group or match flushed already).
+        if !rest.is_empty() {
+            for &t in rest {
+                let a = t as usize;
+                w.put(lc[a] as u64, ll[a] as u32);
+            }
+            w.flush();
         }
-        w.flush();
         p += lits.len();
         if s.len > 0 {
             let le = ltab[s.len as usize & 511];
