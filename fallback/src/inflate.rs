@@ -343,6 +343,31 @@ pub fn crossing_repeats(src: &[u8], out_cap: usize) -> Result<u32, InflateError>
     Ok(crossings)
 }
 
+/// [`crossing_repeats`] from the first block's header alone, when that is the whole answer:
+/// `Some(true/false)` when the first block is dynamic and final (one header in the stream:
+/// what an encoder writes for a unit of a few KiB), `None` otherwise (more blocks, or a first
+/// block without a header of its own: walk the stream with [`crossing_repeats`]). Reads the
+/// header only; a malformed header is `None`.
+pub fn final_header_crossing(src: &[u8]) -> Option<bool> {
+    let mut b = Bits {
+        src,
+        pos: 0,
+        acc: 0,
+        cnt: 0,
+    };
+    // BFINAL = 1, BTYPE = 2 (dynamic).
+    if b.get(3)? != 0b101 {
+        return None;
+    }
+    let mut t = Tables {
+        lit: Huff::new(),
+        dist: Huff::new(),
+    };
+    let mut crossings = 0;
+    read_dynamic(&mut b, &mut t, 0, &mut crossings).ok()?;
+    Some(crossings > 0)
+}
+
 /// The decoder. `W = false`: write nothing, only count the output against `cap` (`dst` is
 /// unused). `crossings` counts the dynamic headers with a code-length repeat across the two
 /// sequences.

@@ -119,10 +119,16 @@ impl IsalCompressor {
         match r {
             0 if out_len < src.len() => {
                 // Not IAA-decodable (or, never expected, unreadable): the native encoder's
-                // stream instead, same contract.
-                match crate::inflate::crossing_repeats(&dst[..out_len], src.len()) {
-                    Ok(0) => Ok(CompressOutcome::Compressed(out_len)),
-                    _ => {
+                // stream instead, same contract. A one-block stream needs only its header
+                // read; a longer one is walked.
+                let out = &dst[..out_len];
+                let crosses = match crate::inflate::final_header_crossing(out) {
+                    Some(c) => c,
+                    None => crate::inflate::crossing_repeats(out, src.len()) != Ok(0),
+                };
+                match crosses {
+                    false => Ok(CompressOutcome::Compressed(out_len)),
+                    true => {
                         self.reencoded += 1;
                         self.native.compress(src, dst)
                     }

@@ -114,4 +114,31 @@ fn crossing_repeats_sees_a_crossing_header() {
     assert_eq!(st, flate2::Status::StreamEnd);
     assert_eq!(&back[..d.total_out() as usize], b"A");
     assert_eq!(crossing_repeats(&z, 16), Ok(1));
+    // One final dynamic block: its header alone gives the answer.
+    assert_eq!(iaa_fallback::inflate::final_header_crossing(&z), Some(true));
+}
+
+#[test]
+fn the_header_alone_answers_for_one_block_streams_only() {
+    use iaa_fallback::inflate::final_header_crossing;
+    let data: Vec<u8> = (0..4096u32)
+        .map(|i| b"the quick brown fox jumps over the lazy dog "[(i * 7 % 44) as usize])
+        .collect();
+    let mut c = Compressor::for_max_unit(Level::Fast, 65536);
+    let mut z = vec![0u8; 70000];
+    let n = match c.compress(&data, &mut z).unwrap() {
+        CompressOutcome::Compressed(n) => n,
+        o => panic!("{o:?}"),
+    };
+    assert_eq!(final_header_crossing(&z[..n]), Some(false));
+    // A stored block first (BTYPE 0): not a header-only answer.
+    assert_eq!(
+        final_header_crossing(&[0x01, 0x01, 0x00, 0xFE, 0xFF, b'a']),
+        None
+    );
+    // A non-final first block: the stream must be walked.
+    assert_eq!(
+        final_header_crossing(&[0x00, 0x01, 0x00, 0xFE, 0xFF, b'a', 0x03, 0x00]),
+        None
+    );
 }
