@@ -80,8 +80,9 @@ enum HwModeArg {
     /// Dynamic Huffman codes, each unit its own (on IAA 1.0 a statistics pass, then the
     /// compression with the code): a better ratio for a second descriptor.
     Dynamic,
-    /// One dynamic code for the whole file, learnt from its first 256 KiB (IN must be a
-    /// file): one descriptor per unit at nearly the dynamic ratio.
+    /// One dynamic code for the whole file, learnt from its first 256 KiB (read ahead from a
+    /// file; from stdin, the first units' statistics): one descriptor per unit at nearly the
+    /// dynamic ratio.
     Trained,
 }
 
@@ -201,8 +202,6 @@ enum CliError {
     Report(io::Error),
     #[error("selftest: {0}")]
     NoDevice(iaa::Error),
-    #[error("--hw-mode trained learns its code from the input's first bytes: give a non-empty input file, not stdin")]
-    TrainingNeedsFile,
     #[error("selftest: not every work queue passed (see the verdicts)")]
     SelftestFailed,
 }
@@ -356,7 +355,7 @@ fn compress(a: CompressArgs) -> Result<(), CliError> {
         HwModeArg::Auto => (iaa::HwMode::Auto, None),
         HwModeArg::Fixed => (iaa::HwMode::Fixed, None),
         HwModeArg::Dynamic => (iaa::HwMode::Dynamic, None),
-        HwModeArg::Trained => (iaa::HwMode::Trained, Some(training_sample(&a.input)?)),
+        HwModeArg::Trained => (iaa::HwMode::Trained, training_sample(&a.input)?),
     };
     let mut codec = PoolCodec::new(
         codec_id,
@@ -537,10 +536,12 @@ fn bench(a: BenchArgs) -> Result<(), CliError> {
     so.flush().map_err(CliError::Report)
 }
 
-/// The first 256 KiB of the input file, the sample `--hw-mode trained` learns its code from.
-fn training_sample(input: &std::path::Path) -> Result<Vec<u8>, CliError> {
+/// The first 256 KiB of the input file, the sample `--hw-mode trained` learns its code from;
+/// `None` for stdin (which cannot be read twice) or an empty file: the pool then learns from
+/// its first 256 KiB of units (`iaa::LEARN_BYTES`).
+fn training_sample(input: &std::path::Path) -> Result<Option<Vec<u8>>, CliError> {
     if is_dash(input) {
-        return Err(CliError::TrainingNeedsFile);
+        return Ok(None);
     }
     let f = File::open(input).map_err(|source| CliError::File {
         path: input.to_path_buf(),
@@ -553,10 +554,7 @@ fn training_sample(input: &std::path::Path) -> Result<Vec<u8>, CliError> {
             path: input.to_path_buf(),
             source,
         })?;
-    if sample.is_empty() {
-        return Err(CliError::TrainingNeedsFile);
-    }
-    Ok(sample)
+    Ok((!sample.is_empty()).then_some(sample))
 }
 
 fn selftest(a: SelftestArgs) -> Result<(), CliError> {
