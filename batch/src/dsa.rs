@@ -51,6 +51,7 @@ pub(crate) struct DsaBackend {
 /// One context's DSA memory.
 pub(crate) struct DsaCtx {
     mem: DsaJobMemory,
+    /// The context's index (its CPU when the call's CPU is unknown).
     cpu: usize,
     /// Windows submitted, for the WQ choice's round robin.
     seq: usize,
@@ -114,6 +115,7 @@ impl DsaBackend {
         let crc = iaa_fallback::crc::crc32c_fast(0xA5A5_0001, &text);
         let mut mem = DsaJobMemory::new(8).ok()?;
         for w in 0..self.dev.wqs().len() {
+            copy.fill(0);
             let jobs = [
                 DsaJob::Crc32c {
                     src: &text,
@@ -727,9 +729,9 @@ impl Pool {
         jobs: &[DsaJob<'_>],
         out: &mut [DsaOutcome],
     ) {
-        let wq = be
-            .dev
-            .pick(ctx.cpu, iaa_driver::choice::Op::Compress, ctx.seq);
+        // The CPU the call runs on (the context's index when unknown), as the engine does.
+        let cpu = iaa_wq::cpu::current_cpu().unwrap_or(ctx.cpu);
+        let wq = be.dev.pick(cpu, iaa_driver::choice::Op::Compress, ctx.seq);
         ctx.seq = ctx.seq.wrapping_add(1);
         let limits = be.dev.limits(wq);
         let budgets = &self.cfg.builder.budgets;
