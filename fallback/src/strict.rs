@@ -457,25 +457,38 @@ fn read_cl_code(b: &mut Bits<'_>, table: &mut [u32; 128]) -> Result<(usize, usiz
     // takes one of a single length-1 code or none).
     let count = counts(&cl);
     kraft(&count, false)?;
-    let mut next = [0u32; 8];
-    let mut c = 0u32;
+    // The symbols by code length, then symbol (canonical order); those without a code go
+    // to the end, so the loop has no branch.
+    let mut at = [0u8; 8];
+    let mut n = 0u8;
     for l in 1..8 {
-        c = (c + u32::from(count[l - 1])) << 1;
-        next[l] = c;
+        at[l] = n;
+        n += count[l] as u8;
     }
+    at[0] = n;
+    let mut sorted = [0u8; 32];
     for (s, &l) in cl.iter().enumerate() {
-        if l == 0 {
-            continue;
-        }
         let l = usize::from(l & 7);
-        let code = next[l] as usize;
-        next[l] += 1;
-        let e = CL_ENTRIES[s][l];
-        let mut k = usize::from(REV7[(code << (7 - l)) & 127]);
-        while k < 128 {
-            table[k] = e;
-            k += 1 << l;
+        sorted[usize::from(at[l]) & 31] = s as u8;
+        at[l] += 1;
+    }
+    // Table built by doubling: after length `l` the first 2^l entries hold every code of at
+    // most `l` bits (each repeats with its period), so the next length starts from a copy
+    // of them; each symbol is stored once, and the copies are fixed-size moves.
+    let (mut code, mut k) = (0usize, 0usize);
+    for l in 1..8 {
+        let half = 1usize << (l - 1);
+        if l > 1 {
+            let (lo, hi) = table.split_at_mut(half);
+            hi[..half].copy_from_slice(lo);
         }
+        for _ in 0..count[l] {
+            let s = usize::from(sorted[k & 31]);
+            table[usize::from(REV7[(code << (7 - l)) & 127])] = CL_ENTRIES[s][l];
+            code += 1;
+            k += 1;
+        }
+        code <<= 1;
     }
     Ok((hlit, hlit + hdist))
 }
