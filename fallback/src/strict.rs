@@ -515,14 +515,16 @@ fn scan_final(b: &mut Bits<'_>) -> Result<bool, InflateError> {
     let mut table = [0u32; 128];
     let mut r = b.clone();
     let (hlit, total) = read_cl_code(&mut r, &mut table)?;
-    // A local reader (the caller's stays in memory). One refill per four symbols (at most
-    // 14 bits each, and a refill leaves >= 56), so the path from one symbol to the next is
-    // mask, load, shift, with a refill's load on it only every fourth time.
+    // A local reader (the caller's stays in memory). One refill per three symbols (at most
+    // 14 bits each, and a refill leaves >= 56), so >= 14 bits are left when the group ends:
+    // enough to look up the next symbol's entry before the refill, which only adds bits
+    // above those. The path from one symbol to the next is mask, load, shift; a refill's
+    // load runs beside it instead of on it.
     let (mut i, mut long) = (0usize, 0u32);
+    r.refill();
+    let mut e = table[(r.acc & 127) as usize];
     'lit: loop {
-        r.refill();
-        for _ in 0..4 {
-            let e = table[(r.acc & 127) as usize];
+        for _ in 0..3 {
             i += cl_repeat(e, r.acc) as usize;
             // The entry is the shift count (bits 0..6, 6 and 7 are 0; a shift uses only
             // 0..6): no mask on the path to the next symbol. The count takes bits 0..8, a
@@ -533,7 +535,9 @@ fn scan_final(b: &mut Bits<'_>) -> Result<bool, InflateError> {
             if i >= hlit {
                 break 'lit;
             }
+            e = table[(r.acc & 127) as usize];
         }
+        r.refill();
     }
     // `prev`: 1 when the last distance length was not 0 (a repeat of it is `prev` too).
     let (mut prev, mut dist) = (0u32, 0u32);
