@@ -1,25 +1,26 @@
 //! The strictness check run after libdeflate accepted a stream: reject what libdeflate accepts
 //! and zlib (RFC 1951) does not, writing nothing and as cheaply as possible.
 //!
-//! What libdeflate accepts and zlib refuses, and where it can be seen:
+//! What libdeflate (1.26, read in its `decompress_template.h` and `build_decode_table`)
+//! accepts and zlib refuses, and where it can be seen:
 //!
-//! - in a dynamic header: HLIT > 286 or HDIST > 30; a code-length code that is not complete
-//!   (libdeflate takes one of a single length-1 code); a literal/length code without the
-//!   end-of-block symbol; over-subscribed or incomplete literal/length or distance codes
-//!   other than zlib's exceptions (one code of length 1, or no distance code at all). All are
-//!   found from the header alone.
+//! - in a dynamic header: HLIT > 286 or HDIST > 30; a code-length code of one codeword of
+//!   length 1 or none (zlib wants it complete). libdeflate itself refuses over-subscribed
+//!   codes, incomplete codes other than one codeword of length 1 or none, a repeat of the
+//!   previous length at the start and a run past HLIT + HDIST (`tests/strict.rs` pins each).
 //! - in the data of a fixed-Huffman block: literal/length symbols 286 and 287, distance
 //!   symbols 30 and 31 (libdeflate decodes them as length 258 and far distances).
-//! - in the data of a dynamic block whose literal/length or distance code is incomplete: the
-//!   bit pattern no code uses (libdeflate decodes it as the one symbol, or, for an empty
-//!   distance code, as distance 1).
+//! - in the data of a dynamic block whose literal/length or distance code has one codeword
+//!   or none: the bit pattern no code uses (libdeflate decodes it as the one symbol, or, for
+//!   an empty distance code, as distance 1).
 //!
-//! A dynamic block with complete codes therefore cannot hold a forbidden symbol: when it is
-//! the final block the check ends at its header, no table is built. Every other block is
-//! walked without output, with a table per code that gives the total bits (code plus extra
-//! bits) of each symbol and whether it is a literal, a length, the end of block or forbidden;
-//! the walk's only job there is to find where the next block starts (or to meet a forbidden
-//! symbol). A stored block is skipped by its length.
+//! So a dynamic block whose two codes have two codewords or more cannot hold a forbidden
+//! symbol: when it is the final block the check ends at its header, which it scans without
+//! storing a length or building a table beyond the code-length code's ([`scan_final`]).
+//! Every other block is walked without output, with a table per code that gives the total
+//! bits (code plus extra bits) of each symbol and whether it is a literal, a length, the end
+//! of block or forbidden; the walk's only job there is to find where the next block starts
+//! (or to meet a forbidden symbol). A stored block is skipped by its length.
 
 use crate::lz77::CL_ORDER;
 use std::sync::OnceLock;
@@ -327,35 +328,32 @@ pub(crate) fn check(src: &[u8]) -> Result<(), InflateError> {
                 walk(&mut b, &f.lit, &f.dist)?;
             }
             2 => {
+                if fin {
+                    // The common case, a final dynamic block: its header alone decides.
+                    let at = b.clone();
+                    if scan_final(&mut b)? {
+                        return if b.overran() { Err(truncated) } else { Ok(()) };
+                    }
+                    // Rare: a code of one codeword or none; walk the block after all.
+                    b = at;
+                }
                 let mut lens = [0u8; LENS];
-                let at = (b.clone(),);
-                let mut h = if fin {
-                    read_header::<false>(&mut b, &mut lens)?
-                } else {
-                    read_header::<true>(&mut b, &mut lens)?
-                };
+                let h = read_header(&mut b, &mut lens)?;
                 if b.overran() {
                     return Err(truncated);
                 }
-                const FULL: u32 = 1 << 15;
-                if fin && !(h.lit_kraft == FULL && h.dist_kraft == FULL) {
-                    // Rare: a final block to walk after all. Read its header again, storing.
-                    b = at.0;
-                    h = read_header::<true>(&mut b, &mut lens)?;
-                }
-                if !(fin && h.lit_kraft == FULL && h.dist_kraft == FULL) {
-                    // Walked, or refused: count the lengths and check them as zlib does.
-                    let (lit, dist) = (&lens[..h.hlit], &lens[h.hlit..h.total]);
-                    let (lit_count, dist_count) = (counts(lit), counts(dist));
-                    kraft(&lit_count, true)?;
-                    kraft(&dist_count, true)?;
-                    let t = dynamic.get_or_insert_with(|| (Walk::new(), Walk::new()));
-                    t.0.count = lit_count;
-                    t.0.build(lit, lit_kind);
-                    t.1.count = dist_count;
-                    t.1.build(dist, dist_kind);
-                    walk(&mut b, &t.0, &t.1)?;
-                }
+                // Counted and checked as zlib does (libdeflate checks most of it too, but a
+                // walked block is rare enough not to lean on that).
+                let (lit, dist) = (&lens[..h.hlit], &lens[h.hlit..h.total]);
+                let (lit_count, dist_count) = (counts(lit), counts(dist));
+                kraft(&lit_count, true)?;
+                kraft(&dist_count, true)?;
+                let t = dynamic.get_or_insert_with(|| (Walk::new(), Walk::new()));
+                t.0.count = lit_count;
+                t.0.build(lit, lit_kind);
+                t.1.count = dist_count;
+                t.1.build(dist, dist_kind);
+                walk(&mut b, &t.0, &t.1)?;
             }
             _ => return Err(InflateError::InvalidBlockType),
         }
@@ -377,71 +375,71 @@ struct Header {
     hlit: usize,
     /// HLIT + HDIST: the distance code lengths are `lens[hlit..total]`.
     total: usize,
-    /// Kraft sums of the two codes in units of 2^-15: 2^15 = complete.
-    lit_kraft: u32,
-    dist_kraft: u32,
 }
-
-/// Kraft weight of a code length in units of 2^-15 (length 0: no code).
-const WEIGHT: [u32; 16] = {
-    let mut w = [0u32; 16];
-    let mut l = 1;
-    while l < 16 {
-        w[l] = 1 << (15 - l);
-        l += 1;
-    }
-    w
-};
 
 /// Per code-length symbol: extra bits and the repeat count they add to (0..=15: 0 and 1).
 const CL_EXTRA: [u32; 19] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 7];
 const CL_BASE: [u32; 19] = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 11];
 
-/// Code-length table entry: bits 0..6 all bits the symbol takes (code and extra bits: the
-/// entry itself is the shift count, x86 shifts use only those bits), 8..11 the code's
-/// length, 11..16 the length value (0 for repeats of zero; 16 = repeat the previous one),
-/// 16..24 the repeat base, 24..32 the mask of its extra bits.
-#[inline(always)]
-fn cl_entry(sym: usize, len: u32) -> u32 {
+/// Code-length table entry of symbol `sym` with a code of `len` bits: bits 0..6 all bits the
+/// symbol takes (code and extra bits: the entry itself is the shift count, x86 shifts use
+/// only those bits), 8..11 the code's length, 11..16 the length value (0 for repeats of
+/// zero; 16 = repeat the previous one), bit 16 set for a length other than 0, bit 17 for a
+/// repeat of the previous length, bit 18 for a length of 2 or more, 19..23 the repeat base,
+/// 25..32 the mask of its extra bits.
+const fn cl_entry(sym: usize, len: u32) -> u32 {
     let extra = CL_EXTRA[sym];
-    let val = match sym {
-        0..=16 => sym as u32,
-        _ => 0,
-    };
-    (len + extra) | len << 8 | val << 11 | CL_BASE[sym] << 16 | ((1 << extra) - 1) << 24
+    let val = if sym <= 16 { sym as u32 } else { 0 };
+    let nonzero = (sym >= 1 && sym <= 15) as u32;
+    let repeat = (sym == 16) as u32;
+    let long = (sym >= 2 && sym <= 15) as u32;
+    (len + extra)
+        | len << 8
+        | val << 11
+        | nonzero << 16
+        | repeat << 17
+        | long << 18
+        | CL_BASE[sym] << 19
+        | ((1 << extra) - 1) << 25
 }
 
-/// One code-length symbol (at most 7 + 7 bits): `(length value, repeat count)`; a repeat of the previous length
-/// when there is none gives value 16, which the caller reports.
-#[inline(always)]
-fn cl_step(b: &mut Bits<'_>, table: &[u32; 128], prev: u8) -> (u8, usize) {
-    if b.cnt < 14 {
-        b.refill();
+/// [`cl_entry`] of every symbol and code length (1..=7), computed at compile time.
+const CL_ENTRIES: [[u32; 8]; 19] = {
+    let mut t = [[0u32; 8]; 19];
+    let mut s = 0;
+    while s < 19 {
+        let mut l = 1;
+        while l < 8 {
+            t[s][l] = cl_entry(s, l as u32);
+            l += 1;
+        }
+        s += 1;
     }
-    let e = table[(b.acc & 127) as usize];
-    let acc = b.acc;
-    // The critical path from one symbol to the next: mask, load, shift.
-    b.acc >>= e & 63;
-    b.cnt -= e & 63;
-    let rep = (e >> 16 & 0xFF) + ((acc >> (e >> 8 & 7)) as u32 & (e >> 24));
-    let v = (e >> 11) as u8 & 31;
-    (if v == 16 { prev } else { v }, rep as usize)
+    t
+};
+
+/// 7-bit values with their bits reversed: a code of `l` bits read LSB first indexes the
+/// table at `REV7[code << (7 - l)]`.
+const REV7: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut i = 0;
+    while i < 128 {
+        t[i] = ((i as u8).reverse_bits()) >> 1;
+        i += 1;
+    }
+    t
+};
+
+/// The repeat count of entry `e` given the bits `acc` at the symbol.
+#[inline(always)]
+fn cl_repeat(e: u32, acc: u64) -> u32 {
+    (e >> 19 & 15) + ((acc >> (e >> 8 & 7)) as u32 & (e >> 25))
 }
 
-/// Read a dynamic header; with `STORE` also its code lengths into `lens` (a final block
-/// whose codes turn out complete needs only the Kraft sums). The loops have no
-/// data-dependent branch (a repeat's extra bits and value come from the table) and keep the
-/// sums in registers: mispredicted branches and load-add-store chains on per-length counters
-/// cost more than the decoding itself. Without `STORE` the end-of-block code is not looked
-/// for: the caller uses such a header only when both codes are complete, and libdeflate
-/// reached the end of that block, which a complete code without an end-of-block code has no
-/// pattern for.
-#[inline(never)]
-fn read_header<const STORE: bool>(
-    b: &mut Bits<'_>,
-    lens: &mut [u8; LENS],
-) -> Result<Header, InflateError> {
-    // `b` holds >= 53 bits after the 3 header bits.
+/// Read HLIT, HDIST, HCLEN and the code-length code, and build its table (7 index bits:
+/// every pattern is a code, since the code must be complete). `b` holds >= 53 bits.
+#[inline(always)]
+fn read_cl_code(b: &mut Bits<'_>, table: &mut [u32; 128]) -> Result<(usize, usize), InflateError> {
     let hlit = b.take(5) as usize + 257;
     let hdist = b.take(5) as usize + 1;
     let hclen = b.take(4) as usize + 4;
@@ -455,42 +453,125 @@ fn read_header<const STORE: bool>(
         }
         cl[s] = b.take(3) as u8;
     }
-    // The code-length code must be complete (zlib allows no exception for it).
+    // The code-length code must be complete (zlib allows no exception for it; libdeflate
+    // takes one of a single length-1 code or none).
     let count = counts(&cl);
     kraft(&count, false)?;
-    // Its table, 7 index bits: every pattern is a code.
-    let mut table = [0u32; 128];
-    let mut next = [0u32; 8];
-    let mut c = 0u32;
+    // The symbols by code length, then symbol (canonical order); those without a code go
+    // to the end, so the loop has no branch.
+    let mut at = [0u8; 8];
+    let mut n = 0u8;
     for l in 1..8 {
-        c = (c + u32::from(count[l - 1])) << 1;
-        next[l] = c;
+        at[l] = n;
+        n += count[l] as u8;
     }
+    at[0] = n;
+    let mut sorted = [0u8; 32];
     for (s, &l) in cl.iter().enumerate() {
-        if l == 0 {
-            continue;
-        }
-        let l32 = u32::from(l);
-        let code = next[l as usize];
-        next[l as usize] += 1;
-        let e = cl_entry(s, l32);
-        let mut k = (code.reverse_bits() >> (32 - l32)) as usize;
-        while k < 128 {
-            table[k] = e;
-            k += 1 << l32;
-        }
+        let l = usize::from(l & 7);
+        sorted[usize::from(at[l]) & 31] = s as u8;
+        at[l] += 1;
     }
-    let total = hlit + hdist;
-    let store = |lens: &mut [u8; LENS], i: usize, end: usize, val: u8| {
-        if STORE {
-            // 8-byte stores (`lens` has room past `total`), no memset call per run.
-            let mut k = i;
-            while k < end.min(total) {
-                lens[k..k + 8].copy_from_slice(&[val; 8]);
-                k += 8;
-            }
+    // Table built by doubling: after length `l` the first 2^l entries hold every code of at
+    // most `l` bits (each repeats with its period), so the next length starts from a copy
+    // of them; each symbol is stored once, and the copies are fixed-size moves.
+    let (mut code, mut k) = (0usize, 0usize);
+    for l in 1..8 {
+        let half = 1usize << (l - 1);
+        if l > 1 {
+            let (lo, hi) = table.split_at_mut(half);
+            hi[..half].copy_from_slice(lo);
         }
-    };
+        for _ in 0..count[l] {
+            let s = usize::from(sorted[k & 31]);
+            table[usize::from(REV7[(code << (7 - l)) & 127])] = CL_ENTRIES[s][l];
+            code += 1;
+            k += 1;
+        }
+        code <<= 1;
+    }
+    Ok((hlit, hlit + hdist))
+}
+
+/// Check the header of a final dynamic block, and say whether that is all the block needs:
+/// `Ok(true)` when both codes are seen to have two codewords or more. `Ok(false)` only says
+/// the scan did not see it (the caller then reads the header again and walks the block).
+///
+/// Why that suffices: libdeflate (1.26, `build_decode_table`) refuses an over-subscribed
+/// code and an incomplete one other than a single codeword of length 1 or no codeword, a
+/// repeat of the previous length at the start and a run past HLIT + HDIST; and it reached
+/// this block's end-of-block code. So a code with two codewords or more that libdeflate took
+/// is complete: every bit pattern is a code, of a symbol below HLIT <= 286 or HDIST <= 30,
+/// which zlib decodes as libdeflate did. The tests of `tests/strict.rs` pin each of those
+/// libdeflate refusals, so an update that drops one fails there.
+///
+/// No length is stored and no Kraft sum taken. The literal/length code has two codewords
+/// when one of its lengths is 2 or more (a single codeword has length 1): one OR per
+/// symbol. The distance lengths (a few dozen) are counted, those that are not 0; a run
+/// that crosses from the literal/length lengths into them is not counted (an undercount
+/// only sends the block to the walk).
+#[inline(never)]
+fn scan_final(b: &mut Bits<'_>) -> Result<bool, InflateError> {
+    let mut table = [0u32; 128];
+    let mut r = b.clone();
+    let (hlit, total) = read_cl_code(&mut r, &mut table)?;
+    // A local reader (the caller's stays in memory). One refill per three symbols (at most
+    // 14 bits each, and a refill leaves >= 56), so >= 14 bits are left when the group ends:
+    // enough to look up the next symbol's entry before the refill, which only adds bits
+    // above those. The path from one symbol to the next is mask, load, shift; a refill's
+    // load runs beside it instead of on it.
+    let (mut i, mut long) = (0usize, 0u32);
+    r.refill();
+    let mut e = table[(r.acc & 127) as usize];
+    'lit: loop {
+        for _ in 0..3 {
+            i += cl_repeat(e, r.acc) as usize;
+            // The entry is the shift count (bits 0..6, 6 and 7 are 0; a shift uses only
+            // 0..6): no mask on the path to the next symbol. The count takes bits 0..8, a
+            // different mask, so the compiler does not share one `and` between the two.
+            r.acc = r.acc.wrapping_shr(e);
+            r.cnt -= e & 0xFF;
+            long |= e;
+            if i >= hlit {
+                break 'lit;
+            }
+            e = table[(r.acc & 127) as usize];
+        }
+        r.refill();
+    }
+    // `prev`: 1 when the last distance length was not 0 (a repeat of it is `prev` too).
+    let (mut prev, mut dist) = (0u32, 0u32);
+    while i < total && dist < 2 {
+        if r.cnt < 14 {
+            r.refill();
+        }
+        let e = table[(r.acc & 127) as usize];
+        let rep = cl_repeat(e, r.acc);
+        r.skip(e & 63);
+        let f = (e >> 16 & 1) | (e >> 17 & prev);
+        prev = f;
+        dist += f * rep;
+        i += rep as usize;
+    }
+    *b = r;
+    Ok(long >> 18 & 1 != 0 && dist >= 2)
+}
+
+/// Read a dynamic header with its code lengths into `lens`, checked as zlib checks them
+/// (the caller checks the two codes' Kraft sums).
+#[inline(never)]
+fn read_header(b: &mut Bits<'_>, lens: &mut [u8; LENS]) -> Result<Header, InflateError> {
+    // On a local copy, as in `walk`.
+    let mut r = b.clone();
+    let res = read_header_local(&mut r, lens);
+    *b = r;
+    res
+}
+
+#[inline(always)]
+fn read_header_local(b: &mut Bits<'_>, lens: &mut [u8; LENS]) -> Result<Header, InflateError> {
+    let mut table = [0u32; 128];
+    let (hlit, total) = read_cl_code(b, &mut table)?;
     // The first symbol cannot repeat a previous length; every later one has one.
     if b.cnt < 7 {
         b.refill();
@@ -500,38 +581,31 @@ fn read_header<const STORE: bool>(
     }
     let mut prev = 0u8;
     let mut i = 0;
-    let mut lit_kraft = 0u32;
-    while i < hlit {
-        let (val, rep) = cl_step(b, &table, prev);
-        lit_kraft += WEIGHT[usize::from(val & 15)] * rep as u32;
-        store(lens, i, i + rep, val);
-        prev = val;
-        i += rep;
-    }
-    // The last run may cross into the distance lengths.
-    let over = (i - hlit) as u32;
-    let w = WEIGHT[usize::from(prev & 15)];
-    lit_kraft -= w * over;
-    let mut dist_kraft = w * over;
     while i < total {
-        let (val, rep) = cl_step(b, &table, prev);
-        dist_kraft += WEIGHT[usize::from(val & 15)] * rep as u32;
-        store(lens, i, i + rep, val);
+        if b.cnt < 14 {
+            b.refill();
+        }
+        let e = table[(b.acc & 127) as usize];
+        let rep = cl_repeat(e, b.acc) as usize;
+        b.skip(e & 63);
+        let v = (e >> 11) as u8 & 31;
+        let val = if v == 16 { prev } else { v };
+        // 8-byte stores (`lens` has room past `total`), no memset call per run.
+        let mut k = i;
+        while k < (i + rep).min(total) {
+            lens[k..k + 8].copy_from_slice(&[val; 8]);
+            k += 8;
+        }
         prev = val;
         i += rep;
     }
     if i > total {
         return Err(InflateError::InvalidRepeat);
     }
-    if STORE && lens[256] == 0 {
+    if lens[256] == 0 {
         return Err(InflateError::MissingEob);
     }
-    Ok(Header {
-        hlit,
-        total,
-        lit_kraft,
-        dist_kraft,
-    })
+    Ok(Header { hlit, total })
 }
 
 /// Walk one block's symbols up to its end-of-block code; `Err(InvalidCode)` at a forbidden
@@ -543,6 +617,15 @@ fn read_header<const STORE: bool>(
 /// before the refill, so the refill is off the path from one literal to the next.
 #[inline(never)]
 fn walk(b: &mut Bits<'_>, lit: &LitWalk, dist: &DistWalk) -> Result<(), InflateError> {
+    // On a local copy: through `b` the reader's three fields went to memory every symbol.
+    let mut r = b.clone();
+    let res = walk_local(&mut r, lit, dist);
+    *b = r;
+    res
+}
+
+#[inline(always)]
+fn walk_local(b: &mut Bits<'_>, lit: &LitWalk, dist: &DistWalk) -> Result<(), InflateError> {
     const LM: u64 = (1 << LIT_BITS) - 1;
     const DM: u64 = (1 << DIST_BITS) - 1;
     b.refill();

@@ -406,3 +406,131 @@ fn decompressor_agrees_with_the_checked_inflater_on_generated_streams() {
         "{accepted} accepted, {refused} refused"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// What `src/strict.rs` leaves to libdeflate. A final dynamic block whose two codes have two
+// codewords or more is checked from its header's lengths alone, without Kraft sums, because
+// libdeflate (1.26) itself refuses over-subscribed codes, incomplete codes other than one
+// codeword of length 1 or none, a repeat of the previous length at the start and a run past
+// HLIT + HDIST. These tests pin each refusal on libdeflate alone: a libdeflate that stops
+// making one fails here, and the check must then make it itself.
+
+/// A final dynamic block with literal/length lengths `ll` and distance lengths `dl`, its
+/// code lengths written with `syms` (code-length symbols with extra bits) under a complete
+/// code-length code that gives 16, 17, 18 and 13, 14, 15 five bits and the rest four, then
+/// the data `body` writes.
+fn dynamic_block(
+    hlit: usize,
+    hdist: usize,
+    syms: &[(u32, u32, u32)],
+    ll: &[u8],
+    body: impl FnOnce(&mut Bw, &[u32], &[u8]),
+) -> Vec<u8> {
+    const ORDER: [usize; 19] = [
+        16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
+    ];
+    let mut cl = [4u8; 19];
+    for s in [13, 14, 15, 16, 17, 18] {
+        cl[s] = 5;
+    }
+    let cc = canonical(&cl);
+    let mut w = Bw::default();
+    w.put(1, 1);
+    w.put(2, 2);
+    w.put(hlit as u32 - 257, 5);
+    w.put(hdist as u32 - 1, 5);
+    w.put(15, 4);
+    for &s in &ORDER {
+        w.put(cl[s] as u32, 3);
+    }
+    for &(sym, extra, n) in syms {
+        w.code(cc[sym as usize], cl[sym as usize] as u32);
+        w.put(extra, n);
+    }
+    let codes = canonical(ll);
+    body(&mut w, &codes, ll);
+    w.bytes
+}
+
+/// The code-length symbols that write `lens` one by one (no repeats).
+fn plain(lens: &[u8]) -> Vec<(u32, u32, u32)> {
+    lens.iter().map(|&l| (l as u32, 0, 0)).collect()
+}
+
+/// A complete literal/length code: literals 0..=254 of 8 bits (255/256 of the code space),
+/// literal 255 and EOB of 9 bits (2/512).
+fn complete_ll() -> Vec<u8> {
+    let mut ll = vec![0u8; 257];
+    for l in ll.iter_mut().take(255) {
+        *l = 8;
+    }
+    ll[255] = 9;
+    ll[256] = 9;
+    ll
+}
+
+fn libdeflate_accepts(s: &[u8]) -> bool {
+    let mut out = vec![0u8; 1024];
+    libdeflater::Decompressor::new()
+        .deflate_decompress(s, &mut out)
+        .is_ok()
+}
+
+/// EOB, as the body of a block.
+fn eob(w: &mut Bw, codes: &[u32], ll: &[u8]) {
+    w.code(codes[256], ll[256] as u32);
+}
+
+#[test]
+fn libdeflate_refuses_what_the_header_check_leaves_to_it() {
+    let ll = complete_ll();
+    // Two distance codes of length 1: complete.
+    let dl = [1u8, 1];
+    let mut lens = ll.clone();
+    lens.extend(dl);
+    let good = dynamic_block(257, 2, &plain(&lens), &ll, eob);
+    assert!(libdeflate_accepts(&good), "the reference block itself");
+    let mut out = [0u8; 16];
+    assert_eq!(Decompressor::new().decompress(&good, &mut out), Ok(0));
+
+    // Over-subscribed literal/length code (literal 0 of 7 bits instead of 8).
+    let mut over = lens.clone();
+    over[0] = 7;
+    let s = dynamic_block(257, 2, &plain(&over), &over[..257], eob);
+    assert!(
+        !libdeflate_accepts(&s),
+        "over-subscribed literal/length code"
+    );
+    assert!(corrupt(&s, 1024));
+
+    // Incomplete literal/length code of many codewords (literal 0 of 9 bits).
+    let mut inc = lens.clone();
+    inc[0] = 9;
+    let s = dynamic_block(257, 2, &plain(&inc), &inc[..257], eob);
+    assert!(!libdeflate_accepts(&s), "incomplete literal/length code");
+    assert!(corrupt(&s, 1024));
+
+    // Incomplete distance code of two codewords (1 and 2 bits) and over-subscribed (1, 1, 1).
+    for dl in [&[1u8, 2][..], &[1, 1, 1]] {
+        let mut l = ll.clone();
+        l.extend(dl);
+        let s = dynamic_block(257, dl.len(), &plain(&l), &ll, eob);
+        assert!(!libdeflate_accepts(&s), "distance code {dl:?}");
+        assert!(corrupt(&s, 1024));
+    }
+
+    // A repeat of the previous length as the first code-length symbol (16, 3 times).
+    let mut syms = vec![(16u32, 0u32, 2u32)];
+    syms.extend(plain(&lens[3..]));
+    let s = dynamic_block(257, 2, &syms, &ll, eob);
+    assert!(!libdeflate_accepts(&s), "repeat at the start");
+    assert!(corrupt(&s, 1024));
+
+    // A run past HLIT + HDIST: the last two lengths (1, 1) written as 1 and then "repeat
+    // 3 times" (16 with extra 0), one past the end.
+    let mut syms = plain(&lens[..lens.len() - 1]);
+    syms.push((16, 0, 2));
+    let s = dynamic_block(257, 2, &syms, &ll, eob);
+    assert!(!libdeflate_accepts(&s), "run past the end");
+    assert!(corrupt(&s, 1024));
+}

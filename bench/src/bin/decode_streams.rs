@@ -11,7 +11,8 @@
 //! libdeflate-1's stream at the same unit size.
 
 use iaa_bench::engine::{median, thread_cpu_secs};
-use iaa_bench::{arg, corpus_bytes};
+use iaa_bench::peers::zlib::Zlib;
+use iaa_bench::{arg, corpus_bytes, Compressed, UnitCodec};
 use iaa_fallback::inflate::{inflate_status, InflateOptions};
 use iaa_fallback::{max_compressed_len, CompressOutcome, Compressor, Decompressor, Level};
 
@@ -43,7 +44,10 @@ fn encode(files: &[&[u8]], unit: usize, f: &mut Encode<'_>) -> (Units, f64) {
 
 fn main() {
     let runs = arg("--runs", 5).max(1) as usize;
-    let (corpus, _) = corpus_bytes(usize::MAX);
+    // `--unit N`: only that unit size (default: 4, 16 and 64 KiB).
+    let only = arg("--unit", 0) as usize;
+    // `--per-file N`: the first N bytes of each file (a quick run, or one under callgrind).
+    let (corpus, _) = corpus_bytes(arg("--per-file", u64::MAX) as usize);
     let files: Vec<&[u8]> = corpus.files.iter().map(|f| f.data.as_slice()).collect();
     let names: Vec<&str> = corpus.files.iter().map(|f| f.name.as_str()).collect();
     let total: usize = files.iter().map(|f| f.len()).sum();
@@ -55,11 +59,22 @@ fn main() {
         "| unit | stream (window) | ratio | blocks/unit | decoder | decompress MB/s | x ref | ours / libdeflate |\n|---|---|---:|---:|---|---:|---:|---:|"
     );
     for unit in [4096usize, 16384, 65536] {
+        if only != 0 && unit != only {
+            continue;
+        }
         let mut streams: Vec<(&str, Units, f64)> = Vec::new();
         let mut lib =
             libdeflater::Compressor::new(libdeflater::CompressionLvl::new(1).expect("level 1"));
         let (u, r) = encode(&files, unit, &mut |s, d| lib.deflate_compress(s, d).ok());
         streams.push(("libdeflate-1 (32 KiB)", u, r));
+        // zlib's default level: its blocks end when 16 K symbols are buffered, so larger
+        // units are several blocks.
+        let mut zl = Zlib::new(6).expect("zlib level 6");
+        let (u, r) = encode(&files, unit, &mut |s, d| match zl.compress(s, d) {
+            Ok(Compressed::Bytes(n)) => Some(n),
+            _ => None,
+        });
+        streams.push(("zlib-6 (32 KiB)", u, r));
         for (name, level) in [
             ("ours fast (4 KiB)", Level::Fast),
             ("ours better (4 KiB)", Level::Better),
