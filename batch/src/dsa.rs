@@ -468,19 +468,18 @@ impl Pool {
                 return pool.software_window(ctx, w.len(), sum);
             }
             let mut jobs = [EMPTY; MAX_DSA_BATCH_SIZE];
+            let mut words = [None; MAX_DSA_BATCH_SIZE];
             for (k, i) in w.clone().enumerate() {
                 let page = pages.unit(i);
-                if let Some(pattern) = candidate_pattern(page) {
+                words[k] = candidate_pattern(page);
+                if let Some(pattern) = words[k] {
                     jobs[k] = DsaJob::Pattern { src: page, pattern };
                 }
             }
             let mut ans = [Answer::None; MAX_DSA_BATCH_SIZE];
             pool.window(ctx, &mut jobs[..w.len()], &mut ans, sum);
             for (k, i) in w.enumerate() {
-                patterns[i] = match (ans[k], candidate_pattern(pages.unit(i))) {
-                    (Answer::Equal(true), Some(p)) => Some(p),
-                    _ => None,
-                };
+                patterns[i] = words[k].filter(|_| ans[k] == Answer::Equal(true));
             }
         })
     }

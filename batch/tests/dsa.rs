@@ -204,7 +204,7 @@ fn faulty(name: &str, kinds: &[FaultKind], per_million: u32) -> (Device, Arc<Mod
     iaa_driver::open::register_dsa(
         name,
         Arc::new(move || {
-            iaa_model::dsa_backend(Arc::clone(&m), name_of(&m)).map_err(|e| {
+            iaa_model::dsa_backend(Arc::clone(&m), "faulty DSA model").map_err(|e| {
                 iaa_driver::open::OpenError::Failed {
                     what: "faulty DSA".into(),
                     message: e.to_string(),
@@ -213,10 +213,6 @@ fn faulty(name: &str, kinds: &[FaultKind], per_million: u32) -> (Device, Arc<Mod
         }),
     );
     (Device::Named(name.into()), model)
-}
-
-fn name_of(_: &ModelDevice) -> &'static str {
-    "faulty DSA model"
 }
 
 #[test]
