@@ -221,8 +221,8 @@ pub struct ModelConfig {
     /// one-pass header generation. The driver reads the real value from BAR0 0x180 (VFIO,
     /// [`Bar0ModelConfig::iaacap`]) or the sysfs attribute `iaa_cap` (kernel WQs).
     pub iaa_cap: u64,
-    /// Replay mode for benchmarks: results are memoised per job (descriptor fields, source
-    /// bytes and AECS bytes, compared in full on a hit) and a repeated job only copies its
+    /// Replay mode for benchmarks: results are memoised per job (found by a 128-bit hash of
+    /// the descriptor fields, source bytes and AECS bytes) and a repeated job only copies its
     /// remembered output, so the model's own compute (tens of µs per 4 KiB unit) leaves the
     /// latency path and a latency benchmark measures the driver plus the latency model.
     /// `None` = compute every job. See [`Replay`].
@@ -232,7 +232,7 @@ pub struct ModelConfig {
 /// What the replay mode keeps ([`ModelConfig::replay`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Replay {
-    /// Bytes of remembered jobs (inputs + outputs) at most; when full, new jobs are computed
+    /// Bytes of remembered jobs (outputs, plus 128 per job) at most; when full, new jobs are computed
     /// and not remembered.
     pub max_bytes: usize,
 }
