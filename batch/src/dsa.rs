@@ -674,7 +674,7 @@ impl Pool {
                 if ans[k] == Answer::None {
                     ans[k] = soft(job);
                 }
-                sum.software += 1;
+                sw += 1; // in `dsa_sw`, with no fallback cause: no descriptor was due
                 continue;
             }
             let decision = if ran {

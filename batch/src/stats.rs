@@ -117,8 +117,11 @@ pub struct Stats {
     pub wq_bytes: Vec<u64>,
     /// DSA operations ([`crate::Pool::crc32c`] and the others): units the DSA did.
     pub dsa_hw: u64,
-    /// DSA operations: units done in software (on a pool with a DSA, each has one cause in
-    /// `dsa_fallbacks`).
+    /// DSA operations: units done in software. On a pool with a DSA these are the fallbacks
+    /// (each with one cause in `dsa_fallbacks`) plus the units decided without a descriptor
+    /// (empty units, compare pairs of different lengths, same-filled candidates whose length
+    /// is not a multiple of 8), which have no cause; on a pool whose DSA is missing every unit
+    /// has the cause `no_device`.
     pub dsa_sw: u64,
     /// DSA units sent to software, by cause (index = `FallbackCause as usize`).
     pub dsa_fallbacks: [u64; FALLBACK_CAUSES],

@@ -398,3 +398,29 @@ fn a_window_with_a_hung_read_and_a_copy_ends_once_the_copy_is_done() {
     check_all(&pool, &pages(10, 4096));
     assert_eq!(model.finish_hung(), 1);
 }
+
+#[test]
+fn units_decided_without_a_descriptor_count_as_software_without_a_cause() {
+    let pool = Pool::builder()
+        .device(Device::Model(ModelOptions::default()))
+        .build()
+        .unwrap();
+    assert!(pool.has_dsa(), "{}", pool.describe());
+    let page = vec![7u8; 4096];
+    let odd = vec![7u8; 4093];
+    let before = pool.stats();
+    // An empty unit and a page whose length is not a multiple of 8: no descriptor either.
+    let units: [&[u8]; 3] = [&page, &[], &odd];
+    let mut pat = [None; 3];
+    let s = pool.same_filled(Inputs::Slices(&units), &mut pat).unwrap();
+    assert_eq!(pat, [Some(u64::from_le_bytes([7; 8])), None, None]);
+    assert_eq!((s.hardware, s.software), (1, 2));
+    let after = pool.stats();
+    assert_eq!(after.dsa_hw - before.dsa_hw, 1);
+    assert_eq!(after.dsa_sw - before.dsa_sw, 2, "in dsa_sw");
+    assert_eq!(
+        after.dsa_fallbacks.iter().sum::<u64>(),
+        before.dsa_fallbacks.iter().sum::<u64>(),
+        "not fallbacks"
+    );
+}

@@ -359,7 +359,9 @@ typedef struct iaa_stats {
    */
   uint64_t dsa_hw;
   /**
-   * DSA operations: units done in software.
+   * DSA operations: units done in software: the fallbacks, plus units decided without a
+   * descriptor (empty units, compare pairs of different lengths, same-filled pages whose
+   * length is not a multiple of 8).
    */
   uint64_t dsa_sw;
   /**

@@ -196,7 +196,9 @@ pub struct iaa_stats {
     pub fallbacks: [u64; IAA_FALLBACK_CAUSES_MAX],
     /// DSA operations (`iaa_dsa_*`): units the DSA (or the DSA model) did.
     pub dsa_hw: u64,
-    /// DSA operations: units done in software.
+    /// DSA operations: units done in software: the fallbacks, plus units decided without a
+    /// descriptor (empty units, compare pairs of different lengths, same-filled pages whose
+    /// length is not a multiple of 8).
     pub dsa_sw: u64,
     /// DSA descriptors submitted (a batch descriptor counts once).
     pub dsa_submissions: u64,
