@@ -2,12 +2,13 @@
 //! (no pool, no queues): fixed (the kernel's AECS), dynamic on IAA 1.0 (statistics pass, code
 //! built on the CPU with `iaa_descriptors::DeviceCode`, compress pass), IAA 2.0 one-pass
 //! header generation, and trained (one code per file, built from the statistics of its first
-//! `--train-units` units, or of as many units spread evenly over the file, every symbol coded,
-//! applied to all its units), beside the software
+//! `--train-kib` KiB of units (default `iaa::LEARN_BYTES`, what a trained pool without a sample
+//! learns from), or of as many units spread evenly over the file, every symbol coded, applied
+//! to all its units), beside the software
 //! path's fast and better levels, at 4, 16 and 64 KiB units, in one run on the same data.
 //!
 //! ```text
-//! cargo run --release -p iaa-bench --bin hw_modes [-- --max-mib N --train-units 8 --ns-per-kib 750]
+//! cargo run --release -p iaa-bench --bin hw_modes [-- --max-mib N --train-kib 256 --ns-per-kib 750]
 //! ```
 //! Ratio = input bytes / output bytes, a unit whose output would not be smaller than the unit
 //! counted as stored raw (its size), no container. Every output is decoded again (software
@@ -73,7 +74,7 @@ fn histogram(x: &mut Executor, u: &[u8]) -> Histogram {
 
 fn main() {
     let max_mib = arg("--max-mib", 0) as usize;
-    let train_units = arg("--train-units", 8) as usize;
+    let train_kib = arg("--train-kib", (iaa::LEARN_BYTES >> 10) as u64) as usize;
     let ns_per_kib = arg("--ns-per-kib", 750);
     let corpus = corpus::load(
         None,
@@ -94,7 +95,7 @@ fn main() {
     let mut x = Executor::new(cfg);
     println!(
         "device model executor (IAACAP {IAA2_CAP:#x}), latency model {ns_per_kib} ns/KiB; \
-         trained: one code per file from {train_units} of its units (first, or spread)"
+         trained: one code per file from {train_kib} KiB of its units (first, or spread)"
     );
     println!();
     println!(
@@ -102,6 +103,7 @@ fn main() {
     );
     println!("|---:|---|---:|---:|---:|---:|");
     for unit in [4096usize, 16384, 65536] {
+        let train_units = (train_kib << 10).div_ceil(unit).max(1);
         let mut fast = Compressor::for_max_unit(Level::Fast, unit);
         let mut better = Compressor::for_max_unit(Level::Better, unit);
         let mut dst = vec![0u8; max_compressed_len(unit).max(unit)];
