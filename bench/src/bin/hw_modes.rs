@@ -31,9 +31,10 @@ enum Mode {
     OnePass,
     Trained,
     TrainedSpread,
+    TrainedPool,
 }
 
-const MODES: [Mode; 7] = [
+const MODES: [Mode; 8] = [
     Mode::SoftFast,
     Mode::SoftBetter,
     Mode::Fixed,
@@ -41,6 +42,7 @@ const MODES: [Mode; 7] = [
     Mode::OnePass,
     Mode::Trained,
     Mode::TrainedSpread,
+    Mode::TrainedPool,
 ];
 
 impl Mode {
@@ -53,6 +55,7 @@ impl Mode {
             Mode::OnePass => "device dynamic, IAA 2.0 one-pass",
             Mode::Trained => "device trained (first units)",
             Mode::TrainedSpread => "device trained (units spread over the file)",
+            Mode::TrainedPool => "device trained, one code for all files (the corpus' first units)",
         }
     }
     /// Device descriptors per unit.
@@ -112,6 +115,19 @@ fn main() {
         let mut in_bytes = 0u64;
         let mut units = 0u64;
         let mut raw = [0u64; MODES.len()];
+        // One code for every file, as one pool learns it: from the first units the pool sees
+        // (the files in order, so the first file's).
+        let mut pool_code = CompressAecs::zeroed();
+        {
+            let mut sum = Histogram::new();
+            let all = corpus.files.iter().flat_map(|f| f.data.chunks(unit));
+            for u in all.take(train_units) {
+                sum.add(&histogram(&mut x, u));
+            }
+            DeviceCode::from_histogram(&sum, Coverage::AllSymbols)
+                .expect("trained code")
+                .write_aecs(&mut pool_code, true);
+        }
         for f in &corpus.files {
             // The trained codes of this file: from its first units, and from as many units
             // spread evenly over it.
@@ -159,6 +175,7 @@ fn main() {
                                 }
                                 Mode::OnePass => x.compress_header_gen(u, &mut dst[..cap]),
                                 Mode::Trained => x.compress(u, &mut dst[..cap], &codes[0]),
+                                Mode::TrainedPool => x.compress(u, &mut dst[..cap], &pool_code),
                                 _ => x.compress(u, &mut dst[..cap], &codes[1]),
                             };
                             match (r.status, r.error_code) {
