@@ -143,16 +143,15 @@ impl Default for Budgets {
 /// The default, [`HwMode::Auto`], takes the mode with the best ratio per device microsecond
 /// among those that hold for any data. On the device model (the whole corpus, 4 / 16 / 64 KiB
 /// units, `bench/README.md` `hw_modes`) fixed codes give 1.635 / 1.740 / 1.768, dynamic codes
-/// 1.976 / 2.142 / 2.190, and a code trained on each file's first 256 KiB 1.915 / 2.090 /
-/// 2.146; device time per unit is one descriptor's for fixed, trained and IAA 2.0's one-pass
+/// 1.976 / 2.142 / 2.190, and a code trained on each file's first 256 KiB 1.918 / 2.089 /
+/// 2.143; device time per unit is one descriptor's for fixed, trained and IAA 2.0's one-pass
 /// dynamic mode, two descriptors' for IAA 1.0's two-pass dynamic mode. So: one-pass dynamic
 /// where the device generates headers (IAA 2.0), else fixed. Two-pass dynamic gives 1.2x the
 /// ratio for 2x the device time, less per microsecond. A trained code is the best per
-/// microsecond only on data like what it learnt from: one code learnt from the first 256 KiB
-/// the pool compresses (the corpus' first file, English text) and used for all four files
-/// gives 1.551 / 1.735 / 1.801, below fixed codes at 4 and 16 KiB (2,164 of the 8,692 4 KiB
-/// units no longer shrink). Choose [`HwMode::Trained`] for a pool
-/// whose data is alike.
+/// microsecond on data like what it learnt from, and can lose to fixed codes on other data:
+/// one code learnt from English text (the corpus' first 256 KiB) gives database pages
+/// (`osdb`) 1.090 / 1.230 / 1.266 against fixed codes' 1.242 / 1.344 / 1.372. Choose
+/// [`HwMode::Trained`] for a pool whose data is alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum HwMode {
     /// Dynamic codes in one pass where the device generates headers (IAA 2.0) and the unit is

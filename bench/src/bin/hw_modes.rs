@@ -128,7 +128,9 @@ fn main() {
                 .expect("trained code")
                 .write_aecs(&mut pool_code, true);
         }
+        let mut per_file = Vec::new();
         for f in &corpus.files {
+            let (file_in, file_out) = (in_bytes, out_bytes);
             // The trained codes of this file: from its first units, and from as many units
             // spread evenly over it.
             let n_units = f.data.len().div_ceil(unit);
@@ -201,6 +203,14 @@ fn main() {
                     }
                 }
             }
+            let r = |mi: usize| (in_bytes - file_in) as f64 / (out_bytes[mi] - file_out[mi]) as f64;
+            per_file.push(format!(
+                "{} fixed {:.3} / own code {:.3} / one code {:.3}",
+                f.name,
+                r(2),
+                r(5),
+                r(7)
+            ));
         }
         let ratio = |mi: usize| in_bytes as f64 / out_bytes[mi] as f64;
         let fixed_ratio = ratio(2);
@@ -235,6 +245,10 @@ fn main() {
             } else {
                 stored.join(", ")
             }
+        );
+        println!(
+            "|  | trained per file, device fixed / own code (first units) / one code for all files: {} | | | | |",
+            per_file.join("; ")
         );
     }
 }
