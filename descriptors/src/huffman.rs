@@ -105,8 +105,8 @@ pub enum Coverage {
     /// Every literal/length symbol 0-285 and distance symbol 0-29, each counted as at least
     /// 1/4096 of its tree's total (and at least once): a trained code that must compress any
     /// input, not only its sample. The floor keeps codes near 12 bits at most; on the device
-    /// model (`bench/README.md` `hw_modes`) it costs a code learnt from a file's own first
-    /// 256 KiB at most 0.003 of ratio, and lifts one learnt from English text and used on
+    /// model (`bench/README.md` `hw_modes`) it moves a code learnt from a file's own first
+    /// 256 KiB by at most 0.003 of ratio, and lifts one learnt from English text and used on
     /// database pages from 1.001 to 1.090 at 4 KiB units (fixed codes: 1.242).
     AllSymbols,
 }

@@ -232,8 +232,8 @@ pub struct ModelConfig {
 /// What the replay mode keeps ([`ModelConfig::replay`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Replay {
-    /// Bytes of remembered jobs (outputs, plus 128 per job) at most; when full, new jobs are computed
-    /// and not remembered.
+    /// Bytes of remembered jobs (their outputs, plus 128 per job) at most; when full, new
+    /// jobs are computed and not remembered.
     pub max_bytes: usize,
 }
 
