@@ -29,24 +29,41 @@ use crate::inflate::InflateError;
 use crate::lz77::{DIST_EXTRA, LEN_EXTRA};
 
 /// Index bits of the literal/length walk table.
-const LIT_BITS: u32 = 10;
+const LIT_BITS: u32 = 11;
 /// Index bits of the distance walk table.
 const DIST_BITS: u32 = 8;
 
-/// Entry kinds (bits 5..8 of a table entry; bits 0..5 are the symbol's total bits).
-const LIT: u8 = 0;
-const LEN: u8 = 1;
-const EOB: u8 = 2;
+/// Distance entry kinds (bits 5..8 of a distance entry; bits 0..5 are the symbol's total
+/// bits, code plus extra bits).
+const DIST: u8 = 5;
 /// Forbidden symbol or unused bit pattern.
 const BAD: u8 = 3;
 /// The code is longer than the table's index bits: decode it canonically.
 const LONG: u8 = 4;
-/// A distance symbol (distance tables only).
-const DIST: u8 = 5;
 
 #[inline(always)]
 const fn entry(kind: u8, bits: u32) -> u8 {
     (kind << 5) | bits as u8
+}
+
+/// Literal/length walk entry kinds (bits 16.. of a [`LitWalk`] entry).
+/// One or more literals.
+const W_LITS: u32 = 0;
+/// Literals (possibly none), then a length symbol and its extra bits: a distance follows.
+const W_LEN: u32 = 1;
+/// Literals (possibly none), then the end of block.
+const W_EOB: u32 = 2;
+/// A forbidden symbol or an unused bit pattern.
+const W_BAD: u32 = 3;
+/// A code longer than [`LIT_BITS`]: decode it canonically.
+const W_LONG: u32 = 4;
+
+/// A literal/length walk entry: `bits` to consume in all (codes and a length's extra bits,
+/// bits 0..6: the entry itself is a shift count), `code` bits of them taken by codes (all
+/// inside the index bits, bits 8..14), and the kind.
+#[inline(always)]
+const fn wentry(kind: u32, code: u32, bits: u32) -> u32 {
+    kind << 16 | code << 8 | bits
 }
 
 /// Input bits, LSB first. Past the end of the input the stream reads as zero bits, so the
@@ -64,15 +81,25 @@ impl Bits<'_> {
     /// At least 56 valid bits in `acc` afterwards (zero bits past the end of the input).
     #[inline(always)]
     fn refill(&mut self) {
-        if let Some(b) = self.src.get(self.pos..self.pos + 8) {
-            let v = u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+        if !self.refill_fast() {
+            self.refill_slow();
+        }
+    }
+
+    /// [`Bits::refill`] when 8 bytes are left to load (then `true`), else nothing.
+    #[inline(always)]
+    fn refill_fast(&mut self) -> bool {
+        // Two comparisons, no overflow test on `pos + 8`.
+        if let Some(b) = self.src.get(self.pos..).and_then(<[u8]>::first_chunk::<8>) {
+            let v = u64::from_le_bytes(*b);
             // The bits above `cnt` already in `acc` are the same stream bits, so OR-ing the
             // word in again leaves them unchanged.
             self.acc |= v << self.cnt;
             self.pos += ((63 - self.cnt) >> 3) as usize;
             self.cnt |= 56;
+            true
         } else {
-            self.refill_slow();
+            false
         }
     }
 
@@ -121,39 +148,41 @@ fn refill_slow(src: &[u8], mut pos: usize, mut acc: u64, mut cnt: u32) -> (usize
     (pos, acc, cnt)
 }
 
-/// A walk table for one code: `entries` indexed by the next `BITS` input bits, plus what a
-/// code longer than that needs (counts and symbols in canonical order).
-struct Walk<const N: usize, const SIZE: usize> {
-    entries: [u8; SIZE],
+/// What a code longer than a table's index bits needs: per length the first canonical code
+/// (MSB first), how many codes there are and where their symbols start in `sorted`.
+struct Canon<const N: usize> {
     count: [u16; 16],
+    first: [u16; 16],
+    offs: [u16; 16],
     sorted: [u16; N],
 }
 
-impl<const N: usize, const SIZE: usize> Walk<N, SIZE> {
+impl<const N: usize> Canon<N> {
     fn new() -> Self {
-        Walk {
-            entries: [entry(BAD, 0); SIZE],
+        Canon {
             count: [0; 16],
+            first: [0; 16],
+            offs: [0; 16],
             sorted: [0; N],
         }
     }
 
-    /// Tables of the code `lens` (counts already in `self.count`, lengths checked), `kind`
-    /// giving each symbol's entry from its code length. Patterns no code uses stay `BAD`.
-    fn build(&mut self, lens: &[u8], kind: impl Fn(usize, u32) -> u8) {
-        let bits = SIZE.trailing_zeros();
-        self.entries.fill(entry(BAD, 0));
-        // Canonical first codes (count[0] is 0) and the first sorted index of each length.
+    /// Call `each(symbol, length, reversed code)` for each symbol with a code, in symbol
+    /// order, and fill the canonical tables (`self.count` set and checked already).
+    #[inline(always)]
+    fn assign(&mut self, lens: &[u8], mut each: impl FnMut(usize, u32, usize)) {
         let mut next = [0u32; 16];
         let mut offs = [0u16; 16];
         let mut c = 0u32;
         for l in 1..16 {
             c = (c + u32::from(self.count[l - 1])) << 1;
             next[l] = c;
+            self.first[l] = c as u16;
             if l < 15 {
                 offs[l + 1] = offs[l] + self.count[l];
             }
         }
+        self.offs = offs;
         for (s, &l) in lens.iter().enumerate() {
             if l == 0 {
                 continue;
@@ -165,53 +194,114 @@ impl<const N: usize, const SIZE: usize> Walk<N, SIZE> {
                 *slot = s as u16;
             }
             offs[l as usize] += 1;
-            let rev = (code.reverse_bits() >> (32 - l32)) as usize;
-            if l32 <= bits {
-                let e = kind(s, l32);
-                let mut k = rev;
-                while k < SIZE {
-                    self.entries[k] = e;
-                    k += 1 << l32;
-                }
-            } else {
-                self.entries[rev & (SIZE - 1)] = entry(LONG, 0);
-            }
+            each(s, l32, (code.reverse_bits() >> (32 - l32)) as usize);
         }
     }
 
-    /// Decode a code longer than the table bits, canonically; `(symbol, code length)`, or
-    /// `None` for an unused pattern. `acc` holds at least 15 valid bits.
+    /// Decode a code longer than `bits` (its first `bits` bits are no shorter code),
+    /// canonically; `(symbol, code length)`, or `None` for an unused pattern. `acc` holds at
+    /// least 15 valid bits.
     #[cold]
-    fn long(&self, mut acc: u64) -> Option<(usize, u32)> {
-        let (mut code, mut first, mut index) = (0i32, 0i32, 0i32);
-        for l in 1..16u32 {
-            code |= (acc & 1) as i32;
-            acc >>= 1;
-            let count = i32::from(self.count[l as usize]);
-            if code - first < count {
-                let s = *self.sorted.get((index + code - first) as usize)?;
-                return Some((s as usize, l));
+    #[inline(never)]
+    fn long(&self, acc: u64, bits: u32) -> Option<(usize, u32)> {
+        // The next 15 bits, first stream bit highest.
+        let msb = u32::from((acc as u16).reverse_bits() >> 1);
+        for l in bits + 1..16 {
+            let code = msb >> (15 - l);
+            let (first, count) = (
+                u32::from(self.first[l as usize]),
+                u32::from(self.count[l as usize]),
+            );
+            if code.wrapping_sub(first) < count {
+                let at = u32::from(self.offs[l as usize]) + code - first;
+                return self.sorted.get(at as usize).map(|&s| (usize::from(s), l));
             }
-            index += count;
-            first = (first + count) << 1;
-            code <<= 1;
         }
         None
     }
 }
 
-type LitWalk = Walk<288, { 1 << LIT_BITS }>;
-type DistWalk = Walk<32, { 1 << DIST_BITS }>;
+/// The literal/length walk table: per value of the next [`LIT_BITS`] input bits, as many
+/// whole codes as fit (literals, then possibly one length or the end of block) as one entry
+/// ([`wentry`]), so a run of short literals takes one lookup.
+struct LitWalk {
+    entries: [u32; 1 << LIT_BITS],
+    canon: Canon<288>,
+}
 
-/// The entry of literal/length symbol `s` with a code of `l` bits; 286 and 287 are forbidden
-/// (only fixed blocks give them codes).
+/// The distance walk table: per value of the next [`DIST_BITS`] bits, the total bits of the
+/// distance (code and extra bits), or `BAD` / `LONG`.
+struct DistWalk {
+    entries: [u8; 1 << DIST_BITS],
+    canon: Canon<32>,
+}
+
+/// The single-symbol walk entry of literal/length symbol `s` with a code of `l` bits;
+/// 286 and 287 are forbidden (only fixed blocks give them codes).
 #[inline(always)]
-fn lit_kind(s: usize, l: u32) -> u8 {
+fn lit_wentry(s: usize, l: u32) -> u32 {
     match s {
-        0..=255 => entry(LIT, l),
-        256 => entry(EOB, l),
-        257..=285 => entry(LEN, l + u32::from(LEN_EXTRA[s - 257])),
-        _ => entry(BAD, 0),
+        0..=255 => wentry(W_LITS, l, l),
+        256 => wentry(W_EOB, l, l),
+        257..=285 => wentry(W_LEN, l, l + u32::from(LEN_EXTRA[s - 257])),
+        _ => wentry(W_BAD, 0, 0),
+    }
+}
+
+impl LitWalk {
+    fn new() -> Self {
+        LitWalk {
+            entries: [0; 1 << LIT_BITS],
+            canon: Canon::new(),
+        }
+    }
+
+    /// Tables of the code `lens` (counts already in `self.canon.count`, lengths checked).
+    /// Patterns no code uses are `W_BAD`.
+    fn build(&mut self, lens: &[u8]) {
+        const SIZE: usize = 1 << LIT_BITS;
+        // First one symbol per entry.
+        let mut one = [wentry(W_BAD, 0, 0); SIZE];
+        self.canon.assign(lens, |s, l, rev| {
+            if l <= LIT_BITS {
+                let e = lit_wentry(s, l);
+                let mut k = rev;
+                while k < SIZE {
+                    one[k] = e;
+                    k += 1 << l;
+                }
+            } else {
+                one[rev & (SIZE - 1)] = wentry(W_LONG, 0, 0);
+            }
+        });
+        self.entries = one;
+    }
+}
+
+impl DistWalk {
+    fn new() -> Self {
+        DistWalk {
+            entries: [entry(BAD, 0); 1 << DIST_BITS],
+            canon: Canon::new(),
+        }
+    }
+
+    fn build(&mut self, lens: &[u8]) {
+        const SIZE: usize = 1 << DIST_BITS;
+        let entries = &mut self.entries;
+        entries.fill(entry(BAD, 0));
+        self.canon.assign(lens, |s, l, rev| {
+            if l <= DIST_BITS {
+                let e = dist_kind(s, l);
+                let mut k = rev;
+                while k < SIZE {
+                    entries[k] = e;
+                    k += 1 << l;
+                }
+            } else {
+                entries[rev & (SIZE - 1)] = entry(LONG, 0);
+            }
+        });
     }
 }
 
@@ -273,20 +363,21 @@ fn fixed() -> &'static Fixed {
             };
         }
         let mut f = Fixed {
-            lit: Walk::new(),
-            dist: Walk::new(),
+            lit: LitWalk::new(),
+            dist: DistWalk::new(),
         };
-        f.lit.count = counts(&lens);
-        f.lit.build(&lens, lit_kind);
-        f.dist.count = counts(&[5; 32]);
-        f.dist.build(&[5; 32], dist_kind);
+        f.lit.canon.count = counts(&lens);
+        f.lit.build(&lens);
+        f.dist.canon.count = counts(&[5; 32]);
+        f.dist.build(&[5; 32]);
         f
     })
 }
 
 /// Check a stream libdeflate decoded successfully from exactly `src` (the bytes it reported
-/// using). `Ok` means zlib accepts it too, and decodes it to the same bytes.
-pub(crate) fn check(src: &[u8]) -> Result<(), InflateError> {
+/// using) into `written` bytes. `Ok` means zlib accepts it too, and decodes it to the same
+/// bytes.
+pub(crate) fn check(src: &[u8], written: usize) -> Result<(), InflateError> {
     let mut b = Bits {
         src,
         pos: 0,
@@ -296,6 +387,7 @@ pub(crate) fn check(src: &[u8]) -> Result<(), InflateError> {
     let truncated = InflateError::Truncated { written: 0 };
     // Tables of dynamic blocks, built only for a block that must be walked.
     let mut dynamic: Option<(LitWalk, DistWalk)> = None;
+    let mut first = true;
     loop {
         b.refill();
         let hdr = b.take(3);
@@ -330,8 +422,16 @@ pub(crate) fn check(src: &[u8]) -> Result<(), InflateError> {
             2 => {
                 if fin {
                     // The common case, a final dynamic block: its header alone decides.
+                    // When it is the only block and wrote something, its literal/length
+                    // code has a codeword besides the end of block (libdeflate ended the
+                    // block on one), so two or more.
                     let at = b.clone();
-                    if scan_final(&mut b)? {
+                    let ok = if first && written > 0 {
+                        scan_final::<true>(&mut b)?
+                    } else {
+                        scan_final::<false>(&mut b)?
+                    };
+                    if ok {
                         return if b.overran() { Err(truncated) } else { Ok(()) };
                     }
                     // Rare: a code of one codeword or none; walk the block after all.
@@ -348,11 +448,11 @@ pub(crate) fn check(src: &[u8]) -> Result<(), InflateError> {
                 let (lit_count, dist_count) = (counts(lit), counts(dist));
                 kraft(&lit_count, true)?;
                 kraft(&dist_count, true)?;
-                let t = dynamic.get_or_insert_with(|| (Walk::new(), Walk::new()));
-                t.0.count = lit_count;
-                t.0.build(lit, lit_kind);
-                t.1.count = dist_count;
-                t.1.build(dist, dist_kind);
+                let t = dynamic.get_or_insert_with(|| (LitWalk::new(), DistWalk::new()));
+                t.0.canon.count = lit_count;
+                t.0.build(lit);
+                t.1.canon.count = dist_count;
+                t.1.build(dist);
                 walk(&mut b, &t.0, &t.1)?;
             }
             _ => return Err(InflateError::InvalidBlockType),
@@ -363,6 +463,7 @@ pub(crate) fn check(src: &[u8]) -> Result<(), InflateError> {
         if fin {
             return Ok(());
         }
+        first = false;
     }
 }
 
@@ -507,11 +608,12 @@ fn read_cl_code(b: &mut Bits<'_>, table: &mut [u32; 128]) -> Result<(usize, usiz
 ///
 /// No length is stored and no Kraft sum taken. The literal/length code has two codewords
 /// when one of its lengths is 2 or more (a single codeword has length 1): one OR per
-/// symbol. The distance lengths (a few dozen) are counted, those that are not 0; a run
-/// that crosses from the literal/length lengths into them is not counted (an undercount
-/// only sends the block to the walk).
+/// symbol, left out when the caller knows it already (`LIT_KNOWN`). The distance lengths (a
+/// few dozen) are counted, those that are not 0; a run that crosses from the
+/// literal/length lengths into them is not counted (an undercount only sends the block to
+/// the walk).
 #[inline(never)]
-fn scan_final(b: &mut Bits<'_>) -> Result<bool, InflateError> {
+fn scan_final<const LIT_KNOWN: bool>(b: &mut Bits<'_>) -> Result<bool, InflateError> {
     let mut table = [0u32; 128];
     let mut r = b.clone();
     let (hlit, total) = read_cl_code(&mut r, &mut table)?;
@@ -520,6 +622,10 @@ fn scan_final(b: &mut Bits<'_>) -> Result<bool, InflateError> {
     // enough to look up the next symbol's entry before the refill, which only adds bits
     // above those. The path from one symbol to the next is mask, load, shift; a refill's
     // load runs beside it instead of on it.
+    //
+    // In this loop only the low 6 bits of `r.cnt` are the count: the whole entry is
+    // subtracted (its bits 0..6 are the symbol's bits, 6 is 0), which is exact modulo 64, and
+    // the refill uses only those bits; the count is masked when the loop ends.
     let (mut i, mut long) = (0usize, 0u32);
     r.refill();
     let mut e = table[(r.acc & 127) as usize];
@@ -527,18 +633,28 @@ fn scan_final(b: &mut Bits<'_>) -> Result<bool, InflateError> {
         for _ in 0..3 {
             i += cl_repeat(e, r.acc) as usize;
             // The entry is the shift count (bits 0..6, 6 and 7 are 0; a shift uses only
-            // 0..6): no mask on the path to the next symbol. The count takes bits 0..8, a
-            // different mask, so the compiler does not share one `and` between the two.
+            // 0..6): no mask on the path to the next symbol.
             r.acc = r.acc.wrapping_shr(e);
-            r.cnt -= e & 0xFF;
-            long |= e;
+            r.cnt = r.cnt.wrapping_sub(e);
+            if !LIT_KNOWN {
+                long |= e;
+            }
             if i >= hlit {
                 break 'lit;
             }
             e = table[(r.acc & 127) as usize];
         }
-        r.refill();
+        if let Some(w) = r.src.get(r.pos..).and_then(<[u8]>::first_chunk::<8>) {
+            // `refill_fast` on the count's low 6 bits (63 - c = !c for c < 64).
+            r.acc |= u64::from_le_bytes(*w).wrapping_shl(r.cnt);
+            r.pos += ((!r.cnt & 63) >> 3) as usize;
+            r.cnt |= 56;
+        } else {
+            r.cnt &= 63;
+            r.refill_slow();
+        }
     }
+    r.cnt &= 63;
     // `prev`: 1 when the last distance length was not 0 (a repeat of it is `prev` too).
     let (mut prev, mut dist) = (0u32, 0u32);
     while i < total && dist < 2 {
@@ -554,7 +670,7 @@ fn scan_final(b: &mut Bits<'_>) -> Result<bool, InflateError> {
         i += rep as usize;
     }
     *b = r;
-    Ok(long >> 18 & 1 != 0 && dist >= 2)
+    Ok((LIT_KNOWN || long >> 18 & 1 != 0) && dist >= 2)
 }
 
 /// Read a dynamic header with its code lengths into `lens`, checked as zlib checks them
@@ -611,10 +727,10 @@ fn read_header_local(b: &mut Bits<'_>, lens: &mut [u8; LENS]) -> Result<Header, 
 /// Walk one block's symbols up to its end-of-block code; `Err(InvalidCode)` at a forbidden
 /// symbol or an unused pattern. Nothing is written: libdeflate decoded the output already.
 ///
-/// The accumulator is refilled after every symbol, so each symbol starts with >= 56 bits:
-/// enough for a literal/length code with its extra bits (20) and a distance code with its
-/// extra bits (28). After a literal the next entry is looked up from the bits already there,
-/// before the refill, so the refill is off the path from one literal to the next.
+/// Each lookup of the literal/length table takes a run of literals and possibly a length
+/// with its extra bits (at most `LIT_BITS` + 5 bits), a distance takes at most 28 more: so
+/// after a refill (>= 56 bits) at least `LIT_BITS` are left for the next lookup, which is
+/// made before the refill, off the path from one lookup to the next.
 #[inline(never)]
 fn walk(b: &mut Bits<'_>, lit: &LitWalk, dist: &DistWalk) -> Result<(), InflateError> {
     // On a local copy: through `b` the reader's three fields went to memory every symbol.
@@ -627,49 +743,77 @@ fn walk(b: &mut Bits<'_>, lit: &LitWalk, dist: &DistWalk) -> Result<(), InflateE
 #[inline(always)]
 fn walk_local(b: &mut Bits<'_>, lit: &LitWalk, dist: &DistWalk) -> Result<(), InflateError> {
     const LM: u64 = (1 << LIT_BITS) - 1;
-    const DM: u64 = (1 << DIST_BITS) - 1;
-    b.refill();
+    // Past the end of the input by more than the accumulator holds: some of the zero bits
+    // were consumed (the exact test is made at the end of the block). Only a refill moves
+    // `pos`, and one that loaded a whole word cannot have gone past the end.
+    let truncated = Err(InflateError::Truncated { written: 0 });
+    if !b.refill_fast() {
+        b.refill_slow();
+        if b.pos > b.src.len() + 8 {
+            return truncated;
+        }
+    }
     let mut e = lit.entries[(b.acc & LM) as usize];
     loop {
-        // Past the end of the input by more than the accumulator holds: some of the zero bits
-        // were consumed (the exact test is made at the end of the block).
-        if b.pos > b.src.len() + 8 {
-            return Err(InflateError::Truncated { written: 0 });
-        }
-        if e >> 5 == LIT {
-            b.skip(u32::from(e & 31));
-            e = lit.entries[(b.acc & LM) as usize];
-            b.refill();
-            continue;
-        }
-        let (mut kind, mut bits) = (e >> 5, u32::from(e & 31));
-        if kind == LONG {
-            let (s, l) = lit.long(b.acc).ok_or(InflateError::InvalidCode)?;
-            let le = lit_kind(s, l);
-            kind = le >> 5;
-            bits = u32::from(le & 31);
-        }
-        match kind {
-            LIT => b.skip(bits),
-            LEN => {
-                b.skip(bits);
-                let mut d = dist.entries[(b.acc & DM) as usize];
-                if d >> 5 == LONG {
-                    let (s, l) = dist.long(b.acc).ok_or(InflateError::InvalidCode)?;
-                    d = dist_kind(s, l);
+        // The entry is the shift count (bits 0..6; a shift uses only those).
+        b.acc = b.acc.wrapping_shr(e);
+        b.cnt -= e & 63;
+        let mut kind = e >> 16;
+        if kind != W_LITS {
+            if kind == W_LONG {
+                let (s, l) = lit
+                    .canon
+                    .long(b.acc, LIT_BITS)
+                    .ok_or(InflateError::InvalidCode)?;
+                let le = lit_wentry(s, l);
+                b.skip(le & 63);
+                kind = le >> 16;
+                // Up to 15 + 5 bits here and 28 for a distance: fewer than `LIT_BITS` may
+                // be left for the look-ahead, so refill first.
+                if kind == W_LEN {
+                    distance(b, dist)?;
+                    if !b.refill_fast() {
+                        b.refill_slow();
+                        if b.pos > b.src.len() + 8 {
+                            return truncated;
+                        }
+                    }
+                    e = lit.entries[(b.acc & LM) as usize];
+                    continue;
                 }
-                if d >> 5 != DIST {
-                    return Err(InflateError::InvalidCode);
-                }
-                b.skip(u32::from(d & 31));
             }
-            EOB => {
-                b.skip(bits);
-                return Ok(());
+            match kind {
+                W_LITS => {}
+                W_LEN => distance(b, dist)?,
+                W_EOB => return Ok(()),
+                _ => return Err(InflateError::InvalidCode),
             }
-            _ => return Err(InflateError::InvalidCode),
         }
-        b.refill();
         e = lit.entries[(b.acc & LM) as usize];
+        if !b.refill_fast() {
+            b.refill_slow();
+            if b.pos > b.src.len() + 8 {
+                return truncated;
+            }
+        }
     }
+}
+
+/// Skip one distance code and its extra bits (`b` holds >= 28 bits).
+#[inline(always)]
+fn distance(b: &mut Bits<'_>, dist: &DistWalk) -> Result<(), InflateError> {
+    const DM: u64 = (1 << DIST_BITS) - 1;
+    let mut d = dist.entries[(b.acc & DM) as usize];
+    if d >> 5 == LONG {
+        let (s, l) = dist
+            .canon
+            .long(b.acc, DIST_BITS)
+            .ok_or(InflateError::InvalidCode)?;
+        d = dist_kind(s, l);
+    }
+    if d >> 5 != DIST {
+        return Err(InflateError::InvalidCode);
+    }
+    b.skip(u32::from(d & 31));
+    Ok(())
 }
