@@ -47,20 +47,20 @@ const fn entry(kind: u8, bits: u32) -> u8 {
 }
 
 /// Literal/length walk entry kinds (bits 16.. of a [`LitWalk`] entry).
-/// One or more literals.
+/// A literal.
 const W_LITS: u32 = 0;
-/// Literals (possibly none), then a length symbol and its extra bits: a distance follows.
+/// A length symbol and its extra bits: a distance follows.
 const W_LEN: u32 = 1;
-/// Literals (possibly none), then the end of block.
+/// The end of block.
 const W_EOB: u32 = 2;
 /// A forbidden symbol or an unused bit pattern.
 const W_BAD: u32 = 3;
 /// A code longer than [`LIT_BITS`]: decode it canonically.
 const W_LONG: u32 = 4;
 
-/// A literal/length walk entry: `bits` to consume in all (codes and a length's extra bits,
-/// bits 0..6: the entry itself is a shift count), `code` bits of them taken by codes (all
-/// inside the index bits, bits 8..14), and the kind.
+/// A literal/length walk entry: `bits` to consume in all (code and a length's extra bits,
+/// bits 0..6: the entry itself is a shift count), `code` bits of them taken by the code
+/// (bits 8..14), and the kind.
 #[inline(always)]
 const fn wentry(kind: u32, code: u32, bits: u32) -> u32 {
     kind << 16 | code << 8 | bits
@@ -221,9 +221,11 @@ impl<const N: usize> Canon<N> {
     }
 }
 
-/// The literal/length walk table: per value of the next [`LIT_BITS`] input bits, as many
-/// whole codes as fit (literals, then possibly one length or the end of block) as one entry
-/// ([`wentry`]), so a run of short literals takes one lookup.
+/// The literal/length walk table: per value of the next [`LIT_BITS`] input bits, the entry
+/// ([`wentry`]) of the symbol whose code they start with. (Entries that also took the
+/// literals after a short literal, several per lookup, were tried: building them for 2048
+/// entries per block cost more than they saved on the corpus's 64 KiB multi-block streams,
+/// whose literal codes are mostly 7-11 bits.)
 struct LitWalk {
     entries: [u32; 1 << LIT_BITS],
     canon: Canon<288>,
@@ -260,7 +262,6 @@ impl LitWalk {
     /// Patterns no code uses are `W_BAD`.
     fn build(&mut self, lens: &[u8]) {
         const SIZE: usize = 1 << LIT_BITS;
-        // First one symbol per entry.
         let mut one = [wentry(W_BAD, 0, 0); SIZE];
         self.canon.assign(lens, |s, l, rev| {
             if l <= LIT_BITS {
@@ -727,10 +728,10 @@ fn read_header_local(b: &mut Bits<'_>, lens: &mut [u8; LENS]) -> Result<Header, 
 /// Walk one block's symbols up to its end-of-block code; `Err(InvalidCode)` at a forbidden
 /// symbol or an unused pattern. Nothing is written: libdeflate decoded the output already.
 ///
-/// Each lookup of the literal/length table takes a run of literals and possibly a length
-/// with its extra bits (at most `LIT_BITS` + 5 bits), a distance takes at most 28 more: so
-/// after a refill (>= 56 bits) at least `LIT_BITS` are left for the next lookup, which is
-/// made before the refill, off the path from one lookup to the next.
+/// Each lookup of the literal/length table takes a literal or a length with its extra bits
+/// (at most `LIT_BITS` + 5 bits), a distance takes at most 28 more. After a literal the next
+/// entry is looked up from the bits already there, before any refill, off the path from one
+/// lookup to the next; two literals share a refill.
 #[inline(never)]
 fn walk(b: &mut Bits<'_>, lit: &LitWalk, dist: &DistWalk) -> Result<(), InflateError> {
     // On a local copy: through `b` the reader's three fields went to memory every symbol.
@@ -743,60 +744,76 @@ fn walk(b: &mut Bits<'_>, lit: &LitWalk, dist: &DistWalk) -> Result<(), InflateE
 #[inline(always)]
 fn walk_local(b: &mut Bits<'_>, lit: &LitWalk, dist: &DistWalk) -> Result<(), InflateError> {
     const LM: u64 = (1 << LIT_BITS) - 1;
-    // Past the end of the input by more than the accumulator holds: some of the zero bits
-    // were consumed (the exact test is made at the end of the block). Only a refill moves
-    // `pos`, and one that loaded a whole word cannot have gone past the end.
-    let truncated = Err(InflateError::Truncated { written: 0 });
-    if !b.refill_fast() {
-        b.refill_slow();
-        if b.pos > b.src.len() + 8 {
-            return truncated;
-        }
-    }
+    refill_checked(b)?;
     let mut e = lit.entries[(b.acc & LM) as usize];
     loop {
+        // Two entries per refill: >= 56 bits here, a literal takes at most `LIT_BITS`, so
+        // >= 45 before the second, which is enough for any entry and its distance (44).
         // The entry is the shift count (bits 0..6; a shift uses only those).
         b.acc = b.acc.wrapping_shr(e);
         b.cnt -= e & 63;
-        let mut kind = e >> 16;
-        if kind != W_LITS {
-            if kind == W_LONG {
-                let (s, l) = lit
-                    .canon
-                    .long(b.acc, LIT_BITS)
-                    .ok_or(InflateError::InvalidCode)?;
-                let le = lit_wentry(s, l);
-                b.skip(le & 63);
-                kind = le >> 16;
-                // Up to 15 + 5 bits here and 28 for a distance: fewer than `LIT_BITS` may
-                // be left for the look-ahead, so refill first.
-                if kind == W_LEN {
-                    distance(b, dist)?;
-                    if !b.refill_fast() {
-                        b.refill_slow();
-                        if b.pos > b.src.len() + 8 {
-                            return truncated;
-                        }
-                    }
-                    e = lit.entries[(b.acc & LM) as usize];
-                    continue;
-                }
+        if e >> 16 != W_LITS {
+            if other(b, lit, dist, e)? {
+                return Ok(());
             }
-            match kind {
-                W_LITS => {}
-                W_LEN => distance(b, dist)?,
-                W_EOB => return Ok(()),
-                _ => return Err(InflateError::InvalidCode),
-            }
+            e = lit.entries[(b.acc & LM) as usize];
+            continue;
         }
         e = lit.entries[(b.acc & LM) as usize];
-        if !b.refill_fast() {
-            b.refill_slow();
-            if b.pos > b.src.len() + 8 {
-                return truncated;
+        b.acc = b.acc.wrapping_shr(e);
+        b.cnt -= e & 63;
+        if e >> 16 != W_LITS {
+            if other(b, lit, dist, e)? {
+                return Ok(());
             }
+            e = lit.entries[(b.acc & LM) as usize];
+            continue;
+        }
+        // >= 34 bits: the next entry is looked up before the refill.
+        e = lit.entries[(b.acc & LM) as usize];
+        refill_checked(b)?;
+    }
+}
+
+/// Refill, and fail when the reader is past the end of the input by more than the
+/// accumulator holds: some of the zero bits were consumed (the exact test is made at the end
+/// of the block). Only a refill moves `pos`, and one that loaded a whole word cannot have
+/// gone past the end, so the test is on the slow path only.
+#[inline(always)]
+fn refill_checked(b: &mut Bits<'_>) -> Result<(), InflateError> {
+    if !b.refill_fast() {
+        b.refill_slow();
+        if b.pos > b.src.len() + 8 {
+            return Err(InflateError::Truncated { written: 0 });
         }
     }
+    Ok(())
+}
+
+/// The rest of a walk entry `e` that is not literals alone, its bits consumed (>= 44 bits
+/// left): a long code, a distance, the end of block (`Ok(true)`) or a forbidden symbol.
+/// Refills at the end (and before a long code, which with its distance can take 48 bits).
+#[inline(always)]
+fn other(b: &mut Bits<'_>, lit: &LitWalk, dist: &DistWalk, e: u32) -> Result<bool, InflateError> {
+    let mut kind = e >> 16;
+    if kind == W_LONG {
+        refill_checked(b)?;
+        let (s, l) = lit
+            .canon
+            .long(b.acc, LIT_BITS)
+            .ok_or(InflateError::InvalidCode)?;
+        let le = lit_wentry(s, l);
+        b.skip(le & 63);
+        kind = le >> 16;
+    }
+    match kind {
+        W_LITS => {}
+        W_LEN => distance(b, dist)?,
+        W_EOB => return Ok(true),
+        _ => return Err(InflateError::InvalidCode),
+    }
+    refill_checked(b)?;
+    Ok(false)
 }
 
 /// Skip one distance code and its extra bits (`b` holds >= 28 bits).
