@@ -262,7 +262,8 @@ impl LitWalk {
     /// Patterns no code uses are `W_BAD`.
     fn build(&mut self, lens: &[u8]) {
         const SIZE: usize = 1 << LIT_BITS;
-        let mut one = [wentry(W_BAD, 0, 0); SIZE];
+        let one = &mut self.entries;
+        one.fill(wentry(W_BAD, 0, 0));
         self.canon.assign(lens, |s, l, rev| {
             if l <= LIT_BITS {
                 let e = lit_wentry(s, l);
@@ -275,7 +276,6 @@ impl LitWalk {
                 one[rev & (SIZE - 1)] = wentry(W_LONG, 0, 0);
             }
         });
-        self.entries = one;
     }
 }
 
@@ -731,7 +731,7 @@ fn read_header_local(b: &mut Bits<'_>, lens: &mut [u8; LENS]) -> Result<Header, 
 /// Each lookup of the literal/length table takes a literal or a length with its extra bits
 /// (at most `LIT_BITS` + 5 bits), a distance takes at most 28 more. After a literal the next
 /// entry is looked up from the bits already there, before any refill, off the path from one
-/// lookup to the next; two literals share a refill.
+/// lookup to the next; up to four literals share a refill.
 #[inline(never)]
 fn walk(b: &mut Bits<'_>, lit: &LitWalk, dist: &DistWalk) -> Result<(), InflateError> {
     // On a local copy: through `b` the reader's three fields went to memory every symbol.
@@ -746,31 +746,28 @@ fn walk_local(b: &mut Bits<'_>, lit: &LitWalk, dist: &DistWalk) -> Result<(), In
     const LM: u64 = (1 << LIT_BITS) - 1;
     refill_checked(b)?;
     let mut e = lit.entries[(b.acc & LM) as usize];
-    loop {
-        // Two entries per refill: >= 56 bits here, a literal takes at most `LIT_BITS`, so
-        // >= 45 before the second, which is enough for any entry and its distance (44).
-        // The entry is the shift count (bits 0..6; a shift uses only those).
-        b.acc = b.acc.wrapping_shr(e);
-        b.cnt -= e & 63;
-        if e >> 16 != W_LITS {
-            if other(b, lit, dist, e)? {
-                return Ok(());
+    'refill: loop {
+        // Up to four entries per refill: >= 56 bits at the first, and a literal takes at
+        // most `LIT_BITS`, so >= 45, 34 and 23 at the next three, and >= 12 after the
+        // fourth for the look-ahead. An entry with a distance takes at most 44: from the
+        // third slot on, refill before it.
+        for slot in 0..4 {
+            // The entry is the shift count (bits 0..6; a shift uses only those).
+            b.acc = b.acc.wrapping_shr(e);
+            b.cnt -= e & 63;
+            if e >> 16 != W_LITS {
+                if slot >= 2 {
+                    refill_checked(b)?;
+                }
+                if other(b, lit, dist, e)? {
+                    return Ok(());
+                }
+                e = lit.entries[(b.acc & LM) as usize];
+                continue 'refill;
             }
+            // The next entry is looked up before the refill.
             e = lit.entries[(b.acc & LM) as usize];
-            continue;
         }
-        e = lit.entries[(b.acc & LM) as usize];
-        b.acc = b.acc.wrapping_shr(e);
-        b.cnt -= e & 63;
-        if e >> 16 != W_LITS {
-            if other(b, lit, dist, e)? {
-                return Ok(());
-            }
-            e = lit.entries[(b.acc & LM) as usize];
-            continue;
-        }
-        // >= 34 bits: the next entry is looked up before the refill.
-        e = lit.entries[(b.acc & LM) as usize];
         refill_checked(b)?;
     }
 }
