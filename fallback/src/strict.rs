@@ -632,7 +632,12 @@ fn scan_final<const LIT_KNOWN: bool>(b: &mut Bits<'_>) -> Result<bool, InflateEr
     let mut e = table[(r.acc & 127) as usize];
     'lit: loop {
         for _ in 0..3 {
-            i += cl_repeat(e, r.acc) as usize;
+            // A length (0..=15) covers one; a repeat (16, 17, 18: a mask of extra bits in
+            // bits 25..32) covers its count.
+            i += 1;
+            if e & 0xFE00_0000 != 0 {
+                i += cl_repeat(e, r.acc) as usize - 1;
+            }
             // The entry is the shift count (bits 0..6, 6 and 7 are 0; a shift uses only
             // 0..6): no mask on the path to the next symbol.
             r.acc = r.acc.wrapping_shr(e);
