@@ -618,11 +618,12 @@ fn scan_final<const LIT_KNOWN: bool>(b: &mut Bits<'_>) -> Result<bool, InflateEr
     let mut table = [0u32; 128];
     let mut r = b.clone();
     let (hlit, total) = read_cl_code(&mut r, &mut table)?;
-    // A local reader (the caller's stays in memory). One refill per three symbols (at most
-    // 14 bits each, and a refill leaves >= 56), so >= 14 bits are left when the group ends:
-    // enough to look up the next symbol's entry before the refill, which only adds bits
-    // above those. The path from one symbol to the next is mask, load, shift; a refill's
-    // load runs beside it instead of on it.
+    // A local reader (the caller's stays in memory). One refill per seven lengths (0..=15,
+    // at most 7 bits each, and a refill leaves >= 56), so >= 7 bits are left when the group
+    // ends: enough to look up the next symbol's entry before the refill, which only adds
+    // bits above those. A repeat (16, 17, 18: up to 14 bits; a few per header) refills
+    // itself and starts a new group. The path from one symbol to the next is mask, load,
+    // shift; a refill's load runs beside it instead of on it.
     //
     // In this loop only the low 6 bits of `r.cnt` are the count: the whole entry is
     // subtracted (its bits 0..6 are the symbol's bits, 6 is 0), which is exact modulo 64, and
@@ -631,15 +632,23 @@ fn scan_final<const LIT_KNOWN: bool>(b: &mut Bits<'_>) -> Result<bool, InflateEr
     r.refill();
     let mut e = table[(r.acc & 127) as usize];
     'lit: loop {
-        for _ in 0..3 {
-            // A length (0..=15) covers one; a repeat (16, 17, 18: a mask of extra bits in
-            // bits 25..32) covers its count.
-            i += 1;
-            if e & 0xFE00_0000 != 0 {
-                i += cl_repeat(e, r.acc) as usize - 1;
-            }
+        for _ in 0..7 {
             // The entry is the shift count (bits 0..6, 6 and 7 are 0; a shift uses only
             // 0..6): no mask on the path to the next symbol.
+            if e & 0xFE00_0000 != 0 {
+                // A repeat (a mask of extra bits in bits 25..32): its count.
+                i += cl_repeat(e, r.acc) as usize;
+                r.acc = r.acc.wrapping_shr(e);
+                r.cnt = r.cnt.wrapping_sub(e);
+                if i >= hlit {
+                    break 'lit;
+                }
+                scan_refill(&mut r);
+                e = table[(r.acc & 127) as usize];
+                continue 'lit;
+            }
+            // A length covers one.
+            i += 1;
             r.acc = r.acc.wrapping_shr(e);
             r.cnt = r.cnt.wrapping_sub(e);
             if !LIT_KNOWN {
@@ -650,15 +659,7 @@ fn scan_final<const LIT_KNOWN: bool>(b: &mut Bits<'_>) -> Result<bool, InflateEr
             }
             e = table[(r.acc & 127) as usize];
         }
-        if let Some(w) = r.src.get(r.pos..).and_then(<[u8]>::first_chunk::<8>) {
-            // `refill_fast` on the count's low 6 bits (63 - c = !c for c < 64).
-            r.acc |= u64::from_le_bytes(*w).wrapping_shl(r.cnt);
-            r.pos += ((!r.cnt & 63) >> 3) as usize;
-            r.cnt |= 56;
-        } else {
-            r.cnt &= 63;
-            r.refill_slow();
-        }
+        scan_refill(&mut r);
     }
     r.cnt &= 63;
     // `prev`: 1 when the last distance length was not 0 (a repeat of it is `prev` too).
@@ -677,6 +678,20 @@ fn scan_final<const LIT_KNOWN: bool>(b: &mut Bits<'_>) -> Result<bool, InflateEr
     }
     *b = r;
     Ok((LIT_KNOWN || long >> 18 & 1 != 0) && dist >= 2)
+}
+
+/// [`Bits::refill`] for [`scan_final`]'s loop, where only the count's low 6 bits are valid.
+#[inline(always)]
+fn scan_refill(r: &mut Bits<'_>) {
+    if let Some(w) = r.src.get(r.pos..).and_then(<[u8]>::first_chunk::<8>) {
+        // 63 - c = !c for c < 64.
+        r.acc |= u64::from_le_bytes(*w).wrapping_shl(r.cnt);
+        r.pos += ((!r.cnt & 63) >> 3) as usize;
+        r.cnt |= 56;
+    } else {
+        r.cnt &= 63;
+        r.refill_slow();
+    }
 }
 
 /// Read a dynamic header with its code lengths into `lens`, checked as zlib checks them
