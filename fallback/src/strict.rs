@@ -378,6 +378,11 @@ fn fixed() -> &'static Fixed {
 /// Check a stream libdeflate decoded successfully from exactly `src` (the bytes it reported
 /// using) into `written` bytes. `Ok` means zlib accepts it too, and decodes it to the same
 /// bytes.
+///
+/// Not inlined, and the tables of a walked dynamic block live in [`walk_dynamic`]'s frame:
+/// inlined into the caller with them, its frame was 28 KiB, six stack pages probed on every
+/// call.
+#[inline(never)]
 pub(crate) fn check(src: &[u8], written: usize) -> Result<(), InflateError> {
     let mut b = Bits {
         src,
@@ -386,8 +391,6 @@ pub(crate) fn check(src: &[u8], written: usize) -> Result<(), InflateError> {
         cnt: 0,
     };
     let truncated = InflateError::Truncated { written: 0 };
-    // Tables of dynamic blocks, built only for a block that must be walked.
-    let mut dynamic: Option<(LitWalk, DistWalk)> = None;
     let mut first = true;
     loop {
         b.refill();
@@ -438,23 +441,7 @@ pub(crate) fn check(src: &[u8], written: usize) -> Result<(), InflateError> {
                     // Rare: a code of one codeword or none; walk the block after all.
                     b = at;
                 }
-                let mut lens = [0u8; LENS];
-                let h = read_header(&mut b, &mut lens)?;
-                if b.overran() {
-                    return Err(truncated);
-                }
-                // Counted and checked as zlib does (libdeflate checks most of it too, but a
-                // walked block is rare enough not to lean on that).
-                let (lit, dist) = (&lens[..h.hlit], &lens[h.hlit..h.total]);
-                let (lit_count, dist_count) = (counts(lit), counts(dist));
-                kraft(&lit_count, true)?;
-                kraft(&dist_count, true)?;
-                let t = dynamic.get_or_insert_with(|| (LitWalk::new(), DistWalk::new()));
-                t.0.canon.count = lit_count;
-                t.0.build(lit);
-                t.1.canon.count = dist_count;
-                t.1.build(dist);
-                walk(&mut b, &t.0, &t.1)?;
+                walk_dynamic(&mut b)?;
             }
             _ => return Err(InflateError::InvalidBlockType),
         }
@@ -466,6 +453,27 @@ pub(crate) fn check(src: &[u8], written: usize) -> Result<(), InflateError> {
         }
         first = false;
     }
+}
+
+/// Read the header of a dynamic block that must be walked, build its tables and walk it.
+#[inline(never)]
+fn walk_dynamic(b: &mut Bits<'_>) -> Result<(), InflateError> {
+    let mut lens = [0u8; LENS];
+    let h = read_header(b, &mut lens)?;
+    if b.overran() {
+        return Err(InflateError::Truncated { written: 0 });
+    }
+    // Counted and checked as zlib does (libdeflate checks most of it too, but a walked
+    // block is rare enough not to lean on that).
+    let (lit, dist) = (&lens[..h.hlit], &lens[h.hlit..h.total]);
+    let (mut lt, mut dt) = (LitWalk::new(), DistWalk::new());
+    lt.canon.count = counts(lit);
+    dt.canon.count = counts(dist);
+    kraft(&lt.canon.count, true)?;
+    kraft(&dt.canon.count, true)?;
+    lt.build(lit);
+    dt.build(dist);
+    walk(b, &lt, &dt)
 }
 
 /// Room for 286 + 30 code lengths and the 8-byte stores that fill them.
