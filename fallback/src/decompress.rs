@@ -73,7 +73,7 @@ impl Decompressor {
         let inner = self.inner.as_mut().ok_or(DecompressError::OutOfMemory)?;
         let (used, written) = match inner.decompress_ex(src, dst) {
             Ok((used, written)) => {
-                crate::strict::check(&src[..used]).map_err(DecompressError::Corrupt)?;
+                crate::strict::check(&src[..used], written).map_err(DecompressError::Corrupt)?;
                 (used, written)
             }
             Err(LdError::BadData | LdError::NoSpace) => {

@@ -29,24 +29,41 @@ use crate::inflate::InflateError;
 use crate::lz77::{DIST_EXTRA, LEN_EXTRA};
 
 /// Index bits of the literal/length walk table.
-const LIT_BITS: u32 = 10;
+const LIT_BITS: u32 = 11;
 /// Index bits of the distance walk table.
 const DIST_BITS: u32 = 8;
 
-/// Entry kinds (bits 5..8 of a table entry; bits 0..5 are the symbol's total bits).
-const LIT: u8 = 0;
-const LEN: u8 = 1;
-const EOB: u8 = 2;
+/// Distance entry kinds (bits 5..8 of a distance entry; bits 0..5 are the symbol's total
+/// bits, code plus extra bits).
+const DIST: u8 = 5;
 /// Forbidden symbol or unused bit pattern.
 const BAD: u8 = 3;
 /// The code is longer than the table's index bits: decode it canonically.
 const LONG: u8 = 4;
-/// A distance symbol (distance tables only).
-const DIST: u8 = 5;
 
 #[inline(always)]
 const fn entry(kind: u8, bits: u32) -> u8 {
     (kind << 5) | bits as u8
+}
+
+/// Literal/length walk entry kinds (bits 16.. of a [`LitWalk`] entry).
+/// A literal.
+const W_LITS: u32 = 0;
+/// A length symbol and its extra bits: a distance follows.
+const W_LEN: u32 = 1;
+/// The end of block.
+const W_EOB: u32 = 2;
+/// A forbidden symbol or an unused bit pattern.
+const W_BAD: u32 = 3;
+/// A code longer than [`LIT_BITS`]: decode it canonically.
+const W_LONG: u32 = 4;
+
+/// A literal/length walk entry: `bits` to consume in all (code and a length's extra bits,
+/// bits 0..6: the entry itself is a shift count), `code` bits of them taken by the code
+/// (bits 8..14), and the kind.
+#[inline(always)]
+const fn wentry(kind: u32, code: u32, bits: u32) -> u32 {
+    kind << 16 | code << 8 | bits
 }
 
 /// Input bits, LSB first. Past the end of the input the stream reads as zero bits, so the
@@ -64,15 +81,25 @@ impl Bits<'_> {
     /// At least 56 valid bits in `acc` afterwards (zero bits past the end of the input).
     #[inline(always)]
     fn refill(&mut self) {
-        if let Some(b) = self.src.get(self.pos..self.pos + 8) {
-            let v = u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+        if !self.refill_fast() {
+            self.refill_slow();
+        }
+    }
+
+    /// [`Bits::refill`] when 8 bytes are left to load (then `true`), else nothing.
+    #[inline(always)]
+    fn refill_fast(&mut self) -> bool {
+        // Two comparisons, no overflow test on `pos + 8`.
+        if let Some(b) = self.src.get(self.pos..).and_then(<[u8]>::first_chunk::<8>) {
+            let v = u64::from_le_bytes(*b);
             // The bits above `cnt` already in `acc` are the same stream bits, so OR-ing the
             // word in again leaves them unchanged.
             self.acc |= v << self.cnt;
             self.pos += ((63 - self.cnt) >> 3) as usize;
             self.cnt |= 56;
+            true
         } else {
-            self.refill_slow();
+            false
         }
     }
 
@@ -121,39 +148,41 @@ fn refill_slow(src: &[u8], mut pos: usize, mut acc: u64, mut cnt: u32) -> (usize
     (pos, acc, cnt)
 }
 
-/// A walk table for one code: `entries` indexed by the next `BITS` input bits, plus what a
-/// code longer than that needs (counts and symbols in canonical order).
-struct Walk<const N: usize, const SIZE: usize> {
-    entries: [u8; SIZE],
+/// What a code longer than a table's index bits needs: per length the first canonical code
+/// (MSB first), how many codes there are and where their symbols start in `sorted`.
+struct Canon<const N: usize> {
     count: [u16; 16],
+    first: [u16; 16],
+    offs: [u16; 16],
     sorted: [u16; N],
 }
 
-impl<const N: usize, const SIZE: usize> Walk<N, SIZE> {
+impl<const N: usize> Canon<N> {
     fn new() -> Self {
-        Walk {
-            entries: [entry(BAD, 0); SIZE],
+        Canon {
             count: [0; 16],
+            first: [0; 16],
+            offs: [0; 16],
             sorted: [0; N],
         }
     }
 
-    /// Tables of the code `lens` (counts already in `self.count`, lengths checked), `kind`
-    /// giving each symbol's entry from its code length. Patterns no code uses stay `BAD`.
-    fn build(&mut self, lens: &[u8], kind: impl Fn(usize, u32) -> u8) {
-        let bits = SIZE.trailing_zeros();
-        self.entries.fill(entry(BAD, 0));
-        // Canonical first codes (count[0] is 0) and the first sorted index of each length.
+    /// Call `each(symbol, length, reversed code)` for each symbol with a code, in symbol
+    /// order, and fill the canonical tables (`self.count` set and checked already).
+    #[inline(always)]
+    fn assign(&mut self, lens: &[u8], mut each: impl FnMut(usize, u32, usize)) {
         let mut next = [0u32; 16];
         let mut offs = [0u16; 16];
         let mut c = 0u32;
         for l in 1..16 {
             c = (c + u32::from(self.count[l - 1])) << 1;
             next[l] = c;
+            self.first[l] = c as u16;
             if l < 15 {
                 offs[l + 1] = offs[l] + self.count[l];
             }
         }
+        self.offs = offs;
         for (s, &l) in lens.iter().enumerate() {
             if l == 0 {
                 continue;
@@ -165,53 +194,115 @@ impl<const N: usize, const SIZE: usize> Walk<N, SIZE> {
                 *slot = s as u16;
             }
             offs[l as usize] += 1;
-            let rev = (code.reverse_bits() >> (32 - l32)) as usize;
-            if l32 <= bits {
-                let e = kind(s, l32);
-                let mut k = rev;
-                while k < SIZE {
-                    self.entries[k] = e;
-                    k += 1 << l32;
-                }
-            } else {
-                self.entries[rev & (SIZE - 1)] = entry(LONG, 0);
-            }
+            each(s, l32, (code.reverse_bits() >> (32 - l32)) as usize);
         }
     }
 
-    /// Decode a code longer than the table bits, canonically; `(symbol, code length)`, or
-    /// `None` for an unused pattern. `acc` holds at least 15 valid bits.
+    /// Decode a code longer than `bits` (its first `bits` bits are no shorter code),
+    /// canonically; `(symbol, code length)`, or `None` for an unused pattern. `acc` holds at
+    /// least 15 valid bits.
     #[cold]
-    fn long(&self, mut acc: u64) -> Option<(usize, u32)> {
-        let (mut code, mut first, mut index) = (0i32, 0i32, 0i32);
-        for l in 1..16u32 {
-            code |= (acc & 1) as i32;
-            acc >>= 1;
-            let count = i32::from(self.count[l as usize]);
-            if code - first < count {
-                let s = *self.sorted.get((index + code - first) as usize)?;
-                return Some((s as usize, l));
+    #[inline(never)]
+    fn long(&self, acc: u64, bits: u32) -> Option<(usize, u32)> {
+        // The next 15 bits, first stream bit highest.
+        let msb = u32::from((acc as u16).reverse_bits() >> 1);
+        for l in bits + 1..16 {
+            let code = msb >> (15 - l);
+            let (first, count) = (
+                u32::from(self.first[l as usize]),
+                u32::from(self.count[l as usize]),
+            );
+            if code.wrapping_sub(first) < count {
+                let at = u32::from(self.offs[l as usize]) + code - first;
+                return self.sorted.get(at as usize).map(|&s| (usize::from(s), l));
             }
-            index += count;
-            first = (first + count) << 1;
-            code <<= 1;
         }
         None
     }
 }
 
-type LitWalk = Walk<288, { 1 << LIT_BITS }>;
-type DistWalk = Walk<32, { 1 << DIST_BITS }>;
+/// The literal/length walk table: per value of the next [`LIT_BITS`] input bits, the entry
+/// ([`wentry`]) of the symbol whose code they start with. (Entries that also took the
+/// literals after a short literal, several per lookup, were tried: building them for 2048
+/// entries per block cost more than they saved on the corpus's 64 KiB multi-block streams,
+/// whose literal codes are mostly 7-11 bits.)
+struct LitWalk {
+    entries: [u32; 1 << LIT_BITS],
+    canon: Canon<288>,
+}
 
-/// The entry of literal/length symbol `s` with a code of `l` bits; 286 and 287 are forbidden
-/// (only fixed blocks give them codes).
+/// The distance walk table: per value of the next [`DIST_BITS`] bits, the total bits of the
+/// distance (code and extra bits), or `BAD` / `LONG`.
+struct DistWalk {
+    entries: [u8; 1 << DIST_BITS],
+    canon: Canon<32>,
+}
+
+/// The single-symbol walk entry of literal/length symbol `s` with a code of `l` bits;
+/// 286 and 287 are forbidden (only fixed blocks give them codes).
 #[inline(always)]
-fn lit_kind(s: usize, l: u32) -> u8 {
+fn lit_wentry(s: usize, l: u32) -> u32 {
     match s {
-        0..=255 => entry(LIT, l),
-        256 => entry(EOB, l),
-        257..=285 => entry(LEN, l + u32::from(LEN_EXTRA[s - 257])),
-        _ => entry(BAD, 0),
+        0..=255 => wentry(W_LITS, l, l),
+        256 => wentry(W_EOB, l, l),
+        257..=285 => wentry(W_LEN, l, l + u32::from(LEN_EXTRA[s - 257])),
+        _ => wentry(W_BAD, 0, 0),
+    }
+}
+
+impl LitWalk {
+    fn new() -> Self {
+        LitWalk {
+            entries: [0; 1 << LIT_BITS],
+            canon: Canon::new(),
+        }
+    }
+
+    /// Tables of the code `lens` (counts already in `self.canon.count`, lengths checked).
+    /// Patterns no code uses are `W_BAD`.
+    fn build(&mut self, lens: &[u8]) {
+        const SIZE: usize = 1 << LIT_BITS;
+        let one = &mut self.entries;
+        one.fill(wentry(W_BAD, 0, 0));
+        self.canon.assign(lens, |s, l, rev| {
+            if l <= LIT_BITS {
+                let e = lit_wentry(s, l);
+                let mut k = rev;
+                while k < SIZE {
+                    one[k] = e;
+                    k += 1 << l;
+                }
+            } else {
+                one[rev & (SIZE - 1)] = wentry(W_LONG, 0, 0);
+            }
+        });
+    }
+}
+
+impl DistWalk {
+    fn new() -> Self {
+        DistWalk {
+            entries: [entry(BAD, 0); 1 << DIST_BITS],
+            canon: Canon::new(),
+        }
+    }
+
+    fn build(&mut self, lens: &[u8]) {
+        const SIZE: usize = 1 << DIST_BITS;
+        let entries = &mut self.entries;
+        entries.fill(entry(BAD, 0));
+        self.canon.assign(lens, |s, l, rev| {
+            if l <= DIST_BITS {
+                let e = dist_kind(s, l);
+                let mut k = rev;
+                while k < SIZE {
+                    entries[k] = e;
+                    k += 1 << l;
+                }
+            } else {
+                entries[rev & (SIZE - 1)] = entry(LONG, 0);
+            }
+        });
     }
 }
 
@@ -273,20 +364,26 @@ fn fixed() -> &'static Fixed {
             };
         }
         let mut f = Fixed {
-            lit: Walk::new(),
-            dist: Walk::new(),
+            lit: LitWalk::new(),
+            dist: DistWalk::new(),
         };
-        f.lit.count = counts(&lens);
-        f.lit.build(&lens, lit_kind);
-        f.dist.count = counts(&[5; 32]);
-        f.dist.build(&[5; 32], dist_kind);
+        f.lit.canon.count = counts(&lens);
+        f.lit.build(&lens);
+        f.dist.canon.count = counts(&[5; 32]);
+        f.dist.build(&[5; 32]);
         f
     })
 }
 
 /// Check a stream libdeflate decoded successfully from exactly `src` (the bytes it reported
-/// using). `Ok` means zlib accepts it too, and decodes it to the same bytes.
-pub(crate) fn check(src: &[u8]) -> Result<(), InflateError> {
+/// using) into `written` bytes. `Ok` means zlib accepts it too, and decodes it to the same
+/// bytes.
+///
+/// Not inlined, and the tables of a walked dynamic block live in [`walk_dynamic`]'s frame:
+/// inlined into the caller with them, its frame was 28 KiB, six stack pages probed on every
+/// call.
+#[inline(never)]
+pub(crate) fn check(src: &[u8], written: usize) -> Result<(), InflateError> {
     let mut b = Bits {
         src,
         pos: 0,
@@ -294,8 +391,7 @@ pub(crate) fn check(src: &[u8]) -> Result<(), InflateError> {
         cnt: 0,
     };
     let truncated = InflateError::Truncated { written: 0 };
-    // Tables of dynamic blocks, built only for a block that must be walked.
-    let mut dynamic: Option<(LitWalk, DistWalk)> = None;
+    let mut first = true;
     loop {
         b.refill();
         let hdr = b.take(3);
@@ -330,30 +426,22 @@ pub(crate) fn check(src: &[u8]) -> Result<(), InflateError> {
             2 => {
                 if fin {
                     // The common case, a final dynamic block: its header alone decides.
+                    // When it is the only block and wrote something, its literal/length
+                    // code has a codeword besides the end of block (libdeflate ended the
+                    // block on one), so two or more.
                     let at = b.clone();
-                    if scan_final(&mut b)? {
+                    let ok = if first && written > 0 {
+                        scan_final::<true>(&mut b)?
+                    } else {
+                        scan_final::<false>(&mut b)?
+                    };
+                    if ok {
                         return if b.overran() { Err(truncated) } else { Ok(()) };
                     }
                     // Rare: a code of one codeword or none; walk the block after all.
                     b = at;
                 }
-                let mut lens = [0u8; LENS];
-                let h = read_header(&mut b, &mut lens)?;
-                if b.overran() {
-                    return Err(truncated);
-                }
-                // Counted and checked as zlib does (libdeflate checks most of it too, but a
-                // walked block is rare enough not to lean on that).
-                let (lit, dist) = (&lens[..h.hlit], &lens[h.hlit..h.total]);
-                let (lit_count, dist_count) = (counts(lit), counts(dist));
-                kraft(&lit_count, true)?;
-                kraft(&dist_count, true)?;
-                let t = dynamic.get_or_insert_with(|| (Walk::new(), Walk::new()));
-                t.0.count = lit_count;
-                t.0.build(lit, lit_kind);
-                t.1.count = dist_count;
-                t.1.build(dist, dist_kind);
-                walk(&mut b, &t.0, &t.1)?;
+                walk_dynamic(&mut b)?;
             }
             _ => return Err(InflateError::InvalidBlockType),
         }
@@ -363,7 +451,29 @@ pub(crate) fn check(src: &[u8]) -> Result<(), InflateError> {
         if fin {
             return Ok(());
         }
+        first = false;
     }
+}
+
+/// Read the header of a dynamic block that must be walked, build its tables and walk it.
+#[inline(never)]
+fn walk_dynamic(b: &mut Bits<'_>) -> Result<(), InflateError> {
+    let mut lens = [0u8; LENS];
+    let h = read_header(b, &mut lens)?;
+    if b.overran() {
+        return Err(InflateError::Truncated { written: 0 });
+    }
+    // Counted and checked as zlib does (libdeflate checks most of it too, but a walked
+    // block is rare enough not to lean on that).
+    let (lit, dist) = (&lens[..h.hlit], &lens[h.hlit..h.total]);
+    let (mut lt, mut dt) = (LitWalk::new(), DistWalk::new());
+    lt.canon.count = counts(lit);
+    dt.canon.count = counts(dist);
+    kraft(&lt.canon.count, true)?;
+    kraft(&dt.canon.count, true)?;
+    lt.build(lit);
+    dt.build(dist);
+    walk(b, &lt, &dt)
 }
 
 /// Room for 286 + 30 code lengths and the 8-byte stores that fill them.
@@ -507,38 +617,59 @@ fn read_cl_code(b: &mut Bits<'_>, table: &mut [u32; 128]) -> Result<(usize, usiz
 ///
 /// No length is stored and no Kraft sum taken. The literal/length code has two codewords
 /// when one of its lengths is 2 or more (a single codeword has length 1): one OR per
-/// symbol. The distance lengths (a few dozen) are counted, those that are not 0; a run
-/// that crosses from the literal/length lengths into them is not counted (an undercount
-/// only sends the block to the walk).
+/// symbol, left out when the caller knows it already (`LIT_KNOWN`). The distance lengths (a
+/// few dozen) are counted, those that are not 0; a run that crosses from the
+/// literal/length lengths into them is not counted (an undercount only sends the block to
+/// the walk).
 #[inline(never)]
-fn scan_final(b: &mut Bits<'_>) -> Result<bool, InflateError> {
+fn scan_final<const LIT_KNOWN: bool>(b: &mut Bits<'_>) -> Result<bool, InflateError> {
     let mut table = [0u32; 128];
     let mut r = b.clone();
     let (hlit, total) = read_cl_code(&mut r, &mut table)?;
-    // A local reader (the caller's stays in memory). One refill per three symbols (at most
-    // 14 bits each, and a refill leaves >= 56), so >= 14 bits are left when the group ends:
-    // enough to look up the next symbol's entry before the refill, which only adds bits
-    // above those. The path from one symbol to the next is mask, load, shift; a refill's
-    // load runs beside it instead of on it.
+    // A local reader (the caller's stays in memory). One refill per seven lengths (0..=15,
+    // at most 7 bits each, and a refill leaves >= 56), so >= 7 bits are left when the group
+    // ends: enough to look up the next symbol's entry before the refill, which only adds
+    // bits above those. A repeat (16, 17, 18: up to 14 bits; a few per header) refills
+    // itself and starts a new group. The path from one symbol to the next is mask, load,
+    // shift; a refill's load runs beside it instead of on it.
+    //
+    // In this loop only the low 6 bits of `r.cnt` are the count: the whole entry is
+    // subtracted (its bits 0..6 are the symbol's bits, 6 is 0), which is exact modulo 64, and
+    // the refill uses only those bits; the count is masked when the loop ends.
     let (mut i, mut long) = (0usize, 0u32);
     r.refill();
     let mut e = table[(r.acc & 127) as usize];
     'lit: loop {
-        for _ in 0..3 {
-            i += cl_repeat(e, r.acc) as usize;
+        for _ in 0..7 {
             // The entry is the shift count (bits 0..6, 6 and 7 are 0; a shift uses only
-            // 0..6): no mask on the path to the next symbol. The count takes bits 0..8, a
-            // different mask, so the compiler does not share one `and` between the two.
+            // 0..6): no mask on the path to the next symbol.
+            if e & 0xFE00_0000 != 0 {
+                // A repeat (a mask of extra bits in bits 25..32): its count.
+                i += cl_repeat(e, r.acc) as usize;
+                r.acc = r.acc.wrapping_shr(e);
+                r.cnt = r.cnt.wrapping_sub(e);
+                if i >= hlit {
+                    break 'lit;
+                }
+                scan_refill(&mut r);
+                e = table[(r.acc & 127) as usize];
+                continue 'lit;
+            }
+            // A length covers one.
+            i += 1;
             r.acc = r.acc.wrapping_shr(e);
-            r.cnt -= e & 0xFF;
-            long |= e;
+            r.cnt = r.cnt.wrapping_sub(e);
+            if !LIT_KNOWN {
+                long |= e;
+            }
             if i >= hlit {
                 break 'lit;
             }
             e = table[(r.acc & 127) as usize];
         }
-        r.refill();
+        scan_refill(&mut r);
     }
+    r.cnt &= 63;
     // `prev`: 1 when the last distance length was not 0 (a repeat of it is `prev` too).
     let (mut prev, mut dist) = (0u32, 0u32);
     while i < total && dist < 2 {
@@ -554,7 +685,21 @@ fn scan_final(b: &mut Bits<'_>) -> Result<bool, InflateError> {
         i += rep as usize;
     }
     *b = r;
-    Ok(long >> 18 & 1 != 0 && dist >= 2)
+    Ok((LIT_KNOWN || long >> 18 & 1 != 0) && dist >= 2)
+}
+
+/// [`Bits::refill`] for [`scan_final`]'s loop, where only the count's low 6 bits are valid.
+#[inline(always)]
+fn scan_refill(r: &mut Bits<'_>) {
+    if let Some(w) = r.src.get(r.pos..).and_then(<[u8]>::first_chunk::<8>) {
+        // 63 - c = !c for c < 64.
+        r.acc |= u64::from_le_bytes(*w).wrapping_shl(r.cnt);
+        r.pos += ((!r.cnt & 63) >> 3) as usize;
+        r.cnt |= 56;
+    } else {
+        r.cnt &= 63;
+        r.refill_slow();
+    }
 }
 
 /// Read a dynamic header with its code lengths into `lens`, checked as zlib checks them
@@ -611,10 +756,10 @@ fn read_header_local(b: &mut Bits<'_>, lens: &mut [u8; LENS]) -> Result<Header, 
 /// Walk one block's symbols up to its end-of-block code; `Err(InvalidCode)` at a forbidden
 /// symbol or an unused pattern. Nothing is written: libdeflate decoded the output already.
 ///
-/// The accumulator is refilled after every symbol, so each symbol starts with >= 56 bits:
-/// enough for a literal/length code with its extra bits (20) and a distance code with its
-/// extra bits (28). After a literal the next entry is looked up from the bits already there,
-/// before the refill, so the refill is off the path from one literal to the next.
+/// Each lookup of the literal/length table takes a literal or a length with its extra bits
+/// (at most `LIT_BITS` + 5 bits), a distance takes at most 28 more. After a literal the next
+/// entry is looked up from the bits already there, before any refill, off the path from one
+/// lookup to the next; up to four literals share a refill.
 #[inline(never)]
 fn walk(b: &mut Bits<'_>, lit: &LitWalk, dist: &DistWalk) -> Result<(), InflateError> {
     // On a local copy: through `b` the reader's three fields went to memory every symbol.
@@ -627,49 +772,90 @@ fn walk(b: &mut Bits<'_>, lit: &LitWalk, dist: &DistWalk) -> Result<(), InflateE
 #[inline(always)]
 fn walk_local(b: &mut Bits<'_>, lit: &LitWalk, dist: &DistWalk) -> Result<(), InflateError> {
     const LM: u64 = (1 << LIT_BITS) - 1;
-    const DM: u64 = (1 << DIST_BITS) - 1;
-    b.refill();
+    refill_checked(b)?;
     let mut e = lit.entries[(b.acc & LM) as usize];
-    loop {
-        // Past the end of the input by more than the accumulator holds: some of the zero bits
-        // were consumed (the exact test is made at the end of the block).
+    'refill: loop {
+        // Up to four entries per refill: >= 56 bits at the first, and a literal takes at
+        // most `LIT_BITS`, so >= 45, 34 and 23 at the next three, and >= 12 after the
+        // fourth for the look-ahead. An entry with a distance takes at most 44: from the
+        // third slot on, refill before it.
+        for slot in 0..4 {
+            // The entry is the shift count (bits 0..6; a shift uses only those).
+            b.acc = b.acc.wrapping_shr(e);
+            b.cnt -= e & 63;
+            if e >> 16 != W_LITS {
+                if slot >= 2 {
+                    refill_checked(b)?;
+                }
+                if other(b, lit, dist, e)? {
+                    return Ok(());
+                }
+                e = lit.entries[(b.acc & LM) as usize];
+                continue 'refill;
+            }
+            // The next entry is looked up before the refill.
+            e = lit.entries[(b.acc & LM) as usize];
+        }
+        refill_checked(b)?;
+    }
+}
+
+/// Refill, and fail when the reader is past the end of the input by more than the
+/// accumulator holds: some of the zero bits were consumed (the exact test is made at the end
+/// of the block). Only a refill moves `pos`, and one that loaded a whole word cannot have
+/// gone past the end, so the test is on the slow path only.
+#[inline(always)]
+fn refill_checked(b: &mut Bits<'_>) -> Result<(), InflateError> {
+    if !b.refill_fast() {
+        b.refill_slow();
         if b.pos > b.src.len() + 8 {
             return Err(InflateError::Truncated { written: 0 });
         }
-        if e >> 5 == LIT {
-            b.skip(u32::from(e & 31));
-            e = lit.entries[(b.acc & LM) as usize];
-            b.refill();
-            continue;
-        }
-        let (mut kind, mut bits) = (e >> 5, u32::from(e & 31));
-        if kind == LONG {
-            let (s, l) = lit.long(b.acc).ok_or(InflateError::InvalidCode)?;
-            let le = lit_kind(s, l);
-            kind = le >> 5;
-            bits = u32::from(le & 31);
-        }
-        match kind {
-            LIT => b.skip(bits),
-            LEN => {
-                b.skip(bits);
-                let mut d = dist.entries[(b.acc & DM) as usize];
-                if d >> 5 == LONG {
-                    let (s, l) = dist.long(b.acc).ok_or(InflateError::InvalidCode)?;
-                    d = dist_kind(s, l);
-                }
-                if d >> 5 != DIST {
-                    return Err(InflateError::InvalidCode);
-                }
-                b.skip(u32::from(d & 31));
-            }
-            EOB => {
-                b.skip(bits);
-                return Ok(());
-            }
-            _ => return Err(InflateError::InvalidCode),
-        }
-        b.refill();
-        e = lit.entries[(b.acc & LM) as usize];
     }
+    Ok(())
+}
+
+/// The rest of a walk entry `e` that is not literals alone, its bits consumed (>= 44 bits
+/// left): a long code, a distance, the end of block (`Ok(true)`) or a forbidden symbol.
+/// Refills at the end (and before a long code, which with its distance can take 48 bits).
+#[inline(always)]
+fn other(b: &mut Bits<'_>, lit: &LitWalk, dist: &DistWalk, e: u32) -> Result<bool, InflateError> {
+    let mut kind = e >> 16;
+    if kind == W_LONG {
+        refill_checked(b)?;
+        let (s, l) = lit
+            .canon
+            .long(b.acc, LIT_BITS)
+            .ok_or(InflateError::InvalidCode)?;
+        let le = lit_wentry(s, l);
+        b.skip(le & 63);
+        kind = le >> 16;
+    }
+    match kind {
+        W_LITS => {}
+        W_LEN => distance(b, dist)?,
+        W_EOB => return Ok(true),
+        _ => return Err(InflateError::InvalidCode),
+    }
+    refill_checked(b)?;
+    Ok(false)
+}
+
+/// Skip one distance code and its extra bits (`b` holds >= 28 bits).
+#[inline(always)]
+fn distance(b: &mut Bits<'_>, dist: &DistWalk) -> Result<(), InflateError> {
+    const DM: u64 = (1 << DIST_BITS) - 1;
+    let mut d = dist.entries[(b.acc & DM) as usize];
+    if d >> 5 == LONG {
+        let (s, l) = dist
+            .canon
+            .long(b.acc, DIST_BITS)
+            .ok_or(InflateError::InvalidCode)?;
+        d = dist_kind(s, l);
+    }
+    if d >> 5 != DIST {
+        return Err(InflateError::InvalidCode);
+    }
+    b.skip(u32::from(d & 31));
+    Ok(())
 }

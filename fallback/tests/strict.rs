@@ -534,3 +534,34 @@ fn libdeflate_refuses_what_the_header_check_leaves_to_it() {
     assert!(!libdeflate_accepts(&s), "run past the end");
     assert!(corrupt(&s, 1024));
 }
+
+/// A final dynamic block whose literal/length code is the end of block alone (one codeword,
+/// length 1), ended with the unused bit pattern: libdeflate takes it as the end of block,
+/// zlib refuses it. The header scan can take the literal/length code as having two codewords
+/// without looking only when the block is the stream's only one and wrote something; here
+/// it wrote nothing, or a block before it did.
+#[test]
+fn a_lone_end_of_block_code_ended_by_the_unused_pattern_is_corrupt() {
+    let mut ll = vec![0u8; 257];
+    ll[256] = 1;
+    let dl = [1u8, 1];
+    let mut lens = ll.clone();
+    lens.extend(dl);
+    let block = |bit: u32| dynamic_block(257, 2, &plain(&lens), &ll, |w, _, _| w.put(bit, 1));
+    let mut out = [0u8; 16];
+    // The used pattern (0) is fine, the unused one (1) is not.
+    assert_eq!(Decompressor::new().decompress(&block(0), &mut out), Ok(0));
+    assert!(libdeflate_accepts(&block(1)), "libdeflate takes it");
+    assert!(corrupt(&block(1), 16));
+    // After a stored block of one byte: the stream wrote something, the final block not.
+    for bit in [0, 1] {
+        let mut s = vec![0x00, 0x01, 0x00, 0xfe, 0xff, b'x'];
+        s.extend(block(bit));
+        let got = Decompressor::new().decompress(&s, &mut out);
+        if bit == 0 {
+            assert_eq!(got, Ok(1));
+        } else {
+            assert!(matches!(got, Err(DecompressError::Corrupt(_))), "{got:?}");
+        }
+    }
+}
