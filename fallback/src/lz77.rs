@@ -661,10 +661,11 @@ pub(crate) fn fast_parse<const N: usize>(
     let mut ip = start;
     if end - start >= 16 {
         let ilimit = end - MIN_MATCH;
-        // Steps read 8 bytes; stop 8 bytes before the end.
-        let flimit = end - 8;
-        while ip < flimit {
-            let v = rd64(src, ip);
+        // Steps read 8 bytes and stop 8 bytes before the end: the loop runs while
+        // `ip + 9 <= end`, tested as the bounds check of the step's load (one test instead of
+        // a loop test and the load's two).
+        while let Some(w) = src.get(ip..ip + 9) {
+            let v = u64::from_le_bytes(w[..8].try_into().unwrap_or([0; 8]));
             let t0 = (ip + off) as u16;
             let lim = WINDOW.min(ip);
             // Four positions per step from one 8-byte load; the first that matches wins
