@@ -667,7 +667,6 @@ pub(crate) fn fast_parse<const N: usize>(
         while let Some(w) = src.get(ip..ip + 9) {
             let v = u64::from_le_bytes(w[..8].try_into().unwrap_or([0; 8]));
             let t0 = (ip + off) as u16;
-            let lim = WINDOW.min(ip);
             // Four positions per step from one 8-byte load; the first that matches wins
             // and ends the step (the later positions are not looked up: cheaper, and
             // fewer, longer matches).
@@ -682,10 +681,14 @@ pub(crate) fn fast_parse<const N: usize>(
                 // a colliding one is just a candidate that fails the byte comparison.
                 let d = tk.wrapping_sub(e) as usize;
                 let pk = ip + k;
-                // `d - 1 < lim <= ip` keeps `d <= pk`. The candidate's 4 bytes end
-                // before `pk + 4 <= end`: the `min` never changes the index and lets
-                // the compiler drop the bounds check.
-                if d.wrapping_sub(1) < lim && rd32(src, (pk - d).min(end - 4)) == vk {
+                // A hint of this buffer is of an earlier position of it (`begin`: values
+                // grow with the position, the 16-bit ones wrap only past 4 KiB into a
+                // buffer), so `d - 1 < WINDOW` implies `d <= pk`: one test per position,
+                // no `min(WINDOW, ip)` per step (a test `d <= pk` on the hit path cost
+                // more than it saved, by register pressure). The candidate's 4 bytes end
+                // before `pk + 4 <= end`; the `min` keeps the read inside `src` for any
+                // `d` and lets the compiler drop one bounds check.
+                if d.wrapping_sub(1) < WINDOW && rd32(src, pk.wrapping_sub(d).min(end - 4)) == vk {
                     hit = Some((pk, d));
                     break;
                 }
@@ -694,6 +697,7 @@ pub(crate) fn fast_parse<const N: usize>(
                 ip += 4 + ((ip - anchor) >> SKIP);
                 continue;
             };
+            debug_assert!(dist <= p, "hint of a later position: {dist} > {p}");
             // The position after the hit still goes into the table (most of the ratio
             // the skipped lookups would give; `p + 6 <= end`).
             let q = p + 1;
