@@ -235,21 +235,24 @@ fn rd64(s: &[u8], i: usize) -> u64 {
 
 /// Length of the common prefix of `s[a..]` and `s[b..]` (a < b), not reaching past `lim`.
 #[inline(always)]
-fn extend(s: &[u8], mut a: usize, mut b: usize, lim: usize) -> usize {
-    let start = b;
-    while b + 8 <= lim {
-        let x = rd64(s, a) ^ rd64(s, b);
-        if x != 0 {
-            return b - start + (x.trailing_zeros() / 8) as usize;
+fn extend(s: &[u8], a: usize, b: usize, lim: usize) -> usize {
+    // Two slices of equal length checked once, so the 8-byte loads need no bounds checks.
+    let y = &s[b..lim];
+    let x = &s[a..a + y.len()];
+    let mut n = 0;
+    for (p, q) in x.chunks_exact(8).zip(y.chunks_exact(8)) {
+        let d = u64::from_le_bytes(p.try_into().unwrap_or([0; 8]))
+            ^ u64::from_le_bytes(q.try_into().unwrap_or([0; 8]));
+        if d != 0 {
+            return n + (d.trailing_zeros() / 8) as usize;
         }
-        a += 8;
-        b += 8;
+        n += 8;
     }
-    while b < lim && s[a] == s[b] {
-        a += 1;
-        b += 1;
-    }
-    b - start
+    n + x[n..]
+        .iter()
+        .zip(&y[n..])
+        .take_while(|(p, q)| p == q)
+        .count()
 }
 
 /// One sequence of literals covering `src[start..end]`.
@@ -275,7 +278,9 @@ fn hash5(x: u64, shift: u32) -> usize {
 /// The 5 bytes at `i` (low 40 bits).
 #[inline(always)]
 fn rd40(s: &[u8], i: usize) -> u64 {
-    rd32(s, i) as u64 | (s[i + 4] as u64) << 32
+    // One bounds check for the five bytes.
+    let w = &s[i..i + 5];
+    u32::from_le_bytes(w[..4].try_into().unwrap_or([0; 4])) as u64 | (w[4] as u64) << 32
 }
 
 /// Better-level hash of 4 bytes.
@@ -659,7 +664,8 @@ pub(crate) fn fast_parse<const N: usize>(
     let mut n = 0;
     let mut anchor = start;
     let mut ip = start;
-    if end - start >= 16 {
+    // (`end >= 16` is then known to the compiler: `end - 4` below does not wrap.)
+    if end >= start + 16 {
         let ilimit = end - MIN_MATCH;
         // Steps read 8 bytes and stop 8 bytes before the end: the loop runs while
         // `ip + 9 <= end`, tested as the bounds check of the step's load (one test instead of
