@@ -187,8 +187,8 @@ impl Compressor {
     }
 
     /// A compressor for `level` whose state is sized for inputs of up to `max_unit` bytes:
-    /// the Fast level's hint table has 2^14 entries up to 4 KiB, 2^15 up to 16 KiB, 2^16
-    /// above; the sequence buffer holds one parse block of `max_unit` bytes (at least 4 KiB, at
+    /// the Fast level's hint table has 2^14 entries up to 4 KiB, 2^16 above; the sequence
+    /// buffer holds one parse block of `max_unit` bytes (at least 4 KiB, at
     /// most 32 KiB), two when `max_unit` is larger (a unit of up to 64 KiB can then be one
     /// DEFLATE block). Longer inputs still compress correctly (more, smaller blocks; fewer hints),
     /// so the output of any input is the same valid stream format, only the ratio and speed

@@ -31,14 +31,14 @@ const SKIP: usize = 6;
 pub const DEFAULT_MAX_UNIT: usize = 64 * 1024;
 
 /// Bits of the Fast level's hint table (`u16` entries) for inputs of up to `max_unit` bytes:
-/// 2^14 (32 KiB) up to 4 KiB, 2^15 (64 KiB) up to 16 KiB, 2^16 (128 KiB) above. Fewer bits
-/// than these cost speed at each size (more colliding hints that pass the distance test and
-/// fail the byte test: 2^12 at 4 KiB units was ~15 % slower, 2^14 at 16 KiB ~8 %), more bits
-/// gain nothing measurable there.
+/// 2^14 (32 KiB) up to 4 KiB, 2^16 (128 KiB) above. Fewer bits than these cost speed at each
+/// size (more colliding hints that pass the distance test and fail the byte test: 2^12 at
+/// 4 KiB units was ~15 % slower; at 16 KiB units 2^15 was 3-5 % slower than 2^16 in
+/// alternating runs, 2^14 ~8 %; at 64 KiB 2^15 3-6 %). 2^15 at 4 KiB units was ~4 % faster
+/// still, but would take the state of a 4 KiB context past 64 KiB.
 pub(crate) fn fast_bits(max_unit: usize) -> u32 {
     match max_unit {
         0..=4096 => 14,
-        4097..=16384 => 15,
         _ => 16,
     }
 }
