@@ -166,6 +166,8 @@ pub struct Compressor {
     scratch: [u32; 320],
     /// Code-length RLE items: symbol | extra << 8.
     rle: Box<[u16; 320]>,
+    /// The block writer's output staging (see [`write_seqs`]).
+    stage: Box<Stage>,
     cl_freq: [u32; 19],
     cl_lens: [u8; 19],
     cl_codes: [u16; 19],
@@ -185,8 +187,8 @@ impl Compressor {
     }
 
     /// A compressor for `level` whose state is sized for inputs of up to `max_unit` bytes:
-    /// the Fast level's hint table has 2^14 entries up to 4 KiB, 2^15 up to 16 KiB, 2^16
-    /// above; the sequence buffer holds one parse block of `max_unit` bytes (at least 4 KiB, at
+    /// the Fast level's hint table has 2^14 entries up to 4 KiB, 2^16 above; the sequence
+    /// buffer holds one parse block of `max_unit` bytes (at least 4 KiB, at
     /// most 32 KiB), two when `max_unit` is larger (a unit of up to 64 KiB can then be one
     /// DEFLATE block). Longer inputs still compress correctly (more, smaller blocks; fewer hints),
     /// so the output of any input is the same valid stream format, only the ratio and speed
@@ -248,6 +250,7 @@ impl Compressor {
             fixed: Box::new(Codes::fixed()),
             scratch: [0; 320],
             rle: Box::new([0; 320]),
+            stage: Box::new([0; STAGE + 8]),
             cl_freq: [0; 19],
             cl_lens: [0; 19],
             cl_codes: [0; 19],
@@ -261,6 +264,7 @@ impl Compressor {
             + 2 * std::mem::size_of::<Freqs>()
             + 2 * std::mem::size_of::<Codes>()
             + std::mem::size_of::<[u16; 320]>()
+            + std::mem::size_of::<Stage>()
     }
 
     /// Compress `src` as one raw-DEFLATE stream (final block flagged, byte padded) into `dst`.
@@ -479,9 +483,11 @@ impl Compressor {
             }
         } else {
             w.put(last as u64 | (1 << 1), 3);
+            w.flush();
         }
         let codes: &Codes = if use_dyn { &self.dynamic } else { &self.fixed };
-        write_seqs(w, codes, src, start, &self.seqs[..nseq]);
+        debug_assert!(codes.ll_lens[..256].iter().all(|&l| l <= 14));
+        write_seqs(w, &mut self.stage, codes, src, start, &self.seqs[..nseq]);
     }
 }
 
@@ -506,16 +512,86 @@ fn write_stored(w: &mut BitWriter<'_>, data: &[u8], last: bool) {
     }
 }
 
+/// Bytes of the block writer's staging buffer (a power of two), past which it is copied out.
+const STAGE: usize = 2048;
+/// The staging buffer: [`STAGE`] bytes and the 8 a flush may store past them.
+type Stage = [u8; STAGE + 8];
+/// The staging buffer is copied out once it holds this many bytes; between two checks at most
+/// one group of four literals, or one to three literals and a match, are written (< 16 bytes).
+const STAGE_FULL: usize = STAGE - 64;
+
+/// Bit accumulator of the block writer, flushing into a [`Stage`]: the flush's 8-byte store
+/// goes to an index masked into the array, so it needs no test against the output's length
+/// (the general [`BitWriter`] tests it at every flush: ~7 of ~16 instructions). `pos` stays
+/// below [`STAGE`]: the writer copies the stage out (see [`drain`]) when it passes
+/// [`STAGE_FULL`].
+struct StageWriter<'s> {
+    buf: &'s mut Stage,
+    pos: usize,
+    acc: u64,
+    cnt: u32,
+}
+
+impl StageWriter<'_> {
+    /// Append `n` bits (`bits` has nothing above bit n). Keep `cnt + n <= 64` between flushes.
+    #[inline(always)]
+    fn put(&mut self, bits: u64, n: u32) {
+        self.acc |= bits << self.cnt;
+        self.cnt += n;
+    }
+
+    /// Write out whole bytes; afterwards at most 7 bits are pending. Needs `cnt < 64`.
+    #[inline(always)]
+    fn flush(&mut self) {
+        let i = self.pos & (STAGE - 1);
+        self.buf[i..i + 8].copy_from_slice(&self.acc.to_le_bytes());
+        let nb = (self.cnt >> 3) as usize;
+        self.pos = i + nb;
+        self.acc >>= nb * 8;
+        self.cnt &= 7;
+    }
+}
+
+/// Copy the staged bytes to `out` when the stage is nearly full (`force`: in any case).
 #[inline(always)]
-fn write_seqs(out: &mut BitWriter<'_>, c: &Codes, src: &[u8], start: usize, seqs: &[Seq]) {
-    // A local copy of the writer keeps its state in registers.
-    let mut lw = BitWriter {
-        buf: &mut *out.buf,
-        pos: out.pos,
+fn drain(out: &mut BitWriter<'_>, w: &mut StageWriter<'_>, force: bool) {
+    if w.pos >= STAGE_FULL || force {
+        drain_now(out, &w.buf[..w.pos]);
+        w.pos = 0;
+    }
+}
+
+/// Append `bytes` at `out.pos` (pending bits of `out` are not touched: they live in the stage
+/// writer meanwhile); bytes past the end of `out.buf` are counted, not written, as
+/// [`BitWriter::flush`] does.
+#[inline(never)]
+fn drain_now(out: &mut BitWriter<'_>, bytes: &[u8]) {
+    let room = out.buf.len().saturating_sub(out.pos).min(bytes.len());
+    if let Some(d) = out.buf.get_mut(out.pos..out.pos + room) {
+        d.copy_from_slice(&bytes[..room]);
+    }
+    out.pos += bytes.len();
+}
+
+#[inline(always)]
+fn write_seqs(
+    out: &mut BitWriter<'_>,
+    stage: &mut Stage,
+    c: &Codes,
+    src: &[u8],
+    start: usize,
+    seqs: &[Seq],
+) {
+    // The pending bits move into the stage writer (flushed: fewer than 8), which starts at
+    // `out.pos`; its bytes are copied out to there.
+    debug_assert!(out.cnt < 8);
+    let mut sw = StageWriter {
+        buf: stage,
+        pos: 0,
         acc: out.acc,
         cnt: out.cnt,
     };
-    let w = &mut lw;
+    let w = &mut sw;
     // Literals straight from the block's code: a byte indexes the 288-entry arrays without a
     // bounds check, and a code and its length are two loads (one instruction fewer per
     // literal than one merged entry that must be split, and no table to fill per block).
@@ -547,7 +623,6 @@ fn write_seqs(out: &mut BitWriter<'_>, c: &Codes, src: &[u8], start: usize, seqs
     }
     // Four literals fit the accumulator between flushes (7 pending + 4 * 14 bits): literal and
     // length codes are at most 14 bits long (`write_block` limits them so).
-    debug_assert!(c.ll_lens[..256].iter().all(|&l| l <= 14));
     let mut p = start;
     for s in seqs {
         let lits = &src[p..p + s.nlits()];
@@ -562,6 +637,7 @@ fn write_seqs(out: &mut BitWriter<'_>, c: &Codes, src: &[u8], start: usize, seqs
             w.put(lc[d] as u64, ll[d] as u32);
             w.put(lc[e] as u64, ll[e] as u32);
             w.flush();
+            drain(out, w, false);
         }
         let rest = ch.remainder();
         // Nothing to flush after no literals (the last group or match flushed already).
@@ -583,10 +659,12 @@ fn write_seqs(out: &mut BitWriter<'_>, c: &Codes, src: &[u8], start: usize, seqs
             w.flush();
             p += s.len as usize;
         }
+        drain(out, w, false);
     }
     w.put(c.ll_codes[256] as u64, c.ll_lens[256] as u32);
     w.flush();
-    (out.pos, out.acc, out.cnt) = (lw.pos, lw.acc, lw.cnt);
+    drain(out, w, true);
+    (out.acc, out.cnt) = (sw.acc, sw.cnt);
 }
 
 /// Run-length code the literal/length code lengths, then the distance code lengths; items are

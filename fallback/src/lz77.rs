@@ -31,14 +31,14 @@ const SKIP: usize = 6;
 pub const DEFAULT_MAX_UNIT: usize = 64 * 1024;
 
 /// Bits of the Fast level's hint table (`u16` entries) for inputs of up to `max_unit` bytes:
-/// 2^14 (32 KiB) up to 4 KiB, 2^15 (64 KiB) up to 16 KiB, 2^16 (128 KiB) above. Fewer bits
-/// than these cost speed at each size (more colliding hints that pass the distance test and
-/// fail the byte test: 2^12 at 4 KiB units was ~15 % slower, 2^14 at 16 KiB ~8 %), more bits
-/// gain nothing measurable there.
+/// 2^14 (32 KiB) up to 4 KiB, 2^16 (128 KiB) above. Fewer bits than these cost speed at each
+/// size (more colliding hints that pass the distance test and fail the byte test: 2^12 at
+/// 4 KiB units was ~15 % slower; at 16 KiB units 2^15 was 3-5 % slower than 2^16 in
+/// alternating runs, 2^14 ~8 %; at 64 KiB 2^15 3-6 %). 2^15 at 4 KiB units was ~4 % faster
+/// still, but would take the state of a 4 KiB context past 64 KiB.
 pub(crate) fn fast_bits(max_unit: usize) -> u32 {
     match max_unit {
         0..=4096 => 14,
-        4097..=16384 => 15,
         _ => 16,
     }
 }
@@ -235,21 +235,24 @@ fn rd64(s: &[u8], i: usize) -> u64 {
 
 /// Length of the common prefix of `s[a..]` and `s[b..]` (a < b), not reaching past `lim`.
 #[inline(always)]
-fn extend(s: &[u8], mut a: usize, mut b: usize, lim: usize) -> usize {
-    let start = b;
-    while b + 8 <= lim {
-        let x = rd64(s, a) ^ rd64(s, b);
-        if x != 0 {
-            return b - start + (x.trailing_zeros() / 8) as usize;
+fn extend(s: &[u8], a: usize, b: usize, lim: usize) -> usize {
+    // Two slices of equal length checked once, so the 8-byte loads need no bounds checks.
+    let y = &s[b..lim];
+    let x = &s[a..a + y.len()];
+    let mut n = 0;
+    for (p, q) in x.chunks_exact(8).zip(y.chunks_exact(8)) {
+        let d = u64::from_le_bytes(p.try_into().unwrap_or([0; 8]))
+            ^ u64::from_le_bytes(q.try_into().unwrap_or([0; 8]));
+        if d != 0 {
+            return n + (d.trailing_zeros() / 8) as usize;
         }
-        a += 8;
-        b += 8;
+        n += 8;
     }
-    while b < lim && s[a] == s[b] {
-        a += 1;
-        b += 1;
-    }
-    b - start
+    n + x[n..]
+        .iter()
+        .zip(&y[n..])
+        .take_while(|(p, q)| p == q)
+        .count()
 }
 
 /// One sequence of literals covering `src[start..end]`.
@@ -275,7 +278,9 @@ fn hash5(x: u64, shift: u32) -> usize {
 /// The 5 bytes at `i` (low 40 bits).
 #[inline(always)]
 fn rd40(s: &[u8], i: usize) -> u64 {
-    rd32(s, i) as u64 | (s[i + 4] as u64) << 32
+    // One bounds check for the five bytes.
+    let w = &s[i..i + 5];
+    u32::from_le_bytes(w[..4].try_into().unwrap_or([0; 4])) as u64 | (w[4] as u64) << 32
 }
 
 /// Better-level hash of 4 bytes.
@@ -659,14 +664,15 @@ pub(crate) fn fast_parse<const N: usize>(
     let mut n = 0;
     let mut anchor = start;
     let mut ip = start;
-    if end - start >= 16 {
+    // (`end >= 16` is then known to the compiler: `end - 4` below does not wrap.)
+    if end >= start + 16 {
         let ilimit = end - MIN_MATCH;
-        // Steps read 8 bytes; stop 8 bytes before the end.
-        let flimit = end - 8;
-        while ip < flimit {
-            let v = rd64(src, ip);
+        // Steps read 8 bytes and stop 8 bytes before the end: the loop runs while
+        // `ip + 9 <= end`, tested as the bounds check of the step's load (one test instead of
+        // a loop test and the load's two).
+        while let Some(w) = src.get(ip..ip + 9) {
+            let v = u64::from_le_bytes(w[..8].try_into().unwrap_or([0; 8]));
             let t0 = (ip + off) as u16;
-            let lim = WINDOW.min(ip);
             // Four positions per step from one 8-byte load; the first that matches wins
             // and ends the step (the later positions are not looked up: cheaper, and
             // fewer, longer matches).
@@ -681,10 +687,14 @@ pub(crate) fn fast_parse<const N: usize>(
                 // a colliding one is just a candidate that fails the byte comparison.
                 let d = tk.wrapping_sub(e) as usize;
                 let pk = ip + k;
-                // `d - 1 < lim <= ip` keeps `d <= pk`. The candidate's 4 bytes end
-                // before `pk + 4 <= end`: the `min` never changes the index and lets
-                // the compiler drop the bounds check.
-                if d.wrapping_sub(1) < lim && rd32(src, (pk - d).min(end - 4)) == vk {
+                // A hint of this buffer is of an earlier position of it (`begin`: values
+                // grow with the position, the 16-bit ones wrap only past 4 KiB into a
+                // buffer), so `d - 1 < WINDOW` implies `d <= pk`: one test per position,
+                // no `min(WINDOW, ip)` per step (a test `d <= pk` on the hit path cost
+                // more than it saved, by register pressure). The candidate's 4 bytes end
+                // before `pk + 4 <= end`; the `min` keeps the read inside `src` for any
+                // `d` and lets the compiler drop one bounds check.
+                if d.wrapping_sub(1) < WINDOW && rd32(src, pk.wrapping_sub(d).min(end - 4)) == vk {
                     hit = Some((pk, d));
                     break;
                 }
@@ -693,6 +703,7 @@ pub(crate) fn fast_parse<const N: usize>(
                 ip += 4 + ((ip - anchor) >> SKIP);
                 continue;
             };
+            debug_assert!(dist <= p, "hint of a later position: {dist} > {p}");
             // The position after the hit still goes into the table (most of the ratio
             // the skipped lookups would give; `p + 6 <= end`).
             let q = p + 1;
