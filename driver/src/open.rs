@@ -397,10 +397,17 @@ pub fn open(target: &Target) -> Result<Backend, OpenError> {
                     Backend { name, ..b }
                 })
             }
-            _ => kernel(Discovery::new(), |_| true, false, "kernel WQs"),
+            _ => kernel(
+                crate::sysfs::DeviceKind::Iaa,
+                Discovery::new(),
+                |_| true,
+                false,
+                "kernel WQs",
+            ),
         },
         Target::Named(n) => open_named(n.trim()),
         Target::Kernel { sys_root, dev_root } => kernel(
+            crate::sysfs::DeviceKind::Iaa,
             Discovery::with_roots(sys_root.clone(), dev_root.clone()),
             |_| true,
             false,
@@ -428,10 +435,17 @@ pub fn open_dsa(target: &Target) -> Result<Backend, OpenError> {
             Ok(v) if !v.trim().is_empty() && !v.trim().eq_ignore_ascii_case("auto") => {
                 open_dsa_named(v.trim())
             }
-            _ => dsa_kernel(Discovery::new(), all, false, "kernel DSA WQs"),
+            _ => kernel(
+                crate::sysfs::DeviceKind::Dsa,
+                Discovery::new(),
+                all,
+                false,
+                "kernel DSA WQs",
+            ),
         },
         Target::Named(n) => open_dsa_named(n.trim()),
-        Target::Kernel { sys_root, dev_root } => dsa_kernel(
+        Target::Kernel { sys_root, dev_root } => kernel(
+            crate::sysfs::DeviceKind::Dsa,
             Discovery::with_roots(sys_root.clone(), dev_root.clone()),
             all,
             false,
@@ -461,17 +475,35 @@ fn open_dsa_named(n: &str) -> Result<Backend, OpenError> {
     }
     if n.starts_with("dsa") && n.len() > 3 && n[3..].bytes().all(|c| c.is_ascii_digit()) {
         let dev = n.to_string();
-        return dsa_kernel(Discovery::new(), move |(d, _)| d.name == dev, true, n);
+        return kernel(
+            crate::sysfs::DeviceKind::Dsa,
+            Discovery::new(),
+            move |(d, _)| d.name == dev,
+            true,
+            n,
+        );
     }
     if n.starts_with("wq") && n.contains('.') {
         let wq = n.to_string();
         let keep =
             move |(_, w): (&crate::sysfs::Device, &crate::sysfs::WorkQueue)| w.sysfs_name == wq;
-        return dsa_kernel(Discovery::new(), keep, true, n);
+        return kernel(
+            crate::sysfs::DeviceKind::Dsa,
+            Discovery::new(),
+            keep,
+            true,
+            n,
+        );
     }
     if is_pci_address(n) || n.starts_with("iax") {
         // An IAA chosen for compression: the DSA operations use the host's DSA WQs.
-        return dsa_kernel(Discovery::new(), |_| true, false, "kernel DSA WQs");
+        return kernel(
+            crate::sysfs::DeviceKind::Dsa,
+            Discovery::new(),
+            |_| true,
+            false,
+            "kernel DSA WQs",
+        );
     }
     Err(OpenError::Unknown(n.into()))
 }
@@ -493,6 +525,7 @@ fn open_named(n: &str) -> Result<Backend, OpenError> {
     if is_pci_address(n) {
         let bdf = n.to_string();
         return kernel(
+            crate::sysfs::DeviceKind::Iaa,
             Discovery::new(),
             move |(d, _)| d.pci_address.as_deref() == Some(bdf.as_str()),
             true,
@@ -501,11 +534,23 @@ fn open_named(n: &str) -> Result<Backend, OpenError> {
     }
     if n.starts_with("iax") && n[3..].bytes().all(|c| c.is_ascii_digit()) && n.len() > 3 {
         let dev = n.to_string();
-        return kernel(Discovery::new(), move |(d, _)| d.name == dev, true, n);
+        return kernel(
+            crate::sysfs::DeviceKind::Iaa,
+            Discovery::new(),
+            move |(d, _)| d.name == dev,
+            true,
+            n,
+        );
     }
     if n.starts_with("wq") && n.contains('.') {
         let wq = n.to_string();
-        return kernel(Discovery::new(), move |(_, w)| w.sysfs_name == wq, true, n);
+        return kernel(
+            crate::sysfs::DeviceKind::Iaa,
+            Discovery::new(),
+            move |(_, w)| w.sysfs_name == wq,
+            true,
+            n,
+        );
     }
     Err(OpenError::Unknown(n.into()))
 }
@@ -522,49 +567,16 @@ fn is_pci_address(s: &str) -> bool {
             .all(|(i, c)| matches!(i, 4 | 7 | 10) || c.is_ascii_hexdigit())
 }
 
-type WqFilter<'a> = dyn Fn((&crate::sysfs::Device, &crate::sysfs::WorkQueue)) -> bool + 'a;
-
-/// Open the usable IAA WQs `keep` accepts; `filtered` says `keep` selects by name, so an empty
-/// result is reported as that name matching nothing.
+/// Open the usable WQs of `kind` that `keep` accepts; `filtered` says `keep` selects by name, so
+/// an empty result is reported as that name matching nothing.
 fn kernel(
-    discovery: Discovery,
-    keep: impl Fn((&crate::sysfs::Device, &crate::sysfs::WorkQueue)) -> bool,
-    filtered: bool,
-    what: &str,
-) -> Result<Backend, OpenError> {
-    kernel_kind(
-        discovery,
-        crate::sysfs::DeviceKind::Iaa,
-        &keep,
-        filtered,
-        what,
-    )
-}
-
-/// [`kernel`] for the DSA WQs (the DSA operations).
-fn dsa_kernel(
-    discovery: Discovery,
-    keep: impl Fn((&crate::sysfs::Device, &crate::sysfs::WorkQueue)) -> bool,
-    filtered: bool,
-    what: &str,
-) -> Result<Backend, OpenError> {
-    kernel_kind(
-        discovery,
-        crate::sysfs::DeviceKind::Dsa,
-        &keep,
-        filtered,
-        what,
-    )
-}
-
-fn kernel_kind(
-    discovery: Discovery,
     kind: crate::sysfs::DeviceKind,
-    keep: &WqFilter<'_>,
+    discovery: Discovery,
+    keep: impl Fn((&crate::sysfs::Device, &crate::sysfs::WorkQueue)) -> bool,
     filtered: bool,
     what: &str,
 ) -> Result<Backend, OpenError> {
-    let host = crate::kernel::open_kind(&discovery, &crate::sysfs::RealOpener, kind, keep);
+    let host = crate::kernel::open_kind(&discovery, &crate::sysfs::RealOpener, kind, &keep);
     if host.wqs.is_empty() && host.failed.is_empty() && filtered {
         // The filter matched nothing: say which name, and what the host has.
         let (k, have) = match kind {
