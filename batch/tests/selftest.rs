@@ -83,19 +83,10 @@ fn an_iaa2_model_also_passes_the_one_pass_header_generation_checks() {
 
 #[test]
 fn a_disagreement_is_named_with_the_field_the_values_and_the_fallback() {
-    let r = selftest(model(ModelOptions {
+    let (r, bad) = failing(ModelOptions {
         skew_bytes_completed: true,
         ..ModelOptions::default()
-    }))
-    .expect("selftest");
-    eprintln!("{r}");
-    assert!(!r.passed());
-    let bad: Vec<_> = r
-        .checks
-        .iter()
-        .filter(|c| c.status == CheckStatus::Fail)
-        .collect();
-    assert!(!bad.is_empty());
+    });
     for c in &bad {
         assert_eq!(c.field.as_deref(), Some("bytes_completed"), "{c:?}");
         let (seen, exp): (u64, u64) = (
@@ -169,6 +160,21 @@ fn no_device_is_a_typed_error() {
 }
 
 /// Every DSA check of the plan passed on `wq`.
+/// The self-test of a model with a fault: it fails, and the failed checks.
+fn failing(o: ModelOptions) -> (SelfTest, Vec<iaa::Check>) {
+    let r = selftest(model(o)).expect("selftest");
+    eprintln!("{r}");
+    assert!(!r.passed());
+    let bad: Vec<_> = r
+        .checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Fail)
+        .cloned()
+        .collect();
+    assert!(!bad.is_empty());
+    (r, bad)
+}
+
 fn assert_dsa_pass(r: &SelfTest, wq: &str, batch: bool) {
     let mine: Vec<_> = r.checks.iter().filter(|c| c.wq == wq).collect();
     for c in &mine {
@@ -218,19 +224,10 @@ fn the_dsa_model_passes_the_dsa_plan_with_a_batch_descriptor() {
 
 #[test]
 fn a_dsa_that_disagrees_on_crc32c_is_unusable_and_named() {
-    let r = selftest(model(ModelOptions {
+    let (r, bad) = failing(ModelOptions {
         skew_crc32c: true,
         ..ModelOptions::default()
-    }))
-    .expect("selftest");
-    eprintln!("{r}");
-    assert!(!r.passed());
-    let bad: Vec<_> = r
-        .checks
-        .iter()
-        .filter(|c| c.status == CheckStatus::Fail)
-        .collect();
-    assert!(!bad.is_empty());
+    });
     for c in &bad {
         assert_eq!(c.wq, "model-dsa/wq0", "only the DSA disagrees: {c:?}");
         assert_eq!(c.field.as_deref(), Some("crc"), "{c:?}");
