@@ -3,14 +3,19 @@
 
 mod common;
 
+/// 192 KiB of the corpus' first file, or generated log-like text without the corpus.
+fn text() -> Vec<u8> {
+    match common::corpus(192 << 10) {
+        Some(files) => files[0].1.clone(),
+        None => b"granule 42 key=value compact level0 sst\n".repeat(5000),
+    }
+}
+
 #[test]
 fn dynamic_mode_writes_a_smaller_container_that_reads_back() {
     let dir = common::scratch("hw-mode");
     let input = dir.join("in");
-    let data = match common::corpus(192 << 10) {
-        Some(files) => files[0].1.clone(),
-        None => b"granule 42 key=value compact level0 sst\n".repeat(5000),
-    };
+    let data = text();
     std::fs::write(&input, &data).unwrap();
     let mut sizes = Vec::new();
     for mode in ["fixed", "dynamic", "trained"] {
@@ -63,10 +68,7 @@ fn trained_mode_from_stdin_learns_from_the_first_units() {
     use std::io::Write;
     let dir = common::scratch("hw-mode-stdin");
     let out = dir.join("out");
-    let text = match common::corpus(192 << 10) {
-        Some(files) => files[0].1.clone(),
-        None => b"granule 42 key=value compact level0 sst\n".repeat(5000),
-    };
+    let text = text();
     // More than the 256 KiB the pool learns from, of one kind.
     let data: Vec<u8> = text.iter().copied().cycle().take(512 << 10).collect();
     let mut child = common::iaa()
